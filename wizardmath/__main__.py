@@ -1,0 +1,5 @@
+import sys
+
+from wizardmath.cli import main
+
+sys.exit(main())

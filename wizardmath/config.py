@@ -1,0 +1,154 @@
+"""Stage configs: one dataclass per stage, loaded from YAML with command-line overrides.
+
+Precedence is fixed: dataclass default < YAML file (``--config FILE``) < command line
+(``--learning_rate 1e-5``; ``--data-path`` and ``--data_path`` are the same flag). Trainer stages
+extend ``transformers.TrainingArguments`` / TRL configs, so every trainer flag works unchanged.
+
+The command line is parsed by transformers' ``HfArgumentParser``; this module adds what it lacks:
+YAML keys are checked against the dataclass fields and their types *before* anything runs, and
+every error names the file and the key (``ConfigError: configs/tiny/sft.yaml: key 'lr': unknown``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Shared flag spellings: ``--output`` means ``output_dir`` for trainer configs that inherit it.
+ALIASES = {"output": "output_dir"}
+
+
+class ConfigError(ValueError):
+    """A config file or flag is wrong; the message names the file (or ``command line``) and key."""
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # unresolvable forward refs in a third-party base class
+        return {f.name: f.type for f in dataclasses.fields(cls)}
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    """True when a YAML value fits ``annotation``; unknown or exotic annotations accept anything."""
+    if annotation is Any or isinstance(annotation, str | typing.TypeVar):
+        return True
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if annotation is type(None):
+        return value is None
+    if origin in (list, tuple, Sequence, set, frozenset):
+        if not isinstance(value, list | tuple):
+            return False
+        inner = args[0] if args and args[-1] is not Ellipsis else (args[0] if args else Any)
+        return all(_type_ok(v, inner) for v in value) if len(args) <= 2 else True
+    if origin is dict or annotation is dict:
+        return isinstance(value, dict)
+    if isinstance(annotation, type):
+        if issubclass(annotation, enum.Enum):
+            return value in {m.value for m in annotation} or value in annotation.__members__
+        if annotation is bool:
+            return isinstance(value, bool)
+        if annotation is float:
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        if annotation is int:
+            return isinstance(value, int) and not isinstance(value, bool)
+        if annotation is str:
+            return isinstance(value, str)
+        return True
+    return True
+
+
+def check_mapping(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Validate ``values`` against ``cls``'s fields; return them with aliases resolved."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {type(values).__name__}")
+    hints = _field_types(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        if name not in names and ALIASES.get(name) in names:
+            name = ALIASES[name]
+        if name not in names:
+            close = [n for n in sorted(names) if n.startswith(name[:4])][:5]
+            hint = f" (did you mean: {', '.join(close)}?)" if close else ""
+            raise ConfigError(f"{where}: key '{key}': unknown for {cls.__name__}{hint}")
+        if value is not None and not _type_ok(value, hints.get(name, Any)):
+            want = getattr(hints.get(name), "__name__", str(hints.get(name)))
+            raise ConfigError(f"{where}: key '{key}': expected {want}, got {value!r}")
+        out[name] = value
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+    return data
+
+
+def load_config(cls: type[T], path: str | Path | None = None, **overrides: Any) -> T:
+    """Build ``cls`` from an optional YAML file and keyword overrides (the Python-side twin of the CLI)."""
+    values = check_mapping(cls, read_yaml(path), str(path)) if path else {}
+    values.update(check_mapping(cls, overrides, "overrides"))
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{path or 'overrides'}: {err}") from err
+
+
+def parse_config(cls: type[T], argv: Sequence[str], prog: str | None = None, description: str = "") -> T:
+    """Parse ``[--config FILE] [--key value ...]`` into ``cls``; ``--help`` prints every field's help."""
+    import argparse
+
+    from transformers import HfArgumentParser
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", default=None)
+    known, _ = pre.parse_known_args(list(argv))
+
+    parser = HfArgumentParser(cls, prog=prog, description=description)
+    parser.add_argument("--config", default=None, metavar="FILE", help="YAML file with this stage's keys; flags override it.")
+    names = {f.name for f in dataclasses.fields(cls)}
+    for alias, target in ALIASES.items():
+        if target in names and alias not in names:
+            parser.add_argument(f"--{alias}", dest=target, default=argparse.SUPPRESS, help=f"Same as --{target}.")
+    if known.config:
+        parser.set_defaults(**check_mapping(cls, read_yaml(known.config), known.config))
+    try:
+        # A second item holds our own --config flag, which is not a dataclass field.
+        config = parser.parse_args_into_dataclasses(args=list(argv), look_for_args_file=False)[0]
+    except ValueError as err:
+        raise ConfigError(f"{known.config or 'command line'}: {err}") from err
+    return config
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """JSON-friendly view of a config, for run summaries."""
+    if hasattr(config, "to_dict"):
+        return config.to_dict()
+    out = {}
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
+        out[f.name] = v.value if isinstance(v, enum.Enum) else v
+    return out

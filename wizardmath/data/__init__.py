@@ -1,0 +1,26 @@
+"""Problem records, data-set loaders and prompt templates."""
+
+from wizardmath.data.loaders import HUB_SOURCES, gsm8k_answer, load_problems, save_problems
+from wizardmath.data.records import MathProblem
+from wizardmath.data.templates import (
+    ANSWER_PREFIX,
+    TEMPLATES,
+    WIZARDMATH_TEMPLATE,
+    chat_messages,
+    format_prompt,
+    format_solution,
+)
+
+__all__ = [
+    "ANSWER_PREFIX",
+    "HUB_SOURCES",
+    "TEMPLATES",
+    "WIZARDMATH_TEMPLATE",
+    "MathProblem",
+    "chat_messages",
+    "format_prompt",
+    "format_solution",
+    "gsm8k_answer",
+    "load_problems",
+    "save_problems",
+]

@@ -1,0 +1,47 @@
+"""Prompt templates and the WizardMath answer format.
+
+``wizardmath`` is the Alpaca-style template the WizardMath models were trained and evaluated with;
+``chat`` renders the problem through the tokenizer's chat template (instruct models); ``raw`` is
+the bare problem. Responses end with ``The answer is: X``, the line WizardMath's evaluation reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+WIZARDMATH_TEMPLATE = (
+    "Below is an instruction that describes a task. "
+    "Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n### Response: Let's think step by step."
+)
+CHAT_INSTRUCTION = '{instruction}\nSolve it step by step, and end with "The answer is: X".'
+ANSWER_PREFIX = "The answer is: "
+TEMPLATES = ("wizardmath", "chat", "raw")
+
+
+def format_prompt(problem: str, template: str = "wizardmath", tokenizer: Any = None) -> str:
+    """The text a model is given for ``problem`` under ``template``."""
+    if template == "wizardmath":
+        return WIZARDMATH_TEMPLATE.format(instruction=problem.strip())
+    if template == "raw":
+        return problem.strip()
+    if template == "chat":
+        messages = chat_messages(problem)
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise ValueError("template 'chat' needs a tokenizer with a chat template; use 'wizardmath' or 'raw'")
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    raise ValueError(f"unknown template '{template}'; valid: {', '.join(TEMPLATES)}")
+
+
+def chat_messages(problem: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": CHAT_INSTRUCTION.format(instruction=problem.strip())}]
+
+
+def format_solution(steps: Sequence[str], answer: str) -> str:
+    """Steps as ``Step 1: ...`` lines, then ``The answer is: X`` (the WizardMath response format).
+
+    The completion starts with a space because the prompt ends "Let's think step by step."
+    """
+    lines = [f"Step {i}: {step.strip()}" for i, step in enumerate(steps, start=1)]
+    return " " + "\n".join([*lines, f"{ANSWER_PREFIX}{answer}"])

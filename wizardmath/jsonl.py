@@ -1,0 +1,148 @@
+"""Append-only JSONL files: the way data moves between stages and how stages resume.
+
+A stage writes one JSON object per line and flushes each line, so a run killed at any moment (even
+SIGKILL) leaves every finished record intact and at most one torn last line. ``JsonlWriter`` cuts
+that torn line on reopen, and ``read_ids`` tells the stage which ids it can skip.
+
+Errors in input files name the file, the 1-based line number and, where known, the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+class DataError(ValueError):
+    """Bad input data; the message reads ``FILE:LINE: field 'x': what is wrong``."""
+
+    def __init__(self, path: str | os.PathLike, line: int | None, message: str, field: str | None = None):
+        where = f"{path}:{line}" if line is not None else str(path)
+        what = f"field '{field}': {message}" if field else message
+        super().__init__(f"{where}: {what}")
+        self.path, self.line, self.field = str(path), line, field
+
+
+def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, record)`` for each non-blank line; raise ``DataError`` on bad lines."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    required = tuple(required)
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(path, number, f"invalid JSON ({err.msg} at column {err.colno})") from err
+            if not isinstance(record, dict):
+                raise DataError(path, number, f"expected a JSON object, got {type(record).__name__}")
+            for name in required:
+                if name not in record:
+                    raise DataError(path, number, "missing", field=name)
+            yield number, record
+
+
+def read_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> list[dict[str, Any]]:
+    return [record for _, record in iter_jsonl(path, required)]
+
+
+def read_ids(path: str | os.PathLike, key: str = "id") -> set[str]:
+    """Ids already written to ``path`` (empty when it does not exist); a torn last line is ignored."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    ids = set()
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                break  # torn last line of a killed run; JsonlWriter cuts it on reopen
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and key in record:
+                ids.add(str(record[key]))
+    return ids
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Drop a last line with no newline: the record a killed writer did not finish."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+        size = handle.seek(0, os.SEEK_END)
+        block = min(size, 1 << 16)
+        while True:
+            handle.seek(size - block)
+            chunk = handle.read(block)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                handle.truncate(size - block + cut + 1)
+                return
+            if block == size:
+                handle.truncate(0)
+                return
+            block = min(size, block * 2)
+
+
+class JsonlWriter:
+    """Append records to a JSONL file, one flushed line each; safe to reopen after a crash."""
+
+    def __init__(self, path: str | os.PathLike, fsync: bool = False):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _cut_torn_tail(self.path)
+        self._handle = self.path.open("a", encoding="utf-8")
+        self._fsync = fsync
+
+    def write(self, record: dict[str, Any]) -> None:
+        # One write call per record keeps a line whole unless the process dies inside it.
+        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.flush()
+        if self._fsync:
+            os.fsync(self._handle.fileno())
+
+    def write_many(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            self.write(record)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> int:
+    """Write ``records`` to a fresh file atomically (temp file + rename); return how many."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    os.replace(tmp, path)
+    return count
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Write a JSON document atomically, so a summary is never half written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
