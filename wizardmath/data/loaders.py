@@ -105,11 +105,13 @@ def _level(value: Any, where: str, line: int | None) -> int | None:
 def _generic(row: Row, rid: str, where: str, line: int | None, field_map: dict[str, str]) -> MathProblem:
     """Map columns by ``field_map`` or by the common spellings in ``GUESSES``."""
     data: Row = {}
+    used: set[str] = set()
     for name, guesses in GUESSES.items():
         candidates = (field_map[name],) if name in field_map else guesses
         for column in candidates:
             if row.get(column) not in (None, ""):
                 data[name] = row[column]
+                used.add(column)
                 break
         else:
             if name in field_map and name in ("problem", "answer"):
@@ -117,6 +119,9 @@ def _generic(row: Row, rid: str, where: str, line: int | None, field_map: dict[s
     for name in RECORD_FIELDS:
         if name in row and name not in data:
             data[name] = row[name]
+    extra = {k: v for k, v in row.items() if k not in used and k not in RECORD_FIELDS}
+    if extra:  # unmapped columns ride along in meta rather than being dropped
+        data["meta"] = {**(data.get("meta") or {}), **extra}
     if "problem" not in data:
         tried = field_map.get("problem") or "/".join(GUESSES["problem"])
         raise DataError(where, line, "missing (set field_map to name the problem column)", field=tried)

@@ -1,0 +1,32 @@
+# Two commands on a fresh machine:
+#   make demo   # set up .venv and run the whole tiny RLEIF pipeline on CPU (minutes)
+#   make test   # set up .venv and run ruff + the test suite
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU build of torch is the default here; GPU users: make TORCH="torch" (or their CUDA wheel).
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+OUT ?= runs/tiny
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "$(TORCH)"
+	$(BIN)/pip install -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/wizardmath pipeline --config configs/tiny/pipeline.yaml --output $(OUT)
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+
+from wizardmath.data import ANSWER_PREFIX, chat_messages, format_prompt, format_solution
+
+
+def test_wizardmath_template_is_the_papers():
+    prompt = format_prompt("  What is 2+2?  ")
+    assert prompt.startswith("Below is an instruction that describes a task. Write a response")
+    assert "### Instruction:\nWhat is 2+2?\n\n### Response: Let's think step by step." in prompt
+    assert prompt.endswith("Let's think step by step.")
+
+
+def test_raw_and_unknown_templates():
+    assert format_prompt(" 1+1? ", "raw") == "1+1?"
+    with pytest.raises(ValueError, match="valid: wizardmath, chat, raw"):
+        format_prompt("x", "alpaca")
+
+
+def test_chat_template_needs_tokenizer():
+    with pytest.raises(ValueError, match="chat template"):
+        format_prompt("x", "chat")
+
+
+def test_chat_template_with_tiny_tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    prompt = format_prompt("What is 2+2?", "chat", tokenizer)
+    assert prompt.startswith("<|user|>\nWhat is 2+2?") and prompt.endswith("<|assistant|>\n")
+    assert "The answer is: X" in chat_messages("q")[0]["content"]
+
+
+def test_solution_format_ends_with_the_answer_line():
+    text = format_solution(["3 + 4 = 7.", "7 * 2 = 14."], "14")
+    assert text == " Step 1: 3 + 4 = 7.\nStep 2: 7 * 2 = 14.\n" + ANSWER_PREFIX + "14"

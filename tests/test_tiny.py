@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+
+from wizardmath.tiny import TinyConfig, init_tiny
+
+
+def test_tiny_model_loads_and_generates(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert isinstance(model, LlamaForCausalLM)
+    assert 1_000_000 <= sum(p.numel() for p in model.parameters()) <= 5_000_000
+    assert tokenizer.pad_token == "<pad>" and tokenizer.eos_token == "</s>" and tokenizer.chat_template
+    inputs = tokenizer(["Tom has 12 apples."], return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=4, do_sample=False)
+    assert out.shape[1] == inputs["input_ids"].shape[1] + 4
+
+
+def test_digits_are_one_token_each(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokens = tokenizer.tokenize("12345 + 678")
+    assert [t for t in tokens if any(c.isdigit() for c in t)] == list("12345678")
+    assert tokenizer.decode(tokenizer("The answer is: 1,024").input_ids) == "The answer is: 1,024"
+
+
+def _digest(folder) -> str:
+    h = hashlib.sha256()
+    for name in ("model.safetensors", "tokenizer.json", "config.json"):
+        h.update((folder / name).read_bytes())
+    return h.hexdigest()
+
+
+@pytest.mark.slow
+def test_deterministic_and_fast(tmp_path):
+    start = time.perf_counter()
+    a = init_tiny(TinyConfig(output=str(tmp_path / "a"), seed=3))
+    assert time.perf_counter() - start < 30
+    b = init_tiny(TinyConfig(output=str(tmp_path / "b"), seed=3))
+    c = init_tiny(TinyConfig(output=str(tmp_path / "c"), seed=4))
+    assert _digest(a) == _digest(b)
+    assert _digest(a) != _digest(c)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="divisible"):
+        TinyConfig(hidden_size=100, num_attention_heads=3)

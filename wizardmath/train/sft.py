@@ -1,0 +1,170 @@
+"""Supervised fine-tuning on step-by-step solutions: TRL's ``SFTTrainer`` with WizardMath defaults.
+
+Data is TRL's prompt/completion format, one JSONL line per example, as ``wizardmath solve`` writes::
+
+    {"id": "...", "prompt": "Below is an instruction ... Let's think step by step.",
+     "completion": " Step 1: ... The answer is: 6"}
+
+The loss is on the completion only (TRL's ``completion_only_loss``). Full fine-tuning or LoRA (peft),
+optional packing, gradient checkpointing, bf16 where the hardware has it, checkpoints every
+``save_steps`` and automatic resume from the last one in ``output_dir``. Multi-GPU and multi-node
+runs are the same command under ``accelerate launch --config_file configs/accelerate/...`` (DeepSpeed
+ZeRO-2/3 configs in ``configs/deepspeed/``). The saved folder loads with ``from_pretrained`` and is
+what ``wizardmath eval --model DIR`` evaluates.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trl import SFTConfig as TRLSFTConfig
+
+from wizardmath.jsonl import DataError, iter_jsonl, write_json
+
+
+def bf16_supported() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+@dataclass
+class SFTConfig(TRLSFTConfig):
+    """TRL's ``SFTConfig`` (every TrainingArguments flag works) plus what wizardmath adds."""
+
+    model: str = field(default="tiny-model", metadata={"help": "Base model: a local folder or a hub name (LLaMA-2, Mistral, any causal LM)."})
+    dataset: str = field(default="jsonl", metadata={"help": "'jsonl' for --data_path, or a hub name / local data-set folder with prompt/completion columns."})
+    data_path: str | None = field(default=None, metadata={"help": "Prompt/completion JSONL (the output of `wizardmath solve`)."})
+    eval_data_path: str | None = field(default=None, metadata={"help": "Optional held-out prompt/completion JSONL for eval loss."})
+    max_samples: int | None = field(default=None, metadata={"help": "Train on at most this many examples (after shuffling)."})
+    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights; merged on save."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        metadata={"help": "Modules that get LoRA adapters."},
+    )
+    auto_resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."})
+    torch_dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto (bf16 on GPUs that have it, else fp32), bfloat16, float16, float32."})
+    # Defaults that differ from TRL's: bf16 only where supported (None = decide at start), no hub pushes.
+    bf16: bool | None = field(default=None, metadata={"help": "bf16 mixed precision; default: on where the GPU supports it."})
+    report_to: str | list[str] = field(default="none", metadata={"help": "none, wandb (offline unless WANDB_MODE=online), tensorboard, ..."})
+
+    def __post_init__(self) -> None:
+        if self.bf16 is None:
+            self.bf16 = bf16_supported()
+        if self.dataset == "jsonl" and not self.data_path:
+            raise ValueError("sft needs training data: set --data_path FILE.jsonl (prompt/completion lines) or --dataset NAME")
+        if self.output_dir in (None, "", "trainer_output"):
+            raise ValueError("sft needs --output DIR (alias of --output_dir): where checkpoints and the model go")
+        super().__post_init__()
+
+
+def _check_examples(path: str) -> int:
+    """Validate every line before training so a bad row fails in seconds, naming file, line and field."""
+    count = 0
+    for line, record in iter_jsonl(path, required=("prompt", "completion")):
+        for name in ("prompt", "completion"):
+            if not isinstance(record[name], str) or not record[name]:
+                raise DataError(path, line, "expected a non-empty string", field=name)
+        count += 1
+    if count == 0:
+        raise DataError(path, None, "no examples")
+    return count
+
+
+def load_sft_dataset(config: SFTConfig, path: str | None = None):
+    """A ``datasets.Dataset`` with ``prompt`` and ``completion`` columns (local JSONL or a hub/local set)."""
+    from datasets import load_dataset
+
+    path = path or config.data_path
+    if config.dataset == "jsonl" or path != config.data_path:
+        _check_examples(path)
+        data = load_dataset("json", data_files=path, split="train")
+    else:
+        data = load_dataset(config.dataset, split="train")
+        missing = {"prompt", "completion"} - set(data.column_names)
+        if missing:
+            raise DataError(config.dataset, None, "missing column(s) in the data set", field=", ".join(sorted(missing)))
+    data = data.select_columns(["prompt", "completion"])
+    if config.max_samples is not None and len(data) > config.max_samples:
+        data = data.shuffle(seed=config.seed).select(range(config.max_samples))
+    return data
+
+
+def load_model_and_tokenizer(name: str, torch_dtype: str = "auto", trust_remote_code: bool = False):
+    """A causal LM and its tokenizer with a pad token (LLaMA-2 ships none: reuse eos)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if torch_dtype == "auto":
+        dtype = torch.bfloat16 if bf16_supported() else torch.float32
+    else:
+        dtype = getattr(torch, torch_dtype)
+    model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, trust_remote_code=trust_remote_code)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def last_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+
+
+def train_sft(config: SFTConfig) -> dict[str, Any]:
+    """Fine-tune ``config.model`` on ``config.data_path`` and save it to ``config.output_dir``."""
+    from trl import SFTTrainer
+
+    if "wandb" in (config.report_to or []):
+        os.environ.setdefault("WANDB_MODE", "offline")
+    start = time.perf_counter()
+    train_data = load_sft_dataset(config)
+    eval_data = load_sft_dataset(config, config.eval_data_path) if config.eval_data_path else None
+    model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code)
+    peft_config = None
+    if config.use_lora:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=config.lora_target_modules,
+            task_type="CAUSAL_LM",
+        )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_data,
+        eval_dataset=eval_data,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if config.auto_resume else None)
+    result = trainer.train(resume_from_checkpoint=resume)
+    if config.use_lora:
+        trainer.model = trainer.model.merge_and_unload()
+    trainer.save_model(config.output_dir)
+    tokenizer.save_pretrained(config.output_dir)
+    summary = {
+        "model": config.model,
+        "examples": len(train_data),
+        "train_loss": result.training_loss,
+        "steps": result.global_step,
+        "resumed_from": resume,
+        "seconds": round(time.perf_counter() - start, 2),
+        "output_dir": config.output_dir,
+    }
+    if trainer.is_world_process_zero():
+        write_json(Path(config.output_dir) / "sft_summary.json", summary)
+    return summary
