@@ -1,0 +1,61 @@
+"""Answer verification: extract the final answer, compare it with the gold answer, check steps.
+
+Public API (gold first, like Math-Verify)::
+
+    verify(gold, response) -> bool            extract the final answer, then compare
+    check(gold, response) -> Verdict          the same with .extracted and a .reason
+    is_equivalent(gold, answer) -> bool       compare two answers (no extraction on ``answer``)
+    extract_answer(text) / extract_boxed(text)
+    verify_batch(pairs, workers=4) -> list[bool]     check_batch(...) -> list[Verdict]
+    check_steps(solution) -> list[StepVerdict]      split_steps(solution) -> list[str]
+    VerifyOptions(...)                         every knob, a frozen dataclass
+
+Conventions (what counts as equal):
+
+- Numbers are exact: ``1,000`` = ``1000``; ``0.5`` = ``1/2`` = ``\\frac{1}{2}`` = ``\\dfrac12``, but
+  ``0.333`` != ``1/3`` and ``3.14`` != ``\\pi``. Mixed numbers: ``2\\frac{1}{2}`` = ``2 1/2`` = ``5/2``.
+  Scientific notation (``1.5e3``, ``1.5\\times10^3``) is a number.
+- Percent: ``50\\%`` = ``50``; when only one side has ``%`` it also matches the fraction (``0.5``).
+- Currency (``\\$``, dollars, cents), degrees (``^\\circ``) and units (``\\text{ cm}``, ``10 cm``,
+  ``\\mbox{ inches}^2``) are dropped; the number must match.
+- Radicals, pi, e, i, trig and logs compare symbolically: ``\\sqrt8`` = ``2\\sqrt2``; ``e`` is Euler's
+  number and ``i`` the imaginary unit. Expressions with variables are equal when their difference
+  simplifies to zero (``(x+1)^2`` = ``x^2+2x+1``); variable names matter.
+- Equations: ``x=3`` = ``3`` (a lone variable on one side); two equations are equal when their
+  sides match or one is a nonzero multiple of the other (``y=2x+3`` = ``2x-y+3=0``).
+- Tuples ``(1,2)`` and vectors/matrices (``pmatrix``, ``bmatrix``) are ordered; a column vector equals
+  the tuple of its entries. Intervals are bracket-sensitive (``[1,2)`` != ``[1,2]``) and unions are
+  unordered. Sets ``\\{..\\}`` and bare lists ``1, 2`` ("all solutions") are unordered; ``\\pm``
+  expands into both values; "or"/"and" separate list items.
+- Multiple choice: ``(B)`` = ``\\text{(B)}`` = ``B`` (and ``(B) 12`` as a response).
+- Text answers (``\\text{Devon}``, ``even``) compare as lower-cased words.
+- ``\\left``/``\\right``, LaTeX spacing, ``$``, ``\\(\\)``, a trailing period and ``x \\in`` are ignored.
+
+Safety: nothing is ever ``eval``-ed or ``sympify``-ed. Answers go through a whitelist tokenizer and
+our own parser (``grammar``), sizes and nesting are bounded before parsing, huge powers are
+refused, and sympy runs only in sandboxed worker processes with a hard wall-clock limit
+(``sandbox``). Failure of any kind is "not equal" with a reason. Importing this package does not
+import sympy (nor torch): plain numbers are decided in-process in microseconds.
+"""
+
+from wizardmath.verify.batch import check_batch, verify_batch
+from wizardmath.verify.equivalence import check, is_equivalent, verify
+from wizardmath.verify.extract import extract_answer, extract_boxed
+from wizardmath.verify.options import Claim, StepVerdict, Verdict, VerifyOptions
+from wizardmath.verify.steps import check_steps, split_steps
+
+__all__ = [
+    "Claim",
+    "StepVerdict",
+    "Verdict",
+    "VerifyOptions",
+    "check",
+    "check_batch",
+    "check_steps",
+    "extract_answer",
+    "extract_boxed",
+    "is_equivalent",
+    "split_steps",
+    "verify",
+    "verify_batch",
+]

@@ -1,0 +1,335 @@
+"""Compare two answers: structure first (tuples, sets, intervals, matrices, equations), then scalars.
+
+The comparison runs twice at most. First in-process with ``symbolic=False``: exact rationals via
+``numeric.exact_value`` and identical ASTs decide almost every GSM8k/MATH pair in microseconds, and
+any scalar that needs algebra answers ``None`` ("undecided"). Only then is the whole pair sent to a
+sandboxed worker process (``sandbox.run_symbolic``) that repeats the comparison with sympy under a
+hard wall-clock limit. Every failure (parse error, huge power, timeout) is "not equal" plus a
+reason; nothing raises to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+
+from wizardmath.verify.extract import extract_answer, extract_boxed, strip_answer
+from wizardmath.verify.grammar import Node, ParseError, parse
+from wizardmath.verify.normalize import Prepared, multiple_choice, prepare
+from wizardmath.verify.numeric import TooBig, exact_value
+from wizardmath.verify.options import DEFAULT_OPTIONS, Verdict, VerifyOptions
+
+Scalar = Callable[[Node, Node], "bool | None"]
+_MAX_PM = 4
+_MAX_ITEMS = 64
+
+
+class Undecided(Exception):
+    """The fast path cannot decide; the pair needs the symbolic (sandboxed) path."""
+
+
+# -- AST helpers ---------------------------------------------------------------------------------
+def _expand_pm(node: Node, budget: list[int]) -> list[Node]:
+    """``a \\pm b`` -> [a + b, a - b], recursively, at most 2**_MAX_PM variants."""
+    if not isinstance(node, tuple) or not node:
+        return [node]
+    if node[0] == "pm":
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ParseError("too many \\pm")
+        out = []
+        for a in _expand_pm(node[1], budget):
+            for b in _expand_pm(node[2], budget):
+                out += [("add", a, b), ("sub", a, b)]
+        return out
+    if node[0] in ("add", "sub", "mul", "div", "pow"):
+        return [(node[0], a, b) for a in _expand_pm(node[1], budget) for b in _expand_pm(node[2], budget)]
+    if node[0] in ("neg", "pct", "abs", "sqrt") and any(_has_pm(x) for x in node[1:2]):
+        return [(node[0], a, *node[2:]) for a in _expand_pm(node[1], budget)]
+    return [node]
+
+
+def _has_pm(node: object) -> bool:
+    if not isinstance(node, tuple):
+        return False
+    if node and node[0] == "pm":
+        return True
+    return any(_has_pm(child) for child in node[1:] if isinstance(child, tuple))
+
+
+def _items(node: Node) -> list[Node]:
+    """The elements of a comma list / set, with ``\\pm`` expanded into separate answers."""
+    raw = list(node[3]) if node[0] == "seq" else [node]
+    out: list[Node] = []
+    for item in raw:
+        out.extend(_expand_pm(item, [_MAX_PM]) if _has_pm(item) else [item])
+    if len(out) > _MAX_ITEMS:
+        raise ParseError("too many items")
+    return out
+
+
+def _is_symbol(node: Node) -> bool:
+    return node[0] == "sym" or (node[0] == "func" and node[2][0] == "sym")
+
+
+def _unwrap_equation(node: Node) -> Node:
+    """``x = 3`` -> ``3`` (also ``3 = x``), for comparing an equation with a bare value."""
+    if node[0] == "rel" and node[1] == "=":
+        if _is_symbol(node[2]) and not _is_symbol(node[3]):
+            return node[3]
+        if _is_symbol(node[3]) and not _is_symbol(node[2]):
+            return node[2]
+        if _is_symbol(node[2]) and node[3][0] not in ("rel",):
+            return node[3]
+    return node
+
+
+def _strip_pct(node: Node) -> tuple[Node, bool]:
+    return (node[1], True) if node[0] == "pct" else (node, False)
+
+
+# -- matching --------------------------------------------------------------------------------------
+def _ordered(gold: list[Node], pred: list[Node], same: Scalar) -> bool | None:
+    if len(gold) != len(pred):
+        return False
+    verdicts = [compare_nodes(g, p, same) for g, p in zip(gold, pred, strict=True)]
+    if False in verdicts:
+        return False
+    return None if None in verdicts else True
+
+
+def _unordered(gold: list[Node], pred: list[Node], same: Scalar) -> bool | None:
+    """Multiset equality by bipartite matching; ``None`` results count as maybe."""
+    if len(gold) != len(pred):
+        return False
+    table = [[compare_nodes(g, p, same) for p in pred] for g in gold]
+
+    def perfect(ok: Callable[[bool | None], bool]) -> bool:
+        match: list[int] = [-1] * len(pred)
+
+        def augment(i: int, seen: set[int]) -> bool:
+            for j in range(len(pred)):
+                if j not in seen and ok(table[i][j]):
+                    seen.add(j)
+                    if match[j] < 0 or augment(match[j], seen):
+                        match[j] = i
+                        return True
+            return False
+
+        return all(augment(i, set()) for i in range(len(gold)))
+
+    if perfect(lambda v: v is True):
+        return True
+    if not perfect(lambda v: v is not False):
+        return False
+    return None
+
+
+_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
+
+
+def _compare_relations(gold: Node, pred: Node, same: Scalar) -> bool | None:
+    _, gop, gl, gr = gold
+    _, pop, pl, pr = pred
+    straight = _ordered([gl, gr], [pl, pr], same) if gop == pop else False
+    if straight is True:
+        return True
+    flipped = _ordered([gl, gr], [pr, pl], same) if _FLIP.get(gop) == pop else False
+    if flipped is True:
+        return True
+    if gop == "=" and pop == "=" and gl[0] != "rel" and pl[0] != "rel":
+        proportional = same(("div", ("sub", gl, gr), ("sub", pl, pr)), ("ratio",))
+        if proportional is not False:
+            return proportional
+    return None if None in (straight, flipped) else False
+
+
+def _interval_parts(node: Node) -> list[Node] | None:
+    if node[0] in ("cup",):
+        left, right = _interval_parts(node[1]), _interval_parts(node[2])
+        return None if left is None or right is None else left + right
+    if node[0] == "seq" and node[1] in "([" and node[2] in ")]" and len(node[3]) == 2:
+        return [node]
+    return None
+
+
+def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
+    """True / False / None (undecided) for two parsed answers; ``same`` compares two scalars."""
+    if gold == pred:
+        return True
+    gk, pk = gold[0], pred[0]
+    if gk == "text" or pk == "text":
+        return gk == pk and gold[1] == pred[1]
+    if gk == "rel" and pk == "rel":
+        return _compare_relations(gold, pred, same)
+    if gk == "rel" or pk == "rel":
+        g2, p2 = _unwrap_equation(gold), _unwrap_equation(pred)
+        if g2 is gold and p2 is pred:
+            return False
+        return compare_nodes(g2, p2, same)
+    if gk in ("cup", "cap") or pk in ("cup", "cap"):
+        gp, pp = _interval_parts(gold), _interval_parts(pred)
+        if gp is None or pp is None or gk != pk:
+            return False
+        return _unordered(gp, pp, same)
+    if gk == "matrix" or pk == "matrix":
+        return _compare_matrix(gold, pred, same)
+    if gk == "seq" or pk == "seq" or _has_pm(gold) or _has_pm(pred):
+        return _compare_seq(gold, pred, same)
+    return _compare_scalar(gold, pred, same)
+
+
+def _compare_matrix(gold: Node, pred: Node, same: Scalar) -> bool | None:
+    def cells(node: Node) -> list[Node] | None:
+        if node[0] == "matrix":
+            rows = node[1]
+            return [c for row in rows for c in row] if len(rows) == 1 or len(rows[0]) == 1 else None
+        if node[0] == "seq" and node[1] in ("(", "["):
+            return list(node[3])
+        return None
+
+    if gold[0] == "matrix" and pred[0] == "matrix":
+        if len(gold[1]) != len(pred[1]) or len(gold[1][0]) != len(pred[1][0]):
+            return False
+        return _ordered([c for r in gold[1] for c in r], [c for r in pred[1] for c in r], same)
+    gc, pc = cells(gold), cells(pred)
+    return False if gc is None or pc is None else _ordered(gc, pc, same)
+
+
+def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
+    gi, pi = _items(gold), _items(pred)
+    gb = (gold[1], gold[2]) if gold[0] == "seq" else ("", "")
+    pb = (pred[1], pred[2]) if pred[0] == "seq" else ("", "")
+    if gb == ("{", "}") or pb == ("{", "}") or (gb == ("", "") and pb == ("", "")):
+        if {gb, pb} <= {("{", "}"), ("", "")}:
+            return _unordered(gi, pi, same)
+        return False
+    if gb == pb:
+        return _ordered(gi, pi, same)
+    if "" in (gb[0], pb[0]) and ("(", ")") in (gb, pb):  # "(1, 2)" vs "1, 2": a point written bare
+        return _ordered(gi, pi, same)
+    return False
+
+
+def _compare_scalar(gold: Node, pred: Node, same: Scalar) -> bool | None:
+    g, g_pct = _strip_pct(gold)
+    p, p_pct = _strip_pct(pred)
+    if g_pct == p_pct:
+        return same(g, p)
+    plain, scaled = (g, p) if p_pct else (p, g)  # compare x with y and with y/100
+    first = same(plain, scaled)
+    if first is True:
+        return True
+    second = same(plain, ("div", scaled, ("num", Fraction(100), "100")))
+    if second is True:
+        return True
+    return None if None in (first, second) else False
+
+
+def fast_scalar(max_bits: int) -> Scalar:
+    """Scalar comparison without sympy: exact rationals, else identical ASTs, else undecided."""
+
+    def same(a: Node, b: Node) -> bool | None:
+        if b == ("ratio",):
+            return None
+        va = exact_value(a, max_bits)
+        if va is not None:
+            vb = exact_value(b, max_bits)
+            if vb is not None:
+                return va == vb
+        return True if a == b else None
+
+    return same
+
+
+# -- the whole pair ---------------------------------------------------------------------------------
+def _gold_answer(gold: str, options: VerifyOptions) -> str:
+    if "\\boxed" in gold or "\\fbox" in gold:
+        return strip_answer(extract_boxed(gold) or gold)
+    if "####" in gold:
+        return extract_answer(gold, options) or gold
+    return strip_answer(gold)
+
+
+def _prepared_pair(gold: str, answer: str, options: VerifyOptions) -> tuple[Prepared, Prepared]:
+    return prepare(gold, options.units), prepare(answer, options.units)
+
+
+def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar) -> tuple[bool | None, str]:
+    """Compare two answer strings (already extracted); returns (verdict or None, reason)."""
+    if not gold.strip() or not answer.strip():
+        return False, "empty answer"
+    if len(answer) > options.max_answer_chars or len(gold) > options.max_answer_chars:
+        return False, "answer too long"
+    g, p = _prepared_pair(gold, answer, options)
+    if g.choice:
+        letter = p.choice or multiple_choice(answer, loose=True)
+        if letter:
+            return letter == g.choice, "multiple choice"
+    if g.words or p.words:
+        if g.words and p.words:
+            return g.words == p.words, "text"
+        if not g.words:
+            return False, "text vs math"
+    if g.text == p.text:
+        return True, "same normalised string"
+    try:
+        gn = parse(g.text, options.max_depth)
+    except ParseError as err:
+        return False, f"gold not parsed: {err}"
+    try:
+        pn = parse(p.text, options.max_depth)
+    except ParseError as err:
+        if g.words and p.text.lower() == g.words:
+            return True, "text"
+        return False, f"answer not parsed: {err}"
+    try:
+        verdict = compare_nodes(gn, pn, same)
+    except TooBig as err:
+        return False, f"refused: {err}"
+    except (ParseError, RecursionError, ValueError, ZeroDivisionError) as err:
+        return False, f"error: {type(err).__name__}: {err}"
+    return verdict, "equal" if verdict else "not equal"
+
+
+def fast_check(
+    gold: str, response: str, options: VerifyOptions, extract: bool = True
+) -> tuple[Verdict | None, str, str | None]:
+    """The in-process part of ``check``: (verdict or None when sympy is needed, gold answer, answer)."""
+    if not isinstance(gold, str) or not isinstance(response, str):
+        return Verdict(False, None, "gold and response must be strings"), "", None
+    try:
+        answer = extract_answer(response, options) if extract else strip_answer(response)
+    except (RecursionError, ValueError) as err:
+        return Verdict(False, None, f"extraction failed: {err}"), "", None
+    if answer is None:
+        return Verdict(False, None, "no answer found"), "", None
+    gold_answer = _gold_answer(gold, options)
+    verdict, reason = compare_strings(gold_answer, answer, options, fast_scalar(options.max_power_bits))
+    if verdict is None:
+        if not options.symbolic:
+            return Verdict(False, answer, "undecided without sympy (symbolic disabled)"), gold_answer, answer
+        return None, gold_answer, answer
+    return Verdict(verdict, answer, reason), gold_answer, answer
+
+
+def check(gold: str, response: str, options: VerifyOptions | None = None, extract: bool = True) -> Verdict:
+    """Extract the final answer from ``response`` and compare it with ``gold``, with a reason."""
+    options = options or DEFAULT_OPTIONS
+    verdict, gold_answer, answer = fast_check(gold, response, options, extract)
+    if verdict is not None:
+        return verdict
+    from wizardmath.verify.sandbox import run_symbolic
+
+    equal, reason = run_symbolic(gold_answer, answer or "", options)
+    return Verdict(equal, answer, reason)
+
+
+def is_equivalent(gold: str, answer: str, options: VerifyOptions | None = None) -> bool:
+    """Whether an already-extracted ``answer`` equals ``gold`` (no extraction on ``answer``)."""
+    return check(gold, answer, options, extract=False).equal
+
+
+def verify(gold: str, response: str, options: VerifyOptions | None = None) -> bool:
+    """Extract the final answer of ``response`` and compare it with ``gold`` (gold first)."""
+    return check(gold, response, options).equal

@@ -1,0 +1,158 @@
+"""Find the final answer in a model response.
+
+Order of preference, the same as the MATH / GSM8k graders this replaces: the last ``\\boxed{}`` or
+``\\fbox{}`` (nested braces, also ``\\boxed 5``); the last "The (final) answer is(:) X" (WizardMath's
+own format, and Minerva's "Final Answer: The final answer is X. I hope it is correct."); the last
+GSM8k ``#### X`` line; the whole text when it is itself a bare answer; and, if
+``VerifyOptions.number_fallback``, the last number. Brace matching is a linear scan, never
+recursion, so 5,000-deep braces cost microseconds.
+"""
+
+from __future__ import annotations
+
+import re
+
+from wizardmath.verify.options import DEFAULT_OPTIONS, VerifyOptions
+
+_BOX_COMMANDS = ("\\boxed", "\\fbox")
+_MARKER = re.compile(r"(?i)\b(?:final\s+)?answer\s*(?:is|was|:)\s*:?")
+_GSM8K = re.compile(r"####")
+_NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w)\]}])-)?\d*\.?\d+(?:/\d+)?")
+_SENTENCE_END = re.compile(r"\.\s+(?=[A-Z(])|\n")
+_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|mbox|mathrm)\s*\{[^{}]*\}")
+_MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+
+
+def _match_brace(text: str, open_at: int) -> int | None:
+    """Index of the ``}`` closing the ``{`` at ``open_at`` (escaped ``\\{``/``\\}`` skipped), or None."""
+    depth = 0
+    i, n = open_at, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
+
+
+def _boxed_at(text: str, start: int, command: str) -> str | None:
+    i = start + len(command)
+    if i < len(text) and text[i].isalpha():  # e.g. \fboxsep: another command
+        return None
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if i >= len(text):
+        return None
+    if text[i] == "{":
+        end = _match_brace(text, i)
+        return None if end is None else text[i + 1 : end]
+    match = re.match(r"[^\s$]+", text[i:])  # "\boxed 5" form
+    return match.group(0) if match else None
+
+
+def extract_boxed(text: str) -> str | None:
+    """Content of the last well-formed ``\\boxed{...}`` / ``\\fbox{...}`` in ``text``, else None."""
+    if not isinstance(text, str):
+        return None
+    end = len(text)
+    for _ in range(8):  # a malformed last box falls back to an earlier one
+        starts = [(text.rfind(cmd, 0, end), cmd) for cmd in _BOX_COMMANDS]
+        start, cmd = max(starts)
+        if start < 0:
+            return None
+        content = _boxed_at(text, start, cmd)
+        if content is not None:
+            return content
+        end = start
+    return None
+
+
+def strip_answer(answer: str) -> str:
+    """Remove what wraps an answer but is not part of it: math delimiters, ``\\displaystyle``,
+    surrounding spaces, a trailing period/comma and a leading ``=``."""
+    s = answer.strip()
+    for _ in range(3):
+        before = s
+        for left, right in _MATH_DELIMS:
+            if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
+                s = s[len(left) : len(s) - len(right)].strip()
+        s = s.replace("\\displaystyle", "").strip()
+        s = s.rstrip(" .,;:!").strip() if not s.endswith("\\!") else s
+        if s.startswith("="):
+            s = s[1:].strip()
+        if s.startswith("$") and s.count("$") == 1:
+            s = s[1:].strip()
+        elif s.endswith("$") and s.count("$") == 1 and not s.endswith("\\$"):
+            s = s[:-1].strip()
+        if s == before:
+            break
+    return s
+
+
+def _after_marker(text: str) -> str | None:
+    last = None
+    for last in _MARKER.finditer(text):  # noqa: B007 - we want the last match
+        pass
+    if last is None:
+        return None
+    rest = text[last.end() :]
+    cut = _SENTENCE_END.search(rest)
+    if cut:
+        rest = rest[: cut.start()]
+    rest = strip_answer(rest)
+    return rest or None
+
+
+def _after_hashes(text: str) -> str | None:
+    at = text.rfind("####")
+    if at < 0:
+        return None
+    rest = text[at + 4 :].split("\n", 1)[0]
+    rest = strip_answer(rest)
+    return rest or None
+
+
+def looks_bare(text: str) -> bool:
+    """True when ``text`` reads as an answer rather than prose: one line, short, and at most three
+    words outside LaTeX commands and ``\\text{}``."""
+    if len(text) > 300 or "\n" in text.strip():
+        return False
+    words = _WORD.findall(_TEXT_CMD.sub(" ", text))
+    return len(words) <= 3
+
+
+def last_number(text: str) -> str | None:
+    """The last number in ``text`` (commas, decimals, ``a/b``, a leading minus), for the fallback."""
+    last = None
+    for last in _NUMBER.finditer(text):  # noqa: B007 - we want the last match
+        pass
+    return last.group(0) if last else None
+
+
+def extract_answer(text: str, options: VerifyOptions | None = None) -> str | None:
+    """The final answer in a response (see the module docstring for the order), or None."""
+    options = options or DEFAULT_OPTIONS
+    if not isinstance(text, str) or not text.strip():
+        return None
+    text = text[-options.max_response_chars :].replace("\x00", "")
+    boxed = extract_boxed(text)
+    if boxed is not None:
+        return strip_answer(boxed)
+    for finder in (_after_marker, _after_hashes):
+        found = finder(text)
+        if found is not None:
+            return found
+    bare = strip_answer(text)
+    if looks_bare(bare):
+        return bare
+    if options.number_fallback and _WORD.search(text):  # prose, not a mangled formula
+        return last_number(text)
+    return None

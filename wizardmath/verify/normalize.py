@@ -1,0 +1,150 @@
+"""Turn an extracted answer into the canonical string the parser reads, plus what was peeled off.
+
+Everything here is plain string work (regexes without nested quantifiers, so no catastrophic
+backtracking): LaTeX spacing and ``\\left``/``\\right`` go, ``\\dfrac``/``\\tfrac`` become ``\\frac``,
+unicode math becomes LaTeX, degrees and currency are dropped, a trailing unit (``\\text{ cm}``,
+``15 square feet``) is split off and recorded, ``1,234,567`` loses its separators, and base
+subscripts (``52_8``) are dropped. Multiple-choice letters and plain-text answers are recognised
+here so the comparison can treat them as labels, not algebra.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SIZING = re.compile(r"\\(?:left|right|[bB]igg?[lr]?|middle)(?![a-zA-Z])\s*\.?")
+_SPACING = re.compile(r"\\[,;:!>]|\\(?:q?quad|displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}")
+_CONTROL_SPACE = re.compile(r"(?<!\\)\\ ")
+_UNICODE = {
+    "−": "-", "–": "-", "×": "\\times ", "÷": "\\div ", "·": "\\cdot ", "⋅": "\\cdot ", "√": "\\sqrt ",
+    "π": "\\pi ", "∞": "\\infty ", "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "∪": "\\cup ", "∩": "\\cap ",
+    "±": "\\pm ", "°": "^\\circ", "\u00a0": " ", "\u2009": " ", "\u200b": "",
+}
+_RENAMES = [
+    (re.compile(r"\\[dt]frac(?![a-zA-Z])"), "\\frac"),
+    (re.compile(r"\\[dt]binom(?![a-zA-Z])"), "\\binom"),
+    (re.compile(r"\\(?:le|leqslant)(?![a-zA-Z])"), "\\leq"),
+    (re.compile(r"\\(?:ge|geqslant)(?![a-zA-Z])"), "\\geq"),
+    (re.compile(r"\\(?:ne)(?![a-zA-Z])"), "\\neq"),
+    (re.compile(r"\\operatorname\s*\{\s*([a-zA-Z]+)\s*\}"), r"\\\1"),
+    (re.compile(r"\{,\}"), ","),
+    (re.compile(r"\\varnothing|\\emptyset"), "\\{\\}"),
+    (re.compile(r"\\(?:mathbf|mathbb|boldsymbol|bm|mathit|mathrm|textit|emph)\s*\{\s*([^{}\\]{1,2})\s*\}"), r"\1"),
+]
+_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree(?![a-zA-Z])|\\text\{\s*degrees?\s*\}|(?<=[\d}\s])degrees?$")
+_CURRENCY = re.compile(r"\\\$|\$|\\text\{\s*\\?\$\s*\}|€|£|¥|(?i:\s*\b(?:dollars?|usd|cents?|euros?)\b\.?)")
+_PERCENT_WORD = re.compile(r"\s*(?:\\text\{\s*percent\s*\}|\bpercent\b)\s*$")
+_TEXT_BLOCK = re.compile(r"\\(?:text|textbf|textrm|mbox|mathrm|textnormal)\s*\{([^{}]*)\}")
+_UNIT_TAIL = re.compile(
+    r"(?P<head>.*?[\d})\]a-zA-Z.])\s*"
+    r"(?P<unit>\\(?:text|mbox|textrm|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z .\-]*\}|(?<=[\d} ])\s*[a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,}){0,2})"
+    r"\s*(?P<power>\^\s*\{?\s*[23]\s*\}?)?\s*$"
+)
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_BASE = re.compile(r"(\d+)_\{?(\d{1,2})\}?")
+_IN_PREFIX = re.compile(r"^[a-zA-Z]\s*\\in\s*")
+_JOINERS = re.compile(r"\\text\{\s*(?:or|and)\s*\}|\s+(?:or|and)\s+|\\(?:quad|qquad)\s*(?:\\text\{\s*(?:or|and)\s*\})?")
+_MC = re.compile(r"^\(?\s*([A-E])\s*\)?[.:]?$")
+_MC_LOOSE = re.compile(r"^(?:\\text(?:bf)?\{)?\s*\(([A-E])\)|^([A-E])[.):](?:\s|$)|^(?:option|choice)\s+\(?([A-E])\)?\b", re.I)
+_FUNCTION_WORDS = frozenset(
+    ["sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "log", "ln", "exp", "sqrt", "pi", "inf", "infty", "det", "gcd", "lcm", "max", "min", "mod"]
+)
+_TEXTY = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")
+_UNIT_SYNONYMS = {"inch": "in", "inches": "in", "feet": "ft", "foot": "ft", "meters": "m", "meter": "m"}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A normalised answer: ``text`` for the parser, and the unit / label facts peeled off it."""
+
+    text: str
+    unit: str = ""
+    choice: str = ""
+    words: str = ""
+
+
+def clean_latex(s: str) -> str:
+    """Spacing, sizing, unicode and synonyms: changes that never alter an answer's meaning."""
+    for k, v in _UNICODE.items():
+        if k in s:
+            s = s.replace(k, v)
+    s = _SIZING.sub("", s)
+    s = _SPACING.sub("", s)
+    s = _CONTROL_SPACE.sub(" ", s).replace("~", " ")
+    for pattern, repl in _RENAMES:
+        s = pattern.sub(repl if "\\1" in repl else (lambda _m, r=repl: r), s)
+    return " ".join(s.split())
+
+
+def _unit_key(unit: str) -> str:
+    inner = _TEXT_BLOCK.sub(r"\1", unit).strip().lower().rstrip(".")
+    inner = " ".join(inner.split())
+    inner = _UNIT_SYNONYMS.get(inner, inner)
+    return inner[:-1] if inner.endswith("s") and len(inner) > 3 else inner
+
+
+def split_unit(s: str) -> tuple[str, str]:
+    """``("15", "cm^2")`` from ``15\\mbox{ cm}^2``; the unit is empty when there is none."""
+    match = _UNIT_TAIL.match(s)
+    if not match:
+        return s, ""
+    unit = match.group("unit")
+    bare_word = not unit.startswith("\\")
+    word = unit.strip().split()[0].lower() if bare_word else ""
+    if bare_word and (word in _FUNCTION_WORDS or word in ("or", "and")):
+        return s, ""
+    head = match.group("head").strip()
+    if bare_word and not re.search(r"\d", head):  # "x cm" is not a quantity; "ab" is algebra
+        return s, ""
+    key = _unit_key(unit) + ("^" + re.sub(r"\D", "", match.group("power")) if match.group("power") else "")
+    return head, key
+
+
+def multiple_choice(s: str, loose: bool = False) -> str:
+    """The option letter of ``(B)``, ``\\text{(B)}``, ``B`` (and with ``loose``, ``(B) 12``), or ''."""
+    inner = _TEXT_BLOCK.sub(r"\1", s).strip()
+    match = _MC.match(inner)
+    if match:
+        return match.group(1)
+    if loose:
+        match = _MC_LOOSE.match(s.strip())
+        if match:
+            return next(g for g in match.groups() if g).upper()
+    return ""
+
+
+def text_words(s: str) -> str:
+    """Lower-cased words when ``s`` is a plain-text answer (``\\text{Devon}``, ``even``), else ''."""
+    inner = _TEXT_BLOCK.sub(r"\1", s).strip().rstrip(".")
+    if not _TEXTY.match(inner):
+        return ""
+    words = inner.lower().split()
+    if max(len(w) for w in words) < 3 or any(not w[0].isalpha() for w in words):
+        return ""
+    if len(words) == 1 and words[0] in _FUNCTION_WORDS:
+        return ""
+    return " ".join(words)
+
+
+def prepare(answer: str, units: bool = True) -> Prepared:
+    """Normalise one answer string (see the module docstring)."""
+    s = clean_latex(answer)
+    choice = multiple_choice(s)
+    words = text_words(s)
+    s = _IN_PREFIX.sub("", s)
+    s = _DEGREES.sub("", s).strip()
+    s = _CURRENCY.sub("", s).strip()
+    if _PERCENT_WORD.search(s):
+        s = _PERCENT_WORD.sub("", s) + "%"
+    s = s.replace("\\%", "%")
+    unit = ""
+    if units and not words:
+        s, unit = split_unit(s)
+    s = _JOINERS.sub(", ", s)
+    s = _TEXT_BLOCK.sub(lambda m: m.group(1) if not re.search(r"[a-zA-Z]{2,}", m.group(1)) else m.group(0), s)
+    s = s.strip().rstrip(".").strip()
+    if _THOUSANDS.fullmatch(s) or _THOUSANDS.fullmatch(s.rstrip("%")):
+        s = s.replace(",", "")
+    s = _BASE.sub(r"\1", s)
+    return Prepared(text=" ".join(s.split()), unit=unit, choice=choice, words=words)

@@ -1,0 +1,84 @@
+"""Options and result records of the verifier: frozen dataclasses, so a run's settings cannot drift.
+
+``VerifyOptions`` holds every knob (extraction fallbacks, size bounds, the symbolic time limit);
+``Verdict`` and ``StepVerdict`` are what the checks return. They live apart from the logic so that
+worker processes and the CLI can import them without pulling in the parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How answers are extracted and compared. The defaults are what the graders in this repo use."""
+
+    number_fallback: bool = True
+    """When a response has no ``\\boxed{}``, "The answer is" or ``####`` marker and is not itself a
+    bare answer, take its last number (GSM8k graders do this; set False to demand a marker)."""
+
+    percent: bool = True
+    """Accept ``50%`` for ``50`` and for ``0.5`` when only one side carries the percent sign."""
+
+    units: bool = True
+    """Drop ``\\text{ cm}``-style units (and currency, degrees) before comparing; a unit on both
+    sides must agree."""
+
+    symbolic: bool = True
+    """Use sympy (in a sandboxed worker process) when the exact-rational fast path cannot decide.
+    False: such pairs are "not equal" with reason ``symbolic disabled``."""
+
+    timeout: float = 2.0
+    """Hard wall-clock seconds for one symbolic comparison; the worker is killed on overrun."""
+
+    max_response_chars: int = 200_000
+    """Only the last this-many characters of a response are searched for the final answer."""
+
+    max_answer_chars: int = 1_000
+    """Longer extracted answers are refused ("not equal") before any parsing."""
+
+    max_depth: int = 60
+    """Deepest bracket nesting the parser accepts; deeper input is refused, never recursed into."""
+
+    max_power_bits: int = 20_000
+    """Largest exact integer (in bits) a power or factorial may produce: ``9**9**9**9`` is refused."""
+
+
+DEFAULT_OPTIONS = VerifyOptions()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of comparing one gold answer with one response."""
+
+    equal: bool
+    extracted: str | None
+    reason: str
+
+    def __bool__(self) -> bool:  # lets ``if check(g, r):`` read naturally
+        return self.equal
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One arithmetic statement found in a step, e.g. ``12 * 3 = 36``, and whether it holds."""
+
+    text: str
+    start: int
+    end: int
+    verdict: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StepVerdict:
+    """The verdict on one solution step: ``correct`` (every claim checks), ``wrong`` (some claim is
+    false) or ``unknown`` (nothing checkable). ``start``/``end`` index the step in the solution."""
+
+    index: int
+    text: str
+    start: int
+    end: int
+    verdict: str
+    claims: tuple[Claim, ...] = field(default_factory=tuple)
