@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "$(TORCH)"
 	$(BIN)/pip install -e ".[dev]"
+	# DeepSpeed builds against the installed torch, so it skips pip's build isolation.
+	$(BIN)/pip install --no-build-isolation "deepspeed>=0.15"
 	touch $@
 
 demo: setup

@@ -116,9 +116,29 @@ def load_model_and_tokenizer(name: str, torch_dtype: str = "auto", trust_remote_
 
 
 def last_checkpoint(output_dir: str | os.PathLike) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest *complete* ``checkpoint-N`` folder in ``output_dir``, or ``None``.
 
-    return get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+    The Trainer writes ``trainer_state.json`` last, so a run killed while saving leaves a folder
+    without it (or with it torn); transformers' ``get_last_checkpoint`` would pick that folder and
+    the resume would fail. We skip it and resume from the one before.
+    """
+    import json
+    import re
+
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    steps = sorted(
+        ((int(m.group(1)), p) for p in folder.iterdir() if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir()),
+        reverse=True,
+    )
+    for _, path in steps:
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        return str(path)
+    return None
 
 
 def train_sft(config: SFTConfig) -> dict[str, Any]:
