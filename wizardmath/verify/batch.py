@@ -30,7 +30,10 @@ def check_batch(
     results: list[Verdict | None] = []
     pending: list[tuple[int, str, str]] = []
     for index, (gold, response) in enumerate(pairs):
-        verdict, gold_answer, answer = fast_check(gold, response, options)
+        try:
+            verdict, gold_answer, answer = fast_check(gold, response, options)
+        except Exception as err:  # same contract as ``check``: a reason, never a crash
+            verdict, gold_answer, answer = Verdict(False, None, f"internal error: {type(err).__name__}: {err}"), "", None
         results.append(verdict)
         if verdict is None:
             pending.append((index, gold_answer, answer or ""))

@@ -316,7 +316,10 @@ def fast_check(
 def check(gold: str, response: str, options: VerifyOptions | None = None, extract: bool = True) -> Verdict:
     """Extract the final answer from ``response`` and compare it with ``gold``, with a reason."""
     options = options or DEFAULT_OPTIONS
-    verdict, gold_answer, answer = fast_check(gold, response, options, extract)
+    try:
+        verdict, gold_answer, answer = fast_check(gold, response, options, extract)
+    except Exception as err:  # a bug must not crash a trainer; the reason makes it visible
+        return Verdict(False, None, f"internal error: {type(err).__name__}: {str(err)[:200]}")
     if verdict is not None:
         return verdict
     from wizardmath.verify.sandbox import run_symbolic

@@ -21,6 +21,7 @@ _NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\
 _SENTENCE_END = re.compile(r"\.\s+(?=[A-Z(])|\n")
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|mbox|mathrm)\s*\{[^{}]*\}")
+_TRAILING_SPACE = re.compile(r"(?:\\[,;:! ]|\\q?quad|\s)+$")
 _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 
 
@@ -78,7 +79,7 @@ def extract_boxed(text: str) -> str | None:
 def strip_answer(answer: str) -> str:
     """Remove what wraps an answer but is not part of it: math delimiters, ``\\displaystyle``,
     surrounding spaces, a trailing period/comma and a leading ``=``."""
-    s = answer.strip()
+    s = _TRAILING_SPACE.sub("", answer.strip())
     for _ in range(3):
         before = s
         for left, right in _MATH_DELIMS:
@@ -121,12 +122,23 @@ def _after_hashes(text: str) -> str | None:
 
 
 def looks_bare(text: str) -> bool:
-    """True when ``text`` reads as an answer rather than prose: one line, short, and at most three
-    words outside LaTeX commands and ``\\text{}``."""
-    if len(text) > 300 or "\n" in text.strip():
+    """True when ``text`` is itself an answer rather than prose: one short line that is a
+    multiple-choice letter, a few plain words (``Monday``), or math our grammar parses."""
+    if not text or len(text) > 300 or "\n" in text.strip():
         return False
-    words = _WORD.findall(_TEXT_CMD.sub(" ", text))
-    return len(words) <= 3
+    from wizardmath.verify.grammar import ParseError, parse
+    from wizardmath.verify.normalize import multiple_choice, prepare
+
+    prepared = prepare(text)
+    if prepared.choice or multiple_choice(text, loose=True):
+        return True
+    if prepared.words:
+        return len(prepared.words.split()) <= 4
+    try:
+        parse(prepared.text, 30)
+    except (ParseError, ValueError, RecursionError):
+        return False
+    return True
 
 
 def last_number(text: str) -> str | None:

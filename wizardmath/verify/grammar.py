@@ -79,8 +79,10 @@ def _brace_group(text: str, i: int) -> tuple[str, int]:
 
 
 def _word_tokens(word: str) -> list[tuple[str, str]]:
-    """Tokens of a run of letters: known function words, else one symbol per letter (``xy`` = x*y)."""
+    """Tokens of a run of letters: known function words, else one symbol per letter (``xy`` = x*y).
+    A run of four or more letters that is not made of function names is a word, not algebra."""
     out: list[tuple[str, str]] = []
+    letters = 0
     i = 0
     while i < len(word):
         for name in sorted(FUNCTIONS | _PLAIN_WORDS.keys(), key=len, reverse=True):
@@ -91,6 +93,9 @@ def _word_tokens(word: str) -> list[tuple[str, str]]:
         else:
             out.append(("id", word[i]))
             i += 1
+            letters += 1
+    if letters >= 4:
+        raise ParseError(f"word {word[:20]!r} is not math")
     return out
 
 

@@ -43,6 +43,7 @@ _UNIT_TAIL = re.compile(
 )
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _BASE = re.compile(r"(\d+)_\{?(\d{1,2})\}?")
+_MIXED = re.compile(r"^(-?)(\d+)\s+(\d+)/(\d+)$")
 _IN_PREFIX = re.compile(r"^[a-zA-Z]\s*\\in\s*")
 _JOINERS = re.compile(r"\\text\{\s*(?:or|and)\s*\}|\s+(?:or|and)\s+|\\(?:quad|qquad)\s*(?:\\text\{\s*(?:or|and)\s*\})?")
 _MC = re.compile(r"^\(?\s*([A-E])\s*\)?[.:]?$")
@@ -147,4 +148,5 @@ def prepare(answer: str, units: bool = True) -> Prepared:
     if _THOUSANDS.fullmatch(s) or _THOUSANDS.fullmatch(s.rstrip("%")):
         s = s.replace(",", "")
     s = _BASE.sub(r"\1", s)
+    s = _MIXED.sub(r"\1(\2+\3/\4)", s)
     return Prepared(text=" ".join(s.split()), unit=unit, choice=choice, words=words)
