@@ -1,0 +1,12 @@
+"""Math Evol-Instruct: evolve seed problems up and down over rounds, then write verified solutions.
+
+``evolve(EvolveConfig(...))`` -> ``DIR/problems.jsonl`` (+ ``rejected.jsonl``, ``stats.json``);
+``solve(SolveConfig(...))`` -> ``DIR/sft.jsonl`` (TRL prompt/completion). The symbolic world
+(``wizardmath.evol.symbolic``) makes both run offline with exact answers.
+"""
+
+from wizardmath.evol.config import EvolveConfig, SolveConfig
+from wizardmath.evol.engine import evolve
+from wizardmath.evol.solve import solve
+
+__all__ = ["EvolveConfig", "SolveConfig", "evolve", "solve"]

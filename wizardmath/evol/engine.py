@@ -1,0 +1,407 @@
+"""The Math Evol-Instruct engine: rounds of evolution, the eliminator, and crash-safe resume.
+
+Flow of one round (``EvolveConfig.rounds[r]``):
+
+1. parents: the seeds, or the previous round's accepted problems (``round_parents``);
+2. candidates: ``fanout`` per parent, candidate ``k`` gets an operation drawn with its own seeded
+   RNG (seed, parent id, round, k) and the id ``<parent_id>/r<round>-<operation>-<k>``;
+3. each candidate is generated (one prompt per parent and operation, ``n`` = siblings sharing it),
+   cleaned, put through the rules, the contamination and near-duplicate checks, the "equal"
+   judge and the solver's agreement check (see ``eliminator``), and written to
+   ``problems.jsonl`` or, with its reason, to ``rejected.jsonl``.
+
+Resume: ids already in either file are skipped and the near-duplicate index is rebuilt from
+``problems.jsonl`` in file order; since every choice is seeded per candidate and the symbolic
+backend is seeded per (prompt, sample), a run killed at any moment and restarted with the same
+command ends with the same ids as an uninterrupted one. On async (HTTP) backends candidates stream:
+each is written as soon as its last check returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wizardmath.backends.base import AsyncBackend, Backend, Generation, SamplingParams
+from wizardmath.data.records import MathProblem
+from wizardmath.evol import eliminator as E
+from wizardmath.evol.config import EvolveConfig, build_backend
+from wizardmath.evol.dedup import NearDuplicateIndex, contamination_index
+from wizardmath.evol.operations import (
+    Operation,
+    clean_output,
+    load_operations,
+    parse_equal,
+    parse_round,
+    render_equal,
+)
+from wizardmath.jsonl import JsonlWriter, iter_jsonl, read_ids, write_json
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Candidate:
+    """One evolution attempt and what the checks found out about it."""
+
+    id: str
+    parent: MathProblem
+    round: int
+    operation: str
+    prompt: str
+    sample: int  # index among the siblings that share ``prompt``
+    text: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    detail: str = ""
+    answer: str | None = None
+    solution: str | None = None
+
+    def reject(self, reason: str, detail: str) -> None:
+        if self.reason is None:
+            self.reason, self.detail = reason, detail
+
+
+def plan_round(parents: list[MathProblem], weights: list[tuple[str, float]], round: int, fanout: int, seed: int,
+               ops: dict[str, Operation]) -> list[Candidate]:
+    """Every candidate of a round, in a fixed order, with ids and operations that never depend on timing."""
+    names, values = [n for n, _ in weights], [w for _, w in weights]
+    siblings: Counter[tuple[str, str]] = Counter()
+    out = []
+    for parent in parents:
+        for k in range(fanout):
+            op = random.Random(f"{seed}|{parent.id}|{round}|{k}").choices(names, values)[0]
+            sample = siblings[(parent.id, op)]
+            siblings[(parent.id, op)] += 1
+            out.append(Candidate(f"{parent.id}/r{round}-{op}-{k}", parent, round, op, ops[op].render(parent.problem), sample))
+    return out
+
+
+class Engine:
+    """State of one ``evolve`` run: backends, indexes, writers, counters."""
+
+    def __init__(self, config: EvolveConfig):
+        c = config
+        self.config = c
+        self.ops = load_operations(c.prompt_dir or None)
+        self.schedule = [parse_round(spec, self.ops) for spec in c.rounds]
+        self.evolver = build_backend(c.backend, c.model, c.base_url, c.backend_args, c.seed)
+        self.judge = self._other(c.judge_backend, c.judge_model)
+        self.solver = self._other(c.solver_backend, c.solver_model)
+        self.out = Path(c.output)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.dedup = NearDuplicateIndex(c.dedup_threshold)
+        self.contamination = contamination_index(c.decontaminate, c.decontam_ngram, c.decontam_threshold)
+        self.tokens: dict[str, Counter[str]] = defaultdict(Counter)
+        self.started = time.time()
+        self.wall_before = 0.0
+
+    def _other(self, name: str, model: str) -> Backend:
+        c = self.config
+        if not name and not model:
+            return self.evolver
+        same = not name or name == c.backend
+        return build_backend(name or c.backend, model or c.model, c.base_url if same else "", c.backend_args if same else [], c.seed)
+
+    @property
+    def label(self) -> str:
+        return f"{self.config.backend}:{self.config.model}" if self.config.model else self.config.backend
+
+    def count(self, role: str, gens: list[Generation]) -> None:
+        for g in gens:
+            self.tokens[role]["prompt_tokens"] += g.prompt_tokens
+            self.tokens[role]["completion_tokens"] += g.completion_tokens
+            self.tokens[role]["requests"] += 1
+            self.tokens[role]["errors"] += g.error is not None
+            self.tokens[role]["cost_micro_usd"] += int(1e6 * float(g.meta.get("cost", 0.0) or 0.0))
+
+    # --------------------------------------------------------------- per-candidate checks
+
+    def after_generation(self, cand: Candidate, gen: Generation) -> None:
+        """Rules, contamination and a first near-duplicate check (cheap, before any further call)."""
+        cand.meta = {k: v for k, v in gen.meta.items() if k != "cost"}
+        if gen.error:
+            cand.reject("generation_error", gen.error)
+            return
+        cand.text = clean_output(gen.text)
+        verdict = E.rule_reason(cand.text, cand.parent.problem)
+        if verdict:
+            cand.reject(*verdict)
+            return
+        contaminated = self.contamination.check(cand.text)
+        if contaminated:
+            cand.reject("contaminated", contaminated)
+            return
+        self.check_duplicate(cand)
+
+    def check_duplicate(self, cand: Candidate) -> None:
+        other = self.dedup.find(cand.text)
+        if other is not None:
+            cand.reject("near_duplicate", f"of {other}")
+
+    def judge_prompt(self, cand: Candidate) -> str:
+        return render_equal(self.ops, cand.parent.problem, cand.text)
+
+    def after_judge(self, cand: Candidate, gen: Generation) -> None:
+        verdict = None if gen.error else parse_equal(gen.text)
+        cand.meta["judge"] = {True: "equal", False: "not_equal", None: "unclear"}[verdict]
+        if verdict:
+            cand.reject("no_information_gain", "the judge found it equal to its parent")
+
+    def solve_prompt(self, cand: Candidate) -> str:
+        from wizardmath.data.templates import format_prompt
+
+        return format_prompt(cand.text, self.config.solver_template)
+
+    def after_solve(self, cand: Candidate, gens: list[Generation]) -> None:
+        replies = [g.text for g in gens if not g.error]
+        vote = E.agreement(replies) if replies else E.Agreement(None, 0.0, [], [])
+        vote.share = len(vote.members) / max(1, len(gens))
+        cand.meta["agreement"] = round(vote.share, 3)
+        cand.meta["solver_answers"] = vote.answers
+        if vote.answer is None or vote.share < self.config.agreement_threshold:
+            cand.reject("unsolvable", f"solver answers agree {len(vote.members)}/{len(gens)}: {vote.answers}")
+            return
+        cand.answer, cand.solution = vote.answer, replies[vote.members[0]]
+
+    def finish(self, cand: Candidate, accepted: JsonlWriter, rejected: JsonlWriter) -> bool:
+        """The last check (near-duplicates accepted meanwhile) and the one write of this candidate."""
+        if cand.reason is None:
+            self.check_duplicate(cand)
+        record = MathProblem(
+            id=cand.id, problem=cand.text, answer=cand.answer, solution=cand.solution, source="evol",
+            parent_id=cand.parent.id, round=cand.round, operation=cand.operation, backend=self.label, meta=cand.meta,
+        ).to_dict()
+        if cand.reason is None:
+            self.dedup.add(cand.id, cand.text)
+            accepted.write(record)
+            return True
+        rejected.write({**record, "reason": cand.reason, "detail": cand.detail})
+        return False
+
+    # --------------------------------------------------------------- drivers
+
+    def sampling(self, role: str, n: int = 1) -> SamplingParams:
+        c = self.config
+        if role == "evolve":
+            return SamplingParams(temperature=c.temperature, max_new_tokens=c.max_new_tokens, n=n, seed=c.seed)
+        if role == "judge":
+            return SamplingParams(temperature=0.0, max_new_tokens=8, n=1, seed=c.seed)
+        return SamplingParams(temperature=c.solver_temperature, max_new_tokens=c.solver_max_new_tokens, n=n, seed=c.seed)
+
+    def run_chunk(self, chunk: list[Candidate], accepted: JsonlWriter, rejected: JsonlWriter) -> int:
+        """Sync backends: each check is one batched call over the chunk; records are written at the end."""
+        for group in _prompt_groups(chunk):
+            gens = self.evolver.generate([g[0].prompt for g in group], self.sampling("evolve", _needed(group)))
+            for cands, outs in zip(group, gens, strict=True):
+                self.count("evolve", outs[: len(cands)])
+                for cand in cands:
+                    self.after_generation(cand, outs[cand.sample])
+        live = [c for c in chunk if c.reason is None]
+        if live and self.config.equal_judge:
+            gens = self.judge.generate([self.judge_prompt(c) for c in live], self.sampling("judge"))
+            for cand, outs in zip(live, gens, strict=True):
+                self.count("judge", outs)
+                self.after_judge(cand, outs[0])
+        live = [c for c in live if c.reason is None]
+        if live and self.config.solver_samples:
+            gens = self.solver.generate([self.solve_prompt(c) for c in live], self.sampling("solve", self.config.solver_samples))
+            for cand, outs in zip(live, gens, strict=True):
+                self.count("solve", outs)
+                self.after_solve(cand, outs)
+        return sum(self.finish(c, accepted, rejected) for c in chunk)
+
+    async def arun_chunk(self, chunk: list[Candidate], accepted: JsonlWriter, rejected: JsonlWriter, bar=None) -> int:
+        """Async evolver: candidates stream through the checks and are written as each one finishes."""
+        assert isinstance(self.evolver, AsyncBackend)
+        gate = asyncio.Semaphore(getattr(self.evolver, "concurrency", 16))
+        tasks: list[asyncio.Task] = []
+        kept = 0
+
+        async def rest(cand: Candidate) -> None:
+            nonlocal kept
+            async with gate:
+                if cand.reason is None and self.config.equal_judge:
+                    outs = (await _agenerate(self.judge, [self.judge_prompt(cand)], self.sampling("judge")))[0]
+                    self.count("judge", outs)
+                    self.after_judge(cand, outs[0])
+                if cand.reason is None and self.config.solver_samples:
+                    sampling = self.sampling("solve", self.config.solver_samples)
+                    outs = (await _agenerate(self.solver, [self.solve_prompt(cand)], sampling))[0]
+                    self.count("solve", outs)
+                    self.after_solve(cand, outs)
+            kept += self.finish(cand, accepted, rejected)
+            if bar is not None:
+                bar.update(1)
+
+        for group in _prompt_groups(chunk):
+            def on_result(index: int, outs: list[Generation], group=group) -> None:
+                self.count("evolve", outs[: len(group[index])])
+                for cand in group[index]:
+                    self.after_generation(cand, outs[cand.sample])
+                    tasks.append(asyncio.get_running_loop().create_task(rest(cand)))
+
+            await self.evolver.agenerate([g[0].prompt for g in group], self.sampling("evolve", _needed(group)), on_result=on_result)
+        await asyncio.gather(*tasks)
+        return kept
+
+
+def _prompt_groups(chunk: list[Candidate]) -> list[list[list[Candidate]]]:
+    """Candidates sharing a prompt, grouped; then groups needing the same ``n`` batched together."""
+    by_prompt: dict[str, list[Candidate]] = {}
+    for cand in chunk:
+        by_prompt.setdefault(cand.prompt, []).append(cand)
+    by_n: dict[int, list[list[Candidate]]] = defaultdict(list)
+    for cands in by_prompt.values():
+        by_n[max(c.sample for c in cands) + 1].append(cands)
+    return [by_n[n] for n in sorted(by_n)]
+
+
+def _needed(group: list[list[Candidate]]) -> int:
+    return max(c.sample for cands in group for c in cands) + 1
+
+
+async def _agenerate(backend: Backend, prompts: list[str], sampling: SamplingParams) -> list[list[Generation]]:
+    if isinstance(backend, AsyncBackend):
+        return await backend.agenerate(prompts, sampling)
+    return await asyncio.to_thread(backend.generate, prompts, sampling)
+
+
+def read_accepted(path: Path) -> list[MathProblem]:
+    if not path.exists():
+        return []
+    JsonlWriter(path).close()  # cut a torn last line left by a killed run before reading
+    return [MathProblem.from_dict(r, str(path), line) for line, r in iter_jsonl(path)]
+
+
+def write_stats(engine: Engine, path: Path) -> dict[str, Any]:
+    """Yield per round and operation (from the files, so resumed runs count everything), tokens, cost, time."""
+    rounds: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for name, kept in (("problems.jsonl", True), ("rejected.jsonl", False)):
+        file = engine.out / name
+        if not file.exists():
+            continue
+        for _, rec in iter_jsonl(file):
+            cell = rounds[str(rec.get("round", 0))][rec.get("operation") or "seed"]
+            cell["accepted" if kept else "rejected"] += 1
+            if not kept:
+                cell[f"reason:{rec.get('reason')}"] += 1
+    table = {
+        r: {op: {**cell, "yield": round(cell["accepted"] / max(1, cell["accepted"] + cell["rejected"]), 3)} for op, cell in ops.items()}
+        for r, ops in sorted(rounds.items(), key=lambda kv: int(kv[0]))
+    }
+    tokens = {role: dict(counts) for role, counts in engine.tokens.items()}
+    stats = {
+        "rounds": table,
+        "accepted": sum(c["accepted"] for ops in rounds.values() for c in ops.values()),
+        "rejected": sum(c["rejected"] for ops in rounds.values() for c in ops.values()),
+        "tokens": tokens,
+        "cost_usd": round(sum(c.get("cost_micro_usd", 0) for c in tokens.values()) / 1e6, 6),
+        "wall_seconds": round(engine.wall_before + time.time() - engine.started, 2),
+        "schedule": {"rounds": engine.config.rounds, "round_parents": engine.config.round_parents, "fanout": engine.config.fanout},
+    }
+    write_json(path, stats)
+    return stats
+
+
+def load_seeds(config: EvolveConfig) -> list[MathProblem]:
+    """The seed problems (round 0) of every data set in the config."""
+    from wizardmath.data.loaders import load_problems
+    from wizardmath.evol.symbolic import generate_problems
+
+    seeds: list[MathProblem] = []
+    paths = config.data_path or [""] * len(config.dataset)
+    for name, path in zip(config.dataset, paths, strict=True):
+        if name == "symbolic":
+            batch = generate_problems(config.num_seeds, config.seed, config.seed_min_ops, config.seed_max_ops)
+        else:
+            batch = load_problems(name, path or None, split=config.split, limit=config.num_seeds or None)
+        seeds.extend(batch)
+    for seed in seeds:
+        seed.round, seed.operation = 0, "seed"
+    return seeds
+
+
+def evolve(config: EvolveConfig) -> dict[str, Any]:
+    """Run (or resume) every round; returns the stats also written to ``DIR/stats.json``."""
+    engine = Engine(config)
+    problems_path, rejected_path, stats_path = (engine.out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json"))
+    previous = _read_previous_stats(stats_path)
+    engine.wall_before = previous.get("wall_seconds", 0.0)
+    for role, counts in previous.get("tokens", {}).items():
+        engine.tokens[role].update(counts)
+    done = read_ids(problems_path) | read_ids(rejected_path)
+    written = read_accepted(problems_path)
+    for record in written:  # file order == the order an uninterrupted run accepted them in
+        engine.dedup.add(record.id, record.problem)
+    by_round: dict[int, list[MathProblem]] = defaultdict(list)
+    for record in written:
+        by_round[record.round or 0].append(record)
+    with JsonlWriter(problems_path) as accepted, JsonlWriter(rejected_path) as rejected:
+        by_round[0] = _write_seeds(engine, load_seeds(config), done, by_round[0], accepted, rejected)
+        for number, weights in enumerate(engine.schedule, start=1):
+            source = config.round_parents[number - 1]
+            parents = by_round[0] if source == "seeds" else by_round[number - 1]
+            plan = plan_round(parents, weights, number, config.fanout[number - 1], config.seed, engine.ops)
+            order = {c.id: i for i, c in enumerate(plan)}
+            todo = [c for c in plan if c.id not in done]
+            _run_round(engine, number, todo, len(plan), accepted, rejected, stats_path)
+            fresh = read_accepted(problems_path)
+            by_round[number] = sorted((r for r in fresh if r.round == number), key=lambda r: order.get(r.id, 0))
+    engine.evolver.close()
+    stats = write_stats(engine, stats_path)
+    logger.info("evolve: %d accepted, %d rejected in %.1fs", stats["accepted"], stats["rejected"], stats["wall_seconds"])
+    return stats
+
+
+def _read_previous_stats(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_seeds(engine: Engine, seeds: list[MathProblem], done: set[str], kept: list[MathProblem],
+                 accepted: JsonlWriter, rejected: JsonlWriter) -> list[MathProblem]:
+    """Seeds go to problems.jsonl as round 0 (decontaminated too); returns the seeds in seed order."""
+    have = {r.id for r in kept}
+    for seed in seeds:
+        if seed.id in done:
+            continue
+        reason = engine.contamination.check(seed.problem)
+        if reason:
+            rejected.write({**seed.to_dict(), "reason": "contaminated", "detail": reason})
+            continue
+        engine.dedup.add(seed.id, seed.problem)
+        accepted.write(seed.to_dict())
+        have.add(seed.id)
+    return [s for s in seeds if s.id in have]
+
+
+def _run_round(engine: Engine, number: int, todo: list[Candidate], total: int, accepted: JsonlWriter,
+               rejected: JsonlWriter, stats_path: Path) -> None:
+    from tqdm.auto import tqdm
+
+    size = engine.config.chunk_size
+    bar = tqdm(total=total, initial=total - len(todo), desc=f"round {number}", unit="cand", disable=not engine.config.progress)
+    kept = 0
+    for start in range(0, len(todo), size):
+        chunk = todo[start : start + size]
+        if isinstance(engine.evolver, AsyncBackend):
+            from wizardmath.backends.base import run_coroutine
+
+            kept += run_coroutine(engine.arun_chunk(chunk, accepted, rejected, bar))
+        else:
+            kept += engine.run_chunk(chunk, accepted, rejected)
+            bar.update(len(chunk))
+        bar.set_postfix(kept=kept)
+        write_stats(engine, stats_path)
+    bar.close()

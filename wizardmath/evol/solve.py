@@ -1,0 +1,148 @@
+"""``wizardmath solve``: verified step-by-step solutions from a teacher model, written as SFT data.
+
+For each problem the teacher samples K solutions; those whose final answer is equivalent
+(``wizardmath.verify.is_equivalent``) to the gold answer, or, without gold, to the majority
+answer, are kept, up to ``keep_per_problem``. Output, in ``DIR``:
+
+- ``sft.jsonl``: TRL prompt/completion rows ``{"id", "problem_id", "prompt", "completion", "answer",
+  "parent_id"?, "round"?, "source"?}``; ``prompt = format_prompt(problem, template)`` and the
+  completion ends with ``The answer is: X`` (WizardMath format). With ``template: chat`` both are
+  conversational (lists of messages), which TRL renders with the model's chat template.
+- ``sft_rejected.jsonl``: wrong solutions (``reason: wrong_answer`` / ``no_answer``, id
+  ``<problem_id>/neg<j>``; negatives for the PRM) and one row per problem with no verified
+  solution (id = the problem id, ``reason: no_verified_solution``).
+- ``solve_stats.json``.
+
+Resumable like ``evolve``: a problem is done once its accepted row or its no-verified-solution row
+is written; negatives are written first and skipped by id on a rerun, so nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from wizardmath.backends.base import AsyncBackend, Generation, SamplingParams, run_coroutine
+from wizardmath.data.records import MathProblem
+from wizardmath.data.templates import ANSWER_PREFIX, chat_messages, format_prompt
+from wizardmath.evol import eliminator as E
+from wizardmath.evol.config import SolveConfig, build_backend
+from wizardmath.jsonl import JsonlWriter, iter_jsonl, read_ids, write_json
+
+
+def load_input(config: SolveConfig) -> list[MathProblem]:
+    from wizardmath.data.loaders import load_problems
+
+    if config.dataset == "symbolic":
+        from wizardmath.evol.symbolic import generate_problems
+
+        return generate_problems(config.limit or 100, config.seed)
+    if config.dataset in ("jsonl", "local", "json", "parquet") and not config.data_path:
+        raise ValueError("solve reads problems from a file: set data_path (--data-path DIR/problems.jsonl)")
+    return load_problems(config.dataset, config.data_path or None, split=config.split, limit=config.limit or None)
+
+
+def completion_text(reply: str, answer: str, template: str) -> str:
+    """The reply in WizardMath form: stripped, ending with "The answer is: X" (added when missing)."""
+    text = reply.strip()
+    last = text.splitlines()[-1].strip() if text else ""
+    if not last.startswith(ANSWER_PREFIX.strip()):
+        text = f"{text}\n{ANSWER_PREFIX}{answer}"
+    return " " + text if template == "wizardmath" else text
+
+
+class Solver:
+    def __init__(self, config: SolveConfig):
+        self.config = config
+        self.teacher = build_backend(config.backend, config.model, config.base_url, config.backend_args, config.seed)
+        self.out = Path(config.output)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.counts: Counter[str] = Counter()
+        self.neg_done = read_ids(self.out / "sft_rejected.jsonl")
+
+    def prompt(self, problem: MathProblem) -> Any:
+        if self.config.template == "chat":
+            return chat_messages(problem.problem)
+        return format_prompt(problem.problem, self.config.template)
+
+    def handle(self, problem: MathProblem, gens: list[Generation], accepted: JsonlWriter, rejected: JsonlWriter) -> None:
+        """Judge the K samples of one problem and write its rows (negatives first, then the verdict)."""
+        c = self.config
+        for g in gens:
+            self.counts["prompt_tokens"] += g.prompt_tokens
+            self.counts["completion_tokens"] += g.completion_tokens
+        replies = [g.text if not g.error else "" for g in gens]
+        vote = E.agreement(replies, gold=problem.answer)
+        share_ok = problem.answer is not None or vote.share > c.majority_threshold
+        good = vote.members if (vote.answer is not None and share_ok) else []
+        extra = {k: getattr(problem, k) for k in ("parent_id", "round", "source") if getattr(problem, k) is not None}
+        prompt = self.prompt(problem)
+        for j, reply in enumerate(replies):
+            if j in good or f"{problem.id}/neg{j}" in self.neg_done:
+                continue
+            reason = "no_answer" if vote.answers[j] is None else "wrong_answer"
+            rejected.write({"id": f"{problem.id}/neg{j}", "problem_id": problem.id, "prompt": prompt, "completion": reply,
+                            "answer": vote.answers[j], "gold": vote.answer, "reason": reason, **extra})
+            self.counts[reason] += 1
+        if not good:
+            rejected.write({"id": problem.id, "problem_id": problem.id, "reason": "no_verified_solution",
+                            "detail": f"answers {vote.answers} vs {'gold' if problem.answer else 'majority'} {vote.answer}", **extra})
+            self.counts["no_verified_solution"] += 1
+            return
+        for rank, j in enumerate(good[: c.keep_per_problem]):
+            completion = completion_text(replies[j], vote.answer, c.template)
+            if c.template == "chat":
+                completion = [{"role": "assistant", "content": completion}]
+            rid = problem.id if rank == 0 else f"{problem.id}/s{rank}"
+            accepted.write({"id": rid, "problem_id": problem.id, "prompt": prompt, "completion": completion,
+                            "answer": vote.answer, **extra})
+            self.counts["rows"] += 1
+        self.counts["solved"] += 1
+
+
+def _done_ids(out: Path) -> set[str]:
+    done = read_ids(out / "sft.jsonl", key="problem_id")
+    path = out / "sft_rejected.jsonl"
+    if path.exists():
+        JsonlWriter(path).close()  # cut a torn last line first
+        done |= {r["id"] for _, r in iter_jsonl(path) if r.get("reason") == "no_verified_solution"}
+    return done
+
+
+def solve(config: SolveConfig) -> dict[str, Any]:
+    """Solve every problem not yet done; returns the stats also written to ``DIR/solve_stats.json``."""
+    from tqdm.auto import tqdm
+
+    started = time.time()
+    problems = load_input(config)
+    if config.require_gold:
+        problems = [p for p in problems if p.answer is not None]
+    solver = Solver(config)
+    done = _done_ids(solver.out)
+    todo = [p for p in problems if p.id not in done]
+    sampling = SamplingParams(temperature=config.temperature, max_new_tokens=config.max_new_tokens, n=config.num_samples, seed=config.seed)
+    bar = tqdm(total=len(problems), initial=len(problems) - len(todo), desc="solve", unit="problem", disable=not config.progress)
+    with JsonlWriter(solver.out / "sft.jsonl") as accepted, JsonlWriter(solver.out / "sft_rejected.jsonl") as rejected:
+        for start in range(0, len(todo), config.chunk_size):
+            chunk = todo[start : start + config.chunk_size]
+            prompts = [solver.prompt(p) for p in chunk]
+            if isinstance(solver.teacher, AsyncBackend):
+                def on_result(i: int, gens: list[Generation], chunk=chunk) -> None:
+                    solver.handle(chunk[i], gens, accepted, rejected)
+                    bar.update(1)
+
+                run_coroutine(solver.teacher.agenerate(prompts, sampling, on_result=on_result))
+            else:
+                for problem, gens in zip(chunk, solver.teacher.generate(prompts, sampling), strict=True):
+                    solver.handle(problem, gens, accepted, rejected)
+                bar.update(len(chunk))
+    bar.close()
+    solver.teacher.close()
+    rows = len(read_ids(solver.out / "sft.jsonl", key="problem_id"))
+    stats = {"problems": len(problems), "solved_this_run": solver.counts["solved"], "problems_with_rows": rows,
+             "yield": round(rows / max(1, len(problems)), 4), "counts": dict(solver.counts),
+             "wall_seconds": round(time.time() - started, 2)}
+    write_json(solver.out / "solve_stats.json", stats)
+    return stats
