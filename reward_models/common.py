@@ -1,0 +1,97 @@
+"""Small helpers the IRM and PRM share: checkpoints, pad tokens, held-out splits, AUC, step splitting."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+NO_RESUME = ("no", "false", "none", "fresh")
+LAST = ("last", "true", "yes", "auto")
+
+
+def resolve_checkpoint(output_dir: str, resume: str | None) -> str | None:
+    """The checkpoint to resume from: ``None`` (the default) picks the last one in ``output_dir`` if any,
+    ``"no"`` starts fresh, ``"last"`` demands one, anything else is a checkpoint path.
+
+    Defaulting to resume is what makes a killed ``train-prm`` / ``train-irm`` safe to start again
+    with the same command.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if resume is not None and resume.lower() in NO_RESUME:
+        return None
+    last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+    if resume is None:
+        return last
+    if resume.lower() in LAST:
+        if last is None:
+            raise ValueError(f"resume_from_checkpoint={resume!r}: no checkpoint-* folder in {output_dir}; set it to 'no' to start fresh")
+        return last
+    if not Path(resume).is_dir():
+        raise ValueError(f"resume_from_checkpoint: {resume} is not a folder; use 'last', 'no' or a checkpoint path")
+    return resume
+
+
+def ensure_pad_token(tokenizer: Any, model: Any = None) -> None:
+    """Sequence/token classification needs a pad token; fall back to EOS (LLaMA-2 ships none)."""
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ValueError("the tokenizer has neither a pad nor an eos token; add one before training a reward model")
+        tokenizer.pad_token = tokenizer.eos_token
+    if model is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+
+
+def held_out(key: str, fraction: float, salt: str = "eval") -> bool:
+    """Deterministic split by a stable hash of ``key``: the same problem is always on the same side."""
+    digest = hashlib.sha256(f"{salt}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def split_held_out(items: Sequence[T], key: Callable[[T], str], fraction: float) -> tuple[list[T], list[T]]:
+    train, held = [], []
+    for item in items:
+        (held if held_out(key(item), fraction) else train).append(item)
+    return train, held
+
+
+def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Area under the ROC curve (Mann-Whitney; ties count one half). ``nan`` with one class only."""
+    pairs = sorted(zip(scores, labels, strict=True), key=lambda p: p[0])
+    positives = sum(1 for _, y in pairs if y)
+    negatives = len(pairs) - positives
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    rank_sum, i = 0.0, 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            j += 1
+        mean_rank = (i + 1 + j) / 2  # 1-based ranks i+1..j share their mean
+        rank_sum += mean_rank * sum(1 for _, y in pairs[i:j] if y)
+        i = j
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def split_solution(solution: str) -> list[str]:
+    """Steps of a solution, by the verifier's ``split_steps`` (one definition of a step everywhere)."""
+    from wizardmath.verify import split_steps
+
+    steps = []
+    for item in split_steps(solution):
+        text = item if isinstance(item, str) else getattr(item, "text", str(item))
+        if text.strip():
+            steps.append(text.strip())
+    return steps
+
+
+def default_device(device: str | None = None) -> str:
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

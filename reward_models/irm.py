@@ -1,0 +1,166 @@
+"""The Instruction Reward Model (IRM): how good an evolved problem is, as one scalar.
+
+Trained with TRL's ``RewardTrainer`` (a sequence-classification head on a causal LM checkpoint,
+Bradley-Terry loss ``-log sigmoid(r_chosen - r_rejected)``) on pairs from ``irm_data``.
+
+Scale: ``score`` returns the raw head output, a logit. Only differences are meaningful:
+``sigmoid(score(a) - score(b))`` is the model's probability that ``a`` is the better problem. PPO's
+reward maps one score to [0, 1] with ``sigmoid(score)``; train with ``center_rewards_coefficient``
+(e.g. 0.01) to keep scores centred on 0 so that this mapping is well spread.
+
+``wizardmath train-irm --config configs/tiny/irm.yaml`` trains; ``InstructionRewardModel`` scores.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trl import RewardConfig
+
+from reward_models.common import default_device, ensure_pad_token, resolve_checkpoint, split_held_out
+
+
+@dataclass
+class IRMConfig(RewardConfig):
+    """``wizardmath train-irm``: every ``RewardConfig`` / ``TrainingArguments`` flag plus the IRM's own.
+
+    ``resume_from_checkpoint``: unset resumes from the last ``checkpoint-*`` in ``output_dir`` when
+    there is one; ``no`` starts fresh; ``last`` or a path resumes from that checkpoint.
+    """
+
+    model: str = field(default="tiny-model", metadata={"help": "Causal LM checkpoint to start from; a 1-output sequence-classification head is added."})
+    data_path: str = field(default="evolve", metadata={"help": "An evolve --output folder (pairs are built here) or a preference JSONL (chosen/rejected)."})
+    judge: str = field(default="symbolic", metadata={"help": "Ranks each group of candidates: symbolic (facts of the symbolic world) or llm (rubric prompt).", "choices": ["symbolic", "llm"]})
+    judge_backend: str = field(default="openai", metadata={"help": "llm judge: backend name."})
+    judge_model: str | None = field(default=None, metadata={"help": "llm judge: model name."})
+    judge_base_url: str | None = field(default=None, metadata={"help": "llm judge: OpenAI-compatible server URL."})
+    include_parent: bool = field(default=True, metadata={"help": "Rank the parent problem together with its evolved candidates."})
+    max_pairs_per_group: int | None = field(default=16, metadata={"help": "Sample at most this many pairs per group (None: all)."})
+    eval_data_path: str | None = field(default=None, metadata={"help": "Held-out pairs file; without it, eval_fraction of the groups are held out."})
+    eval_fraction: float = field(default=0.15, metadata={"help": "Fraction of candidate groups held out for pairwise accuracy."})
+    output_dir: str | None = field(default="checkpoints/irm", metadata={"help": "Where checkpoints, the pairs and the final model go."})
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.eval_fraction < 1:
+            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        if self.judge not in ("symbolic", "llm"):
+            raise ValueError(f"judge: '{self.judge}' is not one of symbolic, llm")
+        if self.judge == "llm" and not self.judge_model:
+            raise ValueError("judge=llm needs --judge_model (and --judge_base_url for a local server)")
+        super().__post_init__()
+
+
+def _pairs(config: IRMConfig) -> tuple[list[dict], list[dict]]:
+    from reward_models.irm_data import pairs_from, read_pairs
+    from wizardmath.jsonl import write_jsonl
+
+    def judge_backend() -> Any:
+        from wizardmath.backends import get_backend
+
+        kwargs = {k: v for k, v in (("model", config.judge_model), ("base_url", config.judge_base_url)) if v}
+        return get_backend(config.judge_backend, **kwargs)
+
+    pairs, built = pairs_from(config.data_path, config.judge, judge_backend, config.max_pairs_per_group, config.include_parent, config.seed)
+    if built:
+        write_jsonl(Path(config.output_dir) / "irm_pairs.jsonl", pairs)
+    if config.eval_data_path:
+        return pairs, read_pairs(config.eval_data_path)
+    return split_held_out(pairs, lambda p: p["group"], config.eval_fraction)
+
+
+def pairwise_accuracy(irm: InstructionRewardModel, pairs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Fraction of pairs where the chosen problem outscores the rejected one (ties count half)."""
+    texts = sorted({p[k] for p in pairs for k in ("chosen", "rejected")})
+    scores = dict(zip(texts, irm.score(texts), strict=True))
+    wins = sum(1.0 if scores[p["chosen"]] > scores[p["rejected"]] else 0.5 if scores[p["chosen"]] == scores[p["rejected"]] else 0.0 for p in pairs)
+    return {"eval_pairs": len(pairs), "eval_groups": len({p["group"] for p in pairs}), "pairwise_accuracy": wins / max(len(pairs), 1)}
+
+
+def train_irm(config: IRMConfig) -> dict[str, Any]:
+    """Build or read preference pairs, train the IRM, save it, and report held-out pairwise accuracy."""
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+    from trl import RewardTrainer
+
+    from wizardmath.jsonl import write_json
+
+    start = time.perf_counter()
+    set_seed(config.seed)
+    train, held = _pairs(config)
+    if not train:
+        raise ValueError(f"{config.data_path}: no preference pairs to train on (are there groups of >= 2 distinct candidates?)")
+    tokenizer = AutoTokenizer.from_pretrained(config.model)
+    model = AutoModelForSequenceClassification.from_pretrained(config.model, num_labels=1)
+    ensure_pad_token(tokenizer, model)
+    trainer = RewardTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list([{"chosen": p["chosen"], "rejected": p["rejected"]} for p in train]),
+        processing_class=tokenizer,
+    )
+    checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint)
+    if checkpoint:
+        print(f"train-irm: resuming from {checkpoint}")
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(config.output_dir)
+    summary: dict[str, Any] = {
+        "model": config.output_dir,
+        "train_pairs": len(train),
+        "train_groups": len({p["group"] for p in train}),
+        "global_step": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        "resumed_from": checkpoint,
+    }
+    if held:
+        irm = InstructionRewardModel(trainer.model, tokenizer)
+        summary.update(pairwise_accuracy(irm, held))
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    write_json(Path(config.output_dir) / "irm_summary.json", summary)
+    shown = {k: summary[k] for k in ("train_pairs", "global_step", "train_loss", "eval_pairs", "pairwise_accuracy", "seconds") if k in summary}
+    print(f"train-irm: saved to {config.output_dir}: {shown}")
+    return summary
+
+
+class InstructionRewardModel:
+    """A trained IRM: ``score(problems)`` gives one logit per problem; higher = better posed / harder.
+
+    Texts are laid out as in training (the problem, then the eos token); see the module docstring
+    for the scale.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, device: str | None = None):
+        self.device = default_device(device) if device or not hasattr(model, "device") else str(model.device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        ensure_pad_token(tokenizer, model)
+
+    @classmethod
+    def from_pretrained(cls, path: str, device: str | None = None) -> InstructionRewardModel:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        model = AutoModelForSequenceClassification.from_pretrained(path)
+        if model.config.num_labels != 1:
+            raise ValueError(f"{path}: an IRM has a 1-output head, this one has {model.config.num_labels} (is it a PRM?)")
+        return cls(model, AutoTokenizer.from_pretrained(path), default_device(device))
+
+    def score(self, problems: Sequence[str], batch_size: int = 32) -> list[float]:
+        import torch
+
+        eos = self.tokenizer.eos_token or ""
+        out: list[float] = []
+        side = self.tokenizer.padding_side
+        self.tokenizer.padding_side = "right"  # the head reads the last non-pad token
+        try:
+            for begin in range(0, len(problems), batch_size):
+                texts = [p if p.endswith(eos) else p + eos for p in problems[begin : begin + batch_size]]
+                batch = self.tokenizer(texts, padding=True, return_tensors="pt").to(self.device)
+                with torch.no_grad():
+                    logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                out.extend(float(x) for x in logits[:, 0].float().cpu())
+        finally:
+            self.tokenizer.padding_side = side
+        return out

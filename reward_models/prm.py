@@ -1,0 +1,378 @@
+"""The Process-supervised Reward Model (PRM): token classification at step separators.
+
+A solution is laid out as the SFT model saw it (prompt template, then steps), with a separator
+after each step::
+
+    <prompt> Step 1: ...\\n Step 2: ...\\n The answer is: 9\\n
+                         ^sep            ^sep                  ^sep
+
+A 2-way classification head (``AutoModelForTokenClassification``; a LLaMA checkpoint gives
+``LlamaForTokenClassification``) reads the hidden state at the last token of each separator; the
+loss is computed there and nowhere else, against hard labels (0/1) or Monte-Carlo soft labels (the
+fraction of rollouts that reached the answer). The score of a step is ``P(correct)`` in [0, 1]:
+because the model is causal, it judges the step together with everything before it.
+
+TRL 1.x no longer ships a PRM trainer; ``PRMTrainer`` is a ``transformers.Trainer`` with its own
+``compute_loss``, so accelerate, DeepSpeed and multi-GPU runs need only a launcher config.
+
+``wizardmath train-prm --config configs/tiny/prm.yaml`` trains; ``ProcessRewardModel`` scores.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformers import Trainer, TrainingArguments
+
+from reward_models.common import (
+    default_device,
+    ensure_pad_token,
+    resolve_checkpoint,
+    split_held_out,
+    split_solution,
+)
+from wizardmath.data.templates import TEMPLATES, format_prompt
+
+IGNORE = -100.0
+
+
+# --------------------------------------------------------------------------------------- aggregation
+
+
+def _prod(scores: Sequence[float]) -> float:
+    return math.prod(scores)
+
+
+AGGREGATES = {
+    "min": min,  # the paper's choice: a solution is as good as its weakest step
+    "prod": _prod,  # probability every step is right, if steps were independent
+    "last": lambda s: s[-1],  # the last step already conditions on all before it
+    "mean": lambda s: sum(s) / len(s),
+}
+
+
+def aggregate(scores: Sequence[float], how: str = "min") -> float:
+    """One solution score from its step scores; an empty solution scores 0."""
+    if how not in AGGREGATES:
+        raise ValueError(f"unknown aggregate '{how}'; valid: {', '.join(AGGREGATES)}")
+    return float(AGGREGATES[how](list(scores))) if scores else 0.0
+
+
+_aggregate = aggregate  # the scoring methods take an argument of the same name
+
+
+# ------------------------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class StepFormat:
+    """How steps are laid out around the prompt; saved in the model's config so scoring matches training."""
+
+    template: str = "wizardmath"
+    completion_prefix: str = " "
+    step_separator: str = "\n"
+
+
+def encode_steps(
+    tokenizer: Any, prompt: str, steps: Sequence[str], fmt: StepFormat, max_length: int | None = None
+) -> tuple[list[int], list[int]]:
+    """Token ids for ``prompt`` + steps, and the position of each step's separator (its last token).
+
+    Pieces are tokenized one by one, so a separator is always its own token(s) whatever the text
+    around it. Too long: the prompt is cut from the left first, then trailing steps are dropped (they
+    get no position).
+    """
+    prompt_ids = tokenizer(format_prompt(prompt, fmt.template, tokenizer), add_special_tokens=True)["input_ids"]
+    sep_ids = tokenizer(fmt.step_separator, add_special_tokens=False)["input_ids"]
+    pieces = [
+        tokenizer((fmt.completion_prefix if i == 0 else "") + step.strip(), add_special_tokens=False)["input_ids"] + sep_ids
+        for i, step in enumerate(steps)
+    ]
+    if max_length is not None:
+        body = sum(len(p) for p in pieces)
+        overflow = len(prompt_ids) + body - max_length
+        if overflow > 0:
+            keep = max(len(prompt_ids) - overflow, min(len(prompt_ids), max_length // 4))
+            prompt_ids = prompt_ids[len(prompt_ids) - keep :]
+    ids, positions = list(prompt_ids), []
+    for piece in pieces:
+        if max_length is not None and len(ids) + len(piece) > max_length:
+            break
+        ids.extend(piece)
+        positions.append(len(ids) - 1)
+    return ids, positions
+
+
+def step_targets(record: dict[str, Any], use_soft: bool) -> list[float]:
+    """Per-step training targets in [0, 1], ``IGNORE`` where a step has no label."""
+    soft = record.get("soft_labels") if use_soft else None
+    out = []
+    for i, label in enumerate(record["labels"]):
+        if soft is not None and soft[i] is not None:
+            out.append(float(soft[i]))
+        else:
+            out.append(IGNORE if label is None else float(label))
+    return out
+
+
+def encode_record(tokenizer: Any, record: dict[str, Any], fmt: StepFormat, max_length: int, use_soft: bool) -> dict[str, list]:
+    ids, positions = encode_steps(tokenizer, record["prompt"], record["completions"], fmt, max_length)
+    labels = [IGNORE] * len(ids)
+    for position, target in zip(positions, step_targets(record, use_soft), strict=False):
+        labels[position] = target
+    return {"input_ids": ids, "labels": labels}
+
+
+@dataclass
+class StepCollator:
+    """Right-pads ``input_ids`` (pad id) and ``labels`` (``IGNORE``); builds the attention mask."""
+
+    pad_token_id: int
+
+    def __call__(self, features: list[dict[str, list]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((len(features), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(features), width), dtype=torch.long)
+        labels = torch.full((len(features), width), IGNORE, dtype=torch.float)
+        for row, f in enumerate(features):
+            n = len(f["input_ids"])
+            ids[row, :n] = torch.tensor(f["input_ids"])
+            mask[row, :n] = 1
+            labels[row, :n] = torch.tensor(f["labels"], dtype=torch.float)
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+# ------------------------------------------------------------------------------------------ the loss
+
+
+def prm_loss(logits: Any, labels: Any) -> Any:
+    """Cross-entropy at labelled positions only.
+
+    logits: ``(batch, seq, 2)``; labels: ``(batch, seq)`` floats, the target P(correct) at step
+    separators and ``IGNORE`` (-100) everywhere else. Hard labels (0/1) give the usual CE; soft
+    labels give CE against the distribution ``[1 - p, p]``.
+    """
+    import torch
+
+    mask = labels != IGNORE
+    if not bool(mask.any()):
+        return logits.sum() * 0.0  # keeps the graph (and DDP) happy on a batch with no labels
+    logp = torch.log_softmax(logits[mask].float(), dim=-1)
+    target = labels[mask].float()
+    return -(target * logp[:, 1] + (1 - target) * logp[:, 0]).mean()
+
+
+class PRMTrainer(Trainer):
+    """``transformers.Trainer`` whose loss is ``prm_loss``: nothing else changes, so every launcher works."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False)
+        loss = prm_loss(outputs.logits, labels)
+        return (loss, outputs) if return_outputs else loss
+
+
+# ------------------------------------------------------------------------------------------- config
+
+
+@dataclass
+class PRMConfig(TrainingArguments):
+    """``wizardmath train-prm``: every ``TrainingArguments`` flag plus the PRM's own.
+
+    ``resume_from_checkpoint``: unset resumes from the last ``checkpoint-*`` in ``output_dir`` when
+    there is one; ``no`` starts fresh; ``last`` or a path resumes from that checkpoint.
+    """
+
+    model: str = field(default="tiny-model", metadata={"help": "Causal LM checkpoint to start from (ideally the SFT model); a 2-way token-classification head is added."})
+    data_path: str = field(default="prm.jsonl", metadata={"help": "Stepwise data: a local JSONL/JSON/Parquet file or a hub data set name."})
+    data_format: str = field(default="auto", metadata={"help": "auto, stepwise (TRL prompt/completions/labels), prm800k or math-shepherd."})
+    split: str = field(default="train", metadata={"help": "Split to read from a hub data set."})
+    neutral_as: str = field(default="positive", metadata={"help": "PRM800K rating 0 counts as positive or negative."})
+    limit: int | None = field(default=None, metadata={"help": "Read at most this many records."})
+    eval_data_path: str | None = field(default=None, metadata={"help": "Held-out stepwise file; without it, eval_fraction of the problems are held out."})
+    eval_fraction: float = field(default=0.1, metadata={"help": "Fraction of problems (by prompt) held out for the step AUC when no eval file is given."})
+    template: str = field(default="wizardmath", metadata={"help": "Prompt template the steps follow: wizardmath, chat or raw (match the SFT model)."})
+    completion_prefix: str = field(default=" ", metadata={"help": "Text between the prompt and the first step (WizardMath responses start with a space)."})
+    step_separator: str = field(default="\n", metadata={"help": "Text after every step; the PRM is read at its last token."})
+    max_length: int = field(default=1024, metadata={"help": "Longest tokenized solution; the prompt is cut from the left, then trailing steps dropped."})
+    use_soft_labels: bool = field(default=True, metadata={"help": "Train on soft_labels (Monte-Carlo) when a record has them, else on labels."})
+    output_dir: str | None = field(default="checkpoints/prm", metadata={"help": "Where checkpoints and the final model go."})
+    logging_steps: float = field(default=10, metadata={"help": "Log every this many optimizer steps."})
+
+    def __post_init__(self) -> None:
+        from reward_models.stepwise import FORMATS
+
+        if self.template not in TEMPLATES:
+            raise ValueError(f"template: '{self.template}' is not one of {', '.join(TEMPLATES)}")
+        if self.data_format not in ("auto", *FORMATS):
+            raise ValueError(f"data_format: '{self.data_format}' is not one of auto, {', '.join(FORMATS)}")
+        if not self.step_separator:
+            raise ValueError("step_separator must not be empty (the PRM reads its score there); '\\n' is the default")
+        if not 0 <= self.eval_fraction < 1:
+            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        if self.neutral_as not in ("positive", "negative"):
+            raise ValueError(f"neutral_as must be 'positive' or 'negative', got {self.neutral_as!r}")
+        super().__post_init__()
+
+    @property
+    def step_format(self) -> StepFormat:
+        return StepFormat(self.template, self.completion_prefix, self.step_separator)
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+def _datasets(config: PRMConfig, tokenizer: Any) -> tuple[Any, list[dict], list[dict]]:
+    from datasets import Dataset
+
+    from reward_models.stepwise import load_stepwise
+
+    records = load_stepwise(config.data_path, config.data_format, config.split, config.neutral_as, config.limit)
+    if config.eval_data_path:
+        train, held = records, load_stepwise(config.eval_data_path, config.data_format, "test", config.neutral_as)
+    else:
+        train, held = split_held_out(records, lambda r: r["prompt"], config.eval_fraction)
+    fmt = config.step_format
+    rows = [encode_record(tokenizer, r, fmt, config.max_length, config.use_soft_labels) for r in train]
+    rows = [r for r in rows if any(v != IGNORE for v in r["labels"])]
+    if not rows:
+        raise ValueError(f"{config.data_path}: no record has a labelled step that fits in max_length={config.max_length}")
+    return Dataset.from_list(rows), train, held
+
+
+def train_prm(config: PRMConfig) -> dict[str, Any]:
+    """Train a PRM from ``config.model`` on stepwise data; save it to ``output_dir``; report held-out AUC."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, set_seed
+
+    from wizardmath.jsonl import write_json
+
+    start = time.perf_counter()
+    set_seed(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(config.model)
+    ensure_pad_token(tokenizer)
+    train_set, train_records, held = _datasets(config, tokenizer)
+    model = AutoModelForTokenClassification.from_pretrained(
+        config.model, num_labels=2, id2label={0: "wrong", 1: "correct"}, label2id={"wrong": 0, "correct": 1}
+    )
+    ensure_pad_token(tokenizer, model)
+    model.config.prm_format = asdict(config.step_format)
+    model.config.prm_max_length = config.max_length
+    trainer = PRMTrainer(
+        model=model, args=config, train_dataset=train_set, data_collator=StepCollator(tokenizer.pad_token_id), processing_class=tokenizer
+    )
+    checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint)
+    if checkpoint:
+        print(f"train-prm: resuming from {checkpoint}")
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(config.output_dir)
+    summary: dict[str, Any] = {
+        "model": config.output_dir,
+        "train_records": len(train_records),
+        "train_steps_labelled": sum(sum(v != IGNORE for v in r["labels"]) for r in train_set),
+        "global_step": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        "resumed_from": checkpoint,
+    }
+    if held:
+        prm = ProcessRewardModel(trainer.model, tokenizer, config.step_format, config.max_length)
+        summary.update(evaluate_steps(prm, held))
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    write_json(Path(config.output_dir) / "prm_summary.json", summary)
+    shown = {k: summary[k] for k in ("train_records", "global_step", "train_loss", "eval_records", "step_auc", "seconds") if k in summary}
+    print(f"train-prm: saved to {config.output_dir}: {shown}")
+    return summary
+
+
+def evaluate_steps(prm: ProcessRewardModel, records: list[dict[str, Any]], batch_size: int = 32) -> dict[str, Any]:
+    """Step-level AUC and accuracy (threshold 0.5) of ``prm`` on labelled stepwise records."""
+    from reward_models.common import auc
+
+    all_scores = prm.score_batch([(r["prompt"], r["completions"]) for r in records], batch_size=batch_size)
+    scores, labels = [], []
+    for record, step_scores in zip(records, all_scores, strict=True):
+        for score, label in zip(step_scores, record["labels"], strict=True):
+            if label is not None:
+                scores.append(score)
+                labels.append(bool(label))
+    accuracy = sum((s >= 0.5) == y for s, y in zip(scores, labels, strict=True)) / max(len(labels), 1)
+    return {
+        "eval_records": len(records),
+        "eval_steps": len(labels),
+        "eval_positive_rate": sum(labels) / max(len(labels), 1),
+        "step_auc": auc(scores, labels),
+        "step_accuracy": accuracy,
+    }
+
+
+# ------------------------------------------------------------------------------------------- scoring
+
+
+class ProcessRewardModel:
+    """A trained PRM: ``score_steps(problem, steps)`` gives P(correct) per step, in [0, 1].
+
+    ``score_solution(problem, solution)`` splits a solution with the verifier's ``split_steps`` and
+    aggregates (``min`` by default, as RLEIF does). Steps past ``max_length`` tokens get the score of
+    the last step that fitted.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, fmt: StepFormat | None = None, max_length: int = 1024, device: str | None = None):
+        self.device = default_device(device) if device or not hasattr(model, "device") else str(model.device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        ensure_pad_token(tokenizer)
+        self.fmt = fmt or StepFormat()
+        self.max_length = max_length
+
+    @classmethod
+    def from_pretrained(cls, path: str, device: str | None = None) -> ProcessRewardModel:
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+        model = AutoModelForTokenClassification.from_pretrained(path)
+        if model.config.num_labels != 2:
+            raise ValueError(f"{path}: a PRM has a 2-way token-classification head, this one has {model.config.num_labels}")
+        fmt = StepFormat(**getattr(model.config, "prm_format", None) or {})
+        max_length = getattr(model.config, "prm_max_length", None) or 1024
+        return cls(model, AutoTokenizer.from_pretrained(path), fmt, max_length, default_device(device))
+
+    def score_batch(self, items: Sequence[tuple[str, Sequence[str]]], batch_size: int = 16) -> list[list[float]]:
+        """Step scores for many ``(problem, steps)`` pairs, ``batch_size`` solutions per forward pass."""
+        import torch
+
+        out: list[list[float]] = []
+        collate = StepCollator(self.tokenizer.pad_token_id)
+        for begin in range(0, len(items), batch_size):
+            chunk = items[begin : begin + batch_size]
+            encoded = [encode_steps(self.tokenizer, p, s, self.fmt, self.max_length) for p, s in chunk]
+            batch = collate([{"input_ids": ids, "labels": [IGNORE] * len(ids)} for ids, _ in encoded])
+            with torch.no_grad():
+                logits = self.model(
+                    input_ids=batch["input_ids"].to(self.device), attention_mask=batch["attention_mask"].to(self.device)
+                ).logits
+            probs = torch.softmax(logits.float(), dim=-1)[..., 1].cpu()
+            for row, ((_, positions), (_, steps)) in enumerate(zip(encoded, chunk, strict=True)):
+                scores = [float(probs[row, p]) for p in positions]
+                if len(scores) < len(steps):  # steps past max_length
+                    scores += [scores[-1] if scores else 0.0] * (len(steps) - len(scores))
+                out.append(scores)
+        return out
+
+    def score_steps(self, problem: str, steps: Sequence[str]) -> list[float]:
+        if not steps:
+            return []
+        return self.score_batch([(problem, list(steps))])[0]
+
+    def score_solution(self, problem: str, solution: str, aggregate: str = "min") -> float:
+        return self.score_solutions([problem], [solution], aggregate)[0]
+
+    def score_solutions(self, problems: Sequence[str], solutions: Sequence[str], aggregate: str = "min", batch_size: int = 16) -> list[float]:
+        """One score per (problem, solution): split into steps, score, aggregate (best-of-K reranking)."""
+        steps = [split_solution(s) for s in solutions]
+        scored = iter(self.score_batch([(p, s) for p, s in zip(problems, steps, strict=True) if s], batch_size))
+        return [_aggregate(next(scored), aggregate) if s else 0.0 for s in steps]
