@@ -1,0 +1,262 @@
+"""The evaluation loop: load problems, generate (or read) completions, grade, write, summarise.
+
+Results go to ``DIR/<name>.jsonl`` one line per problem as each chunk finishes (``JsonlWriter``:
+a SIGKILL loses at most the chunk in flight); a rerun skips ids already written. The summary is
+then computed from that file alone, so an interrupted-and-resumed run reports what a clean run
+does. ``DIR/<name>.run.json`` records the settings, and a rerun with different settings is refused
+instead of silently mixing two runs' results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams
+from wizardmath.data import MathProblem, chat_messages, format_prompt, load_problems
+from wizardmath.eval.config import EvalConfig
+from wizardmath.eval.grading import Scorer, grade_chunk
+from wizardmath.eval.metrics import PAPER_RESULTS, summarize
+from wizardmath.jsonl import DataError, JsonlWriter, iter_jsonl, read_ids, write_json
+
+Generate = Callable[[list[MathProblem]], list[list[Generation]]]
+# Settings a resumed run may change without mixing incomparable results.
+RESUMABLE_CHANGES = ("limit",)
+
+
+def output_paths(config: EvalConfig) -> dict[str, Path]:
+    """``jsonl``, ``summary`` and ``run`` files under ``config.output``."""
+    name = config.name
+    if not name:
+        if config.dataset.lower() in ("jsonl", "local", "json", "parquet") and config.data_path:
+            name = Path(config.data_path).stem
+        else:
+            name = Path(config.dataset).name
+    out = Path(config.output)
+    return {"jsonl": out / f"{name}.jsonl", "summary": out / f"{name}.summary.json", "run": out / f"{name}.run.json"}
+
+
+def load_eval_problems(config: EvalConfig, limit: int | None = None) -> list[MathProblem]:
+    problems = load_problems(config.dataset, config.data_path, config.split, limit, config.parsed_field_map())
+    if not problems:
+        raise ValueError(f"no problems in {config.data_path or config.dataset}")
+    return problems
+
+
+def check_gold(problems: Sequence[MathProblem], where: str) -> None:
+    missing = [p.id for p in problems if p.answer in (None, "")]
+    if missing:
+        raise ValueError(f"{where}: {len(missing)} problems have no gold answer (first: {missing[0]!r}); eval needs one each")
+
+
+def read_completions(path: str | os.PathLike, problems: Sequence[MathProblem]) -> dict[str, list[str]]:
+    """``{id: [completion, ...]}`` from ``{"id", "completion"}`` or ``{"id", "completions": [...]}`` lines.
+
+    Every id must be one of ``problems``: a completions file for another split or data set is an
+    error naming the line, not a silent 0%.
+    """
+    known = {p.id for p in problems}
+    example = next(iter(known), "")
+    out: dict[str, list[str]] = {}
+    first_line: dict[str, int] = {}
+    for line, record in iter_jsonl(path, required=("id",)):
+        rid = str(record["id"])
+        if "completions" in record:
+            texts = record["completions"]
+            if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+                raise DataError(path, line, "expected a non-empty list of strings", field="completions")
+        elif "completion" in record:
+            if not isinstance(record["completion"], str):
+                raise DataError(path, line, f"expected a string, got {type(record['completion']).__name__}", field="completion")
+            texts = [record["completion"]]
+        else:
+            raise DataError(path, line, "missing: give 'completion' (a string) or 'completions' (a list)", field="completion")
+        if rid not in known:
+            raise DataError(path, line, f"id {rid!r} is not in the data set ({len(known)} problems, ids like {example!r})", field="id")
+        if rid in out:
+            raise DataError(path, line, f"duplicate id {rid!r} (first at line {first_line[rid]})", field="id")
+        out[rid], first_line[rid] = texts, line
+    return out
+
+
+def build_backend(config: EvalConfig) -> Backend:
+    from wizardmath.backends import get_backend
+
+    name = config.backend_name
+    if name != "openai" and not config.model:
+        raise ValueError("set --model (a checkpoint folder or hub name), or --completions FILE to score existing completions")
+    if name == "transformers":
+        return get_backend(name, model=config.model, batch_size=config.batch_size, device=config.device,
+                           dtype=config.dtype, stop_at_answer=config.stop_at_answer)
+    if name == "vllm":
+        return get_backend(name, model=config.model, dtype=config.dtype, seed=config.seed,
+                           tensor_parallel_size=config.tensor_parallel_size, stop_at_answer=config.stop_at_answer)
+    return get_backend(name, base_url=config.base_url, model=config.model or "default", api_key=config.api_key,
+                       concurrency=config.concurrency, chat=config.template == "chat")
+
+
+def build_scorer(config: EvalConfig) -> Scorer | None:
+    """The reranking scorer named by ``config.rerank`` (a registry of one for now: ``prm``)."""
+    if config.rerank is None:
+        return None
+    try:
+        from reward_models import ProcessRewardModel
+    except ImportError as err:
+        raise ImportError(f"--rerank prm needs the reward_models package of this repo ({err})") from err
+    prm = ProcessRewardModel.from_pretrained(config.prm)
+    return lambda problem, texts: [prm.score_solution(problem.problem, text) for text in texts]
+
+
+def build_prompt(problem: MathProblem, template: str) -> Prompt:
+    """Text templates are rendered here; ``chat`` stays messages so each backend applies its own
+    chat template (the tokenizer's locally, the server's over HTTP)."""
+    if template == "chat":
+        return chat_messages(problem.problem)
+    return format_prompt(problem.problem, template)
+
+
+def backend_generate(backend: Backend, config: EvalConfig) -> Generate:
+    from wizardmath.backends.transformers_backend import trim_at_answer_line
+
+    sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
+                              max_new_tokens=config.max_new_tokens, n=config.num_samples, seed=config.seed)
+
+    def generate(problems: list[MathProblem]) -> list[list[Generation]]:
+        results = backend.generate([build_prompt(p, config.template) for p in problems], sampling)
+        if config.stop_at_answer:  # servers cannot stop at a line end; cut the text the same way
+            for gens in results:
+                for gen in gens:
+                    gen.text = trim_at_answer_line(gen.text)
+        return results
+
+    return generate
+
+
+def auto_chunk(config: EvalConfig) -> int:
+    if config.chunk_size > 0:
+        return config.chunk_size
+    if config.completions:
+        return 256
+    return {"vllm": 1024, "openai": 4 * config.concurrency}.get(config.backend_name, 4 * config.batch_size)
+
+
+def prepare_output(config: EvalConfig, paths: dict[str, Path]) -> set[str]:
+    """Ids already done; refuses to mix runs whose settings differ (``--overwrite`` starts over)."""
+    if config.overwrite:
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+    settings = {k: v for k, v in config.run_settings().items() if k not in RESUMABLE_CHANGES}
+    if paths["run"].exists():
+        old = json.loads(paths["run"].read_text(encoding="utf-8"))
+        diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+        if diff:
+            changes = ", ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
+            raise ValueError(
+                f"{paths['jsonl']} holds results of a run with other settings ({changes}); "
+                "use another --output or --name, or --overwrite to start over"
+            )
+    write_json(paths["run"], settings)
+    return read_ids(paths["jsonl"])
+
+
+def _progress(config: EvalConfig, total: int, initial: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="problem", desc="eval", disable=not config.progress, dynamic_ncols=True)
+
+
+def run_chunks(
+    pending: list[MathProblem], generate: Generate, config: EvalConfig, paths: dict[str, Path],
+    scorer: Scorer | None, total: int, logger: Any = None,
+) -> int:
+    """Generate, grade and append ``pending`` chunk by chunk; returns how many problems failed
+    (a backend error on any sample: left unwritten so the next run retries them)."""
+    failed = 0
+    done, right = total - len(pending), 0.0
+    chunk = auto_chunk(config)
+    with JsonlWriter(paths["jsonl"]) as writer, _progress(config, total, done) as bar:
+        for start in range(0, len(pending), chunk):
+            part = pending[start : start + chunk]
+            results = generate(part)
+            ok = [(p, gens) for p, gens in zip(part, results, strict=True) if gens and not any(g.error for g in gens)]
+            failed += len(part) - len(ok)
+            records = grade_chunk([p for p, _ in ok], [g for _, g in ok], config.answer_format,
+                                  config.verify_workers, scorer) if ok else []
+            writer.write_many(records)
+            right += sum(sum(r["correct"]) / len(r["correct"]) for r in records)
+            done_now = start + len(part)
+            bar.update(len(part))
+            bar.set_postfix(acc=f"{right / max(1, done_now - failed):.3f}", failed=failed)
+            if logger is not None:
+                logger.log({"eval/running_accuracy": right / max(1, done_now - failed), "eval/done": done + done_now})
+    return failed
+
+
+def evaluate(
+    config: EvalConfig,
+    problems: Sequence[MathProblem] | None = None,
+    backend: Backend | None = None,
+    scorer: Scorer | None = None,
+) -> dict[str, Any]:
+    """Evaluate and return the summary (also written to ``DIR/<name>.summary.json``).
+
+    The CLI calls ``evaluate(config)``. Python callers (the pipeline) may pass ``problems`` (e.g. a
+    held-out symbolic set in memory), an already built ``backend`` (a model in memory) and a
+    ``scorer`` for reranking; anything not passed is built from ``config``.
+    """
+    from wizardmath.eval.report import open_logger, print_summary
+
+    started = time.perf_counter()
+    where = config.data_path or config.dataset
+    if problems is None:
+        # Completions are checked against the whole data set, then the first `limit` are scored.
+        problems = load_eval_problems(config, None if config.completions else config.limit)
+    problems = list(problems)
+    check_gold(problems, where)
+    if config.completions:
+        texts = read_completions(config.completions, problems)
+        problems = [p for p in problems if p.id in texts][: config.limit]
+
+        def generate(part: list[MathProblem]) -> list[list[Generation]]:
+            return [[Generation(text=t) for t in texts[p.id]] for p in part]
+    else:
+        backend = backend or build_backend(config)
+        generate = backend_generate(backend, config)
+        if config.backend_name in ("transformers", "vllm"):  # similar lengths batch together
+            problems.sort(key=lambda p: -len(p.problem))
+    scorer = scorer or build_scorer(config)
+    paths = output_paths(config)
+    done = prepare_output(config, paths)
+    wanted = {p.id for p in problems}
+    pending = [p for p in problems if p.id not in done]
+    logger = open_logger(config, paths)
+    gen_started = time.perf_counter()
+    failed = run_chunks(pending, generate, config, paths, scorer, len(problems), logger)
+    gen_seconds = time.perf_counter() - gen_started
+
+    records = [r for _, r in iter_jsonl(paths["jsonl"]) if r["id"] in wanted]
+    summary = summarize(records, max((len(r["correct"]) for r in records), default=1))
+    summary["missing"] = len(wanted) - summary["n"]
+    summary["settings"] = config.run_settings()
+    key = "math" if config.dataset.lower() in ("math", "math500") else config.dataset.lower()
+    if key in PAPER_RESULTS:
+        summary["paper_results"] = PAPER_RESULTS[key]
+    summary["wall_time_s"] = round(time.perf_counter() - started, 3)
+    summary["problems_per_s"] = round(len(pending) / gen_seconds, 3) if pending and gen_seconds > 0 else None
+    summary["files"] = {"results": str(paths["jsonl"]), "summary": str(paths["summary"])}
+    write_json(paths["summary"], summary)
+    print_summary(summary, failed=failed)
+    if logger is not None:
+        logger.finish(summary)
+    return summary
+
+
+def evaluate_problems(
+    problems: Sequence[MathProblem], backend: Backend, config: EvalConfig, scorer: Scorer | None = None
+) -> dict[str, Any]:
+    """``evaluate`` on problems in memory with a backend in memory (the pipeline's held-out check)."""
+    return evaluate(config, problems=problems, backend=backend, scorer=scorer)
