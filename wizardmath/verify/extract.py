@@ -20,8 +20,9 @@ _GSM8K = re.compile(r"####")
 _NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w)\]}])-)?\d*\.?\d+(?:/\d+)?")
 _SENTENCE_END = re.compile(r"\.\s+(?=[A-Z(])|\n")
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|mbox|mathrm)\s*\{[^{}]*\}")
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|mbox|mathrm|mathbf|operatorname|begin|end)\s*\{[^{}]*\}")
 _TRAILING_SPACE = re.compile(r"(?:\\[,;:! ]|\\q?quad|\s)+$")
+_MATH_WORDS = frozenset(["or", "and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi"])
 _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 
 
@@ -134,6 +135,9 @@ def looks_bare(text: str) -> bool:
         return True
     if prepared.words:
         return len(prepared.words.split()) <= 4
+    words = [w for w in _WORD.findall(_TEXT_CMD.sub(" ", text)) if w.lower() not in _MATH_WORDS]
+    if len(words) >= 2:  # "She has 8 apples": prose, even though "She" could be S*h*e
+        return False
     try:
         parse(prepared.text, 30)
     except (ParseError, ValueError, RecursionError):

@@ -56,6 +56,7 @@ _LETTERS = re.compile(r"[a-zA-Z]+")
 _SINGLE = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "^", "_": "_", "!": "!", "%": "%", "=": "=", "<": "<",
            ">": ">", ",": ",", ";": ",", "&": "&", "|": "|"}
 _PAIRS = {"**": "^", "<=": "<=", ">=": ">=", "!=": "!=", "==": "="}
+_DIGITS = frozenset("0123456789")
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 MATRIX_ENVS = frozenset(["pmatrix", "bmatrix", "matrix", "vmatrix", "Bmatrix", "smallmatrix", "array"])
 
@@ -80,9 +81,12 @@ def _brace_group(text: str, i: int) -> tuple[str, int]:
 
 def _word_tokens(word: str) -> list[tuple[str, str]]:
     """Tokens of a run of letters: known function words, else one symbol per letter (``xy`` = x*y).
-    A run of four or more letters that is not made of function names is a word, not algebra."""
+    A run of four or more letters other than a function name (plus one variable, ``sinx``) is a
+    word, not algebra: ``costs`` must not read as ``cos(t) s``."""
+    names = FUNCTIONS | _PLAIN_WORDS.keys()
+    if len(word) >= 4 and word not in names and word[:-1] not in names:
+        raise ParseError(f"word {word[:20]!r} is not math")
     out: list[tuple[str, str]] = []
-    letters = 0
     i = 0
     while i < len(word):
         for name in sorted(FUNCTIONS | _PLAIN_WORDS.keys(), key=len, reverse=True):
@@ -93,9 +97,6 @@ def _word_tokens(word: str) -> list[tuple[str, str]]:
         else:
             out.append(("id", word[i]))
             i += 1
-            letters += 1
-    if letters >= 4:
-        raise ParseError(f"word {word[:20]!r} is not math")
     return out
 
 
@@ -108,7 +109,7 @@ def tokenize(text: str) -> list[tuple[str, str]]:
         if ch in " \t\n":
             i += 1
             continue
-        if ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+        if ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
             m = _NUMBER.match(text, i)
             tokens.append(("num", m.group(0)))
             i = m.end()

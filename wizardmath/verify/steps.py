@@ -4,7 +4,8 @@ A step is ``correct`` when it makes at least one checkable arithmetic claim and 
 ``wrong`` when one is false, ``unknown`` when there is nothing we can check. Three kinds of claims:
 
 - GSM8k calculator annotations ``<<16-3-4=9>>``;
-- equalities inside LaTeX math (``$\\frac{12}{3} = 4$``, ``\\(2^{10} = 1024\\)``);
+- equalities inside LaTeX math (``$\\frac{12}{3} = 4$``, ``\\(2^{10} = 1024\\)``); a ``$...$`` whose
+  content starts or ends with a space is currency (``$1,200 + $300``), not math;
 - plain-text chains ``3 + 4 = 7`` and running chains ``12 * 3 = 36 - 6 = 30`` (each link either
   equals the previous value or starts from it, as people write running totals).
 
@@ -27,7 +28,7 @@ from wizardmath.verify.options import Claim, StepVerdict
 
 _STEP_MARK = re.compile(r"(?im)^[ \t]*(?:#+\s*)?\**step\s*\d+\s*\**\s*[:.)]")
 _ANNOTATION = re.compile(r"<<([^<>=\n]{1,200})=([^<>\n]{1,60})>>")
-_LATEX_MATH = re.compile(r"\$\$(.{1,2000}?)\$\$|\\\[(.{1,2000}?)\\\]|\\\((.{1,2000}?)\\\)|\$([^$\n]{1,1000})\$", re.S)
+_LATEX_MATH = re.compile(r"\$\$(.{1,2000}?)\$\$|\\\[(.{1,2000}?)\\\]|\\\((.{1,2000}?)\\\)|\$(?=\S)([^$\n]{0,1000}\S)\$", re.S)
 _NUM = r"\(?\$?\d[\d,]*(?:\.\d+)?%?\)?"
 _OP = r"\s*(?:[-+*/×÷·^]|\*\*|\bx\b)\s*"
 _CHAIN = re.compile(rf"{_NUM}(?:{_OP}{_NUM}){{0,30}}(?:\s*(?:=|≈)\s*{_NUM}(?:{_OP}{_NUM}){{0,30}}){{1,10}}")

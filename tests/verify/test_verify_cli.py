@@ -1,0 +1,63 @@
+"""``wizardmath verify``: one pair from flags, or a JSONL file of pairs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import fields
+
+import pytest
+
+from wizardmath.jsonl import DataError
+from wizardmath.verify.cli import VerifyConfig, verify_command
+
+
+def test_every_field_has_default_and_help():
+    for f in fields(VerifyConfig):
+        assert "help" in f.metadata, f.name
+
+
+def test_single_pair(capsys):
+    assert verify_command(VerifyConfig(gold="3", pred="so x = 3. The answer is: 3")) == 0
+    out = capsys.readouterr().out
+    assert "equal: True" in out and "extracted: 3" in out and "reason:" in out
+    assert verify_command(VerifyConfig(gold="3", pred="The answer is: 4")) == 1
+
+
+def test_file_round_trip(tmp_path):
+    src, dst = tmp_path / "pairs.jsonl", tmp_path / "verdicts.jsonl"
+    rows = [{"id": "a", "gold": "3", "pred": "The answer is: 3"}, {"gold": "\\frac12", "pred": "0.5"},
+            {"id": 7, "gold": 18, "pred": "#### 19"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert verify_command(VerifyConfig(input=str(src), output=str(dst))) == 0
+    out = [json.loads(line) for line in dst.read_text().splitlines()]
+    assert [(r["id"], r["equal"], r["extracted"]) for r in out] == [("a", True, "3"), (2, True, "0.5"), (7, False, "19")]
+    assert all("reason" in r for r in out)
+
+
+def test_bad_line_names_file_line_field(tmp_path):
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"gold": "3", "pred": "3"}\n{"gold": "3"}\n')
+    with pytest.raises(DataError, match=r"bad.jsonl:2: field 'pred'"):
+        verify_command(VerifyConfig(input=str(src)))
+    src.write_text('{"gold": "3", "pred": ["x"]}\n')
+    with pytest.raises(DataError, match="field 'pred'"):
+        verify_command(VerifyConfig(input=str(src)))
+
+
+def test_flags_are_validated():
+    with pytest.raises(ValueError):
+        VerifyConfig(gold="3")
+    with pytest.raises(ValueError):
+        VerifyConfig()
+
+
+@pytest.mark.timeout(120)
+def test_console_entry_point():
+    result = subprocess.run(
+        [sys.executable, "-m", "wizardmath", "verify", "--gold", "3", "--pred", "so x = 3. The answer is: 3"],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "equal: True" in result.stdout

