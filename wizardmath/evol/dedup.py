@@ -54,12 +54,20 @@ class NearDuplicateIndex:
 
             self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self._hashes: dict[str, object] = {}
+        self._permutations = None
+        self._last: tuple[str, object] | None = None  # find() then add() of the same text hashes once
 
     def _minhash(self, text: str):
         from datasketch import MinHash
 
-        m = MinHash(num_perm=self.num_perm, seed=1)
+        if self._last is not None and self._last[0] == text:
+            return self._last[1]
+        if self._permutations is None:  # made once: building them is most of MinHash()'s cost
+            first = MinHash(num_perm=self.num_perm, seed=1)
+            self._permutations = (first.permutations, first.scheme)
+        m = MinHash(num_perm=self.num_perm, seed=1, permutations=self._permutations[0], scheme=self._permutations[1])
         m.update_batch([" ".join(g).encode() for g in word_ngrams(text, self.shingle)])
+        self._last = (text, m)
         return m
 
     def find(self, text: str) -> str | None:

@@ -24,6 +24,7 @@ import logging
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,7 @@ class Engine:
         self.tokens: dict[str, Counter[str]] = defaultdict(Counter)
         self.started = time.time()
         self.wall_before = 0.0
+        self.cost_before = 0.0
 
     def _other(self, name: str, model: str) -> Backend:
         c = self.config
@@ -108,6 +110,14 @@ class Engine:
             return self.evolver
         same = not name or name == c.backend
         return build_backend(name or c.backend, model or c.model, c.base_url if same else "", c.backend_args if same else [], c.seed)
+
+    def backends(self) -> dict[str, Backend]:
+        """The distinct backends by role (one object may play several roles)."""
+        out: dict[str, Backend] = {}
+        for role, backend in (("evolver", self.evolver), ("judge", self.judge), ("solver", self.solver)):
+            if all(backend is not b for b in out.values()):
+                out[role] = backend
+        return out
 
     @property
     def label(self) -> str:
@@ -119,7 +129,6 @@ class Engine:
             self.tokens[role]["completion_tokens"] += g.completion_tokens
             self.tokens[role]["requests"] += 1
             self.tokens[role]["errors"] += g.error is not None
-            self.tokens[role]["cost_micro_usd"] += int(1e6 * float(g.meta.get("cost", 0.0) or 0.0))
 
     # --------------------------------------------------------------- per-candidate checks
 
@@ -174,10 +183,10 @@ class Engine:
         """The last check (near-duplicates accepted meanwhile) and the one write of this candidate."""
         if cand.reason is None:
             self.check_duplicate(cand)
-        record = MathProblem(
-            id=cand.id, problem=cand.text, answer=cand.answer, solution=cand.solution, source="evol",
-            parent_id=cand.parent.id, round=cand.round, operation=cand.operation, backend=self.label, meta=cand.meta,
-        ).to_dict()
+        record = {"id": cand.id, "problem": cand.text, "answer": cand.answer, "solution": cand.solution, "source": "evol",
+                  "parent_id": cand.parent.id, "round": cand.round, "operation": cand.operation, "backend": self.label,
+                  "meta": cand.meta}
+        record = {k: v for k, v in record.items() if v is not None and v != {}}  # as MathProblem.to_dict
         if cand.reason is None:
             self.dedup.add(cand.id, cand.text)
             accepted.write(record)
@@ -218,37 +227,49 @@ class Engine:
         return sum(self.finish(c, accepted, rejected) for c in chunk)
 
     async def arun_chunk(self, chunk: list[Candidate], accepted: JsonlWriter, rejected: JsonlWriter, bar=None) -> int:
-        """Async evolver: candidates stream through the checks and are written as each one finishes."""
-        assert isinstance(self.evolver, AsyncBackend)
-        gate = asyncio.Semaphore(getattr(self.evolver, "concurrency", 16))
-        tasks: list[asyncio.Task] = []
+        """Async backends: the same checks, one ``agenerate`` per check over the chunk, and every
+        candidate written the moment its verdict is known (streaming ``on_result``)."""
         kept = 0
 
-        async def rest(cand: Candidate) -> None:
+        def done(cand: Candidate) -> None:
             nonlocal kept
-            async with gate:
-                if cand.reason is None and self.config.equal_judge:
-                    outs = (await _agenerate(self.judge, [self.judge_prompt(cand)], self.sampling("judge")))[0]
-                    self.count("judge", outs)
-                    self.after_judge(cand, outs[0])
-                if cand.reason is None and self.config.solver_samples:
-                    sampling = self.sampling("solve", self.config.solver_samples)
-                    outs = (await _agenerate(self.solver, [self.solve_prompt(cand)], sampling))[0]
-                    self.count("solve", outs)
-                    self.after_solve(cand, outs)
             kept += self.finish(cand, accepted, rejected)
             if bar is not None:
                 bar.update(1)
 
-        for group in _prompt_groups(chunk):
-            def on_result(index: int, outs: list[Generation], group=group) -> None:
+        async def evolve_group(group: list[list[Candidate]]) -> None:
+            def on_result(index: int, outs: list[Generation]) -> None:
                 self.count("evolve", outs[: len(group[index])])
                 for cand in group[index]:
                     self.after_generation(cand, outs[cand.sample])
-                    tasks.append(asyncio.get_running_loop().create_task(rest(cand)))
+                    if cand.reason is not None:
+                        done(cand)
 
-            await self.evolver.agenerate([g[0].prompt for g in group], self.sampling("evolve", _needed(group)), on_result=on_result)
-        await asyncio.gather(*tasks)
+            await _agenerate(self.evolver, [g[0].prompt for g in group], self.sampling("evolve", _needed(group)), on_result)
+
+        for group in _prompt_groups(chunk):  # one at a time: OpenAIBackend closes its client when a call ends
+            await evolve_group(group)
+        live = [c for c in chunk if c.reason is None]
+        if live and self.config.equal_judge:
+            def on_judge(index: int, outs: list[Generation]) -> None:
+                self.count("judge", outs)
+                self.after_judge(live[index], outs[0])
+                if live[index].reason is not None:
+                    done(live[index])
+
+            await _agenerate(self.judge, [self.judge_prompt(c) for c in live], self.sampling("judge"), on_judge)
+            live = [c for c in live if c.reason is None]
+        if live and self.config.solver_samples:
+            def on_solve(index: int, outs: list[Generation]) -> None:
+                self.count("solve", outs)
+                self.after_solve(live[index], outs)
+                done(live[index])
+
+            sampling = self.sampling("solve", self.config.solver_samples)
+            await _agenerate(self.solver, [self.solve_prompt(c) for c in live], sampling, on_solve)
+        else:
+            for cand in live:
+                done(cand)
         return kept
 
 
@@ -267,10 +288,14 @@ def _needed(group: list[list[Candidate]]) -> int:
     return max(c.sample for cands in group for c in cands) + 1
 
 
-async def _agenerate(backend: Backend, prompts: list[str], sampling: SamplingParams) -> list[list[Generation]]:
+async def _agenerate(backend: Backend, prompts: list[str], sampling: SamplingParams,
+                     on_result: Callable[[int, list[Generation]], None]) -> None:
+    """``agenerate`` with streaming results on async backends; one ``generate`` in a thread otherwise."""
     if isinstance(backend, AsyncBackend):
-        return await backend.agenerate(prompts, sampling)
-    return await asyncio.to_thread(backend.generate, prompts, sampling)
+        await backend.agenerate(prompts, sampling, on_result=on_result)
+        return
+    for index, outs in enumerate(await asyncio.to_thread(backend.generate, prompts, sampling)):
+        on_result(index, outs)
 
 
 def read_accepted(path: Path) -> list[MathProblem]:
@@ -297,12 +322,15 @@ def write_stats(engine: Engine, path: Path) -> dict[str, Any]:
         for r, ops in sorted(rounds.items(), key=lambda kv: int(kv[0]))
     }
     tokens = {role: dict(counts) for role, counts in engine.tokens.items()}
+    backends = {role: b.stats for role, b in engine.backends().items() if isinstance(getattr(b, "stats", None), dict)}
+    cost = engine.cost_before + sum(float(s.get("cost_usd", 0.0)) for s in backends.values())
     stats = {
         "rounds": table,
         "accepted": sum(c["accepted"] for ops in rounds.values() for c in ops.values()),
         "rejected": sum(c["rejected"] for ops in rounds.values() for c in ops.values()),
         "tokens": tokens,
-        "cost_usd": round(sum(c.get("cost_micro_usd", 0) for c in tokens.values()) / 1e6, 6),
+        "cost_usd": round(cost, 6),
+        "backend_stats": backends,
         "wall_seconds": round(engine.wall_before + time.time() - engine.started, 2),
         "schedule": {"rounds": engine.config.rounds, "round_parents": engine.config.round_parents, "fanout": engine.config.fanout},
     }
@@ -334,6 +362,7 @@ def evolve(config: EvolveConfig) -> dict[str, Any]:
     problems_path, rejected_path, stats_path = (engine.out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json"))
     previous = _read_previous_stats(stats_path)
     engine.wall_before = previous.get("wall_seconds", 0.0)
+    engine.cost_before = previous.get("cost_usd", 0.0)
     for role, counts in previous.get("tokens", {}).items():
         engine.tokens[role].update(counts)
     done = read_ids(problems_path) | read_ids(rejected_path)
@@ -354,8 +383,9 @@ def evolve(config: EvolveConfig) -> dict[str, Any]:
             _run_round(engine, number, todo, len(plan), accepted, rejected, stats_path)
             fresh = read_accepted(problems_path)
             by_round[number] = sorted((r for r in fresh if r.round == number), key=lambda r: order.get(r.id, 0))
-    engine.evolver.close()
     stats = write_stats(engine, stats_path)
+    for backend in engine.backends().values():
+        backend.close()
     logger.info("evolve: %d accepted, %d rejected in %.1fs", stats["accepted"], stats["rejected"], stats["wall_seconds"])
     return stats
 

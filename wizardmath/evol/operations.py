@@ -117,7 +117,9 @@ def parse_round(spec: str, ops: dict[str, Operation]) -> list[tuple[str, float]]
     return out
 
 
-_LEADING_HEADER = re.compile(r"^\s*(?:\*\*)?#?\s*(?:rewritten|new|created)\s+(?:prompt|problem)\s*#?(?:\*\*)?\s*:?\s*", re.I)
+_LEADING_HEADER = re.compile(
+    r"^\s*(?:\*\*)?#?\s*(?:rewritten|new|created)\s+(?:prompt|problem)\s*#?\s*:?\s*(?:\*\*)?\s*:?\s*", re.I
+)
 
 
 def clean_output(text: str) -> str:

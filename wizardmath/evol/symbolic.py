@@ -195,7 +195,7 @@ def _slip(lines_wp: WordProblem, rng: random.Random) -> tuple[str, str]:
     lines, value = [], seq[0]
     for index, step in enumerate(lines_wp.steps):
         new = step.apply(value)
-        new = (value + step.k) if new is None else new
+        new = value // step.k if new is None else new  # an earlier slip made the split inexact
         if index == position:
             new = max(0, new + rng.choice([-2, -1, 1, 2]))
         lines.append(W.STEP_SOLUTIONS[step.op].format(N=lines_wp.name, k=step.k, m=step.m, p=step.k * step.m, a=value, b=new))

@@ -105,7 +105,9 @@ class WordProblem:
         return len(self.steps) + (self.price is not None)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        steps = [{"op": s.op, "k": s.k, "m": s.m, "other": s.other, "variant": s.variant} for s in self.steps]
+        return {"name": self.name, "pronoun": self.pronoun, "item": self.item, "start": self.start, "steps": steps,
+                "price": self.price, "distractors": [list(d) for d in self.distractors]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WordProblem:
