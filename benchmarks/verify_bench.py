@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="table,datasets,numeric,fuzz", help="comma-separated sections")
     parser.add_argument("--numeric", type=int, default=5000)
     parser.add_argument("--fuzz", type=int, default=10_000)
-    parser.add_argument("--fuzz-math-verify", type=int, default=1000,
+    parser.add_argument("--fuzz-math-verify", type=int, default=500,
                         help="how many fuzz strings Math-Verify also gets (it is slow on them)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-math-verify", action="store_true")

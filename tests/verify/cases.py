@@ -383,6 +383,26 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("i", "\\sqrt{-1}", True),
         ("-1", "i^2", True),
     ],
+    # Inequalities against intervals, repeating decimals, factorials and binomials.
+    "inequalities_misc": [
+        ("x>2", "(2,\\infty)", True),
+        ("x>2", "[2,\\infty)", False),
+        ("[1,\\infty)", "x \\ge 1", True),
+        ("[1,\\infty)", "x > 1", False),
+        ("(-\\infty, 3)", "x < 3", True),
+        ("[1, 3)", "1 \\le x < 3", True),
+        ("0.\\overline{3}", "1/3", True),
+        ("0.1\\overline{6}", "\\frac{1}{6}", True),
+        ("0.\\overline{3}", "0.33", False),
+        ("5!", "120", True),
+        ("\\binom{5}{2}", "10", True),
+        ("\\binom{5}{2}", "20", False),
+        ("\\text{No}", "no", True),
+        ("\\{-1, 1\\}", "\\pm 1", True),
+        ("(4,4)", "x=4, y=4", True),
+        ("\\frac{\\sqrt{5}-1}{2}", "\\frac{-1+\\sqrt{5}}{2}", True),
+        ("\\log_2 3", "\\frac{\\ln 3}{\\ln 2}", True),
+    ],
     # Bases: the subscript is decoration on a base-n numeral.
     "bases": [
         ("52_8", "52", True),

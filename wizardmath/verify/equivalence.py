@@ -84,6 +84,31 @@ def _unwrap_equation(node: Node) -> Node:
     return node
 
 
+_OO = ("const", "oo")
+_NEG_OO = ("neg", ("const", "oo"))
+
+
+def _inequality_interval(node: Node) -> Node:
+    """``x > 2`` -> ``(2, \\infty)``, ``1 <= x < 3`` -> ``[1, 3)``; other nodes unchanged."""
+    if node[0] != "rel" or node[1] not in ("<", ">", "<=", ">="):
+        return node
+    op, left, right = node[1], node[2], node[3]
+    if left[0] == "rel" and left[1] in ("<", "<=") and op in ("<", "<=") and left[3][0] == "sym":
+        return ("seq", "(" if left[1] == "<" else "[", ")" if op == "<" else "]", (left[2], right))
+    if left[0] == "sym" and right[0] != "rel":
+        var_side, bound, var_left = left, right, True
+    elif right[0] == "sym" and left[0] != "rel":
+        var_side, bound, var_left = right, left, False
+    else:
+        return node
+    del var_side
+    upper = (op in ("<", "<=")) == var_left  # x < b, or b > x: b is the upper bound
+    closed = op in ("<=", ">=")
+    if upper:
+        return ("seq", "(", "]" if closed else ")", (_NEG_OO, bound))
+    return ("seq", "[" if closed else "(", ")", (bound, _OO))
+
+
 def _strip_pct(node: Node) -> tuple[Node, bool]:
     return (node[1], True) if node[0] == "pct" else (node, False)
 
@@ -163,6 +188,9 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
     if gk == "rel" and pk == "rel":
         return _compare_relations(gold, pred, same)
     if gk == "rel" or pk == "rel":
+        g2, p2 = _inequality_interval(gold), _inequality_interval(pred)
+        if (g2 is not gold or p2 is not pred) and g2[0] != "rel" and p2[0] != "rel":
+            return compare_nodes(g2, p2, same)
         g2, p2 = _unwrap_equation(gold), _unwrap_equation(pred)
         if g2 is gold and p2 is pred:
             return False

@@ -87,7 +87,7 @@ def strip_answer(answer: str) -> str:
             if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
                 s = s[len(left) : len(s) - len(right)].strip()
         s = s.replace("\\displaystyle", "").strip()
-        s = s.rstrip(" .,;:!").strip() if not s.endswith("\\!") else s
+        s = s.rstrip(" .,;:").strip()
         if s.startswith("="):
             s = s[1:].strip()
         if s.startswith("$") and s.count("$") == 1:
@@ -109,7 +109,7 @@ def _after_marker(text: str) -> str | None:
     cut = _SENTENCE_END.search(rest)
     if cut:
         rest = rest[: cut.start()]
-    rest = strip_answer(rest)
+    rest = strip_answer(rest.rstrip().rstrip("!"))  # "The answer is 5!" is excitement, not 5 factorial
     return rest or None
 
 

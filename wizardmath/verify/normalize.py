@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 _SIZING = re.compile(r"\\(?:left|right|[bB]igg?[lr]?|middle)(?![a-zA-Z])\s*\.?")
 _SPACING = re.compile(r"\\[,;:!>]|\\(?:q?quad|displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}")
@@ -43,6 +44,7 @@ _UNIT_TAIL = re.compile(
 )
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _BASE = re.compile(r"(\d+)_\{?(\d{1,2})\}?")
+_REPEATING = re.compile(r"(\d*)\.(\d{0,20})\\overline\s*\{\s*(\d{1,20})\s*\}")
 _MIXED = re.compile(r"^(-?)(\d+)\s+(\d+)/(\d+)$")
 _IN_PREFIX = re.compile(r"^[a-zA-Z]\s*\\in\s*")
 _JOINERS = re.compile(r"\\text\{\s*(?:or|and)\s*\}|\s+(?:or|and)\s+|\\(?:quad|qquad)\s*(?:\\text\{\s*(?:or|and)\s*\})?")
@@ -121,16 +123,25 @@ def text_words(s: str) -> str:
     if not _TEXTY.match(inner):
         return ""
     words = inner.lower().split()
-    if max(len(w) for w in words) < 3 or any(not w[0].isalpha() for w in words):
+    if (max(len(w) for w in words) < 3 and words != ["no"]) or any(not w[0].isalpha() for w in words):
         return ""
     if len(words) == 1 and words[0] in _FUNCTION_WORDS:
         return ""
     return " ".join(words)
 
 
+def _repeating(match: re.Match[str]) -> str:
+    """``0.1\\overline{6}`` -> ``(1/6)``: a repeating decimal is an exact fraction."""
+    whole, fixed, cycle = match.group(1) or "0", match.group(2), match.group(3)
+    shift, period = 10 ** len(fixed), 10 ** len(cycle) - 1
+    value = Fraction(int(whole)) + Fraction(int(fixed or "0"), shift) + Fraction(int(cycle), shift * period)
+    return f"({value.numerator}/{value.denominator})"
+
+
 def prepare(answer: str, units: bool = True) -> Prepared:
     """Normalise one answer string (see the module docstring)."""
     s = clean_latex(answer)
+    s = _REPEATING.sub(_repeating, s)
     choice = multiple_choice(s)
     words = text_words(s)
     s = _IN_PREFIX.sub("", s)
