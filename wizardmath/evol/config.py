@@ -127,6 +127,11 @@ class EvolveConfig(BackendFields):
             raise ValueError("solver_samples must be >= 0 and chunk_size >= 1")
         if self.solver_template not in TEMPLATES:
             raise ValueError(f"solver_template must be one of {', '.join(TEMPLATES)}, got {self.solver_template!r}")
+        from wizardmath.evol.operations import load_operations, parse_round
+
+        ops = load_operations(self.prompt_dir or None)
+        for spec in self.rounds:  # unknown operation names fail here, before any request is sent
+            parse_round(spec, ops)
 
 
 @dataclass
