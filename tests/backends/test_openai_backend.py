@@ -10,7 +10,7 @@ from email.utils import formatdate
 
 import pytest
 
-from wizardmath.backends import SamplingParams, get_backend
+from wizardmath.backends import SamplingParams, get_backend, prompt_text
 from wizardmath.backends.openai_backend import OpenAIBackend, parse_retry_after
 from wizardmath.backends.testing import Fault, cycle_faults, serve
 
@@ -257,3 +257,22 @@ def test_parse_retry_after(headers, seconds):
 def test_parse_retry_after_http_date():
     assert parse_retry_after({"retry-after": formatdate(time.time() + 30, usegmt=True)}) == pytest.approx(30, abs=1.5)
     assert parse_retry_after({"retry-after": formatdate(time.time() - 30, usegmt=True)}) == 0.0
+
+
+def test_overlapping_calls_on_one_loop_share_the_client_safely():
+    """A call that ends first must not close the client under another call still in flight."""
+
+    def slow_for_some(prompt, body):
+        time.sleep(0.3 if "slow" in prompt_text(prompt) else 0.0)
+        return [f"ok {prompt_text(prompt)}"]
+
+    with serve(slow_for_some) as server:
+        b = backend(server)
+
+        async def run():
+            return await asyncio.gather(b.agenerate(["fast"], SamplingParams()),
+                                        b.agenerate(["slow 1", "slow 2"], SamplingParams()))
+
+        fast, slow = asyncio.run(run())
+    assert texts(fast) == [["ok fast"]] and texts(slow) == [["ok slow 1"], ["ok slow 2"]]
+    assert b.stats["failures"] == 0

@@ -169,8 +169,9 @@ class OpenAIBackend(AsyncBackend):
         self.n_supported: bool | None = None  # learnt from the server: None until we know
         self._rng = random.Random(retry_seed)
         self._clock = clock
-        self._client_obj: Any = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        # One client per event loop (httpx pools cannot cross loops) and the calls in flight on it.
+        self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._active: Counter[asyncio.AbstractEventLoop] = Counter()
         self.reset_stats()
 
     # ---------------------------------------------------------------- accounting
@@ -207,26 +208,26 @@ class OpenAIBackend(AsyncBackend):
 
     # ---------------------------------------------------------------- client
     def _client(self) -> Any:
-        """The client for the running event loop (httpx pools cannot cross loops)."""
+        """The client for the running event loop, made on first use."""
         loop = asyncio.get_running_loop()
-        if self._client_obj is None or self._client_loop is not loop:
+        if loop not in self._clients:
             import openai
 
-            self._client_obj = openai.AsyncOpenAI(
+            self._clients[loop] = openai.AsyncOpenAI(
                 base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=self.timeout,
                 http_client=_http_client(max(self.concurrency, 1), self.timeout),
             )
-            self._client_loop = loop
-        return self._client_obj
+        return self._clients[loop]
 
     async def aclose(self) -> None:
-        if self._client_obj is not None:
-            client, self._client_obj, self._client_loop = self._client_obj, None, None
+        """Close this loop's client (async callers of ``agenerate_one`` call this when done)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
             await client.close()
 
     def close(self) -> None:
-        # A client left from an async caller's loop can only be closed there; drop it otherwise.
-        self._client_obj, self._client_loop = None, None
+        # Clients of other loops can only be closed inside them; drop the references.
+        self._clients.clear()
 
     async def _resolve_model(self) -> str:
         if self.model is None:
@@ -239,19 +240,32 @@ class OpenAIBackend(AsyncBackend):
 
     # ---------------------------------------------------------------- generation
     async def agenerate(self, prompts: Sequence[Prompt], sampling: SamplingParams, on_result=None) -> list[list[Generation]]:
-        start = time.perf_counter()
-        owned = self._client_obj is None or self._client_loop is not asyncio.get_running_loop()
-        self._client()
+        """All prompts; the loop's client is closed when the last overlapping call on it ends."""
+        start, loop = time.perf_counter(), asyncio.get_running_loop()
+        self._active[loop] += 1
         try:
             await self._resolve_model()
             return await super().agenerate(prompts, sampling, on_result)
         finally:
             self._wall += time.perf_counter() - start
-            if owned:
+            self._active[loop] -= 1
+            if self._active[loop] == 0:
+                del self._active[loop]
                 await self.aclose()
 
     async def agenerate_one(self, prompt: Prompt, sampling: SamplingParams) -> list[Generation]:
-        """``sampling.n`` generations for one prompt; failures come back as ``Generation.error``."""
+        """``sampling.n`` generations for one prompt; failures come back as ``Generation.error``.
+
+        Called directly (not through ``agenerate``), the client stays open until ``aclose()``.
+        """
+        loop = asyncio.get_running_loop()
+        self._active[loop] += 1  # an overlapping agenerate() must not close the client under us
+        try:
+            return await self._generate_n(prompt, sampling)
+        finally:
+            self._active[loop] -= 1
+
+    async def _generate_n(self, prompt: Prompt, sampling: SamplingParams) -> list[Generation]:
         await self._resolve_model()
         n, gens = sampling.n, []
         if n > 1 and self.n_supported is not False:
