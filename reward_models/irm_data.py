@@ -22,11 +22,12 @@ import random
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from wizardmath.jsonl import DataError, iter_jsonl
+
+PROMPTS = Path(__file__).parent / "prompts"  # judge rubrics: data, not code
 
 Candidate = dict[str, Any]
 
@@ -91,10 +92,16 @@ def symbolic_facts(candidate: Candidate) -> tuple[bool, bool, int] | None:
     return well, well and gold_steps(wp) is not None, wp.difficulty
 
 
+BROKEN = ("refusal", "template_leak")  # not a problem at all: worse than any problem
+
+
 def symbolic_rank(group: Sequence[Candidate]) -> list[float | None]:
     """Higher is better; ``None`` for candidates the symbolic world cannot read (no pairs for them)."""
     scores: list[float | None] = []
     for c in group:
+        if (c.get("meta") or {}).get("failure") in BROKEN or c.get("reason") in BROKEN:
+            scores.append(-3.0)
+            continue
         facts = symbolic_facts(c)
         if facts is None:
             scores.append(None)
@@ -128,7 +135,7 @@ class LLMRanker:
         from wizardmath.backends import SamplingParams
 
         self.backend = backend
-        self.template = Path(prompt_file).read_text() if prompt_file else resources.files("reward_models").joinpath("prompts/irm_judge.txt").read_text()
+        self.template = Path(prompt_file).read_text() if prompt_file else (PROMPTS / "irm_judge.txt").read_text()
         self.sampling = SamplingParams(temperature=0.0, max_new_tokens=max_new_tokens)
 
     def rank_groups(self, groups: Sequence[Sequence[Candidate]]) -> list[list[float | None]]:

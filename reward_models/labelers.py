@@ -28,12 +28,13 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from wizardmath.backends import Backend, SamplingParams
 from wizardmath.data.templates import format_prompt
+
+PROMPTS = Path(__file__).parent / "prompts"  # judge rubrics: data, not code
 
 Labels = list[bool | None]
 
@@ -178,7 +179,7 @@ class JudgeLabeler(Labeler):
 
     def __init__(self, backend: Backend, max_new_tokens: int = 512, prompt_file: str | None = None):
         self.backend = backend
-        self.template = Path(prompt_file).read_text() if prompt_file else resources.files("reward_models").joinpath("prompts/prm_judge.txt").read_text()
+        self.template = Path(prompt_file).read_text() if prompt_file else (PROMPTS / "prm_judge.txt").read_text()
         self.sampling = SamplingParams(temperature=0.0, max_new_tokens=max_new_tokens)
 
     def label(self, solutions: Sequence[Solution]) -> list[StepLabels]:

@@ -278,6 +278,7 @@ def train_prm(config: PRMConfig) -> dict[str, Any]:
         "train_steps_labelled": sum(sum(v != IGNORE for v in r["labels"]) for r in train_set),
         "global_step": trainer.state.global_step,
         "train_loss": result.training_loss,
+        "loss_history": [h["loss"] for h in trainer.state.log_history if "loss" in h],
         "resumed_from": checkpoint,
     }
     if held:
