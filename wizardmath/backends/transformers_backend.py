@@ -29,6 +29,8 @@ from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams
 ANSWER_MARKER = re.compile(r"(?i)\banswer\s+is\b")
 # Tokens looked at when a newline appears: enough for a long LaTeX answer on one line.
 ANSWER_WINDOW = 128
+# What may stand between the marker and the answer without being the answer.
+ANSWER_PADDING = " \t\n:*$"
 
 
 def trim_at_answer_line(text: str) -> str:
@@ -39,7 +41,7 @@ def trim_at_answer_line(text: str) -> str:
     """
     for match in ANSWER_MARKER.finditer(text):
         newline = text.find("\n", match.end())
-        while newline >= 0 and not text[match.end() : newline].strip(" :*$\t"):
+        while newline >= 0 and not text[match.end() : newline].strip(ANSWER_PADDING):
             newline = text.find("\n", newline + 1)
         if newline >= 0:
             return text[:newline]
@@ -47,13 +49,11 @@ def trim_at_answer_line(text: str) -> str:
 
 
 def finished_answer_line(text: str) -> bool:
-    """True when the last completed line of ``text`` is an answer line with something after the marker."""
-    lines = text.split("\n")[:-1]  # the part after the last newline is still being written
-    for line in reversed(lines):
-        if line.strip():
-            ends = [m.end() for m in ANSWER_MARKER.finditer(line)]
-            return bool(ends) and bool(line[ends[-1] :].strip(" :*$\t"))
-    return False
+    """True when a line break has come after the last "answer is" and something other than space,
+    ``:``, ``*`` or ``$`` stands between them (the same rule ``trim_at_answer_line`` cuts by)."""
+    ends = [m.end() for m in ANSWER_MARKER.finditer(text)]
+    newline = text.rfind("\n")
+    return bool(ends) and newline > ends[-1] and bool(text[ends[-1] : newline].strip(ANSWER_PADDING))
 
 
 def resolve_device(device: str | None) -> str:
@@ -146,11 +146,14 @@ class TransformersBackend(Backend):
         dtype: Any = "auto",
         stop_at_answer: bool = True,
         trust_remote_code: bool = False,
+        cache: str = "auto",
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if cache not in ("auto", "static", "dynamic"):
+            raise ValueError(f"unknown cache '{cache}'; valid: auto, static, dynamic")
         self.batch_size = batch_size
         self.stop_at_answer = stop_at_answer
         self.device = resolve_device(device)
@@ -176,6 +179,10 @@ class TransformersBackend(Backend):
             raise ValueError("the tokenizer has neither a pad nor an eos token; set one before generating")
         self.eos_ids = self._eos_ids()
         self._newline_ids = None
+        # On CPU a growing (dynamic) KV cache re-copies itself every step, which costs most of a
+        # batched decode step (measured: 61 -> 37 ms per step at batch 32, 350-token prompts);
+        # a static cache writes in place. On GPUs the copy is cheap and dynamic attends to less.
+        self.cache = ("dynamic" if self.device.startswith("cuda") else "static") if cache == "auto" else cache
 
     def _eos_ids(self) -> list[int]:
         """Every id that ends a sequence: the generation config's (possibly several) and the tokenizer's."""
@@ -229,6 +236,7 @@ class TransformersBackend(Backend):
             pad_token_id=self.pad_id,
             eos_token_id=self.eos_ids or None,
             use_cache=True,
+            cache_implementation="static" if self.cache == "static" else None,
         )
         criteria = StoppingCriteriaList()
         answer_stop = None
@@ -244,9 +252,15 @@ class TransformersBackend(Backend):
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed + seed_offset)
-            out = self.model.generate(
-                input_ids=input_ids, attention_mask=attention, generation_config=config, stopping_criteria=criteria
-            )
+            try:
+                out = self.model.generate(
+                    input_ids=input_ids, attention_mask=attention, generation_config=config, stopping_criteria=criteria
+                )
+            except ValueError as err:
+                if self.cache != "static" or "static" not in str(err).lower():
+                    raise
+                self.cache = "dynamic"  # this architecture has no static cache
+                return self._generate_batch(ids, sampling, seed_offset)
         new = out[:, width:].tolist()
         return [self._to_generation(row, tokens, len(ids[row // sampling.n]), answer_stop, sampling) for row, tokens in enumerate(new)]
 

@@ -40,6 +40,7 @@ class EvalConfig:
     answer_format: str = field(default="any", metadata={"help": "Where the final answer is read: any, wizardmath ('The answer is: X'), boxed or gsm8k ('#### X').", "choices": list(ANSWER_FORMATS)})
     rerank: str | None = field(default=None, metadata={"help": "Rerank the K samples with a reward model: prm (needs --prm PATH)."})
     prm: str | None = field(default=None, metadata={"help": "Process reward model checkpoint for --rerank prm."})
+    prm_aggregate: str = field(default="min", metadata={"help": "How a PRM's step scores make a solution score: min, prod, last or mean."})
     output: str = field(default="outputs/eval", metadata={"help": "Folder for <dataset>.jsonl and <dataset>.summary.json."})
     name: str | None = field(default=None, metadata={"help": "Base name of the output files (default: the data set name)."})
     overwrite: bool = field(default=False, metadata={"help": "Start over instead of resuming from the results already in --output."})
@@ -108,4 +109,5 @@ class EvalConfig:
             "answer_format": self.answer_format,
             "rerank": self.rerank,
             "prm": self.prm,
+            "prm_aggregate": self.prm_aggregate if self.rerank else None,
         }

@@ -22,7 +22,8 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         if key.startswith(("maj@", "rerank@", "weighted_maj@")):
             rows.append((f"{key} (%)", _pct(summary[key])))
     rows.append(("no answer found (samples)", str(summary["no_answer"])))
-    rows.append(("mean completion tokens", f"{summary['mean_completion_tokens']:.1f}"))
+    if summary.get("mean_completion_tokens"):
+        rows.append(("mean completion tokens", f"{summary['mean_completion_tokens']:.1f}"))
     if summary.get("missing"):
         rows.append(("missing (not yet evaluated)", str(summary["missing"])))
     rows.append(("wall time (s)", f"{summary['wall_time_s']:.1f}"))

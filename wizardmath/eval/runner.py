@@ -25,7 +25,7 @@ from wizardmath.jsonl import DataError, JsonlWriter, iter_jsonl, read_ids, write
 
 Generate = Callable[[list[MathProblem]], list[list[Generation]]]
 # Settings a resumed run may change without mixing incomparable results.
-RESUMABLE_CHANGES = ("limit",)
+RESUMABLE_CHANGES = ("limit", "base_url")
 
 
 def output_paths(config: EvalConfig) -> dict[str, Path]:
@@ -99,16 +99,29 @@ def build_backend(config: EvalConfig) -> Backend:
                        concurrency=config.concurrency, chat=config.template == "chat")
 
 
-def build_scorer(config: EvalConfig) -> Scorer | None:
-    """The reranking scorer named by ``config.rerank`` (a registry of one for now: ``prm``)."""
-    if config.rerank is None:
-        return None
+def prm_scorer(config: EvalConfig) -> Scorer:
+    """Best-of-K by a process reward model: each completion's step scores, aggregated (``min``)."""
     try:
-        from reward_models import ProcessRewardModel
+        from reward_models.prm import ProcessRewardModel
     except ImportError as err:
         raise ImportError(f"--rerank prm needs the reward_models package of this repo ({err})") from err
-    prm = ProcessRewardModel.from_pretrained(config.prm)
-    return lambda problem, texts: [prm.score_solution(problem.problem, text) for text in texts]
+    prm = ProcessRewardModel.from_pretrained(config.prm, device=config.device)
+
+    def score(problem: MathProblem, texts: list[str]) -> list[float]:
+        return prm.score_solutions([problem.problem] * len(texts), texts, aggregate=config.prm_aggregate)
+
+    return score
+
+
+# name -> builder of a (problem, completions) -> scores callable; names listed in EvalConfig.
+SCORERS: dict[str, Callable[[EvalConfig], Scorer]] = {"prm": prm_scorer}
+
+
+def build_scorer(config: EvalConfig) -> Scorer | None:
+    """The reranking scorer named by ``config.rerank``, or None."""
+    if config.rerank is None:
+        return None
+    return SCORERS[config.rerank](config)
 
 
 def build_prompt(problem: MathProblem, template: str) -> Prompt:
