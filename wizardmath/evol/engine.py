@@ -42,7 +42,7 @@ from wizardmath.evol.operations import (
     parse_round,
     render_equal,
 )
-from wizardmath.jsonl import JsonlWriter, iter_jsonl, read_ids, write_json
+from wizardmath.jsonl import JsonlWriter, iter_jsonl, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,8 @@ class Engine:
         self.tokens: dict[str, Counter[str]] = defaultdict(Counter)
         self.started = time.time()
         self.wall_before = 0.0
+        self.tally: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        self.kept: dict[int, list[MathProblem]] = defaultdict(list)  # accepted, by round, in write order
         self.cost_before = 0.0
 
     def _other(self, name: str, model: str) -> Backend:
@@ -110,6 +112,15 @@ class Engine:
             return self.evolver
         same = not name or name == c.backend
         return build_backend(name or c.backend, model or c.model, c.base_url if same else "", c.backend_args if same else [], c.seed)
+
+    def note(self, record: dict[str, Any], kept: bool) -> None:
+        """Count a written record for stats.json; remember accepted ones as next rounds' parents."""
+        cell = self.tally[str(record.get("round") or 0)][record.get("operation") or "seed"]
+        cell["accepted" if kept else "rejected"] += 1
+        if kept:
+            self.kept[record.get("round") or 0].append(MathProblem.from_dict(record))
+        else:
+            cell[f"reason:{record.get('reason')}"] += 1
 
     def backends(self) -> dict[str, Backend]:
         """The distinct backends by role (one object may play several roles)."""
@@ -190,8 +201,11 @@ class Engine:
         if cand.reason is None:
             self.dedup.add(cand.id, cand.text)
             accepted.write(record)
+            self.note(record, True)
             return True
-        rejected.write({**record, "reason": cand.reason, "detail": cand.detail})
+        record = {**record, "reason": cand.reason, "detail": cand.detail}
+        rejected.write(record)
+        self.note(record, False)
         return False
 
     # --------------------------------------------------------------- drivers
@@ -298,25 +312,9 @@ async def _agenerate(backend: Backend, prompts: list[str], sampling: SamplingPar
         on_result(index, outs)
 
 
-def read_accepted(path: Path) -> list[MathProblem]:
-    if not path.exists():
-        return []
-    JsonlWriter(path).close()  # cut a torn last line left by a killed run before reading
-    return [MathProblem.from_dict(r, str(path), line) for line, r in iter_jsonl(path)]
-
-
 def write_stats(engine: Engine, path: Path) -> dict[str, Any]:
-    """Yield per round and operation (from the files, so resumed runs count everything), tokens, cost, time."""
-    rounds: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
-    for name, kept in (("problems.jsonl", True), ("rejected.jsonl", False)):
-        file = engine.out / name
-        if not file.exists():
-            continue
-        for _, rec in iter_jsonl(file):
-            cell = rounds[str(rec.get("round", 0))][rec.get("operation") or "seed"]
-            cell["accepted" if kept else "rejected"] += 1
-            if not kept:
-                cell[f"reason:{rec.get('reason')}"] += 1
+    """Yield per round and operation (resumed runs count what earlier runs wrote), tokens, cost, time."""
+    rounds = engine.tally
     table = {
         r: {op: {**cell, "yield": round(cell["accepted"] / max(1, cell["accepted"] + cell["rejected"]), 3)} for op, cell in ops.items()}
         for r, ops in sorted(rounds.items(), key=lambda kv: int(kv[0]))
@@ -365,24 +363,16 @@ def evolve(config: EvolveConfig) -> dict[str, Any]:
     engine.cost_before = previous.get("cost_usd", 0.0)
     for role, counts in previous.get("tokens", {}).items():
         engine.tokens[role].update(counts)
-    done = read_ids(problems_path) | read_ids(rejected_path)
-    written = read_accepted(problems_path)
-    for record in written:  # file order == the order an uninterrupted run accepted them in
-        engine.dedup.add(record.id, record.problem)
-    by_round: dict[int, list[MathProblem]] = defaultdict(list)
-    for record in written:
-        by_round[record.round or 0].append(record)
-    with JsonlWriter(problems_path) as accepted, JsonlWriter(rejected_path) as rejected:
-        by_round[0] = _write_seeds(engine, load_seeds(config), done, by_round[0], accepted, rejected)
+    with JsonlWriter(problems_path) as accepted, JsonlWriter(rejected_path) as rejected:  # cuts torn last lines
+        done = _read_written(engine, problems_path, rejected_path)
+        seeds = _write_seeds(engine, load_seeds(config), done, accepted, rejected)
         for number, weights in enumerate(engine.schedule, start=1):
-            source = config.round_parents[number - 1]
-            parents = by_round[0] if source == "seeds" else by_round[number - 1]
+            parents = seeds if config.round_parents[number - 1] == "seeds" else engine.kept[number - 1]
             plan = plan_round(parents, weights, number, config.fanout[number - 1], config.seed, engine.ops)
             order = {c.id: i for i, c in enumerate(plan)}
             todo = [c for c in plan if c.id not in done]
             _run_round(engine, number, todo, len(plan), accepted, rejected, stats_path)
-            fresh = read_accepted(problems_path)
-            by_round[number] = sorted((r for r in fresh if r.round == number), key=lambda r: order.get(r.id, 0))
+            engine.kept[number].sort(key=lambda r: order.get(r.id, 0))  # plan order, however results arrived
     stats = write_stats(engine, stats_path)
     for backend in engine.backends().values():
         backend.close()
@@ -399,20 +389,37 @@ def _read_previous_stats(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _write_seeds(engine: Engine, seeds: list[MathProblem], done: set[str], kept: list[MathProblem],
-                 accepted: JsonlWriter, rejected: JsonlWriter) -> list[MathProblem]:
-    """Seeds go to problems.jsonl as round 0 (decontaminated too); returns the seeds in seed order."""
-    have = {r.id for r in kept}
+def _read_written(engine: Engine, problems_path: Path, rejected_path: Path) -> set[str]:
+    """Ids a previous run wrote; their records rebuild the counts, the parents and the dedup index."""
+    done: set[str] = set()
+    for path, kept in ((problems_path, True), (rejected_path, False)):
+        if not path.exists():
+            continue
+        for _, record in iter_jsonl(path):  # file order == the order an uninterrupted run wrote them in
+            done.add(str(record["id"]))
+            engine.note(record, kept)
+            if kept:
+                engine.dedup.add(str(record["id"]), record["problem"])
+    return done
+
+
+def _write_seeds(engine: Engine, seeds: list[MathProblem], done: set[str], accepted: JsonlWriter,
+                 rejected: JsonlWriter) -> list[MathProblem]:
+    """Seeds go to problems.jsonl as round 0 (decontaminated too); returns the kept seeds in seed order."""
     for seed in seeds:
         if seed.id in done:
             continue
+        record = seed.to_dict()
         reason = engine.contamination.check(seed.problem)
         if reason:
-            rejected.write({**seed.to_dict(), "reason": "contaminated", "detail": reason})
+            record = {**record, "reason": "contaminated", "detail": reason}
+            rejected.write(record)
+            engine.note(record, False)
             continue
         engine.dedup.add(seed.id, seed.problem)
-        accepted.write(seed.to_dict())
-        have.add(seed.id)
+        accepted.write(record)
+        engine.note(record, True)
+    have = {r.id for r in engine.kept[0]}
     return [s for s in seeds if s.id in have]
 
 

@@ -21,6 +21,7 @@ A round's operations are written ``up``, ``down``, ``breadth``, ``all`` (groups,
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -139,11 +140,18 @@ def render_equal(ops: dict[str, Operation], first: str, second: str) -> str:
     return template.replace("{first}", first.strip()).replace("{second}", second.strip())
 
 
+@functools.lru_cache(maxsize=8)
+def _equal_pattern(template: str) -> re.Pattern[str]:
+    pattern = re.escape(template).replace(re.escape("{first}"), "(?P<a>.*)").replace(re.escape("{second}"), "(?P<b>.*)")
+    return re.compile(pattern, flags=re.S)
+
+
 def extract_equal(ops: dict[str, Operation], prompt: str) -> tuple[str, str] | None:
     """(first, second) if ``prompt`` is a rendered "equal" prompt (for the symbolic backend)."""
     template = ops[EQUAL_PROMPT].template
-    pattern = re.escape(template).replace(re.escape("{first}"), "(?P<a>.*)").replace(re.escape("{second}"), "(?P<b>.*)")
-    match = re.fullmatch(pattern, prompt, flags=re.S)
+    if not prompt.startswith(template[: template.index("{first}")]):
+        return None
+    match = _equal_pattern(template).fullmatch(prompt)
     return (match["a"].strip(), match["b"].strip()) if match else None
 
 

@@ -208,17 +208,12 @@ def _slip(lines_wp: WordProblem, rng: random.Random) -> tuple[str, str]:
 
 
 def solve_problem(text: str, rng: random.Random, error_rate: float) -> tuple[str, dict[str, Any]]:
-    """A solver's reply to ``text``: the gold solution, a slip, a guess (ill-posed) or a refusal."""
-    from wizardmath.data.templates import format_solution
-
+    """A solver's reply to ``text``: the gold solution, a slip, or why it cannot be solved."""
     wp = W.parse(text)
     if wp is None:
         return "I cannot solve this problem.", {"solved": False}
-    if wp.start is None:  # ill-posed: like an LLM, guess the missing start quantity
-        guess = W.gold_steps(wp, start=rng.randint(1, 20))
-        if guess is None:
-            return "The problem does not say how many there are at the start.", {"solved": False}
-        return format_solution(guess[0], str(guess[1])), {"solved": False, "guess": True}
+    if wp.start is None:  # ill-posed: a careful solver says so (guessing would let 3 of 4 guesses agree now and then)
+        return f"The problem does not say how many {wp.item} {wp.name} has at the start, so it cannot be solved.", {"solved": False}
     solved = W.solve_text(wp)
     if solved is None:
         return "These numbers contradict each other, so the problem has no answer.", {"solved": False}
