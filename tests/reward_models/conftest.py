@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
 import pytest
+
+# This folder is named like the package it tests. pytest puts tests/ on sys.path, where this folder
+# would pass for a namespace package ``reward_models`` ahead of the editable install's finder; the
+# repository root goes first so that ``import reward_models`` is always the real package.
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+if getattr(sys.modules.get("reward_models"), "__file__", "") is None:
+    del sys.modules["reward_models"]  # a namespace stand-in imported before this file
+import reward_models  # noqa: E402, F401
 
 DATA = Path(__file__).parent / "data"
 

@@ -1,0 +1,153 @@
+"""PRM benchmark in the tiny world (CPU): step AUC, Monte-Carlo vs rule agreement, best-of-K reranking.
+
+    python benchmarks/prm_bench.py --sft runs/tiny/sft --work runs/prm_bench
+
+1. The SFT model samples ``--samples`` solutions for ``--train-problems`` symbolic problems; the
+   rule-based labeller (verifier step checks + final answer) labels their steps; ``train-prm``
+   trains on them with ``configs/tiny/prm.yaml`` (timed).
+2. Held out: ``--test-problems`` new symbolic problems (another seed, texts disjoint from training),
+   ``--k`` samples each. Step-level AUC of the PRM against the rule labels (steps the rule labeller
+   could label, i.e. solutions whose errors it located, and correct ones).
+3. Monte-Carlo labels (``--mc-rollouts`` rollouts per step prefix) on ``--mc-solutions`` held-out
+   solutions: agreement with the rule labels on steps both label.
+4. Best-of-K on the held-out set: accuracy of the first sample, majority vote, PRM-weighted vote,
+   best-of-K by PRM score (``min`` over steps, and ``last``), and pass@K (an oracle ceiling).
+
+Prints a table and writes ``<work>/prm_bench.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+
+def sample(backend, problems, n: int, temperature: float, max_new_tokens: int, seed: int):
+    from reward_models.common import split_solution
+    from reward_models.labelers import Solution
+    from wizardmath.backends import SamplingParams
+    from wizardmath.data.templates import format_prompt
+
+    sampling = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens, n=n, seed=seed)
+    results = backend.generate([format_prompt(p.problem) for p in problems], sampling)
+    out = []
+    for p, gens in zip(problems, results, strict=True):
+        out.append([Solution(f"{p.id}/s{k}", p.problem, p.answer, split_solution(g.text) or [g.text.strip() or "(empty)"])
+                    for k, g in enumerate(gens)])
+    return out
+
+
+def label_file(path: Path, solutions, labels) -> int:
+    from reward_models.labelers import _record
+    from wizardmath.jsonl import write_jsonl
+
+    return write_jsonl(path, (_record(s, lab, len(s.steps), "rule") for s, lab in zip(solutions, labels, strict=True)))
+
+
+def best_of_k(groups, scores_min, scores_last):
+    """Accuracies over problems: first sample, majority, PRM-weighted vote, best-of-K, pass@K."""
+    from wizardmath.verify import extract_answer, is_equivalent, verify
+
+    tally = defaultdict(float)
+    for sols, smin, slast in zip(groups, scores_min, scores_last, strict=True):
+        correct = [verify(s.answer, s.text) for s in sols]
+        answers = [extract_answer(s.text) for s in sols]
+        votes, weighted = Counter(a for a in answers if a), defaultdict(float)
+        for a, w in zip(answers, smin, strict=True):
+            if a:
+                weighted[a] += w
+        tally["first_sample"] += correct[0]
+        tally["majority_vote"] += bool(votes) and is_equivalent(sols[0].answer, votes.most_common(1)[0][0])
+        tally["prm_weighted_vote"] += bool(weighted) and is_equivalent(sols[0].answer, max(weighted, key=weighted.get))
+        tally["best_of_k_prm_min"] += correct[max(range(len(sols)), key=lambda i: smin[i])]
+        tally["best_of_k_prm_last"] += correct[max(range(len(sols)), key=lambda i: slast[i])]
+        tally["pass_at_k"] += any(correct)
+    return {k: v / len(groups) for k, v in tally.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sft", required=True, help="the tiny SFT model (policy and PRM base)")
+    parser.add_argument("--work", default="runs/prm_bench")
+    parser.add_argument("--prm-config", default="configs/tiny/prm.yaml")
+    parser.add_argument("--train-problems", type=int, default=500)
+    parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument("--test-problems", type=int, default=150)
+    parser.add_argument("--k", type=int, default=8)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--max-new-tokens", type=int, default=160)
+    parser.add_argument("--mc-solutions", type=int, default=80)
+    parser.add_argument("--mc-rollouts", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from reward_models.common import auc
+    from reward_models.labelers import MonteCarloLabeler, RuleLabeler, agreement
+    from reward_models.prm import PRMConfig, ProcessRewardModel, train_prm
+    from wizardmath.backends import get_backend
+    from wizardmath.config import load_config
+    from wizardmath.evol.symbolic import generate_problems
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    report: dict = {"args": vars(args)}
+    train_problems = generate_problems(args.train_problems, seed=1000 + args.seed, min_ops=1, max_ops=4, prefix="prmtrain")
+    test_problems = generate_problems(args.test_problems, seed=2000 + args.seed, min_ops=1, max_ops=4, prefix="prmtest",
+                                      exclude={p.problem for p in train_problems})
+    backend = get_backend("transformers", model=args.sft, batch_size=args.batch_size, device="cpu")
+
+    start = time.perf_counter()
+    train_solutions = [s for group in sample(backend, train_problems, args.samples, args.temperature, args.max_new_tokens, args.seed) for s in group]
+    test_groups = sample(backend, test_problems, args.k, args.temperature, args.max_new_tokens, args.seed + 1)
+    report["sampling_seconds"] = round(time.perf_counter() - start, 1)
+    rule = RuleLabeler()
+    train_labels = rule.label(train_solutions)
+    label_file(work / "prm_labels.jsonl", train_solutions, train_labels)
+    test_solutions = [s for g in test_groups for s in g]
+    test_labels = rule.label(test_solutions)
+    label_file(work / "prm_test_labels.jsonl", test_solutions, test_labels)
+
+    start = time.perf_counter()
+    config = load_config(PRMConfig, args.prm_config, model=args.sft, data_path=str(work / "prm_labels.jsonl"),
+                         output_dir=str(work / "prm"), eval_fraction=0.0, resume_from_checkpoint="no")
+    train_summary = train_prm(config)
+    report["train_prm_seconds"] = round(time.perf_counter() - start, 1)
+    report["train_steps"] = train_summary["train_steps_labelled"]
+
+    prm = ProcessRewardModel.from_pretrained(str(work / "prm"), device="cpu")
+    step_scores = prm.score_batch([(s.problem, s.steps) for s in test_solutions], batch_size=32)
+    pairs = [(score, lab) for scores, labs in zip(step_scores, test_labels, strict=True)
+             for score, lab in zip(scores, labs.labels, strict=True) if lab is not None]
+    report["test_steps_labelled"] = len(pairs)
+    report["test_step_error_rate"] = sum(not y for _, y in pairs) / max(len(pairs), 1)
+    report["step_auc"] = auc([s for s, _ in pairs], [y for _, y in pairs])
+
+    mc_pick = random.Random(args.seed).sample(test_solutions, min(args.mc_solutions, len(test_solutions)))
+    start = time.perf_counter()
+    mc = MonteCarloLabeler(backend, rollouts=args.mc_rollouts, temperature=args.temperature,
+                           max_new_tokens=args.max_new_tokens, seed=args.seed + 2).label(mc_pick)
+    agree, compared = agreement(mc, rule.label(mc_pick))
+    report.update(mc_seconds=round(time.perf_counter() - start, 1), mc_agreement=agree / max(compared, 1), mc_steps_compared=compared)
+
+    flat_min = [min(s) if s else 0.0 for s in step_scores]
+    flat_last = [s[-1] if s else 0.0 for s in step_scores]
+    k = args.k
+    report["best_of_k"] = best_of_k(test_groups, [flat_min[i : i + k] for i in range(0, len(flat_min), k)],
+                                    [flat_last[i : i + k] for i in range(0, len(flat_last), k)])
+    (work / "prm_bench.json").write_text(json.dumps(report, indent=2))
+    print(f"\nPRM bench (tiny world, CPU) -> {work / 'prm_bench.json'}")
+    print(f"  train: {len(train_solutions)} solutions, {report['train_steps']} labelled steps, train-prm {report['train_prm_seconds']} s")
+    print(f"  held-out step AUC (rule labels): {report['step_auc']:.3f} on {len(pairs)} steps ({report['test_step_error_rate']:.0%} wrong)")
+    print(f"  Monte-Carlo vs rule agreement:   {report['mc_agreement']:.3f} on {compared} steps ({args.mc_rollouts} rollouts)")
+    print(f"  best-of-{k} on {len(test_groups)} held-out problems:")
+    for name, value in report["best_of_k"].items():
+        print(f"    {name:<22} {value:6.1%}")
+
+
+if __name__ == "__main__":
+    main()
