@@ -180,20 +180,26 @@ AGGREGATES: dict[str, Callable[[list[float]], float]] = {
 
 
 class PRMReward:
-    """The PRM's step scores of the solution, aggregated (``min`` in the paper); no steps -> 0."""
+    """The PRM's step scores of the solution, aggregated (``min`` in the paper); no steps -> 0.
+
+    Uses the model's batched ``score_solutions`` when it has one (``reward_models.prm`` does).
+    """
 
     __name__ = "prm"
 
     def __init__(self, model: Any, aggregate: str = "min"):
-        self.model, self.aggregate = model, AGGREGATES[aggregate]
+        self.model, self.how, self.aggregate = model, aggregate, AGGREGATES[aggregate]
 
     def __call__(self, completions: list[Any], problem=None, prompts=None, **_: Any) -> list[float | None]:
+        texts = _problems(len(completions), problem, prompts)
+        solutions = [completion_text(c) for c in completions]
+        if hasattr(self.model, "score_solutions"):
+            return [float(s) for s in self.model.score_solutions(texts, solutions, self.how)]
         from wizardmath.verify import split_steps
 
-        texts = _problems(len(completions), problem, prompts)
         out: list[float | None] = []
-        for text, completion in zip(texts, completions, strict=True):
-            steps = split_steps(completion_text(completion))
+        for text, solution in zip(texts, solutions, strict=True):
+            steps = split_steps(solution)
             scores = self.model.score_steps(text, steps) if steps else []
             out.append(float(self.aggregate([float(s) for s in scores])) if scores else 0.0)
         return out

@@ -1,0 +1,204 @@
+"""PPO trainer: configs and memory plans, rollout helpers, and short runs on the tiny model."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from wizardmath import rewards as R
+from wizardmath.config import load_config
+from wizardmath.train import ppo
+from wizardmath.train.ppo import PPOConfig, train_ppo
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# --- configs and the memory plan (no weights)
+
+
+@pytest.mark.parametrize("size", ["7b", "13b", "70b"])
+def test_real_configs_load_validate_and_plan(size, capsys):
+    config = load_config(PPOConfig, REPO / f"configs/llama2-{size}/ppo.yaml", dry_run=True)
+    assert config.reward_funcs == ["irm", "prm", "verifier"] and config.reward_combine == "product"
+    assert config.rollout_backend == "vllm" and config.bf16
+    # the non-dry-run checks pass too (batch arithmetic, paths present)
+    load_config(PPOConfig, REPO / f"configs/llama2-{size}/ppo.yaml", dry_run=False, output_dir="x", data_path="p.jsonl")
+    assert train_ppo(config) == {"dry_run": True}
+    plan = capsys.readouterr().out
+    assert f"ZeRO stage {config.zero_stage}" in plan and f"{config.num_gpus} GPU(s)" in plan
+    total = float(plan.split("total per GPU (before activations)")[1].split("GiB")[0])
+    assert 20 < total < 70  # fits an 80 GB GPU with room for activations
+
+
+def test_llama2_parameter_counts():
+    # the published sizes: 6.74B, 13.02B, 68.98B
+    for size, expected in (("7b", 6.738e9), ("13b", 13.016e9), ("70b", 68.977e9)):
+        params, _ = ppo.count_params(ppo.model_shape(f"meta-llama/Llama-2-{size}-hf"))
+        assert params == pytest.approx(expected, rel=1e-3)
+    with pytest.raises(ValueError, match="config.json, or a LLaMA-2 name"):
+        ppo.model_shape("some/unknown-model")
+
+
+def test_memory_plan_shards_by_zero_stage(tiny_model_dir):
+    def total(**kw):
+        plan = ppo.memory_plan(PPOConfig(model="llama-2-7b", dry_run=True, num_gpus=8, bf16=True, **kw))
+        return float(plan.split("total per GPU (before activations)")[1].split("GiB")[0])
+
+    stages = [total(zero_stage=z) for z in range(4)]
+    assert stages == sorted(stages, reverse=True) and stages[0] > 100 > stages[3]
+    assert total(zero_stage=3, lora=True) < total(zero_stage=3)
+    assert "0.00B parameters" in ppo.memory_plan(PPOConfig(model=str(tiny_model_dir), dry_run=True))
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"model": ""}, "needs --model"),
+        ({"output_dir": ""}, "needs --output"),
+        ({"data_path": None}, "needs problems"),
+        ({"rollout_backend": "sglang"}, "valid: hf, vllm"),
+        ({"kl_estimator": "k7"}, "valid: k1, abs, k2, k3"),
+        ({"batch_size": 6, "mini_batch_size": 4}, "multiple of mini_batch_size"),
+        ({"advantage_estimator": "grpo"}, "num_samples >= 2"),
+        ({"reward_funcs": ["verifier", "nope"]}, "unknown reward 'nope'"),
+    ],
+)
+def test_bad_config_says_what_to_set(kw, message):
+    base = {"model": "m", "output_dir": "o", "data_path": "p.jsonl"}
+    with pytest.raises(ValueError, match=message):
+        PPOConfig(**{**base, **kw})
+
+
+# --- rollout helpers
+
+
+def test_response_mask_ends_after_first_eos():
+    eos = 2
+    response = torch.tensor([[5, 6, 2, 7, 2], [5, 5, 5, 5, 5], [2, 9, 9, 9, 9]])
+    mask, truncated = ppo.response_mask(response, eos)
+    assert mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]]
+    assert truncated.tolist() == [False, True, False]
+
+
+def test_batch_indices_are_a_function_of_seed_and_step():
+    first = [ppo.batch_indices(s, 10, 4, seed=3) for s in range(5)]
+    assert first == [ppo.batch_indices(s, 10, 4, seed=3) for s in range(5)]
+    epoch0 = sum(first[:2], []) + first[2][:2]  # 10 problems: steps 0, 1 and half of 2 are one epoch
+    assert sorted(epoch0) == list(range(10))
+    ranks = [ppo.batch_indices(0, 10, 2, seed=3, rank=r, world=2) for r in range(2)]
+    assert ranks[0] + ranks[1] == ppo.batch_indices(0, 10, 4, seed=3)
+
+
+# --- short runs on the tiny model
+
+
+@pytest.fixture(scope="module")
+def problems(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ppo") / "problems.jsonl"
+    rows = [{"id": f"p{i}", "problem": f"Ann has {i} apples and buys {i + 2} more. How many apples does Ann have?",
+             "answer": str(2 * i + 2)} for i in range(12)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def length_reward(completions, **_):
+    """Varies across samples, so even the untrained tiny model gets a learning signal."""
+    return [min(len(c), 40) / 40 for c in completions]
+
+
+@pytest.fixture
+def tiny_config(tiny_model_dir, problems, tmp_path, monkeypatch):
+    monkeypatch.setitem(R.REWARDS, "length", R.RewardSpec(lambda a: length_reward, False, "test"))
+
+    def make(**kw):
+        base = dict(model=str(tiny_model_dir), data_path=str(problems), output_dir=str(tmp_path / "out"), steps=2,
+                    batch_size=4, num_samples=1, mini_batch_size=2, ppo_epochs=1, max_new_tokens=12,
+                    learning_rate=1e-3, value_learning_rate=1e-3, reward_funcs=["length"], report_to="none",
+                    save_steps=0, seed=0)
+        return PPOConfig(**{**base, **kw})
+
+    return make
+
+
+def _weights(path) -> dict[str, torch.Tensor]:
+    from transformers import AutoModelForCausalLM
+
+    return {k: v.clone() for k, v in AutoModelForCausalLM.from_pretrained(path).state_dict().items()}
+
+
+def _metrics(config) -> list[dict]:
+    return [json.loads(line) for line in (Path(config.output_dir) / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_ppo_steps_change_the_policy_and_give_finite_stats(tiny_config, tiny_model_dir):
+    config = tiny_config(gradient_accumulation_steps=2, mini_batch_size=4, kl_estimator="k3", adaptive_kl=True)
+    summary = train_ppo(config)
+    assert summary["steps"] == 2
+    rows = _metrics(config)
+    assert [r["step"] for r in rows] == [1, 2]
+    for row in rows:
+        for key in ("reward/mean", "kl/mean", "loss/policy", "loss/value", "policy/entropy", "policy/clipfrac"):
+            assert math.isfinite(row[key]), key
+    assert rows[1]["kl/mean"] > 0  # the first update moved the policy away from the reference
+    before, after = _weights(tiny_model_dir), _weights(config.output_dir)
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.slow
+def test_resume_gives_the_same_next_step(tiny_config):
+    straight = tiny_config(steps=3, save_steps=1)
+    straight.output_dir += "-straight"
+    train_ppo(straight)
+    first = tiny_config(steps=2, save_steps=1)
+    train_ppo(first)  # stops after step 2 with checkpoint-2 on disk ("a crash after step 2")
+    resumed = tiny_config(steps=3, save_steps=1)
+    summary = train_ppo(resumed)
+    assert summary["steps"] == 3
+    a, b = _metrics(straight)[2], _metrics(resumed)[2]
+    assert a["step"] == b["step"] == 3
+    for key in ("reward/mean", "kl/mean", "loss/policy", "loss/value", "response/length"):
+        assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), key
+    wa, wb = _weights(straight.output_dir), _weights(resumed.output_dir)
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+    kept = sorted(p.name for p in Path(resumed.output_dir).glob("checkpoint-*"))
+    assert kept == ["checkpoint-2", "checkpoint-3"]  # save_total_limit 2
+
+
+def hang_or_raise(completions, **_):
+    import time
+
+    text = completions[0]
+    if len(text) % 3 == 0:
+        time.sleep(30)
+    if len(text) % 3 == 1:
+        raise RuntimeError("bad sample")
+    return [1.0]
+
+
+@pytest.mark.slow
+def test_training_goes_on_when_a_reward_hangs_or_raises(tiny_config, monkeypatch):
+    monkeypatch.setitem(R.REWARDS, "flaky", R.RewardSpec(lambda a: hang_or_raise, True, "test"))
+    config = tiny_config(steps=1, reward_funcs=["flaky"], reward_timeout=1.0, max_new_tokens=8)
+    summary = train_ppo(config)
+    assert summary["steps"] == 1
+    row = _metrics(config)[0]
+    assert math.isfinite(row["reward/mean"]) and 0 <= row["reward/mean"] <= 1
+    assert row.get("reward/flaky_errors", 0) >= 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", [{"lora": True, "lora_r": 4}, {"value_model": "separate"},
+                                     {"advantage_estimator": "grpo", "num_samples": 2, "batch_size": 2}])
+def test_variants_run(tiny_config, variant):
+    config = tiny_config(steps=1, **variant)
+    train_ppo(config)
+    row = _metrics(config)[0]
+    assert math.isfinite(row["loss/policy"]) and math.isfinite(row["kl/mean"])
+    assert (Path(config.output_dir) / "config.json").is_file()  # a plain model: LoRA merged on save
+    if variant.get("lora"):
+        assert abs(row["kl/mean"]) < 1e-5  # step 1 samples before any update: policy == adapter-free reference

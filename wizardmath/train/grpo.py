@@ -1,0 +1,129 @@
+"""GRPO, the critic-free alternative to PPO, through TRL's ``GRPOTrainer`` with the same rewards.
+
+``wizardmath grpo --config configs/tiny/grpo.yaml`` samples ``num_generations`` responses per
+problem, scores them with the reward terms of ``wizardmath.rewards`` (the same ``reward_funcs`` /
+``reward_combine`` keys as ``wizardmath ppo``, so one YAML block compares the two), and normalises
+each score against its group instead of learning a value function (Shao et al. 2024).
+
+With ``reward_combine: weighted_sum`` each term goes to TRL as its own reward function (TRL weighs
+them with ``reward_weights`` and logs each); ``product`` and ``verifier_gated`` go as one combined
+function. Prompts are ``format_prompt(problem, template)`` of problems JSONL (``problem``,
+``answer``, ``id``), and the ``answer``/``problem`` columns reach the reward functions. Every
+TrainingArguments/TRL flag works; DeepSpeed and multi-GPU runs use ``accelerate launch`` as SFT does.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trl import GRPOConfig as TRLGRPOConfig
+
+from wizardmath.rewards import RewardArguments
+
+
+@dataclass
+class GRPOConfig(TRLGRPOConfig, RewardArguments):
+    """TRL's ``GRPOConfig`` plus wizardmath's data, reward and evaluation keys."""
+
+    model: str = field(default="", metadata={"help": "The SFT model to improve: a local folder or a hub name."})
+    dataset: str = field(default="jsonl", metadata={"help": "Prompt source: jsonl (problem/answer/id lines), gsm8k, math, ..."})
+    data_path: str | None = field(default=None, metadata={"help": "Problems JSONL (or a local copy of the data set)."})
+    split: str = field(default="train", metadata={"help": "Split for named data sets."})
+    limit: int | None = field(default=None, metadata={"help": "Use at most this many training problems."})
+    eval_data_path: str | None = field(default=None, metadata={"help": "Held-out problems JSONL: greedy accuracy before and after."})
+    eval_limit: int = field(default=200, metadata={"help": "Held-out problems evaluated."})
+    template: str = field(default="wizardmath", metadata={"help": "Prompt template: wizardmath, chat or raw."})
+    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft); merged on save."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
+    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], metadata={"help": "LoRA modules."})
+    auto_resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."})
+    torch_dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto (bf16 on GPUs that have it), bfloat16, float32."})
+    bf16: bool | None = field(default=None, metadata={"help": "bf16 mixed precision; default: on where the GPU supports it."})
+    report_to: str | list[str] = field(default="wandb", metadata={"help": "wandb (offline unless WANDB_MODE says otherwise), none, ..."})
+    beta: float = field(default=0.04, metadata={"help": "KL coefficient to the reference (TRL's default 0 drops the reference)."})
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("grpo needs --model (the SFT model folder, e.g. runs/tiny/sft)")
+        if self.dataset == "jsonl" and not self.data_path:
+            raise ValueError("grpo needs problems: set --data_path FILE.jsonl (problem/answer/id lines)")
+        if self.output_dir in (None, "", "trainer_output"):
+            raise ValueError("grpo needs --output DIR (alias of --output_dir): checkpoints and the model go there")
+        self.validate_rewards(self.reward_weights)
+        if self.bf16 is None:
+            from wizardmath.train.sft import bf16_supported
+
+            self.bf16 = bf16_supported()
+        super().__post_init__()
+
+
+def load_prompts(config: GRPOConfig):
+    """Training problems as a ``datasets.Dataset`` with ``prompt``, ``problem``, ``answer``, ``id``."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from wizardmath.data import format_prompt, load_problems
+
+    problems = load_problems(config.dataset, config.data_path, split=config.split, limit=config.limit)
+    if not problems:
+        raise ValueError(f"no problems in {config.data_path or config.dataset}")
+    tokenizer = AutoTokenizer.from_pretrained(config.model) if config.template == "chat" else None
+    rows = [{"prompt": format_prompt(p.problem, config.template, tokenizer), "problem": p.problem,
+             "answer": p.answer or "", "id": p.id} for p in problems]
+    return Dataset.from_list(rows)
+
+
+def train_grpo(config: GRPOConfig) -> dict[str, Any]:
+    """GRPO of ``config.model`` on ``config.data_path``; saves the policy to ``config.output_dir``."""
+    import os
+
+    from trl import GRPOTrainer
+
+    from wizardmath.data import load_problems
+    from wizardmath.jsonl import write_json
+    from wizardmath.rewards import build_reward
+    from wizardmath.train.ppo import greedy_accuracy
+    from wizardmath.train.sft import last_checkpoint, load_model_and_tokenizer
+
+    if "wandb" in (config.report_to or []):
+        os.environ.setdefault("WANDB_MODE", "offline")
+    start = time.perf_counter()
+    data = load_prompts(config)
+    held_out = load_problems("jsonl", config.eval_data_path, limit=config.eval_limit) if config.eval_data_path else []
+    model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code)
+    reward = build_reward(config, config.reward_weights)
+    # weighted_sum: TRL sums the terms itself (and logs each); other combinations are one function
+    funcs = list(reward.terms) if config.reward_combine == "weighted_sum" else [reward]
+    peft_config = None
+    if config.use_lora:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                                 target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
+    budget = config.max_completion_length or 256
+    before = greedy_accuracy(model, tokenizer, held_out, config.template, budget)
+    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=config, train_dataset=data,
+                          processing_class=tokenizer, peft_config=peft_config)
+    resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if config.auto_resume else None)
+    try:
+        result = trainer.train(resume_from_checkpoint=resume)
+    finally:
+        reward.close()
+    if config.use_lora:
+        trainer.model = trainer.model.merge_and_unload()
+    trainer.save_model(config.output_dir)
+    tokenizer.save_pretrained(config.output_dir)
+    after = greedy_accuracy(trainer.model, tokenizer, held_out, config.template, budget)
+    logs = [h for h in trainer.state.log_history if "reward" in h]
+    summary = {"accuracy": after, "accuracy_before": before, "n": len(held_out), "steps": result.global_step,
+               "seconds": round(time.perf_counter() - start, 2), "resumed_from": resume,
+               "final": logs[-1] if logs else {}, "output_dir": config.output_dir}
+    if trainer.is_world_process_zero():
+        write_json(Path(config.output_dir) / "grpo_summary.json", summary)
+        print(f"grpo: {result.global_step} steps, held-out accuracy {before:.3f} -> {after:.3f} (n={len(held_out)}), "
+              f"{summary['seconds']:.0f}s; policy saved to {config.output_dir}")
+    return summary
