@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wizardmath.backends.ratelimit import RateLimiter, TokenBucket
 
@@ -144,3 +146,26 @@ def test_limiter_state_carries_across_event_loops():
 def test_bucket_rejects_nonsense(rate, burst):
     with pytest.raises(ValueError, match="must be > 0"):
         TokenBucket(rate, burst)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rate=st.floats(min_value=6, max_value=6000),
+    burst=st.floats(min_value=0.1, max_value=5),
+    amounts=st.lists(st.floats(min_value=0, max_value=50), min_size=1, max_size=40),
+)
+def test_never_more_than_the_burst_plus_the_rate_in_any_window(rate, burst, amounts):
+    """Whatever the request sizes, the units granted in [t0, t1] never exceed the bucket plus the
+    refill over the window (plus the one oversized request a full bucket may let through)."""
+    clock = FakeClock()
+    lim = limiter(clock, tokens_per_minute=rate)
+    lim.tokens.capacity = max(1.0, rate / 60 * burst)
+    lim.tokens.level = lim.tokens.capacity
+    times = acquire_times(lim, clock, amounts)
+    capacity, per_second = lim.tokens.capacity, rate / 60
+    for i in range(len(times)):
+        for j in range(i, len(times)):
+            granted = sum(amounts[i:j + 1])
+            allowance = capacity + per_second * (times[j] - times[i]) + max(amounts[i:j + 1])
+            assert granted <= allowance + 1e-6
+    assert times == sorted(times)

@@ -101,7 +101,8 @@ class RateLimiter:
         """Wait until one request of about ``tokens`` tokens may be sent; returns seconds waited."""
         waited = 0.0
         async with self._lock():
-            while (delay := self.wait_time(tokens)) > 0:
+            # After sleeping the computed delay, float rounding can leave ~1e-17 s "to go": not a wait.
+            while (delay := self.wait_time(tokens)) > 1e-9:
                 await self.sleep(delay)
                 waited += delay
             if self.requests is not None:

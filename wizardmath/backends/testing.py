@@ -135,6 +135,16 @@ class LocalServer(ThreadingHTTPServer):
                 self.counts[fault.kind] += 1
         return fault, attempt
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out and hung up is normal here; count it instead of printing a traceback."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            with self.lock:
+                self.counts["client_gone"] += 1
+            return
+        super().handle_error(request, client_address)
+
     def release(self, outcome: str) -> None:
         with self.lock:
             self.in_flight -= 1
