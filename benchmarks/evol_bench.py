@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import subprocess
 import sys
 import time
@@ -36,19 +37,23 @@ def start_server(delay: float) -> tuple[subprocess.Popen, str]:
 
 
 def timed_run(base_url: str, count: int, concurrency: int, label: str) -> tuple[float, dict]:
-    """Seconds to generate ``count`` prompts at ``concurrency``; checks every answer arrived."""
+    """Seconds to generate ``count`` prompts at ``concurrency``; checks every answer arrived.
+
+    The stats gain ``client_cpu_s``: this process's CPU time, the part a busy machine can starve.
+    """
     from wizardmath.backends import SamplingParams
     from wizardmath.backends.openai_backend import OpenAIBackend
 
     backend = OpenAIBackend(base_url=base_url, model="test-model", concurrency=concurrency, timeout=30.0)
     prompts = [f"{label} problem {i}" for i in range(count)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     results = backend.generate(prompts, SamplingParams(max_new_tokens=32))
     seconds = time.perf_counter() - start
+    stats = {**backend.stats, "client_cpu_s": time.process_time() - cpu}
     missing = [i for i, (p, r) in enumerate(zip(prompts, results, strict=True)) if not r[0].text.endswith(p) or r[0].error]
     if missing:
         raise RuntimeError(f"{label}: {len(missing)} prompts got no answer, e.g. {missing[:5]}")
-    return seconds, backend.stats
+    return seconds, stats
 
 
 def main() -> int:
@@ -61,12 +66,14 @@ def main() -> int:
     args = parser.parse_args()
     sequential_count = args.sequential or args.requests
 
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other processes compete for the CPUs)")
     proc, base_url = start_server(args.delay)
     try:
         timed_run(base_url, 8, 8, "warmup")  # imports, first connections
         concurrent_s, stats = timed_run(base_url, args.requests, args.concurrency, "concurrent")
         print(f"concurrent: {args.requests} requests at concurrency {args.concurrency} in {concurrent_s:.2f} s "
-              f"({stats['requests']} HTTP requests, {stats['retries_total']} retries)", flush=True)
+              f"({stats['requests']} HTTP requests, {stats['retries_total']} retries, "
+              f"client CPU {stats['client_cpu_s']:.2f} s)", flush=True)
         sequential_s, _ = timed_run(base_url, sequential_count, 1, "sequential")
     finally:
         proc.terminate()
