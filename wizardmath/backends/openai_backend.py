@@ -14,9 +14,9 @@ A request that fails for good yields ``Generation(text="", error=reason)`` for e
 rather than raising, so a long run keeps going and can retry the gaps later. ``backend.stats``
 counts requests, retries by reason, failures, tokens, cost and wall time.
 
-``n`` samples are asked for in one request; a server that refuses ``n > 1`` (400) or answers fewer
-choices (``transformers serve`` ignores ``n``) gets the missing samples as single requests, seeded
-``seed + i`` so they differ, and later calls go straight to single requests.
+``n`` samples are asked for in one request; a server that refuses ``n > 1`` (400 or 422) or
+answers fewer choices (``transformers serve`` ignores ``n``) gets the missing samples as single
+requests, seeded ``seed + i`` so they differ, and later calls go straight to single requests.
 
 Against vLLM (GPU)::
 
@@ -46,7 +46,7 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wizardmath.backends.base import AsyncBackend, Generation, Prompt, SamplingParams, prompt_text
@@ -55,6 +55,7 @@ from wizardmath.backends.ratelimit import RateLimiter
 logger = logging.getLogger(__name__)
 
 RETRY_STATUS = {408, 409, 425, 429}  # plus every 5xx
+N_REFUSED_STATUS = {400, 422}  # how servers say "n > 1 is not allowed" (FastAPI validation: 422)
 MAX_RETRY_AFTER = 300.0  # seconds; a server asking for longer is treated as asking for this
 
 
@@ -148,7 +149,6 @@ class OpenAIBackend(AsyncBackend):
         backoff_max: float = 30.0,
         retry_seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ):
         super().__init__(concurrency)
         if max_retries < 0:
@@ -165,10 +165,9 @@ class OpenAIBackend(AsyncBackend):
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self.prices = (price_per_1k_prompt, price_per_1k_completion)
         self.extra_body = dict(extra_body or {})
-        self.limiter = RateLimiter(requests_per_minute, tokens_per_minute, clock=clock)
+        self.limiter = RateLimiter(requests_per_minute, tokens_per_minute)
         self.n_supported: bool | None = None  # learnt from the server: None until we know
         self._rng = random.Random(retry_seed)
-        self._clock = clock
         # One client per event loop (httpx pools cannot cross loops) and the calls in flight on it.
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
         self._active: Counter[asyncio.AbstractEventLoop] = Counter()
@@ -275,7 +274,7 @@ class OpenAIBackend(AsyncBackend):
                     self.n_supported = False
                     self._counts["n_ignored"] += 1
             except RequestFailed as err:
-                if err.status != 400:
+                if err.status not in N_REFUSED_STATUS:
                     return self._failed(err.reason, n)
                 logger.info("server refused n=%d (%s); sending one request per sample", n, err.reason)
                 self.n_supported = False
