@@ -143,3 +143,37 @@ def test_server_threads_do_not_leak():
             post(server, "/completions", {"model": "m", "prompt": str(i)})
     time.sleep(0.2)
     assert threading.active_count() <= before + 1
+
+
+def test_command_line_server_prints_its_url_and_serves():
+    """``python -m wizardmath.backends.testing`` is what the benchmark runs in its own process."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "wizardmath.backends.testing", "--delay", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = proc.stdout.readline().strip()
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+        with urllib.request.urlopen(f"{base_url}/models", timeout=10) as response:
+            assert json.loads(response.read())["data"][0]["id"] == "test-model"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_benchmark_runs_small_and_reports_both_targets():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "evol_bench.py"
+    result = subprocess.run([sys.executable, str(script), "--requests", "24", "--concurrency", "8", "--delay", "0.05",
+                             "--sequential", "6"], capture_output=True, text=True, timeout=60)
+    assert result.returncode in (0, 1), result.stderr  # 1 = a target missed, which a tiny run may
+    out = result.stdout
+    assert "concurrent: 24 requests at concurrency 8" in out
+    assert "MEASURED ON A SUBSET of 6 requests" in out
+    assert "ideal: ceil(24/8) x 0.05 s = 0.15 s" in out
+    assert "concurrent / ideal" in out and "sequential / concurrent" in out
