@@ -1,0 +1,70 @@
+"""The pipeline chains the public stage entry points and writes summary.json; a re-run resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wizardmath.config import load_config
+from wizardmath.pipeline import STAGES, PipelineConfig, run_pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shrunk(tmp_path: Path, name: str, **changes) -> str:
+    """A copy of configs/tiny/<name>.yaml with smaller sizes, so the test runs in seconds."""
+    data = yaml.safe_load((REPO / "configs/tiny" / f"{name}.yaml").read_text())
+    data.update(changes)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.mark.slow
+def test_pipeline_runs_stages_and_resumes(tmp_path, tiny_model_dir):
+    config = PipelineConfig(
+        output=str(tmp_path / "run"),
+        model=str(tiny_model_dir),
+        evolve_config=shrunk(tmp_path, "evolve", num_seeds=12, rounds=["down", "up"], round_parents=["seeds", "seeds"], fanout=[1, 2]),
+        solve_config=shrunk(tmp_path, "solve"),
+        sft_config=shrunk(tmp_path, "sft", max_steps=3, save_strategy="no"),
+        stages=["base", "sft_seed", "sft_evolved"],
+        test_size=8,
+        eval_max_new_tokens=16,
+        eval_batch_size=8,
+    )
+    result = run_pipeline(config)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["stages"] == result["stages"]
+    stages = summary["stages"]
+    assert list(stages) == ["base", "sft_seed", "sft_evolved"]
+    for stage in stages.values():
+        assert 0.0 <= stage["accuracy"] <= 1.0 and stage["n"] == 8 and stage["seconds"] >= 0
+    assert stages["base"]["train_examples"] == 0
+    assert 0 < stages["sft_seed"]["train_examples"] < stages["sft_evolved"]["train_examples"]
+
+    # The held-out set shares no text with the training problems.
+    test_texts = {json.loads(line)["problem"] for line in (tmp_path / "run/test.jsonl").read_text().splitlines()}
+    train_texts = {json.loads(line)["problem"] for line in (tmp_path / "run/evol/problems.jsonl").read_text().splitlines()}
+    assert len(test_texts) == 8 and not test_texts & train_texts
+
+    # A second run finds every stage's result in place and trains nothing again.
+    before = (tmp_path / "run/sft_evolved/model.safetensors").stat().st_mtime_ns
+    again = run_pipeline(config)
+    assert (tmp_path / "run/sft_evolved/model.safetensors").stat().st_mtime_ns == before
+    assert {k: v["accuracy"] for k, v in again["stages"].items()} == {k: v["accuracy"] for k, v in stages.items()}
+
+
+def test_config_rejects_unknown_stage():
+    with pytest.raises(ValueError, match="unknown stage"):
+        PipelineConfig(stages=["base", "rlhf"])
+
+
+def test_tiny_pipeline_config_loads():
+    config = load_config(PipelineConfig, REPO / "configs/tiny/pipeline.yaml")
+    assert set(config.stages) <= set(STAGES) and config.test_size >= 100
+    for path in (config.evolve_config, config.solve_config, config.sft_config):
+        assert (REPO / path).exists()

@@ -1,0 +1,225 @@
+"""``wizardmath pipeline``: the RLEIF stages end to end, through the same entry points a user calls.
+
+With ``configs/tiny/pipeline.yaml`` it runs on a laptop CPU in minutes:
+
+1. ``init-tiny`` (or ``--model`` for a real base model), 2. a held-out symbolic test set (its own
+seed; evolution is decontaminated against it), 3. ``evolve`` (symbolic backend: seed round + evolved
+rounds), 4. ``solve`` (gold step-by-step solutions), 5. ``sft`` on the seed problems only and on
+seeds + evolved problems, 6. the reward models and PPO where configured, 7. ``eval`` of each model on
+the held-out set. Every stage writes into ``DIR/<stage>/`` and is skipped when its result is already
+there, so a killed pipeline resumes. ``DIR/summary.json`` holds, per stage, held-out ``accuracy``
+(0-1), ``n`` (test problems), ``train_examples`` and ``seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wizardmath.jsonl import read_jsonl, write_json, write_jsonl
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
+
+
+@dataclass
+class PipelineConfig:
+    output: str = field(default="runs/tiny", metadata={"help": "Folder for every stage's output and summary.json."})
+    seed: int = field(default=0, metadata={"help": "Seed passed to every stage (model init, evolution, training)."})
+    model: str = field(default="", metadata={"help": "Base model; empty builds the tiny model with init-tiny."})
+    tiny_config: str = field(default="", metadata={"help": "YAML for init-tiny (TinyConfig); empty = defaults."})
+    evolve_config: str = field(default="configs/tiny/evolve.yaml", metadata={"help": "YAML for the evolve stage."})
+    solve_config: str = field(default="configs/tiny/solve.yaml", metadata={"help": "YAML for the solve stage."})
+    sft_config: str = field(default="configs/tiny/sft.yaml", metadata={"help": "YAML for both SFT runs."})
+    irm_config: str = field(default="configs/tiny/irm.yaml", metadata={"help": "YAML for train-irm."})
+    prm_config: str = field(default="configs/tiny/prm.yaml", metadata={"help": "YAML for train-prm."})
+    label_prm_config: str = field(default="configs/tiny/label_prm.yaml", metadata={"help": "YAML for label-prm."})
+    ppo_config: str = field(default="configs/tiny/ppo.yaml", metadata={"help": "YAML for ppo."})
+    stages: list[str] = field(default_factory=lambda: list(STAGES), metadata={"help": f"Stages to run: {', '.join(STAGES)}."})
+    test_size: int = field(default=300, metadata={"help": "Held-out symbolic test problems."})
+    test_seed: int = field(default=1_000_003, metadata={"help": "Seed of the held-out test set (distinct from training seeds)."})
+    test_min_ops: int = field(default=1, metadata={"help": "Fewest arithmetic steps in a test problem."})
+    test_max_ops: int = field(default=4, metadata={"help": "Most arithmetic steps in a test problem."})
+    eval_batch_size: int = field(default=64, metadata={"help": "Prompts per generate call in evaluation."})
+    eval_max_new_tokens: int = field(default=128, metadata={"help": "Longest generated solution in evaluation."})
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.stages if s not in STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
+        if self.test_size < 1:
+            raise ValueError(f"test_size must be >= 1, got {self.test_size}")
+
+
+def resolve(path: str) -> Path:
+    """A config path as given, else relative to the repository (so the pipeline runs from anywhere)."""
+    candidate = Path(path)
+    return candidate if candidate.exists() or candidate.is_absolute() else REPO_ROOT / path
+
+
+class Pipeline:
+    """Runs the stages in order; each stage's result lands in ``self.stages`` and ``summary.json``."""
+
+    def __init__(self, config: PipelineConfig):
+        self.config = config
+        self.out = Path(config.output)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.summary_path = self.out / "summary.json"
+        previous = json.loads(self.summary_path.read_text()) if self.summary_path.exists() else {}
+        self.stages: dict[str, dict[str, Any]] = previous.get("stages", {})
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def record(self, stage: str, result: dict[str, Any]) -> None:
+        self.stages[stage] = result
+        write_json(self.summary_path, {"stages": self.stages, "config": vars(self.config)})
+
+    def timed(self, label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
+        print(f"[pipeline] {label} ...", flush=True)
+        start = time.perf_counter()
+        value = fn()
+        seconds = time.perf_counter() - start
+        print(f"[pipeline] {label}: done in {seconds:.1f}s", flush=True)
+        return value, seconds
+
+    # -- stages --------------------------------------------------------------------------------
+
+    def base_model(self) -> str:
+        if self.config.model:
+            return self.config.model
+        from wizardmath.config import load_config
+        from wizardmath.tiny import TinyConfig, init_tiny
+
+        folder = self.out / "base"
+        if not (folder / "config.json").exists():
+            path = resolve(self.config.tiny_config) if self.config.tiny_config else None
+            config = load_config(TinyConfig, path, output=str(folder), seed=self.config.seed)
+            self.timed("init-tiny", lambda: init_tiny(config))
+        return str(folder)
+
+    def test_set(self) -> Path:
+        """A held-out symbolic test set, generated before evolution so evolution can avoid it."""
+        from wizardmath.evol.symbolic import generate_problems
+
+        path = self.out / "test.jsonl"
+        if not path.exists():
+            problems = generate_problems(
+                self.config.test_size, self.config.test_seed, self.config.test_min_ops, self.config.test_max_ops, prefix="test"
+            )
+            write_jsonl(path, (p.to_dict() for p in problems))
+        return path
+
+    def evolve(self, test_path: Path) -> Path:
+        from wizardmath.config import load_config
+        from wizardmath.evol import EvolveConfig, evolve
+
+        folder = self.out / "evol"
+        if not (folder / "stats.json").exists() or not (folder / "problems.jsonl").exists():
+            base = load_config(EvolveConfig, resolve(self.config.evolve_config))
+            config = load_config(
+                EvolveConfig,
+                resolve(self.config.evolve_config),
+                output=str(folder),
+                seed=self.config.seed,
+                decontaminate=[*base.decontaminate, str(test_path)],
+                progress=False,
+            )
+            self.timed("evolve", lambda: evolve(config))
+        return folder / "problems.jsonl"
+
+    def solve(self, problems: Path) -> tuple[Path, Path]:
+        """Solutions for every accepted problem, split into seed-only and all (seeds + evolved)."""
+        from wizardmath.config import load_config
+        from wizardmath.evol import SolveConfig, solve
+
+        folder = self.out / "solve"
+        everything, seeds_only = folder / "sft.jsonl", folder / "sft_seed.jsonl"
+        if not seeds_only.exists():
+            config = load_config(
+                SolveConfig, resolve(self.config.solve_config), data_path=str(problems), output=str(folder),
+                seed=self.config.seed, progress=False,
+            )  # fmt: skip
+            self.timed("solve", lambda: solve(config))
+            seed_ids = {r["id"] for r in read_jsonl(problems) if not r.get("round")}
+            write_jsonl(seeds_only, (r for r in read_jsonl(everything) if r["id"] in seed_ids))
+        return everything, seeds_only
+
+    def sft(self, name: str, model: str, data: Path) -> tuple[str, int, float]:
+        from wizardmath.config import load_config
+        from wizardmath.train.sft import SFTConfig, train_sft
+
+        folder = self.out / name
+        done = folder / "sft_summary.json"
+        if not done.exists():
+            config = load_config(
+                SFTConfig, resolve(self.config.sft_config), model=model, data_path=str(data),
+                output_dir=str(folder), seed=self.config.seed, disable_tqdm=True,
+            )  # fmt: skip
+            self.timed(f"sft ({name})", lambda: train_sft(config))
+        summary = json.loads(done.read_text())
+        return str(folder), summary["examples"], summary["seconds"]
+
+    def evaluate(self, stage: str, model: str, test_path: Path, train_examples: int, train_seconds: float) -> None:
+        from wizardmath.eval import EvalConfig, evaluate
+
+        config = EvalConfig(
+            model=model, dataset="jsonl", data_path=str(test_path), output=str(self.out / "eval" / stage),
+            name="heldout", batch_size=self.config.eval_batch_size, max_new_tokens=self.config.eval_max_new_tokens,
+            seed=self.config.seed, progress=False,
+        )  # fmt: skip
+        summary, seconds = self.timed(f"eval ({stage})", lambda: evaluate(config))
+        self.record(
+            stage,
+            {
+                "accuracy": summary["accuracy"],
+                "n": summary["n"],
+                "train_examples": train_examples,
+                "seconds": round(train_seconds + seconds, 1),
+                "model": model,
+            },
+        )
+
+    def run(self) -> dict[str, Any]:
+        start = time.perf_counter()
+        wanted = set(self.config.stages)
+        base = self.base_model()
+        test_path = self.test_set()
+        if "base" in wanted:
+            self.evaluate("base", base, test_path, 0, 0.0)
+        if wanted & {"sft_seed", "sft_evolved", "irm", "prm", "ppo"}:
+            problems = self.evolve(test_path)
+            everything, seeds_only = self.solve(problems)
+            if "sft_seed" in wanted:
+                model, examples, seconds = self.sft("sft_seed", base, seeds_only)
+                self.evaluate("sft_seed", model, test_path, examples, seconds)
+            if wanted & {"sft_evolved", "irm", "prm", "ppo"}:
+                model, examples, seconds = self.sft("sft_evolved", base, everything)
+                self.evaluate("sft_evolved", model, test_path, examples, seconds)
+        total = round(time.perf_counter() - start, 1)
+        write_json(self.summary_path, {"stages": self.stages, "total_seconds": total, "config": vars(self.config)})
+        print_table(self.stages, total)
+        return {"stages": self.stages, "total_seconds": total}
+
+
+def print_table(stages: dict[str, dict[str, Any]], total: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"wizardmath pipeline: held-out accuracy ({total:.0f}s in all)")
+    for column in ("stage", "train examples", "accuracy", "n", "seconds"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for name in STAGES:
+        if name in stages:
+            row = stages[name]
+            accuracy = f"{100 * row['accuracy']:.1f}%" if "accuracy" in row else "-"
+            table.add_row(name, str(row.get("train_examples", "-")), accuracy, str(row.get("n", "-")), str(row.get("seconds", "-")))
+    Console().print(table)
+
+
+def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
+    """Run the configured stages; return (and write to ``DIR/summary.json``) the per-stage figures."""
+    return Pipeline(config).run()
