@@ -172,3 +172,25 @@ def test_unsupported_file_type(tmp_path):
     path.write_text("a,b\n")
     with pytest.raises(DataError, match="unsupported file type '.csv'"):
         load_problems("jsonl", path)
+
+
+def test_math_hub_source_reads_every_subject_config(tmp_path, monkeypatch):
+    """MATH on the hub is one config per subject; a local folder with two configs stands in for it."""
+    from wizardmath.data import loaders
+
+    folder = tmp_path / "hendrycks_math"
+    for subject, answer in (("algebra", "1"), ("geometry", "2")):
+        (folder / subject).mkdir(parents=True)
+        row = {"problem": f"{subject}?", "solution": f"so \\boxed{{{answer}}}", "level": "Level 2", "type": subject.title()}
+        write_jsonl(folder / subject / "test.jsonl", [row])
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n"
+        "- config_name: algebra\n  data_files:\n  - split: test\n    path: algebra/test.jsonl\n"
+        "- config_name: geometry\n  data_files:\n  - split: test\n    path: geometry/test.jsonl\n---\n"
+    )
+    monkeypatch.setitem(loaders.HUB_SOURCES, "math", (str(folder), ("algebra", "geometry")))
+    problems = load_problems("math")
+    assert [(p.id, p.answer, p.subject, p.level) for p in problems] == [
+        ("math/test/0", "1", "Algebra", 2),
+        ("math/test/1", "2", "Geometry", 2),
+    ]

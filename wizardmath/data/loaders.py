@@ -25,11 +25,15 @@ from typing import Any
 from wizardmath.data.records import MathProblem
 from wizardmath.jsonl import DataError, iter_jsonl
 
-# Hub names the built-in sets come from (name, config); users without a local copy get these.
-HUB_SOURCES: dict[str, tuple[str, str | None]] = {
-    "gsm8k": ("openai/gsm8k", "main"),
-    "math": ("EleutherAI/hendrycks_math", None),
-    "math500": ("HuggingFaceH4/MATH-500", None),
+MATH_SUBJECTS = (
+    "algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra", "precalculus",
+)  # fmt: skip
+# Hub names the built-in sets come from (name, configs); users without a local copy get these.
+# MATH on the hub is one config per subject: all seven are read, in order.
+HUB_SOURCES: dict[str, tuple[str, tuple[str | None, ...]]] = {
+    "gsm8k": ("openai/gsm8k", ("main",)),
+    "math": ("EleutherAI/hendrycks_math", MATH_SUBJECTS),
+    "math500": ("HuggingFaceH4/MATH-500", (None,)),
 }
 
 # Column spellings tried, in order, when a generic file has no field_map entry for a field.
@@ -169,13 +173,16 @@ def _local_rows(path: Path) -> Iterator[tuple[int, Row]]:
         raise DataError(path, None, f"unsupported file type '{suffix}' (use .jsonl, .json or .parquet)")
 
 
-def _hub_rows(name: str, config: str | None, split: str) -> Iterator[tuple[int, Row]]:
+def _hub_rows(name: str, configs: tuple[str | None, ...], split: str) -> Iterator[tuple[int, Row]]:
+    """Rows of a hub data set (or a local data-set folder), over one or more configs, numbered from 1."""
     from datasets import load_dataset
 
-    kwargs = {"name": config} if config else {}
-    rows = load_dataset(name, split=split, **kwargs)
-    for number, row in enumerate(rows, start=1):
-        yield number, dict(row)
+    number = 0
+    for config in configs:
+        kwargs = {"name": config} if config else {}
+        for row in load_dataset(name, split=split, **kwargs):
+            number += 1
+            yield number, dict(row)
 
 
 def load_problems(
@@ -193,14 +200,15 @@ def load_problems(
         if data_path is not None:
             rows, where = _local_rows(Path(data_path)), str(data_path)
         else:
-            hub, config = HUB_SOURCES[key]
-            rows, where = _hub_rows(hub, config, split), f"{hub}[{split}]"
+            hub, configs = HUB_SOURCES[key]
+            rows, where = _hub_rows(hub, configs, split), f"{hub}[{split}]"
     elif key in LOCAL_ALIASES:
         if data_path is None:
             raise ValueError(f"dataset '{dataset}' reads a local file: set data_path (--data-path FILE)")
         normalise, rows, where = _generic, _local_rows(Path(data_path)), str(data_path)
     elif "/" in dataset or Path(dataset).exists():
-        normalise, rows, where = _generic, _hub_rows(dataset, field_map.pop("config", None), split), f"{dataset}[{split}]"
+        config = field_map.pop("config", None)
+        normalise, rows, where = _generic, _hub_rows(dataset, (config,), split), f"{dataset}[{split}]"
     else:
         valid = ", ".join([*NORMALISERS, "jsonl"])
         raise ValueError(f"unknown dataset '{dataset}': use one of {valid}, a hub name (owner/name) or a local folder")
