@@ -1,0 +1,125 @@
+"""Time per PPO step, split into rollout, reward and update.
+
+CPU (always): the tiny LLaMA from ``init-tiny`` (or ``--model DIR``, e.g. the tiny SFT model) on
+symbolic problems, HF ``generate`` rollouts::
+
+    python benchmarks/ppo_bench.py --steps 5
+    python benchmarks/ppo_bench.py --model runs/tiny/sft --data runs/tiny/evol/problems.jsonl
+
+GPU (when CUDA is there): a ~150M-parameter LLaMA built locally from a config (no download) with the
+tiny tokenizer, PPO steps with HF ``generate`` and, when vLLM is installed, with vLLM rollouts; prints
+the per-phase times and the vLLM / HF speed-up. Skipped with the reason otherwise. Phases come
+from the trainer's own ``time/rollout``, ``time/reward`` and ``time/update`` metrics; the first
+step is left out as warm-up when there are several.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PHASES = ("time/rollout", "time/reward", "time/update")
+
+
+def problems_file(folder: Path, n: int, seed: int) -> Path:
+    from wizardmath.evol.symbolic import generate_problems
+
+    path = folder / "problems.jsonl"
+    with path.open("w") as out:
+        for p in generate_problems(n, seed=seed, min_ops=1, max_ops=4):
+            out.write(json.dumps(p.to_dict()) + "\n")
+    return path
+
+
+def run(model: str, data: Path, out: Path, steps: int, **overrides) -> dict[str, float]:
+    """PPO for ``steps`` steps; median seconds per phase (first step dropped as warm-up when steps > 1)."""
+    from wizardmath.train.ppo import PPOConfig, train_ppo
+
+    config = PPOConfig(model=model, data_path=str(data), output_dir=str(out), steps=steps, save_steps=0,
+                       report_to="none", resume=False, **overrides)
+    start = time.perf_counter()
+    train_ppo(config)
+    wall = time.perf_counter() - start
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = rows[1:] if len(rows) > 1 else rows
+    result = {k: statistics.median(r[k] for r in rows) for k in PHASES}
+    result["step"] = sum(result.values())
+    result["tokens/s"] = statistics.median(r["response/length"] * config.batch_size * config.num_samples / r["time/rollout"] for r in rows)
+    result["wall"] = wall
+    return result
+
+
+def table(name: str, r: dict[str, float]) -> str:
+    return (f"{name:<28} rollout {r['time/rollout']:7.2f}s  reward {r['time/reward']:6.3f}s  update {r['time/update']:7.2f}s"
+            f"  step {r['step']:7.2f}s  ({r['tokens/s']:7.0f} generated tokens/s)")
+
+
+def cpu_bench(args, work: Path) -> None:
+    from wizardmath.tiny import TinyConfig, init_tiny
+
+    model = args.model or str(init_tiny(TinyConfig(output=str(work / "tiny"))))
+    data = Path(args.data) if args.data else problems_file(work, 256, seed=1)
+    common = dict(batch_size=args.batch_size, mini_batch_size=args.batch_size // 2, max_new_tokens=args.max_new_tokens,
+                  reward_funcs=["verifier", "format"], reward_combine="weighted_sum", reward_weights=[1.0, 0.1])
+    r = run(model, data, work / "cpu", args.steps, **common)
+    print(table(f"CPU tiny ({args.batch_size} prompts)", r))
+
+
+def gpu_bench(args, work: Path) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        print("GPU benchmark skipped: no CUDA device on this machine")
+        return
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from wizardmath.tiny import TinyConfig, build_tokenizer
+
+    tokenizer = build_tokenizer(TinyConfig())
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=1024, intermediate_size=2816, num_hidden_layers=12,
+                         num_attention_heads=16, num_key_value_heads=16, max_position_embeddings=2048,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).to(torch.bfloat16)
+    params = sum(p.numel() for p in model.parameters())
+    folder = work / "llama-150m"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    data = problems_file(work, 1024, seed=1)
+    common = dict(batch_size=64, mini_batch_size=32, max_new_tokens=256, bf16=True, reward_funcs=["verifier"])
+    hf = run(str(folder), data, work / "gpu-hf", args.steps, rollout_backend="hf", **common)
+    print(table(f"GPU {params / 1e6:.0f}M, HF generate", hf))
+    from importlib.util import find_spec
+
+    if find_spec("vllm") is None:
+        print("vLLM rollouts skipped: vllm is not installed (pip install 'wizardmath[vllm]')")
+        return
+    vllm = run(str(folder), data, work / "gpu-vllm", args.steps, rollout_backend="vllm", vllm_gpu_memory_utilization=0.3, **common)
+    print(table(f"GPU {params / 1e6:.0f}M, vLLM", vllm))
+    print(f"vLLM / HF rollout speed-up: {hf['time/rollout'] / vllm['time/rollout']:.1f}x; "
+          f"step speed-up: {hf['step'] / vllm['step']:.1f}x")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", help="a model folder (default: a fresh tiny model)")
+    parser.add_argument("--data", help="problems JSONL (default: 256 symbolic problems)")
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--skip-gpu", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        cpu_bench(args, Path(tmp))
+        if not args.skip_gpu:
+            gpu_bench(args, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
