@@ -83,6 +83,8 @@ def main() -> None:
     parser.add_argument("--mc-solutions", type=int, default=80)
     parser.add_argument("--mc-rollouts", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--min-ops", type=int, default=1, help="fewest arithmetic steps of a symbolic problem")
+    parser.add_argument("--max-ops", type=int, default=4, help="most arithmetic steps (lower it for a weak SFT model)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -96,8 +98,10 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     report: dict = {"args": vars(args)}
-    train_problems = generate_problems(args.train_problems, seed=1000 + args.seed, min_ops=1, max_ops=4, prefix="prmtrain")
-    test_problems = generate_problems(args.test_problems, seed=2000 + args.seed, min_ops=1, max_ops=4, prefix="prmtest",
+    train_problems = generate_problems(args.train_problems, seed=1000 + args.seed, min_ops=args.min_ops,
+                                       max_ops=args.max_ops, prefix="prmtrain")
+    test_problems = generate_problems(args.test_problems, seed=2000 + args.seed, min_ops=args.min_ops,
+                                      max_ops=args.max_ops, prefix="prmtest",
                                       exclude={p.problem for p in train_problems})
     backend = get_backend("transformers", model=args.sft, batch_size=args.batch_size, device="cpu")
 
