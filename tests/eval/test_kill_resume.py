@@ -33,7 +33,8 @@ def test_sigkill_half_way_then_resume_matches_a_clean_run(tiny_model_dir: Path, 
     for key, value in args.items():
         argv += [f"--{key}", str(value)]
     results = out / "gsm8k.jsonl"
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # as the in-process run (tests/eval/conftest.py)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=env)
     deadline = time.monotonic() + 120
     while count_lines(results) < 24 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -42,7 +43,7 @@ def test_sigkill_half_way_then_resume_matches_a_clean_run(tiny_model_dir: Path, 
     written = count_lines(results)
     assert 24 <= written < 64, f"the run was not stopped half way ({written} lines; rc {proc.returncode})"
 
-    rerun = subprocess.run(argv, capture_output=True, text=True, timeout=180)
+    rerun = subprocess.run(argv, capture_output=True, text=True, timeout=180, env=env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     ids = [json.loads(line)["id"] for line in results.read_text().splitlines()]
     assert len(ids) == 64 and len(set(ids)) == 64

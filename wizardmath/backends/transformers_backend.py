@@ -120,11 +120,13 @@ class AnswerLineStop:
 
 
 def newline_token_mask(tokenizer: Any, vocab_size: int):
-    """Boolean tensor: which token ids decode to text containing a line break (computed once)."""
+    """Boolean tensor over ``vocab_size`` ids: which decode to text holding a line break (computed
+    once per backend). Ids past the tokenizer's vocabulary (padded embedding rows) are False."""
     import torch
 
-    pieces = tokenizer.batch_decode([[i] for i in range(vocab_size)])
-    return torch.tensor(["\n" in piece for piece in pieces], dtype=torch.bool)
+    known = min(len(tokenizer), vocab_size)
+    pieces = tokenizer.batch_decode([[i] for i in range(known)])
+    return torch.tensor(["\n" in piece for piece in pieces] + [False] * (vocab_size - known), dtype=torch.bool)
 
 
 class TransformersBackend(Backend):

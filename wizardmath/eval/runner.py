@@ -149,12 +149,26 @@ def backend_generate(backend: Backend, config: EvalConfig) -> Generate:
     return generate
 
 
+def completions_generate(config: EvalConfig, problems: list[MathProblem]) -> tuple[list[MathProblem], Generate]:
+    """The problems that have completions in ``config.completions`` (the first ``limit``), and a
+    ``Generate`` that hands those completions out: scoring existing completions loads no model."""
+    texts = read_completions(config.completions, problems)
+    chosen = [p for p in problems if p.id in texts][: config.limit]
+
+    def generate(part: list[MathProblem]) -> list[list[Generation]]:
+        return [[Generation(text=t) for t in texts[p.id]] for p in part]
+
+    return chosen, generate
+
+
 def auto_chunk(config: EvalConfig) -> int:
     if config.chunk_size > 0:
         return config.chunk_size
     if config.completions:
         return 256
-    return {"vllm": 1024, "openai": 4 * config.concurrency}.get(config.backend_name, 4 * config.batch_size)
+    # Local backends: one generate batch per chunk (problems arrive sorted by length), so results
+    # reach the file, and the progress bar, after every batch.
+    return {"vllm": 1024, "openai": 4 * config.concurrency}.get(config.backend_name, config.batch_size)
 
 
 def prepare_output(config: EvalConfig, paths: dict[str, Path]) -> set[str]:
@@ -231,14 +245,10 @@ def evaluate(
     problems = list(problems)
     check_gold(problems, where)
     if config.completions:
-        texts = read_completions(config.completions, problems)
-        problems = [p for p in problems if p.id in texts][: config.limit]
-
-        def generate(part: list[MathProblem]) -> list[list[Generation]]:
-            return [[Generation(text=t) for t in texts[p.id]] for p in part]
+        problems, generate = completions_generate(config, problems)
     else:
-        backend = backend or build_backend(config)
-        generate = backend_generate(backend, config)
+        problems = problems[: config.limit]
+        generate = backend_generate(backend or build_backend(config), config)
         if config.backend_name in ("transformers", "vllm"):  # similar lengths batch together
             problems.sort(key=lambda p: -len(p.problem))
     scorer = scorer or build_scorer(config)
@@ -251,7 +261,11 @@ def evaluate(
     failed = run_chunks(pending, generate, config, paths, scorer, len(problems), logger)
     gen_seconds = time.perf_counter() - gen_started
 
-    records = [r for _, r in iter_jsonl(paths["jsonl"]) if r["id"] in wanted]
+    by_id: dict[str, dict[str, Any]] = {}
+    for _, record in iter_jsonl(paths["jsonl"]):
+        if record["id"] in wanted:
+            by_id.setdefault(record["id"], record)  # first wins, should a file ever hold a repeat
+    records = list(by_id.values())
     summary = summarize(records, max((len(r["correct"]) for r in records), default=1))
     summary["missing"] = len(wanted) - summary["n"]
     summary["settings"] = config.run_settings()
