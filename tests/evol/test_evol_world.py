@@ -36,8 +36,10 @@ def test_gold_steps_hand_computed():
         "Each apple costs 2 dollars. How many dollars are Tom's apples worth?"
     )
     lines, answer = W.gold_steps(wp)
-    assert [line.split("so ")[-1] for line in lines] == ["5 + 3 = 8.", "8 - 2 = 6.", "6 * 3 = 18.", "18 + 8 = 26.",
-                                                         "26 / 2 = 13.", "13 * 2 = 26."]
+    assert [line.split(", so ")[-1] for line in lines] == ["5 + 3 = 8.", "8 - 2 = 6.", "6 * 3 = 18.", "2 * 4 = 8, then 18 + 8 = 26.",
+                                                           "26 / 2 = 13.", "13 * 2 = 26."]
+    assert lines[1] == "He gives 2 apples to Ann, so 8 - 2 = 6."  # the problem's sentence, restated
+    assert lines[-1] == "Each apple costs 2 dollars, so 13 * 2 = 26."
     assert answer == 26
     assert W.parse(text) == wp
 
@@ -45,12 +47,14 @@ def test_gold_steps_hand_computed():
 def test_exact_steps_and_solution_format():
     wp = W.WordProblem("Ann", "She", "pens", 6, [W.Step("add", 2), W.Step("div", 4), W.Step("packs", 3, 2)])
     lines, answer = W.gold_steps(wp)
-    assert lines == ["Ann buys 2 more, so 6 + 2 = 8.", "Ann keeps one of 4 groups, so 8 / 4 = 2.",
-                     "Ann buys 3 * 2 = 6 more, so 2 + 6 = 8."]
+    assert lines == ["She buys 2 more pens, so 6 + 2 = 8.",
+                     "She splits the pens into 4 equal groups and keeps one group, so 8 / 4 = 2.",
+                     "She buys 3 bags with 2 pens in each bag, so 3 * 2 = 6, then 2 + 6 = 8."]
     assert answer == 8
     solution, text_answer = W.solve_text(wp)
-    assert solution == " Step 1: Ann buys 2 more, so 6 + 2 = 8.\nStep 2: Ann keeps one of 4 groups, so 8 / 4 = 2.\n" \
-                       "Step 3: Ann buys 3 * 2 = 6 more, so 2 + 6 = 8.\nThe answer is: 8"
+    assert solution == (" Step 1: She buys 2 more pens, so 6 + 2 = 8.\n"
+                        "Step 2: She splits the pens into 4 equal groups and keeps one group, so 8 / 4 = 2.\n"
+                        "Step 3: She buys 3 bags with 2 pens in each bag, so 3 * 2 = 6, then 2 + 6 = 8.\nThe answer is: 8")
     assert text_answer == "8"
 
 

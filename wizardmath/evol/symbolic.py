@@ -198,11 +198,11 @@ def _slip(lines_wp: WordProblem, rng: random.Random) -> tuple[str, str]:
         new = value // step.k if new is None else new  # an earlier slip made the split inexact
         if index == position:
             new = max(0, new + rng.choice([-2, -1, 1, 2]))
-        lines.append(W.STEP_SOLUTIONS[step.op].format(N=lines_wp.name, k=step.k, m=step.m, p=step.k * step.m, a=value, b=new))
+        lines.append(W.step_line(lines_wp, step, value, new))
         value = new
     if lines_wp.price is not None:
         total = value * lines_wp.price + (rng.choice([-2, -1, 1, 2]) if position == len(lines_wp.steps) else 0)
-        lines.append(W.PRICE_STEP.format(k=lines_wp.price, a=value, b=total))
+        lines.append(W.price_line(lines_wp, value, total))
         value = total
     return format_solution(lines, str(value)), str(value)
 

@@ -35,17 +35,18 @@ STEP_SENTENCES: dict[str, tuple[str, ...]] = {
     "packs": ("{P} buys {k} bags with {m} {pl} in each bag.", "{P} gets {k} bags with {m} {pl} in each bag."),
     "div": ("{P} splits the {pl} into {k} equal groups and keeps one group.", "{P} shares the {pl} in {k} equal groups and keeps one group."),
 }
-# One arithmetic step per solution line, with the explicit equation.
-STEP_SOLUTIONS = {
-    "add": "{N} buys {k} more, so {a} + {k} = {b}.",
-    "sub": "{N} gives away {k}, so {a} - {k} = {b}.",
-    "mul": "{N} has {k} times as many, so {a} * {k} = {b}.",
-    "packs": "{N} buys {k} * {m} = {p} more, so {a} + {p} = {b}.",
-    "div": "{N} keeps one of {k} groups, so {a} / {k} = {b}.",
+# One solution line per step: the problem's sentence restated, then its equation. Restating makes
+# every number the line needs sit right before it (the copy is local, the way a tiny model learns
+# it fast), and the next line starts where the problem's next sentence does.
+STEP_EQUATIONS = {
+    "add": "{a} + {k} = {b}",
+    "sub": "{a} - {k} = {b}",
+    "mul": "{a} * {k} = {b}",
+    "packs": "{k} * {m} = {p}, then {a} + {p} = {b}",
+    "div": "{a} / {k} = {b}",
 }
 START = "{N} has {s} {pl}."
 PRICE = "Each {sg} costs {k} dollars."
-PRICE_STEP = "Each costs {k} dollars, so {a} * {k} = {b}."
 QUESTION = "How many {pl} does {N} have now?"
 PRICE_QUESTION = "How many dollars are {N}'s {pl} worth?"
 STEP_KINDS = tuple(STEP_SENTENCES)
@@ -141,6 +142,18 @@ def render(wp: WordProblem) -> str:
     return " ".join(body)
 
 
+def step_line(wp: WordProblem, step: Step, value: int, new: int) -> str:
+    """One solution line: the step's sentence, then ``so <equation>`` (``new`` may be a slip)."""
+    sentence = STEP_SENTENCES[step.op][step.variant].format(P=wp.pronoun, k=step.k, m=step.m, pl=wp.item, O=step.other)
+    equation = STEP_EQUATIONS[step.op].format(k=step.k, m=step.m, p=step.k * step.m, a=value, b=new)
+    return f"{sentence[:-1]}, so {equation}."
+
+
+def price_line(wp: WordProblem, value: int, total: int) -> str:
+    sentence = PRICE.format(sg=PLURAL_TO_SINGULAR.get(wp.item, wp.item), k=wp.price)
+    return f"{sentence[:-1]}, so {value} * {wp.price} = {total}."
+
+
 def gold_steps(wp: WordProblem, start: int | None = None) -> tuple[list[str], int] | None:
     """(solution lines, exact answer), or None when the problem is ill-posed or contradictory."""
     value = wp.start if start is None else start
@@ -151,11 +164,10 @@ def gold_steps(wp: WordProblem, start: int | None = None) -> tuple[list[str], in
         new = step.apply(value)
         if new is None or new < 0:
             return None
-        p = step.k * step.m
-        lines.append(STEP_SOLUTIONS[step.op].format(N=wp.name, k=step.k, m=step.m, p=p, a=value, b=new))
+        lines.append(step_line(wp, step, value, new))
         value = new
     if wp.price is not None:
-        lines.append(PRICE_STEP.format(k=wp.price, a=value, b=value * wp.price))
+        lines.append(price_line(wp, value, value * wp.price))
         value *= wp.price
     return lines, value
 
