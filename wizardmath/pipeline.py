@@ -183,6 +183,76 @@ class Pipeline:
             },
         )
 
+    def irm(self, model: str, evol_dir: Path) -> str:
+        """The Instruction Reward Model, trained on evolved siblings ranked by the symbolic judge."""
+        from reward_models.irm import IRMConfig, train_irm
+        from wizardmath.config import load_config
+
+        folder = self.out / "irm"
+        done = folder / "irm_summary.json"
+        if not done.exists():
+            config = load_config(
+                IRMConfig, resolve(self.config.irm_config), model=model, data_path=str(evol_dir),
+                output_dir=str(folder), seed=self.config.seed, disable_tqdm=True,
+            )  # fmt: skip
+            self.timed("train-irm", lambda: train_irm(config))
+        summary = json.loads(done.read_text())
+        keys = ("pairwise_accuracy", "eval_pairs", "train_pairs", "seconds")
+        self.record("irm", {k: summary[k] for k in keys if k in summary})
+        return str(folder)
+
+    def prm(self, model: str, problems: Path) -> str:
+        """The Process Reward Model: the SFT model's own solutions, labelled step by step, then trained."""
+        from reward_models.labelers import LabelConfig, label_prm
+        from reward_models.prm import PRMConfig, train_prm
+        from wizardmath.config import load_config
+
+        labels, folder = self.out / "prm_labels.jsonl", self.out / "prm"
+        done = folder / "prm_summary.json"
+        if not done.exists():
+            label_config = load_config(
+                LabelConfig, resolve(self.config.label_prm_config), model=model, data_path=str(problems),
+                output=str(labels), seed=self.config.seed,
+            )  # fmt: skip
+            _, label_seconds = self.timed("label-prm", lambda: label_prm(label_config))
+            config = load_config(
+                PRMConfig, resolve(self.config.prm_config), model=model, data_path=str(labels),
+                output_dir=str(folder), seed=self.config.seed, disable_tqdm=True,
+            )  # fmt: skip
+            summary, seconds = self.timed("train-prm", lambda: train_prm(config))
+            summary["seconds"] = round(label_seconds + seconds, 1)
+            write_json(done, summary)
+        summary = json.loads(done.read_text())
+        keys = ("step_auc", "eval_records", "train_records", "seconds")
+        self.record("prm", {k: summary[k] for k in keys if k in summary})
+        return str(folder)
+
+    def ppo(self, model: str, problems: Path, test_path: Path, reward_models: dict[str, str]) -> None:
+        from wizardmath.config import load_config
+        from wizardmath.train.ppo import PPOConfig, train_ppo
+
+        folder = self.out / "ppo"
+        done = folder / "ppo_summary.json"
+        if not done.exists():
+            base = load_config(PPOConfig, resolve(self.config.ppo_config))
+            # Reward models the pipeline trained are used when the config's reward asks for them.
+            paths = {f"{name}_path": path for name, path in reward_models.items() if name in base.reward_funcs}
+            config = load_config(
+                PPOConfig, resolve(self.config.ppo_config), model=model, data_path=str(problems),
+                eval_data_path=None, output_dir=str(folder), seed=self.config.seed, report_to="none", **paths,
+            )  # fmt: skip
+            self.timed("ppo", lambda: train_ppo(config))
+        summary = json.loads(done.read_text())
+        examples = summary["steps"] * self._ppo_batch()
+        self.evaluate("ppo", str(folder), test_path, examples, summary["seconds"])
+
+    def _ppo_batch(self) -> int:
+        from wizardmath.config import load_config
+        from wizardmath.train.ppo import PPOConfig
+
+        config = load_config(PPOConfig, resolve(self.config.ppo_config))
+        return config.batch_size * config.num_samples
+
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
         wanted = set(self.config.stages)
@@ -197,8 +267,15 @@ class Pipeline:
                 model, examples, seconds = self.sft("sft_seed", base, seeds_only)
                 self.evaluate("sft_seed", model, test_path, examples, seconds)
             if wanted & {"sft_evolved", "irm", "prm", "ppo"}:
-                model, examples, seconds = self.sft("sft_evolved", base, everything)
-                self.evaluate("sft_evolved", model, test_path, examples, seconds)
+                sft_model, examples, seconds = self.sft("sft_evolved", base, everything)
+                self.evaluate("sft_evolved", sft_model, test_path, examples, seconds)
+                trained: dict[str, str] = {}
+                if "irm" in wanted:
+                    trained["irm"] = self.irm(sft_model, problems.parent)
+                if "prm" in wanted:
+                    trained["prm"] = self.prm(sft_model, problems)
+                if "ppo" in wanted:
+                    self.ppo(sft_model, problems, test_path, trained)
         total = round(time.perf_counter() - start, 1)
         write_json(self.summary_path, {"stages": self.stages, "total_seconds": total, "config": vars(self.config)})
         print_table(self.stages, total)
@@ -206,17 +283,24 @@ class Pipeline:
 
 
 def print_table(stages: dict[str, dict[str, Any]], total: float) -> None:
+    """Stage, training examples, held-out accuracy, time; reward models show their own held-out metric."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"wizardmath pipeline: held-out accuracy ({total:.0f}s in all)")
-    for column in ("stage", "train examples", "accuracy", "n", "seconds"):
+    table = Table(title=f"wizardmath pipeline ({total:.0f}s in all)")
+    for column in ("stage", "train examples", "held-out metric", "n", "seconds"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for name in STAGES:
-        if name in stages:
-            row = stages[name]
-            accuracy = f"{100 * row['accuracy']:.1f}%" if "accuracy" in row else "-"
-            table.add_row(name, str(row.get("train_examples", "-")), accuracy, str(row.get("n", "-")), str(row.get("seconds", "-")))
+        if name not in stages:
+            continue
+        row = stages[name]
+        if "accuracy" in row:
+            metric, n, examples = f"accuracy {100 * row['accuracy']:.1f}%", row.get("n"), row.get("train_examples")
+        elif "pairwise_accuracy" in row:
+            metric, n, examples = f"pairwise acc {100 * row['pairwise_accuracy']:.1f}%", row.get("eval_pairs"), row.get("train_pairs")
+        else:
+            metric, n, examples = f"step AUC {row.get('step_auc', float('nan')):.3f}", row.get("eval_records"), row.get("train_records")
+        table.add_row(name, str(examples if examples is not None else "-"), metric, str(n if n is not None else "-"), str(row.get("seconds", "-")))
     Console().print(table)
 
 
