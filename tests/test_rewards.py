@@ -12,7 +12,7 @@ from wizardmath import rewards as R
 
 GOOD = " Step 1: 5 + 7 = 12.\nThe answer is: 12"
 WRONG = " Step 1: 5 + 7 = 13.\nThe answer is: 13"
-NO_ANSWER = " Step 1: 5 + 7 = 12."
+NO_ANSWER = " Step 1: 5 + 7 = 12, then 3 more."  # no "The answer is"; last number 3
 
 
 def args(**kw) -> R.RewardArguments:

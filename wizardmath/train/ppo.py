@@ -463,11 +463,11 @@ def last_checkpoint(output_dir: str) -> Path | None:
     return max(found)[1] if found else None
 
 
-def save_checkpoint(accelerator, config: PPOConfig, step: int, kl_ctl, elapsed: float) -> None:
+def save_checkpoint(accelerator, config: PPOConfig, step: int, kl_ctl, elapsed: float, before: float) -> None:
     path = Path(config.output_dir) / f"checkpoint-{step}"
     accelerator.save_state(str(path), safe_serialization=False)
     if accelerator.is_main_process:
-        state = {"step": step, "kl_ctl": kl_ctl.state_dict(), "elapsed": elapsed}
+        state = {"step": step, "kl_ctl": kl_ctl.state_dict(), "elapsed": elapsed, "accuracy_before": before}
         (path / "ppo_state.json").write_text(json.dumps(state))
         kept = sorted(Path(config.output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
         for old in kept[: -config.save_total_limit]:
@@ -616,18 +616,19 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
     ref = prepare_frozen(accelerator, ref)
     kl_ctl = (core.AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon) if config.adaptive_kl
               else core.FixedKLController(config.kl_coef))
-    step, elapsed = 0, 0.0
+    step, elapsed, before = 0, 0.0, float("nan")
     resume_from = last_checkpoint(config.output_dir) if config.resume else None
     if resume_from is not None:
         accelerator.load_state(str(resume_from))
         state = json.loads((resume_from / "ppo_state.json").read_text())
-        step, elapsed = state["step"], state["elapsed"]
+        step, elapsed, before = state["step"], state["elapsed"], state.get("accuracy_before", float("nan"))
         kl_ctl.load_state_dict(state["kl_ctl"])
         accelerator.print(f"resumed from {resume_from} at step {step}")
     ctx = {"accelerator": accelerator, "model": model, "ref": ref, "tokenizer": tokenizer, "optimizer": optimizer,
            "train": train, "kl_ctl": kl_ctl, "reward": build_reward(config, config.reward_weights),
            "vllm": VLLMRollout(config, accelerator) if config.rollout_backend == "vllm" else None}
-    before = evaluate(model, tokenizer, held_out, config, accelerator) if step == 0 else float("nan")
+    if step == 0:
+        before = evaluate(model, tokenizer, held_out, config, accelerator)
     logger = Logger(config, accelerator, step)
     metrics: dict[str, float] = {}
     try:
@@ -639,7 +640,7 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
             logger.log(step, metrics)
             out_of_time = config.max_minutes is not None and elapsed + time.perf_counter() - start > 60 * config.max_minutes
             if (config.save_steps and step % config.save_steps == 0) or out_of_time:
-                save_checkpoint(accelerator, config, step, kl_ctl, elapsed + time.perf_counter() - start)
+                save_checkpoint(accelerator, config, step, kl_ctl, elapsed + time.perf_counter() - start, before)
             if out_of_time:
                 accelerator.print(f"max_minutes reached: stopping at step {step}")
                 break
