@@ -202,3 +202,10 @@ def test_variants_run(tiny_config, variant):
     assert (Path(config.output_dir) / "config.json").is_file()  # a plain model: LoRA merged on save
     if variant.get("lora"):
         assert abs(row["kl/mean"]) < 1e-5  # step 1 samples before any update: policy == adapter-free reference
+
+
+def test_tiny_config_loads_on_its_own():
+    # the pipeline reads it without overrides first (to see which reward models it needs)
+    config = load_config(PPOConfig, REPO / "configs/tiny/ppo.yaml")
+    assert config.reward_funcs == ["verifier"] and config.max_minutes is not None and config.max_minutes <= 5
+    assert config.batch_size * config.num_samples % config.mini_batch_size == 0
