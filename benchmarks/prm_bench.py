@@ -48,6 +48,15 @@ def label_file(path: Path, solutions, labels) -> int:
     return write_jsonl(path, (_record(s, lab, len(s.steps), "rule") for s, lab in zip(solutions, labels, strict=True)))
 
 
+def add_extra(path: Path, extra: str, limit: int, seed: int) -> None:
+    """Append up to ``limit`` random records of another stepwise file (shuffled in by the trainer)."""
+    from wizardmath.jsonl import read_jsonl, write_jsonl
+
+    rows = read_jsonl(extra)
+    rows = random.Random(seed).sample(rows, min(limit, len(rows)))
+    write_jsonl(path, read_jsonl(path) + rows)
+
+
 def best_of_k(groups, scores_min, scores_last):
     """Accuracies over problems: first sample, majority, PRM-weighted vote, best-of-K, pass@K."""
     from wizardmath.verify import extract_answer, is_equivalent, verify
@@ -85,6 +94,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--min-ops", type=int, default=1, help="fewest arithmetic steps of a symbolic problem")
     parser.add_argument("--max-ops", type=int, default=4, help="most arithmetic steps (lower it for a weak SFT model)")
+    parser.add_argument("--extra-labels", default=None,
+                        help="stepwise JSONL added to the PRM's training data (e.g. the teacher's labelled solve output)")
+    parser.add_argument("--extra-limit", type=int, default=1600, help="use at most this many extra records (random)")
+    parser.add_argument("--epochs", type=float, default=None, help="override num_train_epochs of --prm-config")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -112,13 +125,16 @@ def main() -> None:
     rule = RuleLabeler()
     train_labels = rule.label(train_solutions)
     label_file(work / "prm_labels.jsonl", train_solutions, train_labels)
+    if args.extra_labels:
+        add_extra(work / "prm_labels.jsonl", args.extra_labels, args.extra_limit, args.seed)
     test_solutions = [s for g in test_groups for s in g]
     test_labels = rule.label(test_solutions)
     label_file(work / "prm_test_labels.jsonl", test_solutions, test_labels)
 
     start = time.perf_counter()
     config = load_config(PRMConfig, args.prm_config, model=args.sft, data_path=str(work / "prm_labels.jsonl"),
-                         output_dir=str(work / "prm"), eval_fraction=0.0, resume_from_checkpoint="no")
+                         output_dir=str(work / "prm"), eval_fraction=0.0, resume_from_checkpoint="no",
+                         **({"num_train_epochs": args.epochs} if args.epochs else {}))
     train_summary = train_prm(config)
     report["train_prm_seconds"] = round(time.perf_counter() - start, 1)
     report["train_steps"] = train_summary["train_steps_labelled"]

@@ -284,17 +284,32 @@ def _make_labeler(name: str, config: LabelConfig, policy: Callable[[], Backend])
     return JudgeLabeler(get_backend(config.judge_backend, **kwargs))
 
 
+def _problem_text(row: dict[str, Any]) -> str | None:
+    """The problem of a solutions row: ``problem``, or the problem inside a templated ``prompt``
+    (solve's ``sft.jsonl`` / ``sft_rejected.jsonl`` hold only the rendered WizardMath prompt)."""
+    if isinstance(row.get("problem"), str):
+        return row["problem"]
+    prompt = row.get("prompt")
+    if not isinstance(prompt, str):
+        return None
+    if "### Instruction:\n" in prompt:
+        prompt = prompt.split("### Instruction:\n", 1)[1].split("\n\n### Response", 1)[0]
+    return prompt.strip()
+
+
 def _read_solutions(path: str) -> list[Solution]:
+    """Solutions to label: ``id``, ``problem`` (or ``prompt``), ``solution`` (or ``completion``) and the
+    gold answer in ``gold`` (solve's rejected samples, whose ``answer`` is the wrong one) or ``answer``."""
     from reward_models.common import split_solution
     from wizardmath.jsonl import DataError, iter_jsonl
 
     out = []
     for line, row in iter_jsonl(path, required=("id",)):
-        problem = row.get("problem") or row.get("prompt")
+        problem = _problem_text(row)
         text = row.get("solution") or row.get("completion")
         if not isinstance(problem, str) or not isinstance(text, str):
             raise DataError(path, line, "needs 'problem' (or 'prompt') and 'solution' (or 'completion') strings", field="solution")
-        answer = row.get("answer")
+        answer = row.get("gold", row.get("answer"))
         out.append(Solution(str(row["id"]), problem, None if answer is None else str(answer), split_solution(text)))
     return [s for s in out if s.steps]
 

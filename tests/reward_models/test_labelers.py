@@ -148,3 +148,14 @@ def test_label_config_errors_say_what_to_set():
         LabelConfig(labeler="mc", solutions_path="x")
     with pytest.raises(ValueError, match="data_path"):
         LabelConfig(import_format="prm800k")
+
+
+def test_solve_output_rows_are_read_with_their_gold_answer(tmp_path):
+    from wizardmath.data.templates import format_prompt
+
+    source, out = tmp_path / "sft_rejected.jsonl", tmp_path / "labels.jsonl"
+    row = {"id": "p/neg0", "prompt": format_prompt(PROBLEM), "completion": " " + "\n".join(LATE.steps), "answer": "17", "gold": "16"}
+    source.write_text(json.dumps(row) + "\n")
+    label_prm(LabelConfig(labeler="rule", solutions_path=str(source), output=str(out)))
+    record = json.loads(out.read_text())
+    assert record["prompt"] == PROBLEM and record["answer"] == "16" and record["labels"] == [True, False]
