@@ -18,6 +18,17 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The tiny model gains nothing from threads, and on a busy 2-core machine they fight."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def shared_file(relative: str) -> Path:
     """A file under ../shared/data, or skip the test when this checkout has no shared data."""
     path = SHARED_DATA / relative

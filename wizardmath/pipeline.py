@@ -44,6 +44,7 @@ class PipelineConfig:
     test_seed: int = field(default=1_000_003, metadata={"help": "Seed of the held-out test set (distinct from training seeds)."})
     test_min_ops: int = field(default=1, metadata={"help": "Fewest arithmetic steps in a test problem."})
     test_max_ops: int = field(default=4, metadata={"help": "Most arithmetic steps in a test problem."})
+    ppo_max_minutes: float = field(default=2.0, metadata={"help": "Wall-clock budget of the PPO stage (overrides the PPO config's)."})
     eval_batch_size: int = field(default=64, metadata={"help": "Prompts per generate call in evaluation."})
     eval_max_new_tokens: int = field(default=128, metadata={"help": "Longest generated solution in evaluation."})
 
@@ -239,7 +240,8 @@ class Pipeline:
             paths = {f"{name}_path": path for name, path in reward_models.items() if name in base.reward_funcs}
             config = load_config(
                 PPOConfig, resolve(self.config.ppo_config), model=model, data_path=str(problems),
-                eval_data_path=None, output_dir=str(folder), seed=self.config.seed, report_to="none", **paths,
+                eval_data_path=None, output_dir=str(folder), seed=self.config.seed, report_to="none",
+                max_minutes=self.config.ppo_max_minutes, **paths,
             )  # fmt: skip
             self.timed("ppo", lambda: train_ppo(config))
         summary = json.loads(done.read_text())

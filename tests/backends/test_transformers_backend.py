@@ -21,17 +21,6 @@ from wizardmath.backends.transformers_backend import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tiny model gains nothing from threads, and on a busy 2-core machine they fight."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # -- the pure text helpers ---------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "expected"),

@@ -9,17 +9,6 @@ import pytest
 from wizardmath.data import MathProblem, load_problems
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tiny model gains nothing from threads, and on a busy 2-core machine they fight."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="session")
 def gsm8k_problems(gsm8k_test: Path) -> list[MathProblem]:
     return load_problems("gsm8k", gsm8k_test)

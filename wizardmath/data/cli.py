@@ -25,13 +25,9 @@ class DataConfig:
             raise ValueError("data convert needs --output FILE.jsonl")
 
     def parsed_field_map(self) -> dict[str, str]:
-        if not self.field_map:
-            return {}
-        pairs = [item.split("=", 1) for item in self.field_map.split(",") if item.strip()]
-        bad = [p[0] for p in pairs if len(p) != 2]
-        if bad:
-            raise ValueError(f"--field_map: expected ours=theirs pairs, got {bad}")
-        return {k.strip(): v.strip() for k, v in pairs}
+        from wizardmath.data.loaders import parse_field_map
+
+        return parse_field_map(self.field_map)
 
 
 def data_command(config: DataConfig) -> int:

@@ -51,6 +51,17 @@ Row = dict[str, Any]
 Normaliser = Callable[[Row, str, str, int | None, dict[str, str]], MathProblem]
 
 
+def parse_field_map(text: str | None) -> dict[str, str]:
+    """``"problem=question,answer=final"`` -> ``{"problem": "question", "answer": "final"}`` (the CLI form)."""
+    if not text:
+        return {}
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    bad = [p[0] for p in pairs if len(p) != 2]
+    if bad:
+        raise ValueError(f"field_map: expected ours=theirs pairs, got {bad}")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
 def gsm8k_answer(text: str) -> str | None:
     """The number after ``####`` with thousands commas removed (``#### 1,200`` -> ``1200``)."""
     if "####" not in text:

@@ -80,13 +80,9 @@ class EvalConfig:
         return "openai" if self.base_url else "transformers"
 
     def parsed_field_map(self) -> dict[str, str]:
-        if not self.field_map:
-            return {}
-        pairs = [item.split("=", 1) for item in self.field_map.split(",") if item.strip()]
-        bad = [p[0] for p in pairs if len(p) != 2]
-        if bad:
-            raise ValueError(f"field_map: expected ours=theirs pairs, got {bad}")
-        return {k.strip(): v.strip() for k, v in pairs}
+        from wizardmath.data.loaders import parse_field_map
+
+        return parse_field_map(self.field_map)
 
     def run_settings(self) -> dict[str, object]:
         """What makes results comparable: a resumed run must match these, and the summary records them."""
