@@ -27,8 +27,10 @@ def test_digits_are_one_token_each(tiny_model_dir):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    tokens = tokenizer.tokenize("12345 + 678")
-    assert [t for t in tokens if any(c.isdigit() for c in t)] == list("12345678")
+    tokens = tokenizer.tokenize("He has 12345 + 678 pens")
+    digits = [t for t in tokens if any(c.isdigit() for c in t)]
+    assert [t.lstrip("Ġ") for t in digits] == list("12345678")  # one digit per token
+    assert digits[0] == "Ġ1" and digits[5] == "Ġ6"  # a number's leading space rides on its first digit
     assert tokenizer.decode(tokenizer("The answer is: 1,024").input_ids) == "The answer is: 1,024"
 
 

@@ -71,13 +71,19 @@ def generated_corpus(size: int, seed: int) -> Iterator[str]:
 
 def build_tokenizer(config: TinyConfig):
     """A byte-level BPE tokenizer with one token per digit, wrapped for ``transformers``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE(unk_token=None))
-    # Digits first, each on its own, so "128" is "1","2","8": carries become learnable.
+    # One digit per token, so "128" is " 1","2","8" and carries are learnable. The space before a
+    # number stays on its first digit: a bare space token before every number would give all numbers
+    # the same previous token, and copying a number from the problem (an induction head matching
+    # the word before it) could not tell them apart.
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        [
+            pre_tokenizers.Split(Regex(r" ?\d"), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False),
+        ]
     )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(

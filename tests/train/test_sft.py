@@ -42,7 +42,7 @@ def test_sft_loss_falls_and_model_loads(tiny_model_dir, tmp_path):
 
     data = make_data(tmp_path / "sft.jsonl")
     out = tmp_path / "sft"
-    summary = train_sft(tiny_config(tiny_model_dir, data, out, num_train_epochs=4, logging_steps=1, save_strategy="no"))
+    summary = train_sft(tiny_config(tiny_model_dir, data, out, num_train_epochs=4, per_device_train_batch_size=32, logging_steps=1, save_strategy="no"))
     assert summary["examples"] == 64 and summary["steps"] == 8
     history = json.loads((out / "sft_summary.json").read_text())
     assert history["train_loss"] < 5.5
