@@ -649,7 +649,10 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
         ctx["reward"].close()
     after = evaluate(model, tokenizer, held_out, config, accelerator)
     save_policy(accelerator, model, tokenizer, config)
-    summary = {"accuracy": after, "accuracy_before": before, "n": len(held_out), "steps": step,
+    def finite(x: float) -> float | None:  # no held-out set: null, not NaN (which is not JSON)
+        return None if x != x else x
+
+    summary = {"accuracy": finite(after), "accuracy_before": finite(before), "n": len(held_out), "steps": step,
                "seconds": elapsed + time.perf_counter() - start, "final": metrics}
     if accelerator.is_main_process:
         from wizardmath.jsonl import write_json
