@@ -87,6 +87,15 @@ class Pipeline:
         print(f"[pipeline] {label}: done in {seconds:.1f}s", flush=True)
         return value, seconds
 
+    def once(self, label: str, done: Path, cls: type, config_path: str, entry: Callable[[Any], Any], **overrides: Any) -> dict[str, Any]:
+        """Run ``entry`` on the stage config (YAML + overrides) unless its summary ``done`` exists; return it."""
+        from wizardmath.config import load_config
+
+        if not done.exists():
+            config = load_config(cls, resolve(config_path), seed=self.config.seed, **overrides)
+            self.timed(label, lambda: entry(config))
+        return json.loads(done.read_text())
+
     # -- stages --------------------------------------------------------------------------------
 
     def base_model(self) -> str:
@@ -150,18 +159,13 @@ class Pipeline:
         return everything, seeds_only
 
     def sft(self, name: str, model: str, data: Path) -> tuple[str, int, float]:
-        from wizardmath.config import load_config
         from wizardmath.train.sft import SFTConfig, train_sft
 
         folder = self.out / name
-        done = folder / "sft_summary.json"
-        if not done.exists():
-            config = load_config(
-                SFTConfig, resolve(self.config.sft_config), model=model, data_path=str(data),
-                output_dir=str(folder), seed=self.config.seed, disable_tqdm=True,
-            )  # fmt: skip
-            self.timed(f"sft ({name})", lambda: train_sft(config))
-        summary = json.loads(done.read_text())
+        summary = self.once(
+            f"sft ({name})", folder / "sft_summary.json", SFTConfig, self.config.sft_config, train_sft,
+            model=model, data_path=str(data), output_dir=str(folder), disable_tqdm=True,
+        )  # fmt: skip
         return str(folder), summary["examples"], summary["seconds"]
 
     def evaluate(self, stage: str, model: str, test_path: Path, train_examples: int, train_seconds: float) -> None:
@@ -187,17 +191,12 @@ class Pipeline:
     def irm(self, model: str, evol_dir: Path) -> str:
         """The Instruction Reward Model, trained on evolved siblings ranked by the symbolic judge."""
         from reward_models.irm import IRMConfig, train_irm
-        from wizardmath.config import load_config
 
         folder = self.out / "irm"
-        done = folder / "irm_summary.json"
-        if not done.exists():
-            config = load_config(
-                IRMConfig, resolve(self.config.irm_config), model=model, data_path=str(evol_dir),
-                output_dir=str(folder), seed=self.config.seed, disable_tqdm=True,
-            )  # fmt: skip
-            self.timed("train-irm", lambda: train_irm(config))
-        summary = json.loads(done.read_text())
+        summary = self.once(
+            "train-irm", folder / "irm_summary.json", IRMConfig, self.config.irm_config, train_irm,
+            model=model, data_path=str(evol_dir), output_dir=str(folder), disable_tqdm=True,
+        )  # fmt: skip
         keys = ("pairwise_accuracy", "eval_pairs", "train_pairs", "seconds")
         self.record("irm", {k: summary[k] for k in keys if k in summary})
         return str(folder)
@@ -233,27 +232,16 @@ class Pipeline:
         from wizardmath.train.ppo import PPOConfig, train_ppo
 
         folder = self.out / "ppo"
-        done = folder / "ppo_summary.json"
-        if not done.exists():
-            base = load_config(PPOConfig, resolve(self.config.ppo_config))
-            # Reward models the pipeline trained are used when the config's reward asks for them.
-            paths = {f"{name}_path": path for name, path in reward_models.items() if name in base.reward_funcs}
-            config = load_config(
-                PPOConfig, resolve(self.config.ppo_config), model=model, data_path=str(problems),
-                eval_data_path=None, output_dir=str(folder), seed=self.config.seed, report_to="none",
-                max_minutes=self.config.ppo_max_minutes, **paths,
-            )  # fmt: skip
-            self.timed("ppo", lambda: train_ppo(config))
-        summary = json.loads(done.read_text())
-        examples = summary["steps"] * self._ppo_batch()
+        base = load_config(PPOConfig, resolve(self.config.ppo_config))
+        # Reward models the pipeline trained are used when the config's reward asks for them.
+        paths = {f"{name}_path": path for name, path in reward_models.items() if name in base.reward_funcs}
+        summary = self.once(
+            "ppo", folder / "ppo_summary.json", PPOConfig, self.config.ppo_config, train_ppo,
+            model=model, data_path=str(problems), eval_data_path=None, output_dir=str(folder), report_to="none",
+            max_minutes=self.config.ppo_max_minutes, **paths,
+        )  # fmt: skip
+        examples = summary["steps"] * base.batch_size * base.num_samples
         self.evaluate("ppo", str(folder), test_path, examples, summary["seconds"])
-
-    def _ppo_batch(self) -> int:
-        from wizardmath.config import load_config
-        from wizardmath.train.ppo import PPOConfig
-
-        config = load_config(PPOConfig, resolve(self.config.ppo_config))
-        return config.batch_size * config.num_samples
 
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
