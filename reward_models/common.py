@@ -20,11 +20,12 @@ def resolve_checkpoint(output_dir: str, resume: str | None) -> str | None:
     Defaulting to resume is what makes a killed ``train-prm`` / ``train-irm`` safe to start again
     with the same command.
     """
-    from transformers.trainer_utils import get_last_checkpoint
+    # The SFT stage's finder skips a checkpoint torn by a kill mid-save (same Trainer layout here).
+    from wizardmath.train.sft import last_checkpoint
 
     if resume is not None and resume.lower() in NO_RESUME:
         return None
-    last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+    last = last_checkpoint(output_dir)
     if resume is None:
         return last
     if resume.lower() in LAST:
