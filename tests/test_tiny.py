@@ -15,7 +15,7 @@ def test_tiny_model_loads_and_generates(tiny_model_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     assert isinstance(model, LlamaForCausalLM)
-    assert 1_000_000 <= sum(p.numel() for p in model.parameters()) <= 5_000_000
+    assert 100_000 <= sum(p.numel() for p in model.parameters()) <= 1_000_000
     assert tokenizer.pad_token == "<pad>" and tokenizer.eos_token == "</s>" and tokenizer.chat_template
     inputs = tokenizer(["Tom has 12 apples."], return_tensors="pt")
     with torch.no_grad():
@@ -32,6 +32,20 @@ def test_digits_are_one_token_each(tiny_model_dir):
     assert [t.lstrip("Ġ") for t in digits] == list("12345678")  # one digit per token
     assert digits[0] == "Ġ1" and digits[5] == "Ġ6"  # a number's leading space rides on its first digit
     assert tokenizer.decode(tokenizer("The answer is: 1,024").input_ids) == "The answer is: 1,024"
+
+
+def test_prompt_template_text_is_two_tokens_and_round_trips(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from wizardmath.data.templates import format_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    problem = "Tom has 12 pens. He buys 3 more pens. How many pens does Tom have now?"
+    prompt = format_prompt(problem, "wizardmath")
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    assert len(ids) == 2 + len(tokenizer(problem, add_special_tokens=False)["input_ids"])
+    assert tokenizer.decode(ids) == prompt
+    assert tokenizer.decode(tokenizer(prompt + " Step 1: x").input_ids, skip_special_tokens=True) == prompt + " Step 1: x"
 
 
 def _digest(folder) -> str:

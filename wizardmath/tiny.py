@@ -1,4 +1,4 @@
-"""The tiny world's model: a ~2M-parameter LLaMA-architecture causal LM and its tokenizer, built locally.
+"""The tiny world's model: a ~0.25M-parameter LLaMA-architecture causal LM and its tokenizer, built locally.
 
 ``init_tiny(TinyConfig(output="tiny"))`` trains a byte-level BPE tokenizer with the ``tokenizers``
 library on text this project generates (prompt templates, answer format, symbolic word problems),
@@ -28,13 +28,19 @@ class TinyConfig:
     output: str = field(default="tiny-model", metadata={"help": "Folder to write the model and tokenizer to.", "aliases": ["--out"]})
     seed: int = field(default=0, metadata={"help": "Seed for the weights (and corpus sampling)."})
     vocab_size: int = field(default=1024, metadata={"help": "Tokenizer vocabulary size (BPE merges up to this)."})
-    hidden_size: int = field(default=192, metadata={"help": "Model width."})
-    intermediate_size: int = field(default=512, metadata={"help": "MLP width."})
+    # Width 64 is the fastest to train on a CPU budget: at a fixed 3.7 minutes of SFT, widths 192,
+    # 128, 96 and 64 scored 11.5%, 25.5%, 35.5% and 68.5% held out (more updates beat more width).
+    hidden_size: int = field(default=64, metadata={"help": "Model width."})
+    intermediate_size: int = field(default=192, metadata={"help": "MLP width."})
     num_hidden_layers: int = field(default=4, metadata={"help": "Transformer blocks."})
     num_attention_heads: int = field(default=4, metadata={"help": "Attention heads."})
     max_position_embeddings: int = field(default=1024, metadata={"help": "Longest sequence the model takes."})
     corpus_files: list[str] = field(default_factory=list, metadata={"help": "Extra text files to train the tokenizer on."})
     corpus_size: int = field(default=3000, metadata={"help": "Generated sentences added to the tokenizer corpus."})
+    template_tokens: bool = field(
+        default=True,
+        metadata={"help": "Encode the fixed text of the WizardMath prompt template as two whole tokens (shorter sequences)."},
+    )
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_attention_heads:
@@ -69,6 +75,13 @@ def generated_corpus(size: int, seed: int) -> Iterator[str]:
         yield format_solution([f"{sentence} {a} {op} {b} = {value}."], str(value))
 
 
+def template_pieces() -> list[str]:
+    """The WizardMath prompt template's fixed text around ``{instruction}``."""
+    from wizardmath.data.templates import WIZARDMATH_TEMPLATE
+
+    return [piece for piece in WIZARDMATH_TEMPLATE.split("{instruction}") if piece]
+
+
 def build_tokenizer(config: TinyConfig):
     """A byte-level BPE tokenizer with one token per digit, wrapped for ``transformers``."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -96,6 +109,13 @@ def build_tokenizer(config: TinyConfig):
     for path in config.corpus_files:
         texts.extend(Path(path).read_text(encoding="utf-8").splitlines())
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    if config.template_tokens:
+        # The prompt template's fixed text is a third of a tiny training sequence and carries no
+        # information; as two added tokens it costs two positions. The text itself is unchanged:
+        # it encodes and decodes exactly as before, so prompts stay in WizardMath's format.
+        from tokenizers import AddedToken
+
+        tokenizer.add_tokens([AddedToken(piece, normalized=False) for piece in template_pieces()])
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token="<s>",
