@@ -135,11 +135,11 @@ def test_training_lowers_the_loss_and_changes_the_model(tiny_model_dir, stepwise
     from transformers import AutoModelForTokenClassification
 
     out = tmp_path / "prm"
-    summary = train_prm(PRMConfig(model=str(tiny_model_dir), data_path=str(stepwise_file), eval_fraction=0.0, max_steps=8,
+    summary = train_prm(PRMConfig(model=str(tiny_model_dir), data_path=str(stepwise_file), eval_fraction=0.0, max_steps=16,
                                   **train_args(out)))
     history = summary["loss_history"]
-    assert summary["global_step"] == 8 and len(history) == 8
-    assert min(history[-3:]) < history[0]
+    assert summary["global_step"] == 16 and len(history) == 16
+    assert sum(history[-4:]) < sum(history[:4])  # per-batch losses are noisy: compare means
     model = AutoModelForTokenClassification.from_pretrained(out)
     base = AutoModelForTokenClassification.from_pretrained(tiny_model_dir, num_labels=2)
     assert not torch.equal(model.model.embed_tokens.weight, base.model.embed_tokens.weight)
