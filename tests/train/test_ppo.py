@@ -11,7 +11,7 @@ import torch
 
 from wizardmath import rewards as R
 from wizardmath.config import load_config
-from wizardmath.train import ppo
+from wizardmath.train import ppo, ppo_plan
 from wizardmath.train.ppo import PPOConfig, train_ppo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,21 +37,21 @@ def test_real_configs_load_validate_and_plan(size, capsys):
 def test_llama2_parameter_counts():
     # the published sizes: 6.74B, 13.02B, 68.98B
     for size, expected in (("7b", 6.738e9), ("13b", 13.016e9), ("70b", 68.977e9)):
-        params, _ = ppo.count_params(ppo.model_shape(f"meta-llama/Llama-2-{size}-hf"))
+        params, _ = ppo_plan.count_params(ppo_plan.model_shape(f"meta-llama/Llama-2-{size}-hf"))
         assert params == pytest.approx(expected, rel=1e-3)
     with pytest.raises(ValueError, match="config.json, or a LLaMA-2 name"):
-        ppo.model_shape("some/unknown-model")
+        ppo_plan.model_shape("some/unknown-model")
 
 
 def test_memory_plan_shards_by_zero_stage(tiny_model_dir):
     def total(**kw):
-        plan = ppo.memory_plan(PPOConfig(model="llama-2-7b", dry_run=True, num_gpus=8, bf16=True, **kw))
+        plan = ppo_plan.memory_plan(PPOConfig(model="llama-2-7b", dry_run=True, num_gpus=8, bf16=True, **kw))
         return float(plan.split("total per GPU (before activations)")[1].split("GiB")[0])
 
     stages = [total(zero_stage=z) for z in range(4)]
     assert stages == sorted(stages, reverse=True) and stages[0] > 100 > stages[3]
     assert total(zero_stage=3, lora=True) < total(zero_stage=3)
-    assert "0.00B parameters" in ppo.memory_plan(PPOConfig(model=str(tiny_model_dir), dry_run=True))
+    assert "0.00B parameters" in ppo_plan.memory_plan(PPOConfig(model=str(tiny_model_dir), dry_run=True))
 
 
 @pytest.mark.parametrize(

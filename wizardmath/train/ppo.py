@@ -596,6 +596,8 @@ def ppo_step(step: int, ctx: dict[str, Any], config: PPOConfig) -> dict[str, flo
 def train_ppo(config: PPOConfig) -> dict[str, Any]:
     """Run PPO from ``config`` (or print the memory plan with ``dry_run``); returns a summary."""
     if config.dry_run:
+        from wizardmath.train.ppo_plan import memory_plan
+
         print(memory_plan(config))
         return {"dry_run": True}
     from accelerate import Accelerator
@@ -661,74 +663,3 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
         accelerator.print(f"ppo: {step} steps, held-out accuracy {before:.3f} -> {after:.3f} (n={len(held_out)}), "
                           f"{summary['seconds']:.0f}s; policy saved to {config.output_dir}")
     return summary
-
-
-# ----------------------------------------------------------------------------- memory plan (dry run)
-
-# LLaMA-2 shapes (Touvron et al. 2023, Table 1 and the released configs), for planning without downloads.
-LLAMA2_SHAPES = {
-    "7b": {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32},
-    "13b": {"hidden_size": 5120, "intermediate_size": 13824, "num_hidden_layers": 40, "num_attention_heads": 40, "num_key_value_heads": 40},
-    "70b": {"hidden_size": 8192, "intermediate_size": 28672, "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8},
-}
-
-
-def model_shape(name: str) -> dict[str, Any]:
-    """Shape fields from a local ``config.json``, else the LLaMA-2 table by size in the name."""
-    config_file = Path(name) / "config.json"
-    if config_file.is_file():
-        return json.loads(config_file.read_text())
-    import re
-
-    match = re.search(r"(?<![0-9])(7|13|70)b", name.lower())
-    if match:
-        return {**LLAMA2_SHAPES[match.group(1) + "b"], "vocab_size": 32000, "tie_word_embeddings": False}
-    raise ValueError(f"dry_run needs a local model folder with config.json, or a LLaMA-2 name with 7b/13b/70b: got '{name}'")
-
-
-def count_params(shape: dict[str, Any], lora_r: int = 0, lora_modules: tuple[str, ...] = ()) -> tuple[int, int]:
-    """(all parameters, LoRA parameters) of a LLaMA-style decoder."""
-    h, i, layers = shape["hidden_size"], shape["intermediate_size"], shape["num_hidden_layers"]
-    kv = h * shape.get("num_key_value_heads", shape["num_attention_heads"]) // shape["num_attention_heads"]
-    dims = {"q_proj": (h, h), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (h, h),
-            "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}
-    per_layer = sum(a * b for a, b in dims.values()) + 2 * h
-    embed = shape["vocab_size"] * h * (1 if shape.get("tie_word_embeddings") else 2)
-    lora = layers * sum(lora_r * (a + b) for m, (a, b) in dims.items() if m in lora_modules)
-    return embed + layers * per_layer + h, lora
-
-
-def memory_plan(config: PPOConfig) -> str:
-    """Per-GPU bytes of weights, gradients and optimizer states for this PPO setup (activations excluded)."""
-    shape = model_shape(config.model)
-    params, lora = count_params(shape, config.lora_r if config.lora else 0, tuple(config.lora_target_modules))
-    n, z, half = config.num_gpus, config.zero_stage, 2 if config.bf16 else 4
-    trainable = lora if config.lora else params
-    shard = {"params": n if z >= 3 else 1, "grads": n if z >= 2 else 1, "optim": n if z >= 1 else 1}
-    rows = [("policy weights", params * half / shard["params"]),
-            ("policy gradients", trainable * half / shard["grads"]),
-            ("optimizer (fp32 master + Adam m, v)" if config.bf16 else "optimizer (Adam m, v)",
-             0 if config.offload_optimizer else trainable * (12 if config.bf16 else 8) / shard["optim"])]
-    if not config.lora:
-        rows.append(("reference weights (frozen)", params * half / shard["params"]))
-    if config.value_model == "separate":
-        rows += [("critic weights + gradients", 2 * params * half / shard["params"]),
-                 ("critic optimizer", 0 if config.offload_optimizer else params * (12 if config.bf16 else 8) / shard["optim"])]
-    if config.rollout_backend == "vllm":
-        tp = config.vllm_tensor_parallel_size
-        rows.append((f"vLLM weights (bf16, tensor parallel {tp})", params * 2 / tp))
-    micro = config.mini_batch_size // config.gradient_accumulation_steps
-    seq = config.max_prompt_length + config.max_new_tokens
-    rows.append(("logits of one micro-batch (fp32)", micro * seq * shape["vocab_size"] * 4))
-    total = sum(b for _, b in rows)
-    gib = 1024**3
-    lines = [f"PPO memory plan: {config.model} ({params / 1e9:.2f}B parameters"
-             + (f", LoRA {lora / 1e6:.1f}M trainable" if config.lora else "") + f"), {n} GPU(s), ZeRO stage {z}, "
-             + ("bf16" if config.bf16 else "fp32") + (", optimizer offloaded to CPU" if config.offload_optimizer else ""),
-             *(f"  {name:<40} {b / gib:8.1f} GiB" for name, b in rows),
-             f"  {'total per GPU (before activations)':<40} {total / gib:8.1f} GiB"]
-    if config.rollout_backend == "vllm":
-        lines.append(f"  vLLM reserves {config.vllm_gpu_memory_utilization:.0%} of each GPU in all (its weights + KV cache)")
-    if config.offload_optimizer:
-        lines.append(f"  CPU RAM for offloaded optimizer states: {trainable * 12 / gib:.0f} GiB per node")
-    return "\n".join(lines)
