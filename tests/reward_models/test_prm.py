@@ -135,11 +135,14 @@ def test_training_lowers_the_loss_and_changes_the_model(tiny_model_dir, stepwise
     from transformers import AutoModelForTokenClassification
 
     out = tmp_path / "prm"
-    summary = train_prm(PRMConfig(model=str(tiny_model_dir), data_path=str(stepwise_file), eval_fraction=0.0, max_steps=16,
+    # One batch of 8 records, seen 20 times: its loss must fall (mixed batches are too noisy to compare).
+    one_batch = tmp_path / "one_batch.jsonl"
+    one_batch.write_text("".join(stepwise_file.read_text().splitlines(keepends=True)[:8]))
+    summary = train_prm(PRMConfig(model=str(tiny_model_dir), data_path=str(one_batch), eval_fraction=0.0, max_steps=20,
                                   **train_args(out)))
     history = summary["loss_history"]
-    assert summary["global_step"] == 16 and len(history) == 16
-    assert sum(history[-4:]) < sum(history[:4])  # per-batch losses are noisy: compare means
+    assert summary["global_step"] == 20 and len(history) == 20
+    assert max(history[-3:]) < 0.5 * history[0]
     model = AutoModelForTokenClassification.from_pretrained(out)
     base = AutoModelForTokenClassification.from_pretrained(tiny_model_dir, num_labels=2)
     assert not torch.equal(model.model.embed_tokens.weight, base.model.embed_tokens.weight)
