@@ -287,14 +287,12 @@ def _make_labeler(name: str, config: LabelConfig, policy: Callable[[], Backend])
 def _problem_text(row: dict[str, Any]) -> str | None:
     """The problem of a solutions row: ``problem``, or the problem inside a templated ``prompt``
     (solve's ``sft.jsonl`` / ``sft_rejected.jsonl`` hold only the rendered WizardMath prompt)."""
+    from wizardmath.data.templates import problem_from_prompt
+
     if isinstance(row.get("problem"), str):
         return row["problem"]
     prompt = row.get("prompt")
-    if not isinstance(prompt, str):
-        return None
-    if "### Instruction:\n" in prompt:
-        prompt = prompt.split("### Instruction:\n", 1)[1].split("\n\n### Response", 1)[0]
-    return prompt.strip()
+    return problem_from_prompt(prompt) if isinstance(prompt, str) else None
 
 
 def _read_solutions(path: str) -> list[Solution]:

@@ -34,6 +34,16 @@ def format_prompt(problem: str, template: str = "wizardmath", tokenizer: Any = N
     raise ValueError(f"unknown template '{template}'; valid: {', '.join(TEMPLATES)}")
 
 
+def problem_from_prompt(prompt: str) -> str:
+    """The problem inside a WizardMath, chat or raw prompt (the inverse of ``format_prompt``)."""
+    if "### Instruction:\n" in prompt:
+        prompt = prompt.split("### Instruction:\n", 1)[1].split("\n\n### Response", 1)[0]
+    suffix = CHAT_INSTRUCTION.replace("{instruction}", "")
+    if suffix and suffix in prompt:
+        prompt = prompt.split(suffix, 1)[0]
+    return prompt.strip()
+
+
 def chat_messages(problem: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": CHAT_INSTRUCTION.format(instruction=problem.strip())}]
 

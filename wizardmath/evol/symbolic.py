@@ -30,6 +30,7 @@ from typing import Any
 
 from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams, prompt_text
 from wizardmath.data.records import MathProblem
+from wizardmath.data.templates import problem_from_prompt
 from wizardmath.evol import world as W
 from wizardmath.evol.world import DEFAULT_WORLD, WordProblem, WorldConfig
 
@@ -221,18 +222,6 @@ def solve_problem(text: str, rng: random.Random, error_rate: float) -> tuple[str
         text, answer = _slip(wp, rng)
         return text, {"solved": True, "slip": True, "answer": answer}
     return solved[0], {"solved": True, "slip": False, "answer": solved[1]}
-
-
-def problem_from_prompt(prompt: str) -> str:
-    """The problem inside a WizardMath, chat or raw prompt."""
-    from wizardmath.data.templates import CHAT_INSTRUCTION
-
-    if "### Instruction:\n" in prompt:
-        prompt = prompt.split("### Instruction:\n", 1)[1].split("\n\n### Response", 1)[0]
-    suffix = CHAT_INSTRUCTION.replace("{instruction}", "")
-    if suffix and suffix in prompt:
-        prompt = prompt.split(suffix, 1)[0]
-    return prompt.strip()
 
 
 class SymbolicBackend(Backend):

@@ -154,9 +154,9 @@ def price_line(wp: WordProblem, value: int, total: int) -> str:
     return f"{sentence[:-1]}, so {value} * {wp.price} = {total}."
 
 
-def gold_steps(wp: WordProblem, start: int | None = None) -> tuple[list[str], int] | None:
+def gold_steps(wp: WordProblem) -> tuple[list[str], int] | None:
     """(solution lines, exact answer), or None when the problem is ill-posed or contradictory."""
-    value = wp.start if start is None else start
+    value = wp.start
     if value is None:
         return None
     lines = []
