@@ -22,20 +22,13 @@ from typing import Any
 from trl import GRPOConfig as TRLGRPOConfig
 
 from wizardmath.rewards import RewardArguments
+from wizardmath.train.rl_data import ProblemArguments
 
 
 @dataclass
-class GRPOConfig(TRLGRPOConfig, RewardArguments):
+class GRPOConfig(TRLGRPOConfig, ProblemArguments, RewardArguments):
     """TRL's ``GRPOConfig`` plus wizardmath's data, reward and evaluation keys."""
 
-    model: str = field(default="", metadata={"help": "The SFT model to improve: a local folder or a hub name."})
-    dataset: str = field(default="jsonl", metadata={"help": "Prompt source: jsonl (problem/answer/id lines), gsm8k, math, ..."})
-    data_path: str | None = field(default=None, metadata={"help": "Problems JSONL (or a local copy of the data set)."})
-    split: str = field(default="train", metadata={"help": "Split for named data sets."})
-    limit: int | None = field(default=None, metadata={"help": "Use at most this many training problems."})
-    eval_data_path: str | None = field(default=None, metadata={"help": "Held-out problems JSONL: greedy accuracy before and after."})
-    eval_limit: int = field(default=200, metadata={"help": "Held-out problems evaluated."})
-    template: str = field(default="wizardmath", metadata={"help": "Prompt template: wizardmath, chat or raw."})
     use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft); merged on save."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
@@ -66,11 +59,9 @@ def load_prompts(config: GRPOConfig):
     from datasets import Dataset
     from transformers import AutoTokenizer
 
-    from wizardmath.data import format_prompt, load_problems
+    from wizardmath.data import format_prompt
 
-    problems = load_problems(config.dataset, config.data_path, split=config.split, limit=config.limit)
-    if not problems:
-        raise ValueError(f"no problems in {config.data_path or config.dataset}")
+    problems = config.train_problems()
     tokenizer = AutoTokenizer.from_pretrained(config.model) if config.template == "chat" else None
     rows = [{"prompt": format_prompt(p.problem, config.template, tokenizer), "problem": p.problem,
              "answer": p.answer or "", "id": p.id} for p in problems]
@@ -83,7 +74,6 @@ def train_grpo(config: GRPOConfig) -> dict[str, Any]:
 
     from trl import GRPOTrainer
 
-    from wizardmath.data import load_problems
     from wizardmath.jsonl import write_json
     from wizardmath.rewards import build_reward
     from wizardmath.train.ppo import greedy_accuracy
@@ -93,7 +83,7 @@ def train_grpo(config: GRPOConfig) -> dict[str, Any]:
         os.environ.setdefault("WANDB_MODE", "offline")
     start = time.perf_counter()
     data = load_prompts(config)
-    held_out = load_problems("jsonl", config.eval_data_path, limit=config.eval_limit) if config.eval_data_path else []
+    held_out = config.held_out_problems()
     model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code)
     reward = build_reward(config, config.reward_weights)
     # weighted_sum: TRL sums the terms itself (and logs each); other combinations are one function

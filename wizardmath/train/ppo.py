@@ -38,22 +38,15 @@ from torch import nn
 
 from wizardmath.rewards import RewardArguments
 from wizardmath.train import ppo_core as core
+from wizardmath.train.rl_data import ProblemArguments
 
 
 @dataclass
-class PPOConfig(RewardArguments):
+class PPOConfig(ProblemArguments, RewardArguments):
     """Everything a PPO run needs; YAML keys and ``--flags`` are these field names."""
 
-    model: str = field(default="", metadata={"help": "The SFT model to improve: a local folder or a hub name."})
     ref_model: str | None = field(default=None, metadata={"help": "Frozen reference for the KL penalty (default: model)."})
-    dataset: str = field(default="jsonl", metadata={"help": "Prompt source: jsonl (problem/answer/id lines), gsm8k, math, ..."})
-    data_path: str | None = field(default=None, metadata={"help": "Problems JSONL (or a local copy of the data set)."})
-    split: str = field(default="train", metadata={"help": "Split for named data sets."})
-    limit: int | None = field(default=None, metadata={"help": "Use at most this many training problems."})
-    eval_data_path: str | None = field(default=None, metadata={"help": "Held-out problems JSONL for greedy accuracy."})
-    eval_limit: int = field(default=200, metadata={"help": "Held-out problems evaluated."})
     eval_steps: int = field(default=0, metadata={"help": "Evaluate every N steps (0: only before and after training)."})
-    template: str = field(default="wizardmath", metadata={"help": "Prompt template: wizardmath, chat or raw."})
     output_dir: str = field(default="", metadata={"help": "Where checkpoints, metrics.jsonl and the final model go."})
     seed: int = field(default=0, metadata={"help": "Seed for prompt order, sampling and minibatch shuffles."})
     # rollout
@@ -407,16 +400,6 @@ def ppo_update(model, optimizer, accelerator, batch: dict[str, torch.Tensor], co
 # ----------------------------------------------------------------------------- data, eval, checkpoints
 
 
-def load_data(config: PPOConfig):
-    from wizardmath.data import load_problems
-
-    train = load_problems(config.dataset, config.data_path, split=config.split, limit=config.limit)
-    if not train:
-        raise ValueError(f"no problems in {config.data_path or config.dataset}")
-    held_out = load_problems("jsonl", config.eval_data_path, limit=config.eval_limit) if config.eval_data_path else []
-    return train, held_out
-
-
 def batch_indices(step: int, n: int, batch: int, seed: int, rank: int = 0, world: int = 1) -> list[int]:
     """Prompts of ``step`` for process ``rank``: epochs are seeded permutations, so any step is reproducible."""
     out, start = [], (step * batch * world + rank * batch)
@@ -611,7 +594,7 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
         plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = config.mini_batch_size // config.gradient_accumulation_steps
     Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)  # initialisation of the value head, before any checkpoint restores it
-    train, held_out = load_data(config)
+    train, held_out = config.train_problems(), config.held_out_problems()
     tokenizer, model, ref = build_models(config)
     optimizer = _optimizer(model, config)
     model, optimizer = accelerator.prepare(model, optimizer)

@@ -1,0 +1,34 @@
+"""The prompt data and held-out set that both RL trainers read (``PPOConfig`` and ``GRPOConfig``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from wizardmath.data.records import MathProblem
+
+
+@dataclass
+class ProblemArguments:
+    """Which SFT model to improve, on which problems, and where its greedy accuracy is measured."""
+
+    model: str = field(default="", metadata={"help": "The SFT model to improve: a local folder or a hub name."})
+    dataset: str = field(default="jsonl", metadata={"help": "Prompt source: jsonl (problem/answer/id lines), gsm8k, math, ..."})
+    data_path: str | None = field(default=None, metadata={"help": "Problems JSONL (or a local copy of the data set)."})
+    split: str = field(default="train", metadata={"help": "Split for named data sets."})
+    limit: int | None = field(default=None, metadata={"help": "Use at most this many training problems."})
+    eval_data_path: str | None = field(default=None, metadata={"help": "Held-out problems JSONL: greedy accuracy before and after training."})
+    eval_limit: int = field(default=200, metadata={"help": "Held-out problems evaluated."})
+    template: str = field(default="wizardmath", metadata={"help": "Prompt template: wizardmath, chat or raw."})
+
+    def train_problems(self) -> list[MathProblem]:
+        from wizardmath.data import load_problems
+
+        problems = load_problems(self.dataset, self.data_path, split=self.split, limit=self.limit)
+        if not problems:
+            raise ValueError(f"no problems in {self.data_path or self.dataset}")
+        return problems
+
+    def held_out_problems(self) -> list[MathProblem]:
+        from wizardmath.data import load_problems
+
+        return load_problems("jsonl", self.eval_data_path, limit=self.eval_limit) if self.eval_data_path else []
