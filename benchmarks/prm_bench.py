@@ -22,7 +22,7 @@ import argparse
 import json
 import random
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 
@@ -59,19 +59,18 @@ def add_extra(path: Path, extra: str, limit: int, seed: int) -> None:
 
 def best_of_k(groups, scores_min, scores_last):
     """Accuracies over problems: first sample, majority, PRM-weighted vote, best-of-K, pass@K."""
+    from wizardmath.eval.metrics import majority_vote
     from wizardmath.verify import extract_answer, is_equivalent, verify
 
     tally = defaultdict(float)
     for sols, smin, slast in zip(groups, scores_min, scores_last, strict=True):
         correct = [verify(s.answer, s.text) for s in sols]
         answers = [extract_answer(s.text) for s in sols]
-        votes, weighted = Counter(a for a in answers if a), defaultdict(float)
-        for a, w in zip(answers, smin, strict=True):
-            if a:
-                weighted[a] += w
+        # the votes `wizardmath eval` counts for maj@K and its PRM-weighted vote (equivalent answers pool)
+        vote, weighted = majority_vote(answers), majority_vote(answers, weights=smin)
         tally["first_sample"] += correct[0]
-        tally["majority_vote"] += bool(votes) and is_equivalent(sols[0].answer, votes.most_common(1)[0][0])
-        tally["prm_weighted_vote"] += bool(weighted) and is_equivalent(sols[0].answer, max(weighted, key=weighted.get))
+        tally["majority_vote"] += vote is not None and is_equivalent(sols[0].answer, vote)
+        tally["prm_weighted_vote"] += weighted is not None and is_equivalent(sols[0].answer, weighted)
         tally["best_of_k_prm_min"] += correct[max(range(len(sols)), key=lambda i: smin[i])]
         tally["best_of_k_prm_last"] += correct[max(range(len(sols)), key=lambda i: slast[i])]
         tally["pass_at_k"] += any(correct)
