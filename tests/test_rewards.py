@@ -44,6 +44,21 @@ class FakePRM:
         return [0.9, 0.2, 0.7][: len(steps)]
 
 
+def test_arithmetic_step_reward_marks_the_end_of_each_false_claim():
+    text = " Step 1: 20 - 7 = 11.\nStep 2: 11 + 3 = 14.\nStep 3: 14 * 2 = 29.\nThe answer is: 29"
+    events = R.arithmetic_step_rewards([text, GOOD, "", "no numbers at all"])
+    assert [v for _, v in events[0]] == [-1.0, -1.0]  # 20 - 7 = 11 and 14 * 2 = 29; 11 + 3 = 14 holds
+    assert [text[end - 2 : end] for end, _ in events[0]] == ["11", "29"]
+    assert events[1:] == [[], [], []]
+
+
+def test_arithmetic_step_reward_survives_hostile_text():
+    huge = " Step 1: " + "9" * 5000 + " ** 99999 = 1.\nThe answer is: 1"  # too big to check: unknown, not wrong
+    start = time.perf_counter()
+    assert R.arithmetic_step_rewards([huge, None, ["not", "text"], {"a": 1}]) == [[], [], [], []]
+    assert time.perf_counter() - start < 2
+
+
 def test_irm_is_sigmoid_of_the_problem_score_and_cached():
     irm = R.IRMReward(FakeIRM())
     out = irm(["a", "b", "c"], problem=["easy one", "hard one", "easy one"])

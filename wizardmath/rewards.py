@@ -17,7 +17,16 @@ Built-in terms (``REWARDS``):
 ``prm``       Process Reward Model score of the solution's steps, aggregated (default: min)
 ============  ============================================================================
 
-Any ``"package.module:function"`` with the same contract is a term too. Terms are combined by
+Any ``"package.module:function"`` with the same contract is a term too.
+
+Step rewards (``STEP_REWARDS``, PPO only: TRL's GRPO has no per-token rewards) are dense terms that
+say *where* a response went wrong, as ``(character offset, reward)`` events; PPO puts each on the
+token holding that character, so GAE credits the mistake, not the whole response:
+
+==============  ==========================================================================
+``arithmetic``  -1 at the end of every arithmetic claim ``check_steps`` finds false
+                (``20 - 7 = 11``); needs no gold answer
+==============  ========================================================================== Terms are combined by
 ``reward_combine`` (``COMBINERS``): ``product`` (the paper's r = r_IRM x r_PRM, x the verifier when
 listed), ``weighted_sum`` (``reward_weights``) or ``verifier_gated`` (the product of the other terms
 for a correct answer, ``reward_on_wrong`` for a wrong one).
@@ -203,6 +212,30 @@ class PRMReward:
             scores = self.model.score_steps(text, steps) if steps else []
             out.append(float(self.aggregate([float(s) for s in scores])) if scores else 0.0)
         return out
+
+
+StepEvents = list[tuple[int, float]]  # (character offset into the response, reward there)
+
+
+def arithmetic_step_rewards(completions: list[Any], **_: Any) -> list[StepEvents]:
+    """-1 at the last character of each arithmetic claim the verifier finds false.
+
+    ``check_steps`` does exact rational arithmetic under size limits (no sympy, no eval), so it is
+    safe on untrusted text; a response it cannot read gets no events, never an exception.
+    """
+    from wizardmath.verify import check_steps
+
+    out: list[StepEvents] = []
+    for completion in completions:
+        try:
+            claims = [c for step in check_steps(completion_text(completion)) for c in step.claims]
+            out.append([(c.end, -1.0) for c in claims if c.verdict == "wrong"])
+        except Exception:  # noqa: BLE001 (a dense term must not stop training either)
+            out.append([])
+    return out
+
+
+STEP_REWARDS: dict[str, Callable[..., list[StepEvents]]] = {"arithmetic": arithmetic_step_rewards}
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,24 @@ def test_response_mask_ends_after_first_eos():
     assert truncated.tolist() == [False, True, False]
 
 
+def test_step_rewards_land_on_the_token_that_ends_the_false_claim(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    text = " Step 1: 20 - 7 = 11.\nStep 2: 11 + 3 = 14.\nThe answer is: 14"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    pad = [tokenizer.pad_token_id or 0] * 3
+    response = torch.tensor([ids + pad, ids + pad])
+    mask = torch.tensor([[1.0] * len(ids) + [0.0] * 3] * 2)
+    decoded = tokenizer.decode(ids, skip_special_tokens=True)
+    rollout = ppo.Rollout(response[:, :0], mask[:, :0], response, mask, [decoded] * 2, torch.tensor([False, False]))
+    dense = ppo.place_step_rewards(tokenizer, rollout, R.arithmetic_step_rewards(rollout.texts[:1]) + [[]])
+    assert dense[1].abs().sum() == 0 and dense[0].sum() == -1.0
+    where = int(dense[0].nonzero())
+    assert tokenizer.decode(ids[: where + 1]).endswith("= 11")  # the last token of the false claim
+    assert not tokenizer.decode(ids[:where]).endswith("= 11")
+
+
 def test_batch_indices_are_a_function_of_seed_and_step():
     first = [ppo.batch_indices(s, 10, 4, seed=3) for s in range(5)]
     assert first == [ppo.batch_indices(s, 10, 4, seed=3) for s in range(5)]

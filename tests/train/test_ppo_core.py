@@ -70,6 +70,14 @@ def test_token_rewards_put_score_on_last_real_token():
     assert rewards[1].tolist() == pytest.approx([0.0, 0.0, 0.0])  # empty response: nowhere to put a score
 
 
+def test_token_rewards_add_dense_step_rewards_on_real_tokens_only():
+    scores, kl = t(1.0), t([0.0, 0.0, 0.0])
+    mask = t([1, 1, 0])
+    dense = t([-1.0, 0.0, -5.0])  # an event past the end of the response counts for nothing
+    rewards = core.token_rewards(scores, kl, mask, kl_coef=0.1, dense=dense)
+    assert rewards[0].tolist() == pytest.approx([-1.0, 1.0, 0.0])
+
+
 def test_adaptive_kl_controller():
     ctl = core.AdaptiveKLController(0.1, target=6.0, horizon=10_000)
     ctl.update(current_kl=12.0, n_steps=100)  # error clipped to +0.2

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from wizardmath.rewards import RewardArguments
+from wizardmath.rewards import STEP_REWARDS, RewardArguments
 from wizardmath.train import ppo_core as core
 from wizardmath.train.rl_data import ProblemArguments
 
@@ -58,6 +58,8 @@ class PPOConfig(ProblemArguments, RewardArguments):
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (log-probs use the same)."})
     top_k: int = field(default=0, metadata={"help": "Top-k sampling (0: off)."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
+    step_reward: str | None = field(default=None, metadata={"help": "Dense step reward on the tokens where a step went wrong: arithmetic (verifier claim checks) or none."})
+    step_reward_coef: float = field(default=1.0, metadata={"help": "Weight of each step-reward event (arithmetic: -coef per false claim)."})
     missing_eos_penalty: float | None = field(default=None, metadata={"help": "Subtract this from the reward of responses cut at max_new_tokens."})
     rollout_backend: str = field(default="hf", metadata={"help": "hf (transformers generate) or vllm (CUDA, colocated, weights synced each step)."})
     vllm_gpu_memory_utilization: float = field(default=0.3, metadata={"help": "GPU share vLLM may take (weights + KV cache)."})
@@ -115,6 +117,8 @@ class PPOConfig(ProblemArguments, RewardArguments):
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ValueError(f"unknown {name} '{getattr(self, name)}'; valid: {', '.join(valid)}")
+        if self.step_reward is not None and self.step_reward not in STEP_REWARDS:
+            raise ValueError(f"unknown step_reward '{self.step_reward}'; valid: {', '.join(STEP_REWARDS)}")
         if self.zero_stage not in (0, 1, 2, 3):
             raise ValueError(f"zero_stage must be 0-3, got {self.zero_stage}")
         if self.dry_run:
@@ -348,10 +352,36 @@ def batched_forward(model, ref, rollout: Rollout, config: PPOConfig, micro: int,
     return torch.cat(logprobs), torch.cat(ref_logprobs), torch.cat(values)
 
 
-def compute_advantages(config: PPOConfig, scores, logprobs, ref_logprobs, values, mask, kl_coef: float):
-    """Per-token KL penalty, then GAE (or group-normalised scores) and whitening."""
+def token_index(tokenizer, response: list[int], char: int) -> int:
+    """Index of the response token whose decoded text holds character ``char - 1`` (the event's last
+    character): the fewest tokens whose decoded prefix reaches ``char`` characters (binary search)."""
+    lo, hi = 1, len(response)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(tokenizer.decode(response[:mid], skip_special_tokens=True)) >= char:
+            hi = mid
+        else:
+            lo = mid + 1
+    return max(lo - 1, 0)
+
+
+def place_step_rewards(tokenizer, rollout: Rollout, events: list[list[tuple[int, float]]]) -> torch.Tensor:
+    """``(batch, T)`` rewards: each ``(character offset, value)`` event on the token that holds it."""
+    dense = torch.zeros_like(rollout.mask)
+    lengths = rollout.mask.sum(-1).long().tolist()
+    for row, row_events in enumerate(events):
+        if not row_events or lengths[row] == 0:
+            continue
+        ids = rollout.response[row, : lengths[row]].tolist()
+        for char, value in row_events:
+            dense[row, min(token_index(tokenizer, ids, char), lengths[row] - 1)] += value
+    return dense
+
+
+def compute_advantages(config: PPOConfig, scores, logprobs, ref_logprobs, values, mask, kl_coef: float, dense=None):
+    """Per-token KL penalty (and step rewards), then GAE (or group-normalised scores) and whitening."""
     kl = core.kl_penalty(logprobs, ref_logprobs, config.kl_estimator)
-    rewards = core.token_rewards(scores, kl, mask, kl_coef)
+    rewards = core.token_rewards(scores, kl, mask, kl_coef, dense)
     if config.advantage_estimator == "gae":
         advantages, returns = core.gae(rewards, values, mask, config.gamma, config.lam)
     else:
@@ -550,11 +580,15 @@ def ppo_step(step: int, ctx: dict[str, Any], config: PPOConfig) -> dict[str, flo
     scores = torch.tensor([0.0 if r is None else r for r in raw], device=acc.device)
     if config.missing_eos_penalty is not None:
         scores = scores - config.missing_eos_penalty * rollout.truncated.float()
+    dense = None
+    if config.step_reward:
+        events = STEP_REWARDS[config.step_reward](rollout.texts)
+        dense = config.step_reward_coef * place_step_rewards(tokenizer, rollout, events)
     t2 = time.perf_counter()
     with torch.no_grad():
         micro = config.mini_batch_size // config.gradient_accumulation_steps
         logprobs, ref_logprobs, values = batched_forward(acc.unwrap_model(model), ctx["ref"], rollout, config, micro, config.lora)
-        advantages, returns, kl = compute_advantages(config, scores, logprobs, ref_logprobs, values, rollout.mask, ctx["kl_ctl"].value)
+        advantages, returns, kl = compute_advantages(config, scores, logprobs, ref_logprobs, values, rollout.mask, ctx["kl_ctl"].value, dense)
     for group in ctx["optimizer"].param_groups:  # linear warm-up, then constant
         group["lr"] = group["base_lr"] * min(1.0, (step + 1) / max(1, config.warmup_steps))
     batch = {"seq": torch.cat([rollout.query, rollout.response], 1), "attn": torch.cat([rollout.query_mask, rollout.mask], 1).long(),
@@ -569,6 +603,8 @@ def ppo_step(step: int, ctx: dict[str, Any], config: PPOConfig) -> dict[str, flo
                "response/length": float(rollout.mask.sum(-1).mean()), "response/truncated": float(rollout.truncated.float().mean()),
                "value/explained_variance": core.explained_variance(values, returns, rollout.mask),
                "time/rollout": t1 - t0, "time/reward": t2 - t1, "time/update": t3 - t2, **stats}
+    if dense is not None:
+        metrics[f"reward/step_{config.step_reward}"] = float(dense.sum(-1).mean())
     for name, column in ctx["reward"].last_terms.items():
         known = [v for v in column if v is not None]
         metrics[f"reward/{name}"] = sum(known) / len(known) if known else float("nan")

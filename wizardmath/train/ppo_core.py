@@ -114,12 +114,15 @@ def kl_penalty(logprob: Tensor, ref_logprob: Tensor, estimator: str = "k1") -> T
     return KL_ESTIMATORS[estimator](logprob, ref_logprob)
 
 
-def token_rewards(scores: Tensor, kl: Tensor, mask: Tensor, kl_coef: float) -> Tensor:
-    """Per-token rewards: ``-kl_coef * kl`` on every token, plus the sequence ``score`` on its last token.
+def token_rewards(scores: Tensor, kl: Tensor, mask: Tensor, kl_coef: float, dense: Tensor | None = None) -> Tensor:
+    """Per-token rewards: ``-kl_coef * kl`` on every token, plus the sequence ``score`` on its last token,
+    plus ``dense`` (``(batch, T)`` step rewards already placed on their tokens), if given.
 
     ``scores`` is ``(batch,)``; a row whose mask is all zero gets no score (there is no token to put it on).
     """
     rewards = -kl_coef * kl * mask
+    if dense is not None:
+        rewards = rewards + dense.to(rewards.dtype) * mask
     lengths = mask.sum(-1).long()
     last = (lengths - 1).clamp(min=0)
     rows = torch.arange(len(scores), device=scores.device)
