@@ -11,7 +11,11 @@
 3. Monte-Carlo labels (``--mc-rollouts`` rollouts per step prefix) on ``--mc-solutions`` held-out
    solutions: agreement with the rule labels on steps both label.
 4. Best-of-K on the held-out set: accuracy of the first sample, majority vote, PRM-weighted vote,
-   best-of-K by PRM score (``min`` over steps, and ``last``), and pass@K (an oracle ceiling).
+   best-of-K by PRM score (``min`` over steps, and ``last``), best-of-K by the verifier's own
+   arithmetic checks (``wizardmath.rewards.arithmetic_reward``, a gold-free reference the PRM is
+   trying to learn), and pass@K (an oracle ceiling). ``within_problem_pair_accuracy`` is how often
+   the PRM scores a correct solution above a wrong one *of the same problem*, the quantity best-of-K
+   rests on (step AUC also rewards telling easy problems from hard ones).
 
 Prints a table and writes ``<work>/prm_bench.json``.
 """
@@ -60,11 +64,19 @@ def add_extra(path: Path, extra: str, limit: int, seed: int) -> None:
 def best_of_k(groups, scores_min, scores_last):
     """Accuracies over problems: first sample, majority, PRM-weighted vote, best-of-K, pass@K."""
     from wizardmath.eval.metrics import majority_vote
+    from wizardmath.rewards import arithmetic_reward
     from wizardmath.verify import extract_answer, is_equivalent, verify
 
     tally = defaultdict(float)
+    pairs = pairs_right = 0.0
     for sols, smin, slast in zip(groups, scores_min, scores_last, strict=True):
         correct = [verify(s.answer, s.text) for s in sols]
+        checks = [1.0 if v is None else v for v in arithmetic_reward([s.text for s in sols])]
+        for i, good in enumerate(correct):
+            for j, bad in enumerate(correct):
+                if good and not bad:
+                    pairs += 1
+                    pairs_right += 1.0 if smin[i] > smin[j] else 0.5 if smin[i] == smin[j] else 0.0
         answers = [extract_answer(s.text) for s in sols]
         # the votes `wizardmath eval` counts for maj@K and its PRM-weighted vote (equivalent answers pool)
         vote, weighted = majority_vote(answers), majority_vote(answers, weights=smin)
@@ -73,8 +85,11 @@ def best_of_k(groups, scores_min, scores_last):
         tally["prm_weighted_vote"] += weighted is not None and is_equivalent(sols[0].answer, weighted)
         tally["best_of_k_prm_min"] += correct[max(range(len(sols)), key=lambda i: smin[i])]
         tally["best_of_k_prm_last"] += correct[max(range(len(sols)), key=lambda i: slast[i])]
+        tally["best_of_k_arithmetic_checks"] += correct[max(range(len(sols)), key=lambda i: checks[i])]
         tally["pass_at_k"] += any(correct)
-    return {k: v / len(groups) for k, v in tally.items()}
+    out = {k: v / len(groups) for k, v in tally.items()}
+    out["within_problem_pair_accuracy"] = pairs_right / pairs if pairs else float("nan")
+    return out
 
 
 def main() -> None:
@@ -88,8 +103,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--max-new-tokens", type=int, default=160)
-    parser.add_argument("--mc-solutions", type=int, default=80)
-    parser.add_argument("--mc-rollouts", type=int, default=8)
+    parser.add_argument("--mc-solutions", type=int, default=150)
+    parser.add_argument("--mc-rollouts", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--min-ops", type=int, default=1, help="fewest arithmetic steps of a symbolic problem")
     parser.add_argument("--max-ops", type=int, default=4, help="most arithmetic steps (lower it for a weak SFT model)")
@@ -150,8 +165,13 @@ def main() -> None:
     start = time.perf_counter()
     mc = MonteCarloLabeler(backend, rollouts=args.mc_rollouts, temperature=args.temperature,
                            max_new_tokens=args.max_new_tokens, seed=args.seed + 2).label(mc_pick)
-    agree, compared = agreement(mc, rule.label(mc_pick))
-    report.update(mc_seconds=round(time.perf_counter() - start, 1), mc_agreement=agree / max(compared, 1), mc_steps_compared=compared)
+    rule_pick = rule.label(mc_pick)
+    agree, compared = agreement(mc, rule_pick)
+    # the two ways they part: rule says wrong but some rollout still reaches the answer (the policy
+    # carries on from the right value it did not write), or rule says right and no rollout gets there
+    recovered = sum(u is True and v is False for a, b in zip(mc, rule_pick, strict=True) for u, v in zip(a.labels, b.labels, strict=True))
+    report.update(mc_seconds=round(time.perf_counter() - start, 1), mc_agreement=agree / max(compared, 1), mc_steps_compared=compared,
+                  mc_true_rule_false=recovered, mc_false_rule_true=compared - agree - recovered)
 
     flat_min = [min(s) if s else 0.0 for s in step_scores]
     flat_last = [s[-1] if s else 0.0 for s in step_scores]
@@ -162,10 +182,11 @@ def main() -> None:
     print(f"\nPRM bench (tiny world, CPU) -> {work / 'prm_bench.json'}")
     print(f"  train: {len(train_solutions)} solutions, {report['train_steps']} labelled steps, train-prm {report['train_prm_seconds']} s")
     print(f"  held-out step AUC (rule labels): {report['step_auc']:.3f} on {len(pairs)} steps ({report['test_step_error_rate']:.0%} wrong)")
-    print(f"  Monte-Carlo vs rule agreement:   {report['mc_agreement']:.3f} on {compared} steps ({args.mc_rollouts} rollouts)")
+    print(f"  Monte-Carlo vs rule agreement:   {report['mc_agreement']:.3f} on {compared} steps ({args.mc_rollouts} rollouts; "
+          f"{recovered} rule-wrong steps MC finds recoverable, {report['mc_false_rule_true']} rule-right steps no rollout finishes)")
     print(f"  best-of-{k} on {len(test_groups)} held-out problems:")
     for name, value in report["best_of_k"].items():
-        print(f"    {name:<22} {value:6.1%}")
+        print(f"    {name:<30} {value:6.1%}")
 
 
 if __name__ == "__main__":

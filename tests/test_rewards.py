@@ -52,6 +52,11 @@ def test_arithmetic_step_reward_marks_the_end_of_each_false_claim():
     assert events[1:] == [[], [], []]
 
 
+def test_arithmetic_term_is_the_share_of_claims_that_hold():
+    two_of_three = " Step 1: 20 - 7 = 13.\nStep 2: 13 + 3 = 16.\nStep 3: 16 * 2 = 30.\nThe answer is: 30"
+    assert R.arithmetic_reward([two_of_three, GOOD, WRONG, "The answer is: 4"]) == [pytest.approx(2 / 3), 1.0, 0.0, None]
+
+
 def test_arithmetic_step_reward_survives_hostile_text():
     huge = " Step 1: " + "9" * 5000 + " ** 99999 = 1.\nThe answer is: 1"  # too big to check: unknown, not wrong
     start = time.perf_counter()
@@ -110,7 +115,7 @@ def test_build_reward_from_config_and_log_terms():
 @pytest.mark.parametrize(
     ("kw", "weights", "message"),
     [
-        ({"reward_funcs": ["nope"]}, None, "valid: verifier, format, irm, prm"),
+        ({"reward_funcs": ["nope"]}, None, "valid: verifier, format, arithmetic, irm, prm"),
         ({"reward_combine": "max"}, None, "valid: product, weighted_sum, verifier_gated"),
         ({"reward_funcs": ["verifier", "format"]}, [1.0, 2.0], "only apply with reward_combine: weighted_sum"),
         ({"reward_funcs": ["verifier"], "reward_combine": "weighted_sum"}, [1.0, 2.0], "2 values for 1"),

@@ -9,13 +9,15 @@ so the same functions drive ``wizardmath ppo`` and TRL's ``GRPOTrainer`` (``wiza
 
 Built-in terms (``REWARDS``):
 
-============  ============================================================================
-``verifier``  1 if the final answer equals the gold ``answer`` (``wizardmath.verify``), else 0;
-              None when the gold answer is unknown
-``format``    1 if the response states its result as "The answer is: X", else 0
-``irm``       Instruction Reward Model score of the *problem*, squashed by a sigmoid to [0, 1]
-``prm``       Process Reward Model score of the solution's steps, aggregated (default: min)
-============  ============================================================================
+==============  ==========================================================================
+``verifier``    1 if the final answer equals the gold ``answer`` (``wizardmath.verify``), else 0;
+                None when the gold answer is unknown
+``format``      1 if the response states its result as "The answer is: X", else 0
+``irm``         Instruction Reward Model score of the *problem*, squashed by a sigmoid to [0, 1]
+``prm``         Process Reward Model score of the solution's steps, aggregated (default: min)
+``arithmetic``  share of the response's checkable arithmetic claims that hold (``check_steps``);
+                None when it makes none. Needs no gold answer
+==============  ==========================================================================
 
 Any ``"package.module:function"`` with the same contract is a term too.
 
@@ -214,25 +216,34 @@ class PRMReward:
         return out
 
 
+def _claims(completion: Any) -> list[Any]:
+    from wizardmath.verify import check_steps
+
+    try:
+        return [c for step in check_steps(completion_text(completion)) for c in step.claims]
+    except Exception:  # noqa: BLE001 (unreadable text makes no claims; a reward must not raise)
+        return []
+
+
+def arithmetic_reward(completions: list[Any], **_: Any) -> list[float | None]:
+    """Share of the checkable arithmetic claims that hold; None for a response with none.
+
+    ``check_steps`` does exact rational arithmetic under size limits (no sympy, no eval), so it is
+    safe on untrusted text and needs no worker process.
+    """
+    out: list[float | None] = []
+    for completion in completions:
+        checked = [c.verdict for c in _claims(completion) if c.verdict in ("correct", "wrong")]
+        out.append(checked.count("correct") / len(checked) if checked else None)
+    return out
+
+
 StepEvents = list[tuple[int, float]]  # (character offset into the response, reward there)
 
 
 def arithmetic_step_rewards(completions: list[Any], **_: Any) -> list[StepEvents]:
-    """-1 at the last character of each arithmetic claim the verifier finds false.
-
-    ``check_steps`` does exact rational arithmetic under size limits (no sympy, no eval), so it is
-    safe on untrusted text; a response it cannot read gets no events, never an exception.
-    """
-    from wizardmath.verify import check_steps
-
-    out: list[StepEvents] = []
-    for completion in completions:
-        try:
-            claims = [c for step in check_steps(completion_text(completion)) for c in step.claims]
-            out.append([(c.end, -1.0) for c in claims if c.verdict == "wrong"])
-        except Exception:  # noqa: BLE001 (a dense term must not stop training either)
-            out.append([])
-    return out
+    """-1 at the last character of each arithmetic claim the verifier finds false (see ``arithmetic_reward``)."""
+    return [[(c.end, -1.0) for c in _claims(completion) if c.verdict == "wrong"] for completion in completions]
 
 
 STEP_REWARDS: dict[str, Callable[..., list[StepEvents]]] = {"arithmetic": arithmetic_step_rewards}
@@ -250,6 +261,7 @@ class RewardSpec:
 REWARDS: dict[str, RewardSpec] = {
     "verifier": RewardSpec(lambda a: VerifierReward(a.reward_workers, a.reward_timeout), False, "gold answer match"),
     "format": RewardSpec(lambda a: format_reward, False, 'has "The answer is: X"'),
+    "arithmetic": RewardSpec(lambda a: arithmetic_reward, False, "share of arithmetic claims that hold"),
     "irm": RewardSpec(lambda a: IRMReward(_load_reward_model("irm", a.irm_path)), False, "IRM(problem) in [0, 1]"),
     "prm": RewardSpec(
         lambda a: PRMReward(_load_reward_model("prm", a.prm_path), a.prm_aggregate), False, "PRM step scores"
