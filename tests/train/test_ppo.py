@@ -65,6 +65,7 @@ def test_memory_plan_shards_by_zero_stage(tiny_model_dir):
         ({"batch_size": 6, "mini_batch_size": 4}, "multiple of mini_batch_size"),
         ({"advantage_estimator": "grpo"}, "num_samples >= 2"),
         ({"reward_funcs": ["verifier", "nope"]}, "unknown reward 'nope'"),
+        ({"step_reward": "prm"}, "unknown step_reward 'prm'; valid: arithmetic"),
     ],
 )
 def test_bad_config_says_what_to_set(kw, message):
@@ -211,13 +212,16 @@ def test_training_goes_on_when_a_reward_hangs_or_raises(tiny_config, monkeypatch
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", [{"lora": True, "lora_r": 4}, {"value_model": "separate"},
-                                     {"advantage_estimator": "grpo", "num_samples": 2, "batch_size": 2}])
+                                     {"advantage_estimator": "grpo", "num_samples": 2, "batch_size": 2},
+                                     {"step_reward": "arithmetic", "step_reward_coef": 0.5}])
 def test_variants_run(tiny_config, variant):
     config = tiny_config(steps=1, **variant)
     train_ppo(config)
     row = _metrics(config)[0]
     assert math.isfinite(row["loss/policy"]) and math.isfinite(row["kl/mean"])
     assert (Path(config.output_dir) / "config.json").is_file()  # a plain model: LoRA merged on save
+    if variant.get("step_reward"):
+        assert row["reward/step_arithmetic"] <= 0  # -0.5 per false claim, summed over the response
     if variant.get("lora"):
         assert abs(row["kl/mean"]) < 1e-5  # step 1 samples before any update: policy == adapter-free reference
 
