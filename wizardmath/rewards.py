@@ -19,7 +19,10 @@ Built-in terms (``REWARDS``):
                 None when it makes none. Needs no gold answer
 ==============  ==========================================================================
 
-Any ``"package.module:function"`` with the same contract is a term too.
+Any ``"package.module:function"`` with the same contract is a term too. Terms are combined by
+``reward_combine`` (``COMBINERS``): ``product`` (the paper's r = r_IRM x r_PRM, x the verifier when
+listed), ``weighted_sum`` (``reward_weights``) or ``verifier_gated`` (the product of the other terms
+for a correct answer, ``reward_on_wrong`` for a wrong one).
 
 Step rewards (``STEP_REWARDS``, PPO only: TRL's GRPO has no per-token rewards) are dense terms that
 say *where* a response went wrong, as ``(character offset, reward)`` events; PPO puts each on the
@@ -28,16 +31,14 @@ token holding that character, so GAE credits the mistake, not the whole response
 ==============  ==========================================================================
 ``arithmetic``  -1 at the end of every arithmetic claim ``check_steps`` finds false
                 (``20 - 7 = 11``); needs no gold answer
-==============  ========================================================================== Terms are combined by
-``reward_combine`` (``COMBINERS``): ``product`` (the paper's r = r_IRM x r_PRM, x the verifier when
-listed), ``weighted_sum`` (``reward_weights``) or ``verifier_gated`` (the product of the other terms
-for a correct answer, ``reward_on_wrong`` for a wrong one).
+==============  ==========================================================================
 
 Safety: a reward must never block or crash training. User terms run per sample in worker processes
 (``RewardPool``) under a hard wall-clock limit; a sample that hangs is killed and scores 0, one
 that raises scores 0, and the worker is replaced. The verifier already runs sympy in killable
-sandbox processes (``verify_batch``), and the IRM/PRM are neural nets run in-process in batches, so
-those three skip the pool; any exception they raise zeroes that term for the batch, never the run.
+sandbox processes (``verify_batch``), the IRM/PRM are neural nets run in-process in batches, and
+``format``/``arithmetic`` are a regex and size-bounded exact arithmetic, so the built-in terms skip
+the pool; any exception they raise zeroes that term for the batch, never the run.
 """
 
 from __future__ import annotations

@@ -374,7 +374,7 @@ def place_step_rewards(tokenizer, rollout: Rollout, events: list[list[tuple[int,
             continue
         ids = rollout.response[row, : lengths[row]].tolist()
         for char, value in row_events:
-            dense[row, min(token_index(tokenizer, ids, char), lengths[row] - 1)] += value
+            dense[row, token_index(tokenizer, ids, char)] += value
     return dense
 
 
