@@ -13,6 +13,7 @@ reward maps one score to [0, 1] with ``sigmoid(score)``; train with ``center_rew
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ def pairwise_accuracy(irm: InstructionRewardModel, pairs: Sequence[dict[str, Any
 
 def train_irm(config: IRMConfig) -> dict[str, Any]:
     """Build or read preference pairs, train the IRM, save it, and report held-out pairwise accuracy."""
+    os.environ.setdefault("WANDB_MODE", "offline")  # report_to wandb stays local unless WANDB_MODE=online
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
     from trl import RewardTrainer

@@ -21,6 +21,7 @@ TRL 1.x no longer ships a PRM trainer; ``PRMTrainer`` is a ``transformers.Traine
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -249,6 +250,7 @@ def _datasets(config: PRMConfig, tokenizer: Any) -> tuple[Any, list[dict], list[
 
 def train_prm(config: PRMConfig) -> dict[str, Any]:
     """Train a PRM from ``config.model`` on stepwise data; save it to ``output_dir``; report held-out AUC."""
+    os.environ.setdefault("WANDB_MODE", "offline")  # report_to wandb stays local unless WANDB_MODE=online
     from transformers import AutoModelForTokenClassification, AutoTokenizer, set_seed
 
     from wizardmath.jsonl import write_json

@@ -1,7 +1,9 @@
 """The PPO dry run's per-GPU memory plan: weights, gradients and optimizer states by ZeRO stage.
 
-Read from a local ``config.json`` or, for LLaMA-2 names, from the published shapes, so a 70B
-plan needs no download and no GPU: ``wizardmath ppo --config configs/llama2-70b/ppo.yaml --dry_run``.
+Read from a local ``config.json`` or, for the recipes' base models, from their published shapes, so a 70B
+plan needs no download and no GPU: ``wizardmath ppo --config configs/llama2-70b/ppo.yaml --dry_run true``.
+Every process also holds a full copy of the IRM and PRM it is rewarded with (``reward_funcs``); their
+size comes from their own ``config.json``, else from a size in their path, else the policy's.
 """
 
 from __future__ import annotations
@@ -22,15 +24,58 @@ LLAMA2_SHAPES = {
 }
 
 
+# The other recipes' base models (their released config.json files), matched by a name fragment.
+OTHER_SHAPES = {
+    "qwen2.5-math-1.5b": {"hidden_size": 1536, "intermediate_size": 8960, "num_hidden_layers": 28, "num_attention_heads": 12,
+                          "num_key_value_heads": 2, "vocab_size": 151936, "tie_word_embeddings": True},
+    "qwen2.5-7b": {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
+                   "num_key_value_heads": 4, "vocab_size": 152064, "tie_word_embeddings": False},
+    "llama-3.1-8b": {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+                     "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False},
+    "mistral-7b": {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+                   "num_key_value_heads": 8, "vocab_size": 32000, "tie_word_embeddings": False},
+}
+# Spellings of those names in run folders (runs/qwen-math-1.5b/sft, runs/llama3-8b/ppo, ...).
+NAME_FRAGMENTS = {"qwen-math-1.5b": "qwen2.5-math-1.5b", "qwen-7b": "qwen2.5-7b", "llama3-8b": "llama-3.1-8b",
+                  "llama3.1-8b": "llama-3.1-8b", "mistral": "mistral-7b"}
+
+
+def shape_from_name(name: str) -> dict[str, Any] | None:
+    """Published shape for a name that mentions a recipe's model; the last path part that does wins."""
+    for part in reversed(name.lower().split("/")):
+        for fragment, key in [*((k, k) for k in OTHER_SHAPES), *NAME_FRAGMENTS.items()]:
+            if fragment in part:
+                return dict(OTHER_SHAPES[key])
+        match = re.search(r"(?<![0-9.])(7|13|70)b", part)
+        if match:
+            return {**LLAMA2_SHAPES[match.group(1) + "b"], "vocab_size": 32000, "tie_word_embeddings": False}
+    return None
+
+
 def model_shape(name: str) -> dict[str, Any]:
-    """Shape fields from a local ``config.json``, else the LLaMA-2 table by size in the name."""
+    """Shape fields from a local ``config.json``, else the published shape named in ``name``."""
     config_file = Path(name) / "config.json"
     if config_file.is_file():
         return json.loads(config_file.read_text())
-    match = re.search(r"(?<![0-9])(7|13|70)b", name.lower())
-    if match:
-        return {**LLAMA2_SHAPES[match.group(1) + "b"], "vocab_size": 32000, "tie_word_embeddings": False}
-    raise ValueError(f"dry_run needs a local model folder with config.json, or a LLaMA-2 name with 7b/13b/70b: got '{name}'")
+    shape = shape_from_name(name)
+    if shape is None:
+        raise ValueError(f"dry_run needs a local model folder with config.json, or a name with one of "
+                         f"{', '.join([*OTHER_SHAPES, 'llama2 7b/13b/70b'])}: got '{name}'")
+    return shape
+
+
+def reward_model_rows(config: PPOConfig, policy_shape: dict[str, Any]) -> list[tuple[str, float]]:
+    """Per-GPU bytes of the IRM and PRM weights: each process loads both whole (bf16 as DeepSpeed saves them)."""
+    rows = []
+    for kind in ("irm", "prm"):
+        path = getattr(config, f"{kind}_path", None)
+        if kind not in config.reward_funcs:
+            continue
+        local = path and (Path(path) / "config.json").is_file()
+        shape = model_shape(path) if local else (shape_from_name(path or "") or policy_shape)
+        params, _ = count_params(shape)
+        rows.append((f"{kind.upper()} weights ({params / 1e9:.1f}B, bf16, not sharded)", params * 2))
+    return rows
 
 
 def count_params(shape: dict[str, Any], lora_r: int = 0, lora_modules: tuple[str, ...] = ()) -> tuple[int, int]:
@@ -61,6 +106,7 @@ def memory_plan(config: PPOConfig) -> str:
     if config.value_model == "separate":
         rows += [("critic weights + gradients", 2 * params * half / shard["params"]),
                  ("critic optimizer", 0 if config.offload_optimizer else params * (12 if config.bf16 else 8) / shard["optim"])]
+    rows += reward_model_rows(config, shape)
     if config.rollout_backend == "vllm":
         tp = config.vllm_tensor_parallel_size
         rows.append((f"vLLM weights (bf16, tensor parallel {tp})", params * 2 / tp))
@@ -77,5 +123,6 @@ def memory_plan(config: PPOConfig) -> str:
     if config.rollout_backend == "vllm":
         lines.append(f"  vLLM reserves {config.vllm_gpu_memory_utilization:.0%} of each GPU in all (its weights + KV cache)")
     if config.offload_optimizer:
-        lines.append(f"  CPU RAM for offloaded optimizer states: {trainable * 12 / gib:.0f} GiB per node")
+        nodes = max(1, n // 8)  # 8 GPUs a node
+        lines.append(f"  CPU RAM for offloaded optimizer states: {trainable * 12 / gib / nodes:.0f} GiB per node ({nodes} node(s))")
     return "\n".join(lines)
