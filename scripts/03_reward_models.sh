@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # Stage 3: the RLEIF reward models. Usage: scripts/03_reward_models.sh [OUT] [SIZE] [extra flags...]
 #   scripts/03_reward_models.sh runs/tiny                  # tiny world, CPU, a few minutes
-#   scripts/03_reward_models.sh runs/llama2-7b llama2-7b   # 8 GPUs: accelerate + DeepSpeed ZeRO-3
+#   scripts/03_reward_models.sh runs/7b llama2-7b          # 8 GPUs: accelerate + DeepSpeed ZeRO-3
+#   RM_MODEL=runs/7b/sft scripts/03_reward_models.sh runs/70b llama2-70b   # 7B reward models for a 70B policy
+#   scripts/03_reward_models.sh runs/qwen-math-1.5b qwen2.5-math-1.5b      # one GPU (the recipe's 1-GPU size)
 # Needs OUT/evol (01_evolve.sh) and OUT/sft (the SFT stage). Writes OUT/irm, OUT/prm_labels.jsonl
-# and OUT/prm. Every step resumes when run again (labels skip written ids, training resumes from
-# the last checkpoint).
+# and OUT/prm with configs/SIZE/{irm,label_prm,prm}.yaml. Every step resumes when run again (labels
+# skip written ids, training resumes from the last checkpoint). DRY_RUN=1: check configs and flags only.
 set -euo pipefail
+source "$(dirname "$0")/_lib.sh"
 OUT=${1:-runs/tiny}
 SIZE=${2:-tiny}
 shift $(( $# > 2 ? 2 : $# ))
-if [[ "$SIZE" == "tiny" ]]; then
-  RUN=(wizardmath)
-else
-  RUN=(accelerate launch --config_file configs/accelerate/deepspeed_zero3.yaml -m wizardmath.cli)
-fi
+RM_MODEL=${RM_MODEL:-$OUT/sft}
+for stage in irm label_prm prm; do
+  [[ -f "configs/$SIZE/$stage.yaml" ]] || { echo "configs/$SIZE/$stage.yaml: missing (every recipe has one)" >&2; exit 2; }
+done
+train() {  # one process on CPU and for one-GPU recipes, else DeepSpeed ZeRO-3 over the node's GPUs
+  if [[ "$SIZE" == "tiny" || "${NUM_GPUS:-8}" -le 1 || "$SIZE" == qwen2.5-math-1.5b ]]; then wm "$@"
+  else launch "${ACCELERATE_CONFIG:-configs/accelerate/deepspeed_zero3.yaml}" "${NUM_GPUS:-}" "$@"; fi
+}
 # Instruction Reward Model: evolved candidates grouped by parent, ranked, Bradley-Terry.
-"${RUN[@]}" train-irm --config "configs/$SIZE/irm.yaml" --model "$OUT/sft" --data-path "$OUT/evol" --output "$OUT/irm" "$@"
-# Step labels: the SFT model's own solutions, labelled by the verifier's step checks + final answer.
-LABEL_CONFIG="configs/$SIZE/label_prm.yaml"
-[[ -f "$LABEL_CONFIG" ]] || LABEL_CONFIG=configs/tiny/label_prm.yaml
-wizardmath label-prm --config "$LABEL_CONFIG" --model "$OUT/sft" --data-path "$OUT/evol/problems.jsonl" --output "$OUT/prm_labels.jsonl"
+train train-irm --config "configs/$SIZE/irm.yaml" --model "$RM_MODEL" --data-path "$OUT/evol" --output "$OUT/irm" "$@"
+# Step labels: the SFT model's own solutions, labelled by the recipe's labeller (rule for tiny, Monte-Carlo at scale).
+wm label-prm --config "configs/$SIZE/label_prm.yaml" --model "$OUT/sft" --data-path "$OUT/evol/problems.jsonl" \
+  --output "$OUT/prm_labels.jsonl"
 # Process-supervised Reward Model: token classification at the step separators.
-"${RUN[@]}" train-prm --config "configs/$SIZE/prm.yaml" --model "$OUT/sft" --data-path "$OUT/prm_labels.jsonl" --output "$OUT/prm" "$@"
+train train-prm --config "configs/$SIZE/prm.yaml" --model "$RM_MODEL" --data-path "$OUT/prm_labels.jsonl" --output "$OUT/prm" "$@"

@@ -3,23 +3,34 @@
 #   scripts/04_ppo.sh OUT [CONFIG] [extra flags...]
 # CPU / tiny:  scripts/04_ppo.sh runs/tiny                                   (configs/tiny/ppo.yaml, minutes)
 # GRPO:        ALGO=grpo scripts/04_ppo.sh runs/tiny                         (configs/tiny/grpo.yaml)
-# 8 GPUs:      NUM_GPUS=8 scripts/04_ppo.sh runs/7b configs/llama2-7b/ppo.yaml   (ZeRO-2 + vLLM)
-#              NUM_GPUS=8 ACCELERATE_CONFIG=configs/accelerate/deepspeed_zero3.yaml scripts/04_ppo.sh runs/13b configs/llama2-13b/ppo.yaml
-# Reads OUT/sft (03_sft.sh), OUT/evol/problems.jsonl (01_evolve.sh), OUT/test.jsonl (held-out set,
-# when present) and OUT/irm, OUT/prm (03_reward_models.sh; used when the config's reward_funcs list
-# irm/prm). Writes OUT/ppo (or OUT/grpo): the policy (save_pretrained), checkpoints, metrics.jsonl
-# and a summary with held-out accuracy before and after. Re-running resumes from the last checkpoint.
+# 8 GPUs:      NUM_GPUS=8 scripts/04_ppo.sh runs/7b configs/llama2-7b/ppo.yaml        (ZeRO-3 + vLLM)
+#              NUM_GPUS=8 ALGO=grpo scripts/04_ppo.sh runs/7b configs/llama2-7b/grpo.yaml
+# Reads OUT/sft (03_sft.sh), OUT/evol/problems.jsonl (01_evolve.sh) and OUT/irm, OUT/prm
+# (03_reward_models.sh; used when the config's reward_funcs list irm/prm). The held-out set is
+# OUT/test.jsonl when present (the tiny world's), else a validation split of the problems' lineages
+# (OUT/rl/val.jsonl, 500 problems; training then reads OUT/rl/train.jsonl): never a benchmark's test set.
+# The accelerate config follows the config's zero_stage (ACCELERATE_CONFIG overrides it). Writes OUT/ppo
+# (or OUT/grpo). Re-running resumes from the last checkpoint. DRY_RUN=1: check config and flags only.
 set -euo pipefail
+source "$(dirname "$0")/_lib.sh"
 OUT=${1:?usage: $0 OUT [CONFIG] [extra flags...]}
 ALGO=${ALGO:-ppo}
 CONFIG=${2:-configs/tiny/$ALGO.yaml}
 shift $(( $# > 2 ? 2 : $# ))
-ARGS=("$ALGO" --config "$CONFIG" --model "$OUT/sft" --data_path "$OUT/evol/problems.jsonl" --output "$OUT/$ALGO")
-if [[ -f "$OUT/test.jsonl" ]]; then ARGS+=(--eval_data_path "$OUT/test.jsonl"); fi
+PROBLEMS="$OUT/evol/problems.jsonl"
+HELD_OUT="$OUT/test.jsonl"
+if [[ ! -f "$HELD_OUT" ]]; then
+  HELD_OUT="$OUT/rl/val.jsonl"
+  if [[ "${DRY_RUN:-0}" != 1 && ! -f "$HELD_OUT" ]]; then python -m wizardmath.data.splits "$PROBLEMS" "$OUT/rl" --size 500; fi
+  PROBLEMS="$OUT/rl/train.jsonl"
+fi
+ARGS=("$ALGO" --config "$CONFIG" --model "$OUT/sft" --data_path "$PROBLEMS" --output "$OUT/$ALGO" --eval_data_path "$HELD_OUT")
 if [[ -d "$OUT/irm" ]]; then ARGS+=(--irm_path "$OUT/irm"); fi
 if [[ -d "$OUT/prm" ]]; then ARGS+=(--prm_path "$OUT/prm"); fi
 if [[ "${NUM_GPUS:-0}" -gt 1 ]]; then
-  ACCEL=${ACCELERATE_CONFIG:-configs/accelerate/deepspeed_zero2.yaml}
-  exec accelerate launch --config_file "$ACCEL" --num_processes "$NUM_GPUS" -m wizardmath.cli "${ARGS[@]}" "$@"
+  ZERO=$(sed -n 's/^zero_stage: *\([0-9]\).*/\1/p' "$CONFIG")
+  case "${ZERO:-2}" in 2|3) ACCEL=configs/accelerate/deepspeed_zero${ZERO:-2}.yaml ;; *) ACCEL=configs/accelerate/multi_gpu.yaml ;; esac
+  launch "${ACCELERATE_CONFIG:-$ACCEL}" "$NUM_GPUS" "${ARGS[@]}" "$@"
+else
+  wm "${ARGS[@]}" "$@"
 fi
-exec wizardmath "${ARGS[@]}" "$@"

@@ -1,30 +1,45 @@
 #!/usr/bin/env bash
-# The whole RLEIF loop, stage by stage: evolve, solve, SFT, IRM + PRM, PPO, eval. Each stage resumes
+# The whole RLEIF loop, stage by stage: evolve, solve, SFT, IRM + PRM, PPO (or GRPO), eval. Each stage resumes
 # when re-run (append-only JSONL, last checkpoint), so a crashed run is restarted with the same command.
-#   scripts/run_rleif.sh OUT [SIZE]
+#   scripts/run_rleif.sh OUT [SIZE]            SIZE: a folder of configs/ (tiny, llama2-7b, qwen2.5-7b, ...)
 # Tiny world on CPU:  scripts/run_rleif.sh runs/tiny-rleif            (the pipeline's stages, one by one)
 # LLaMA-2 7B, 8 GPUs: NUM_GPUS=8 scripts/run_rleif.sh runs/7b llama2-7b
-#   (evolution and solving go to the OpenAI-compatible server in configs/evolve/*.yaml)
+# One 80 GB GPU:      scripts/run_rleif.sh runs/qwen-math-1.5b qwen2.5-math-1.5b
+# 13B / 70B:          RM_MODEL=runs/7b/sft (their reward models are 7B; see configs/llama2-70b/ppo.yaml)
+#   (evolution and solving go to the OpenAI-compatible server in configs/evolve/*.yaml, or the recipe's own
+#   evolve.yaml / solve.yaml where it differs: the chat-template recipes solve into conversational rows)
+# ALGO=grpo uses configs/SIZE/grpo.yaml instead of ppo.yaml.
+# DRY_RUN=1 runs nothing: every stage's config is loaded, its flags parsed and PPO's memory plan printed.
 set -euo pipefail
 OUT=${1:?usage: $0 OUT [SIZE]}
 SIZE=${2:-tiny}
+ALGO=${ALGO:-ppo}
 cd "$(dirname "$0")/.."
+source scripts/_lib.sh
+[[ -d "configs/$SIZE" ]] || { echo "configs/$SIZE: no such recipe" >&2; exit 2; }
+if [[ "${DRY_RUN:-0}" == 1 && -z "${DRY_RUN_LOG:-}" ]]; then
+  export DRY_RUN_LOG; DRY_RUN_LOG=$(mktemp); trap 'rm -f "$DRY_RUN_LOG"' EXIT; CHECK_AT_END=1
+fi
+recipe() {  # the recipe's config for a stage, else the shared one
+  if [[ -f "configs/$SIZE/$1.yaml" ]]; then echo "configs/$SIZE/$1.yaml"; else echo "$2"; fi
+}
 if [[ "$SIZE" == "tiny" ]]; then
   # init-tiny, the held-out symbolic set (OUT/test.jsonl) and the base model's accuracy on it
-  wizardmath pipeline --config configs/tiny/pipeline.yaml --output "$OUT" --stages base
+  wm pipeline --config configs/tiny/pipeline.yaml --output "$OUT" --stages base
   scripts/01_evolve.sh "$OUT" configs/tiny/evolve.yaml --decontaminate ../shared/data/gsm8k/test.jsonl \
     ../shared/data/math500/test.jsonl "$OUT/test.jsonl"
   scripts/02_solve.sh "$OUT" configs/tiny/solve.yaml
   scripts/03_sft.sh "$OUT" configs/tiny/sft.yaml "$OUT/base"
 else
-  scripts/01_evolve.sh "$OUT" configs/evolve/openai.yaml
-  scripts/02_solve.sh "$OUT" configs/evolve/solve_openai.yaml
+  scripts/01_evolve.sh "$OUT" "$(recipe evolve configs/evolve/openai.yaml)"
+  scripts/02_solve.sh "$OUT" "$(recipe solve configs/evolve/solve_openai.yaml)"
   scripts/03_sft.sh "$OUT" "configs/$SIZE/sft.yaml"
 fi
 scripts/03_reward_models.sh "$OUT" "$SIZE"
-scripts/04_ppo.sh "$OUT" "configs/$SIZE/ppo.yaml"
+ALGO=$ALGO scripts/04_ppo.sh "$OUT" "configs/$SIZE/$ALGO.yaml"
 if [[ "$SIZE" == "tiny" ]]; then
-  wizardmath eval --model "$OUT/ppo" --dataset jsonl --data-path "$OUT/test.jsonl" --output "$OUT/eval/ppo" --name heldout
+  wm eval --model "$OUT/$ALGO" --dataset jsonl --data-path "$OUT/test.jsonl" --output "$OUT/eval/$ALGO" --name heldout
 else
-  scripts/05_eval.sh "$OUT/ppo" "$OUT/eval"
+  scripts/05_eval.sh "$OUT/$ALGO" "$OUT/eval" ../shared/data "configs/$SIZE/eval.yaml"
 fi
+if [[ -n "${CHECK_AT_END:-}" ]]; then python scripts/dry_run.py "$DRY_RUN_LOG"; fi
