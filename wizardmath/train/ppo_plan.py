@@ -59,8 +59,8 @@ def model_shape(name: str) -> dict[str, Any]:
         return json.loads(config_file.read_text())
     shape = shape_from_name(name)
     if shape is None:
-        raise ValueError(f"dry_run needs a local model folder with config.json, or a name with one of "
-                         f"{', '.join([*OTHER_SHAPES, 'llama2 7b/13b/70b'])}: got '{name}'")
+        raise ValueError(f"dry_run needs a local model folder with config.json, or a LLaMA-2 name with 7b/13b/70b "
+                         f"or one of {', '.join(OTHER_SHAPES)}: got '{name}'")
     return shape
 
 
