@@ -2,8 +2,11 @@
 
 ``load_problems(dataset, data_path=None, split="test")`` is the one entry point:
 
-- ``dataset`` in ``gsm8k``, ``math``, ``math500``: read ``data_path`` when given (a local copy),
-  otherwise the hub set of that name through ``datasets.load_dataset`` (see ``HUB_SOURCES``).
+- ``dataset`` in ``gsm8k``, ``math`` (the full 5,000-problem test set), ``math500``: read ``data_path``
+  when given (a local copy), otherwise the hub set of that name through ``datasets.load_dataset``
+  (see ``HUB_SOURCES``).
+- ``dataset`` in ``wizardmath.data.benchmarks.BENCHMARKS`` (svamp, asdiv, aime24, aime25, amc23,
+  minerva_math, olympiadbench): the same, with each set's own hub name, split and fields.
 - ``dataset="jsonl"`` (alias ``local``): any local file, columns mapped by ``field_map``
   (``{"problem": "question", "answer": "final"}``); unmapped names are guessed from common spellings.
 - anything else: a hub name or a local data-set folder, read by ``datasets.load_dataset`` and
@@ -152,7 +155,24 @@ def _generic(row: Row, rid: str, where: str, line: int | None, field_map: dict[s
     return MathProblem.from_dict(data, where, line)
 
 
+def _benchmark(name: str) -> Normaliser:
+    from wizardmath.data.benchmarks import normalise_row
+
+    return lambda row, rid, where, line, field_map: normalise_row(name, row, rid, where, line)
+
+
+def _add_benchmarks() -> None:
+    from wizardmath.data.benchmarks import BENCHMARKS
+
+    for name, spec in BENCHMARKS.items():
+        NORMALISERS[name] = _benchmark(name)
+        HUB_SOURCES[name] = (spec.hub, (spec.config,))
+        HUB_SPLITS[name] = spec.split
+
+
 NORMALISERS: dict[str, Normaliser] = {"gsm8k": _gsm8k, "math": _math, "math500": _math}
+HUB_SPLITS: dict[str, str] = {}  # sets whose evaluation problems sit in another hub split than "test"
+_add_benchmarks()
 LOCAL_ALIASES = ("jsonl", "local", "json", "parquet")
 
 
@@ -212,6 +232,8 @@ def load_problems(
             rows, where = _local_rows(Path(data_path)), str(data_path)
         else:
             hub, configs = HUB_SOURCES[key]
+            if split == "test":
+                split = HUB_SPLITS.get(key, split)
             rows, where = _hub_rows(hub, configs, split), f"{hub}[{split}]"
     elif key in LOCAL_ALIASES:
         if data_path is None:

@@ -14,8 +14,10 @@ from typing import Any
 
 # Published WizardMath results (pass@1, greedy), shown beside a run for orientation.
 PAPER_RESULTS = {
-    "gsm8k": {"WizardMath-7B (LLaMA-2)": 54.9, "WizardMath-70B (LLaMA-2)": 81.6},
-    "math": {"WizardMath-7B (LLaMA-2)": 10.7, "WizardMath-70B (LLaMA-2)": 22.7},
+    "gsm8k": {"WizardMath-7B (LLaMA-2)": 54.9, "WizardMath-13B (LLaMA-2)": 63.9, "WizardMath-70B (LLaMA-2)": 81.6,
+              "WizardMath-7B v1.1 (Mistral-7B)": 83.2},
+    "math": {"WizardMath-7B (LLaMA-2)": 10.7, "WizardMath-13B (LLaMA-2)": 14.0, "WizardMath-70B (LLaMA-2)": 22.7,
+             "WizardMath-7B v1.1 (Mistral-7B)": 33.0},
 }
 
 
