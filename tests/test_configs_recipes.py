@@ -21,7 +21,7 @@ RECIPES = ["llama2-7b", "llama2-13b", "llama2-70b", "mistral-7b", "qwen2.5-math-
 CHAT_RECIPES = ["qwen2.5-math-1.5b", "qwen2.5-7b", "llama3.1-8b"]
 STAGES = {"sft": "sft", "irm": "train-irm", "prm": "train-prm", "label_prm": "label-prm", "ppo": "ppo", "grpo": "grpo",
           "eval": "eval", "solve": "solve", "solve_openai": "solve", "evolve": "evolve", "openai": "evolve",
-          "pipeline": "pipeline"}
+          "pipeline": "pipeline", "tiny_model": "init-tiny"}
 STAGE_YAMLS = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in ("accelerate",))
 
 
