@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from wizardmath.backends import Backend, SamplingParams
-from wizardmath.data.templates import format_prompt
+from wizardmath.data.templates import chat_messages, format_prompt
 
 PROMPTS = Path(__file__).parent / "prompts"  # judge rubrics: data, not code
 
@@ -115,6 +115,17 @@ class RuleLabeler(Labeler):
 # ------------------------------------------------------------------------------------- Monte Carlo
 
 
+def prompt_text(backend: Backend, problem: str, template: str) -> str:
+    """The prompt as text, so a step prefix can be appended: chat goes through the backend's tokenizer."""
+    if template != "chat":
+        return format_prompt(problem, template)
+    if hasattr(backend, "render"):  # transformers backend
+        return backend.render(chat_messages(problem))
+    if hasattr(backend, "llm"):  # vLLM
+        return format_prompt(problem, "chat", backend.llm.get_tokenizer())
+    raise ValueError("mc labels with template 'chat' continue a rendered chat prompt: use the transformers or vllm backend")
+
+
 class MonteCarloLabeler(Labeler):
     """Math-Shepherd's completion labelling: roll the policy out from every step prefix."""
 
@@ -142,7 +153,8 @@ class MonteCarloLabeler(Labeler):
         bar = tqdm(total=len(jobs), desc="mc rollouts", unit="prefix", disable=not self.progress)
         for begin in range(0, len(jobs), self.chunk):
             batch = jobs[begin : begin + self.chunk]
-            prompts = [format_prompt(solutions[si].problem, self.template) + self._prefix(solutions[si], i) for si, i in batch]
+            prompts = [prompt_text(self.backend, solutions[si].problem, self.template) + self._prefix(solutions[si], i)
+                       for si, i in batch]
             results = self.backend.generate(prompts, self.sampling)
             for (si, i), gens in zip(batch, results, strict=True):
                 s = solutions[si]
@@ -279,7 +291,7 @@ def _make_labeler(name: str, config: LabelConfig, policy: Callable[[], Backend])
         return RuleLabeler()
     if name == "mc":
         return MonteCarloLabeler(policy(), config.mc_rollouts, config.mc_temperature, config.max_new_tokens, config.mc_hard,
-                                 config.template, seed=config.seed)
+                                 config.template, completion_prefix="" if config.template == "chat" else " ", seed=config.seed)
     kwargs = {k: v for k, v in (("model", config.judge_model), ("base_url", config.judge_base_url)) if v}
     return JudgeLabeler(get_backend(config.judge_backend, **kwargs))
 
@@ -291,8 +303,16 @@ def _problem_text(row: dict[str, Any]) -> str | None:
 
     if isinstance(row.get("problem"), str):
         return row["problem"]
-    prompt = row.get("prompt")
+    prompt = _message_text(row.get("prompt"), "user")
     return problem_from_prompt(prompt) if isinstance(prompt, str) else None
+
+
+def _message_text(value: Any, role: str) -> Any:
+    """A conversational field (solve's rows with template chat) as the text of its last ``role`` message."""
+    if isinstance(value, list):
+        texts = [m.get("content") for m in value if isinstance(m, dict) and m.get("role") == role]
+        return texts[-1] if texts else None
+    return value
 
 
 def _read_solutions(path: str) -> list[Solution]:
@@ -304,7 +324,7 @@ def _read_solutions(path: str) -> list[Solution]:
     out = []
     for line, row in iter_jsonl(path, required=("id",)):
         problem = _problem_text(row)
-        text = row.get("solution") or row.get("completion")
+        text = row.get("solution") or _message_text(row.get("completion"), "assistant")
         if not isinstance(problem, str) or not isinstance(text, str):
             raise DataError(path, line, "needs 'problem' (or 'prompt') and 'solution' (or 'completion') strings", field="solution")
         answer = row.get("gold", row.get("answer"))
@@ -323,7 +343,9 @@ def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done:
         batch = todo[begin : begin + config.chunk]
         sampling = SamplingParams(temperature=config.temperature, max_new_tokens=config.max_new_tokens, n=config.num_samples,
                                   seed=config.seed + begin)
-        results = policy().generate([format_prompt(p.problem, config.template) for p in batch], sampling)
+        # chat: messages, which the backend renders with the model's chat template
+        prompts = [chat_messages(p.problem) if config.template == "chat" else format_prompt(p.problem, config.template) for p in batch]
+        results = policy().generate(prompts, sampling)
         chunk = []
         for p, gens in zip(batch, results, strict=True):
             for k, g in enumerate(gens):

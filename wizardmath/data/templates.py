@@ -30,8 +30,17 @@ def format_prompt(problem: str, template: str = "wizardmath", tokenizer: Any = N
         messages = chat_messages(problem)
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise ValueError("template 'chat' needs a tokenizer with a chat template; use 'wizardmath' or 'raw'")
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        # PPO, GRPO and the PRM tokenize this text with the tokenizer's special tokens, which add the BOS
+        # again when the template writes it (Llama-3): keep one.
+        bos = getattr(tokenizer, "bos_token", None)
+        return text[len(bos):] if bos and text.startswith(bos) and _adds_bos(tokenizer) else text
     raise ValueError(f"unknown template '{template}'; valid: {', '.join(TEMPLATES)}")
+
+
+def _adds_bos(tokenizer: Any) -> bool:
+    ids = tokenizer("x", add_special_tokens=True)["input_ids"]
+    return bool(ids) and ids[0] == tokenizer.bos_token_id
 
 
 def problem_from_prompt(prompt: str) -> str:
