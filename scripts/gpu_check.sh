@@ -4,8 +4,10 @@
 # if every stage ran. No network: the model, tokenizer and data are built locally. <= 8 minutes on one H200.
 #   scripts/gpu_check.sh                         # CUDA when present, else the CPU version (tiny, a few steps)
 #   scripts/gpu_check.sh --out /tmp/gc --device cpu
-# Needs torch, transformers, accelerate, peft, trl, datasets and deepspeed (pip install -e '.[deepspeed]').
+# Needs torch, transformers, accelerate, peft, trl, datasets and deepspeed (pip install -e '.[deepspeed]'). On a
+# machine without network, WHEELS=DIR installs the missing ones (and this project) from wheels in DIR first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ -n "${WHEELS:-}" ]]; then python -m pip install -q --no-index --no-deps "$WHEELS"/*.whl; fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 exec python scripts/gpu_check.py "$@"
