@@ -35,3 +35,26 @@ def test_gpu_check_refuses_cuda_without_a_gpu(tmp_path):
     done = subprocess.run(["bash", str(REPO / "scripts/gpu_check.sh"), "--out", str(tmp_path), "--device", "cuda"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "no CUDA device" in done.stderr
+
+
+@pytest.mark.slow
+def test_ppo_runs_under_deepspeed_zero2_launched_as_gpu_check_does(tiny_model_dir, tmp_path):
+    """The CUDA stages' launch path (accelerate launch of scripts/gpu_check.py --child) on CPU DeepSpeed:
+    it caught a reference model lost to DeepSpeedEngine.eval() returning None and a missing model.config."""
+    import sys
+
+    pytest.importorskip("deepspeed")
+    sys.path.insert(0, str(REPO / "scripts"))
+    import gpu_check
+
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} + 2?", "answer": str(i + 2)}) + "\n"
+                                for i in range(8)))
+    check = gpu_check.Check(tmp_path, cuda=False)
+    check.launch("ppo-zero2", str(REPO / "configs/accelerate/cpu_deepspeed_zero2.yaml"), [
+        "ppo", "--config", str(REPO / "configs/gpu_check/ppo.yaml"), "--model", str(tiny_model_dir), "--data_path", str(problems),
+        "--output", str(tmp_path / "ppo"), "--reward_funcs", "verifier", "--steps", "1", "--batch_size", "4", "--num_samples", "2",
+        "--mini_batch_size", "8", "--gradient_accumulation_steps", "1", "--max_new_tokens", "16", "--bf16", "false"])
+    row = check.rows[-1]
+    assert row["status"] == "ok" and row["tokens_per_s"] > 0, row
+    assert (tmp_path / "ppo" / "ppo_summary.json").is_file()

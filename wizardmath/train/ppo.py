@@ -150,6 +150,7 @@ class ActorCritic(nn.Module):
     def __init__(self, policy: nn.Module, critic: nn.Module | None = None):
         super().__init__()
         self.policy, self.critic = policy, critic
+        self.config = policy.config  # accelerate fills DeepSpeed's "auto" bucket sizes from model.config.hidden_size
         hidden = (critic or policy).config.hidden_size
         self.v_head = nn.Linear(hidden, 1)
         nn.init.zeros_(self.v_head.weight)
@@ -209,7 +210,9 @@ def prepare_frozen(accelerator, model: nn.Module | None):
     ds = {k: v for k, v in plugin.deepspeed_config.items() if k not in ("optimizer", "scheduler")}
     if ds.get("zero_optimization", {}).get("stage") != 3:
         ds["zero_optimization"] = {"stage": 0}
-    return deepspeed.initialize(model=model, config=ds)[0].eval()
+    engine = deepspeed.initialize(model=model, config=ds)[0]
+    engine.eval()  # DeepSpeedEngine.eval() returns None, unlike nn.Module.eval()
+    return engine
 
 
 def gathered(accelerator, model: nn.Module | None = None, params: list | None = None, enabled: bool = True):
