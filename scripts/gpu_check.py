@@ -192,6 +192,10 @@ def main(argv: list[str]) -> int:
         return 2
     if not cuda:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # every stage, child processes too, stays on the CPU
+        # A 0.15M-parameter model gains nothing from threads, and on a busy CI machine their spin-waits
+        # made each tiny matmul take tens of milliseconds.
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     count_embedded_tokens()
