@@ -14,7 +14,9 @@ MODEL=${3:-}
 ARGS=(sft --config "$CONFIG" --data_path "$OUT/solve/sft.jsonl" --output "$OUT/sft")
 if [[ -n "$MODEL" ]]; then ARGS+=(--model "$MODEL"); elif [[ -d "$OUT/base" ]]; then ARGS+=(--model "$OUT/base"); fi
 if [[ "${NUM_GPUS:-0}" -gt 1 ]]; then
-  launch "${ACCELERATE_CONFIG:-configs/accelerate/deepspeed_zero2.yaml}" "$NUM_GPUS" "${ARGS[@]}"
+  ACCEL=configs/accelerate/deepspeed_zero2.yaml
+  if (( NUM_GPUS > 8 )); then ACCEL=configs/accelerate/multi_node.yaml; fi  # every node: MACHINE_RANK, MASTER_ADDR set
+  launch "${ACCELERATE_CONFIG:-$ACCEL}" "$NUM_GPUS" "${ARGS[@]}"
 else
   wm "${ARGS[@]}"
 fi

@@ -9,7 +9,8 @@
 # (03_reward_models.sh; used when the config's reward_funcs list irm/prm). The held-out set is
 # OUT/test.jsonl when present (the tiny world's), else a validation split of the problems' lineages
 # (OUT/rl/val.jsonl, 500 problems; training then reads OUT/rl/train.jsonl): never a benchmark's test set.
-# The accelerate config follows the config's zero_stage (ACCELERATE_CONFIG overrides it). Writes OUT/ppo
+# The accelerate config follows the config's zero_stage, and the multi-node ones above 8 GPUs
+# (NUM_GPUS=32 MACHINE_RANK=r MASTER_ADDR=host on every node; ACCELERATE_CONFIG overrides the choice). Writes OUT/ppo
 # (or OUT/grpo). Re-running resumes from the last checkpoint. DRY_RUN=1: check config and flags only.
 set -euo pipefail
 source "$(dirname "$0")/_lib.sh"
@@ -30,6 +31,10 @@ if [[ -d "$OUT/prm" ]]; then ARGS+=(--prm_path "$OUT/prm"); fi
 if [[ "${NUM_GPUS:-0}" -gt 1 ]]; then
   ZERO=$(sed -n 's/^zero_stage: *\([0-9]\).*/\1/p' "$CONFIG")
   case "${ZERO:-2}" in 2|3) ACCEL=configs/accelerate/deepspeed_zero${ZERO:-2}.yaml ;; *) ACCEL=configs/accelerate/multi_gpu.yaml ;; esac
+  if (( NUM_GPUS > 8 )); then  # several nodes (70B: 32 GPUs, optimizer states in CPU RAM when the config says so)
+    ACCEL=configs/accelerate/multi_node.yaml
+    if grep -q '^offload_optimizer: *true' "$CONFIG"; then ACCEL=configs/accelerate/multi_node_offload.yaml; fi
+  fi
   launch "${ACCELERATE_CONFIG:-$ACCEL}" "$NUM_GPUS" "${ARGS[@]}" "$@"
 else
   wm "${ARGS[@]}" "$@"

@@ -16,9 +16,12 @@ wm() {
   if [[ "${DRY_RUN:-0}" == 1 ]]; then _dry "$@"; else wizardmath "$@"; fi
 }
 
-launch() {  # launch ACCELERATE_CONFIG NUM_PROCESSES|"" STAGE ARGS...
+launch() {  # launch ACCELERATE_CONFIG NUM_PROCESSES|"" STAGE ARGS...   (NUM_PROCESSES: all nodes' GPUs)
   local accel=$1 procs=$2; shift 2
   if [[ "${DRY_RUN:-0}" == 1 ]]; then _dry "@$accel" "$@"; return; fi
   local extra=(); [[ -n "$procs" ]] && extra=(--num_processes "$procs")
+  # several nodes: the same command on each, with MACHINE_RANK and MASTER_ADDR set (configs/accelerate/multi_node.yaml)
+  [[ -n "${MACHINE_RANK:-}" ]] && extra+=(--machine_rank "$MACHINE_RANK")
+  [[ -n "${MASTER_ADDR:-}" ]] && extra+=(--main_process_ip "$MASTER_ADDR")
   accelerate launch --config_file "$accel" "${extra[@]}" -m wizardmath.cli "$@"
 }

@@ -6,6 +6,7 @@
 # LLaMA-2 7B, 8 GPUs: NUM_GPUS=8 scripts/run_rleif.sh runs/7b llama2-7b
 # One 80 GB GPU:      scripts/run_rleif.sh runs/qwen-math-1.5b qwen2.5-math-1.5b
 # 13B / 70B:          RM_MODEL=runs/7b/sft (their reward models are 7B; see configs/llama2-70b/ppo.yaml)
+# 70B on 4 nodes:     the SFT and PPO scripts with NUM_GPUS=32 MACHINE_RANK=r MASTER_ADDR=host on every node
 #   (evolution and solving go to the OpenAI-compatible server in configs/evolve/*.yaml, or the recipe's own
 #   evolve.yaml / solve.yaml where it differs: the chat-template recipes solve into conversational rows)
 # ALGO=grpo uses configs/SIZE/grpo.yaml instead of ppo.yaml.
