@@ -165,3 +165,18 @@ def test_dry_run_reports_a_bad_flag(tmp_path, capsys):
     log.write_text("eval --config configs/llama2-7b/eval.yaml --no_such_flag 1\n")
     assert dry_run.main([str(log)]) == 1
     assert "FAIL eval" in capsys.readouterr().out
+
+
+def test_scripts_pick_the_accelerate_config_by_gpus_and_zero_stage(tmp_path):
+    log = tmp_path / "commands.txt"
+
+    def record(script: str, *args: str, gpus: str) -> str:
+        log.write_text("")
+        env = {**os.environ, "DRY_RUN": "1", "DRY_RUN_LOG": str(log), "NUM_GPUS": gpus}
+        subprocess.run(["bash", str(REPO / "scripts" / script), *args], check=True, env=env, cwd=REPO, timeout=60)
+        return log.read_text().split()[0]
+
+    assert record("04_ppo.sh", "runs/70b", "configs/llama2-70b/ppo.yaml", gpus="32") == "@configs/accelerate/multi_node_offload.yaml"
+    assert record("04_ppo.sh", "runs/7b", "configs/llama2-7b/ppo.yaml", gpus="8") == "@configs/accelerate/deepspeed_zero3.yaml"
+    assert record("03_sft.sh", "runs/70b", "configs/llama2-70b/sft.yaml", gpus="32") == "@configs/accelerate/multi_node.yaml"
+    assert record("03_sft.sh", "runs/7b", "configs/llama2-7b/sft.yaml", gpus="8") == "@configs/accelerate/deepspeed_zero2.yaml"
