@@ -30,6 +30,8 @@ if [[ -d "$OUT/irm" ]]; then ARGS+=(--irm_path "$OUT/irm"); fi
 if [[ -d "$OUT/prm" ]]; then ARGS+=(--prm_path "$OUT/prm"); fi
 if [[ "${NUM_GPUS:-0}" -gt 1 ]]; then
   ZERO=$(sed -n 's/^zero_stage: *\([0-9]\).*/\1/p' "$CONFIG")
+  SIBLING="$(dirname "$CONFIG")/ppo.yaml"  # GRPO configs have no zero_stage: the recipe's PPO plan decides
+  if [[ -z "$ZERO" && -f "$SIBLING" ]]; then ZERO=$(sed -n 's/^zero_stage: *\([0-9]\).*/\1/p' "$SIBLING"); fi
   case "${ZERO:-2}" in 2|3) ACCEL=configs/accelerate/deepspeed_zero${ZERO:-2}.yaml ;; *) ACCEL=configs/accelerate/multi_gpu.yaml ;; esac
   if (( NUM_GPUS > 8 )); then  # several nodes (70B: 32 GPUs, optimizer states in CPU RAM when the config says so)
     ACCEL=configs/accelerate/multi_node.yaml
