@@ -255,6 +255,8 @@ class LabelConfig:
     neutral_as: str = field(default="positive", metadata={"help": "prm800k import: rating 0 counts as positive or negative."})
     chunk: int = field(default=64, metadata={"help": "Problems per labelling round (each round is written before the next)."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
+    overwrite: bool = field(default=False, metadata={"help": "Delete --output and start clean."})
+    resume: bool = field(default=False, metadata={"help": "Append to --output even though it was written with other data or settings."})
 
     def __post_init__(self) -> None:
         for name in ("labeler", "agree_with"):
@@ -312,12 +314,15 @@ def _read_solutions(path: str) -> list[Solution]:
     return [s for s in out if s.steps]
 
 
-def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done: set[str]):
-    """Chunks of freshly sampled solutions, skipping problems whose samples are all written."""
+def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done: set[str], stats: dict[str, int]):
+    """Chunks of freshly sampled solutions, skipping problems whose samples are all written; samples
+    the backend failed to produce are counted in ``stats["retry_pending"]`` (the next run redoes them)."""
     from reward_models.common import split_solution
     from wizardmath.data import load_problems
 
     problems = load_problems(config.dataset, config.data_path, config.split, config.limit)
+    if not problems:
+        raise ValueError(f"{config.data_path or config.dataset}: no problems to label (empty input)")
     todo = [p for p in problems if p.answer is not None and any(f"{p.id}/s{k}" not in done for k in range(config.num_samples))]
     for begin in range(0, len(todo), config.chunk):
         batch = todo[begin : begin + config.chunk]
@@ -327,6 +332,7 @@ def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done:
         chunk = []
         for p, gens in zip(batch, results, strict=True):
             for k, g in enumerate(gens):
+                stats["retry_pending"] += g.error is not None and f"{p.id}/s{k}" not in done
                 steps = split_solution(g.text) if g.error is None else []
                 if steps and f"{p.id}/s{k}" not in done:
                     chunk.append(Solution(f"{p.id}/s{k}", p.problem, p.answer, steps, {"parent_id": p.id}))
@@ -343,6 +349,19 @@ def _record(s: Solution, labels: StepLabels, keep: int, name: str) -> dict[str, 
 
 def label_prm(config: LabelConfig) -> dict[str, Any]:
     """Run the labelling (or import) described by ``config``; return this run's counts."""
+    from dataclasses import asdict
+
+    from wizardmath.runstate import OutputLock, check_manifest, fingerprint
+
+    with OutputLock(config.output, "label-prm"):
+        free = ("overwrite", "resume", "limit", "chunk", "batch_size", "base_url", "judge_base_url")
+        settings = {k: v for k, v in asdict(config).items() if k not in free}
+        settings["input_files"] = fingerprint([config.data_path or "", config.solutions_path or ""])
+        check_manifest(str(config.output) + ".run.json", settings, [config.output], config.overwrite, config.resume)
+        return _label_prm(config)
+
+
+def _label_prm(config: LabelConfig) -> dict[str, Any]:
     from wizardmath.backends import get_backend
     from wizardmath.jsonl import JsonlWriter, read_ids, write_json, write_jsonl
 
@@ -371,12 +390,16 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
     primary = _make_labeler(config.labeler, config, policy)
     second = _make_labeler(config.agree_with, config, policy) if config.agree_with else None
     done = read_ids(config.output)
+    stats = {"records": 0, "steps": 0, "positive": 0, "negative": 0, "unlabelled": 0, "dropped": 0, "agree": 0, "compared": 0,
+             "retry_pending": 0}
     if config.solutions_path:
-        solutions = [s for s in _read_solutions(config.solutions_path) if s.id not in done]
+        every = _read_solutions(config.solutions_path)
+        if not every:
+            raise ValueError(f"{config.solutions_path}: no solutions to label (empty input)")
+        solutions = [s for s in every if s.id not in done]
         chunks = (solutions[i : i + config.chunk * config.num_samples] for i in range(0, len(solutions), config.chunk * config.num_samples))
     else:
-        chunks = _sampled_solutions(config, policy, done)
-    stats = {"records": 0, "steps": 0, "positive": 0, "negative": 0, "unlabelled": 0, "dropped": 0, "agree": 0, "compared": 0}
+        chunks = _sampled_solutions(config, policy, done, stats)
     with JsonlWriter(config.output) as writer:
         for chunk in chunks:
             labels = primary.label(chunk)

@@ -115,18 +115,31 @@ class OutputLock:
         self.release()
 
 
-def fingerprint(paths: Iterable[str | os.PathLike]) -> dict[str, str]:
-    """``{path: sha256}`` of the local input files (data sets named by hub id are left out)."""
-    out = {}
-    for path in paths:
-        if not path or not Path(path).is_file():
-            continue
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        out[str(path)] = digest.hexdigest()[:16]
-    return out
+def _sha(path: str | os.PathLike, size: int | None = None) -> str:
+    digest, left = hashlib.sha256(), size
+    with open(path, "rb") as handle:
+        while left is None or left > 0:
+            block = handle.read(1 << 20 if left is None else min(1 << 20, left))
+            if not block:
+                break
+            digest.update(block)
+            left = None if left is None else left - len(block)
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(paths: Iterable[str | os.PathLike]) -> dict[str, list]:
+    """``{path: [bytes, sha256]}`` of the local input files (data sets named by hub id are left out)."""
+    return {str(p): [Path(p).stat().st_size, _sha(p)] for p in paths if p and Path(p).is_file()}
+
+
+def _same_or_grown(old: dict[str, list], new: dict[str, list]) -> bool:
+    """True when every input is the recorded file, or that file with records appended (more arrived)."""
+    if set(old) != set(new):
+        return False
+    for path, (size, sha) in old.items():
+        if new[path] != [size, sha] and not (new[path][0] >= size and _sha(path, size) == sha):
+            return False
+    return True
 
 
 def check_manifest(manifest: str | os.PathLike, settings: dict[str, Any], outputs: Iterable[str | os.PathLike],
@@ -147,6 +160,8 @@ def check_manifest(manifest: str | os.PathLike, settings: dict[str, Any], output
             old = json.loads(manifest.read_text(encoding="utf-8"))
         except ValueError:
             old = {}
+        if "input_files" in old and _same_or_grown(old["input_files"], settings.get("input_files", {})):
+            settings["input_files"] = old["input_files"]
         diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if diff and not resume:
             changes = "; ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
