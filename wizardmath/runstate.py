@@ -227,3 +227,89 @@ def merge_counts(old: Any, new: Any) -> Any:
     if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(new, bool):
         return old + new
     return new
+
+
+# --------------------------------------------------------------- models and trainers
+
+
+def check_model(name: str, what: str = "--model") -> None:
+    """One clear line when ``name`` is not a loadable model: a folder without ``config.json``, a
+    config with wrong model fields, or a hub name that cannot be reached."""
+    from transformers import AutoConfig
+
+    path = Path(name)
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise ValueError(f"{what} {name}: not a model folder (no config.json); give a folder written by "
+                         "save_pretrained or `wizardmath init-tiny`, or a hub model name")
+    if not path.exists() and (name.startswith((".", "/", "~")) or name.count("/") > 1):
+        raise FileNotFoundError(f"{what} {name}: no such model folder")
+    try:
+        AutoConfig.from_pretrained(name)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        where = f"{path / 'config.json'}: " if path.is_dir() else ""
+        raise ValueError(f"{what} {name}: {where}cannot load the model config ({first})") from None
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a distributed launch (or a plain run): the one process that takes locks and writes records."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def trainer_lock(output_dir: str, stage: str) -> Any:
+    """The output lock on rank 0; a no-op on the other ranks of a distributed launch."""
+    from contextlib import nullcontext
+
+    return OutputLock(output_dir, stage) if is_main_process() else nullcontext()
+
+
+TRAINER_SETTINGS = ("model", "dataset", "max_samples", "use_lora", "learning_rate", "per_device_train_batch_size",
+                    "gradient_accumulation_steps", "seed", "lr_scheduler_type", "max_length", "step_format")
+
+
+def trainer_settings(config: Any, *data_paths: str | None) -> dict[str, Any]:
+    """What a resumed trainer must share with the run that wrote the checkpoint (more steps or epochs
+    may be asked for: that is how a run is extended)."""
+    out = {k: getattr(config, k) for k in TRAINER_SETTINGS if hasattr(config, k)}
+    return {**out, "input_files": fingerprint([p for p in data_paths if p])}
+
+
+def checkpoint_step(checkpoint: str | None) -> int:
+    if not checkpoint:
+        return 0
+    try:
+        return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))["global_step"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoint: str | None, fresh_flag: str) -> None:
+    """A checkpoint is resumed only by a run with the same data and settings; a fresh start records them."""
+    manifest = Path(output_dir) / f"{stage}.run.json"
+    settings = json.loads(json.dumps(settings, default=str))
+    if checkpoint and manifest.exists():
+        old = json.loads(manifest.read_text(encoding="utf-8"))
+        if "input_files" in old and _same_or_grown(old["input_files"], settings.get("input_files", {})):
+            settings["input_files"] = old["input_files"]
+        diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+        if diff:
+            changes = "; ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
+            raise ValueError(f"{output_dir} holds checkpoints of a {stage} run with other data or settings ({changes}); "
+                             f"resuming would not train on them: use another output folder, or {fresh_flag} to start fresh")
+        return
+    if checkpoint:
+        logger.warning("%s: resuming %s without a record of its settings (an older run)", checkpoint, stage)
+    if is_main_process():
+        from wizardmath.jsonl import write_json
+
+        write_json(manifest, settings)
+
+
+def check_trained(stage: str, output_dir: str, start_step: int, end_step: int, fresh_flag: str) -> None:
+    """A run that trained no step did not produce a new model: an error, never a summary."""
+    if end_step > start_step:
+        return
+    if start_step:
+        raise ValueError(f"{stage}: trained 0 steps: {output_dir} holds a finished run (step {start_step}) and resuming it "
+                         f"changes nothing; use another output folder, or {fresh_flag} to train again")
+    raise ValueError(f"{stage}: trained 0 steps (no batch to train on? check the data, max_steps and the batch size)")
