@@ -1,0 +1,89 @@
+"""A backend outage is never a verdict on the data: over real loopback HTTP, failed calls leave their
+records unwritten and counted, the command exits 3, and the next run with the server back finishes
+the job with nothing lost, nothing doubled and the earlier lines untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import evolve_flags, outcome, records, symbolic_responder
+
+from wizardmath.cli import main
+from wizardmath.runstate import EXIT_INCOMPLETE
+
+
+def reference(tmp_path: Path, servers) -> dict[str, str]:
+    server = servers(symbolic_responder())
+    assert main(evolve_flags(tmp_path / "reference", server.base_url)) == 0
+    server.kill()
+    return outcome(tmp_path / "reference")
+
+
+def test_server_killed_and_restarted_mid_evolve(tmp_path, servers, capsys):
+    expected = reference(tmp_path, servers)
+    out = tmp_path / "run"
+    holder: dict = {}
+    first = servers(symbolic_responder(kill_after=8, on_kill=lambda: holder["server"].kill()))
+    holder["server"] = first
+    assert main(evolve_flags(out, first.base_url)) == EXIT_INCOMPLETE
+    assert "run the same command again" in capsys.readouterr().err
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["retry_pending"] > 0
+    partial = outcome(out)
+    assert partial and all(expected[rid] == verdict for rid, verdict in partial.items())  # only true verdicts written
+    before = {name: (out / name).read_bytes() for name in ("problems.jsonl", "rejected.jsonl") if (out / name).exists()}
+    requests_before = stats["backend_stats"]["evolver"]["requests"]
+
+    second = servers(symbolic_responder(), port=first.port)  # the same URL, back up
+    assert main(evolve_flags(out, second.base_url)) == 0
+    assert outcome(out) == expected  # nothing lost, nothing doubled, the same verdicts as a clean run
+    for name, data in before.items():
+        assert (out / name).read_bytes().startswith(data)  # earlier lines byte-identical
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["retry_pending"] == 0
+    assert stats["backend_stats"]["evolver"]["requests"] > requests_before  # accumulated, not reset
+
+
+def test_wrong_url_then_right_url(tmp_path, servers, capsys):
+    expected = reference(tmp_path, servers)
+    out = tmp_path / "run"
+    assert main(evolve_flags(out, "http://127.0.0.1:9/v1")) == EXIT_INCOMPLETE
+    assert len(records(out / "problems.jsonl")) == 6  # the seeds only
+    assert records(out / "rejected.jsonl") == []  # no candidate rejected for the outage
+    assert json.loads((out / "stats.json").read_text())["retry_pending"] == 18
+    capsys.readouterr()
+    server = servers(symbolic_responder())
+    assert main(evolve_flags(out, server.base_url)) == 0  # another base_url is fine: same data and settings
+    assert outcome(out) == expected
+
+
+def test_eval_exits_3_until_every_problem_is_graded(tmp_path, servers):
+    data = tmp_path / "problems.jsonl"
+    data.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} plus {i}?", "answer": str(2 * i)}) + "\n"
+                            for i in range(6)))
+    from wizardmath.backends.testing import serve
+
+    def answer(prompt, body):
+        text = prompt if isinstance(prompt, str) else prompt[-1]["content"]
+        i = int(text.split("What is ")[1].split(" ")[0])
+        return [f"Step 1: {i} + {i} = {2 * i}.\nThe answer is: {2 * i}"]
+
+    flags = ["eval", "--model", "test-model", "--dataset", "jsonl", "--data-path", str(data), "--output", str(tmp_path / "eval"),
+             "--max-new-tokens", "32", "--progress", "false"]
+    refuse = {"p1", "p4"}
+
+    def faults(key, attempt):  # the server refuses two problems (400, not retried) on this run only
+        return "bad_request" if any(f"What is {p[1:]} plus" in key for p in refuse) else None
+
+    with serve(answer, faults=faults) as server:
+        assert main([*flags, "--base-url", server.base_url]) == EXIT_INCOMPLETE
+    results = tmp_path / "eval" / "problems.jsonl"
+    assert sorted(r["id"] for r in records(results)) == ["p0", "p2", "p3", "p5"]
+    earlier = results.read_bytes()
+    with serve(answer) as server:
+        assert main([*flags, "--base-url", server.base_url]) == 0
+    assert sorted(r["id"] for r in records(results)) == [f"p{i}" for i in range(6)]
+    assert results.read_bytes().startswith(earlier)
+    summary = json.loads((tmp_path / "eval" / "problems.summary.json").read_text())
+    assert summary["n"] == 6 and summary["missing"] == 0 and summary["accuracy"] == 1.0
