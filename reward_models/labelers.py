@@ -24,6 +24,7 @@ runs a second labeller and keeps each solution's steps up to the first step wher
 
 from __future__ import annotations
 
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -58,6 +59,7 @@ class Solution:
 class StepLabels:
     labels: Labels
     soft: list[float | None] | None = None
+    backend_error: str | None = None  # a failed rollout or judge call: no labels, the record is redone next run
 
 
 def prefix_closed(labels: Labels) -> Labels:
@@ -139,6 +141,7 @@ class MonteCarloLabeler(Labeler):
 
         jobs = [(si, i) for si, s in enumerate(solutions) for i in range(len(s.steps) - 1) if s.answer is not None]
         soft: list[list[float | None]] = [[None] * len(s.steps) for s in solutions]
+        errors: dict[int, str] = {}
         bar = tqdm(total=len(jobs), desc="mc rollouts", unit="prefix", disable=not self.progress)
         for begin in range(0, len(jobs), self.chunk):
             batch = jobs[begin : begin + self.chunk]
@@ -146,16 +149,19 @@ class MonteCarloLabeler(Labeler):
             results = self.backend.generate(prompts, self.sampling)
             for (si, i), gens in zip(batch, results, strict=True):
                 s = solutions[si]
+                failed = next((g.error for g in gens if g.error is not None), None)
+                if failed is not None:
+                    errors.setdefault(si, failed)
                 hits = [verify(s.answer, self._prefix(s, i) + g.text) for g in gens if g.error is None]
                 soft[si][i] = sum(hits) / len(hits) if hits else None
             bar.update(len(batch))
         bar.close()
         out = []
-        for s, values in zip(solutions, soft, strict=True):
+        for si, (s, values) in enumerate(zip(solutions, soft, strict=True)):
             if s.answer is not None and s.steps:  # the last step holds the answer line: no rollout needed
                 values[-1] = 1.0 if verify(s.answer, s.text) else 0.0
             hard = [None if v is None else (v > 0 if self.hard == "any" else v >= 0.5) for v in values]
-            out.append(StepLabels(prefix_closed(hard), values))
+            out.append(StepLabels(prefix_closed(hard), values, errors.get(si)))
         return out
 
 
@@ -189,8 +195,10 @@ class JudgeLabeler(Labeler):
         ]
         out = []
         for s, gens in zip(solutions, self.backend.generate(prompts, self.sampling), strict=True):
-            text = gens[0].text if gens and gens[0].error is None else ""
-            out.append(StepLabels(prefix_closed(parse_judge(text, len(s.steps)))))
+            if not gens or gens[0].error is not None:
+                out.append(StepLabels([None] * len(s.steps), backend_error=gens[0].error if gens else "no reply"))
+                continue
+            out.append(StepLabels(prefix_closed(parse_judge(gens[0].text, len(s.steps)))))
         return out
 
 
@@ -364,6 +372,7 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
 def _label_prm(config: LabelConfig) -> dict[str, Any]:
     from wizardmath.backends import get_backend
     from wizardmath.jsonl import JsonlWriter, read_ids, write_json, write_jsonl
+    from wizardmath.runstate import merge_counts
 
     if config.import_format is not None:
         from reward_models.stepwise import load_stepwise
@@ -409,6 +418,9 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
                 stats["agree"] += agree
                 stats["compared"] += compared
             for i, (s, lab) in enumerate(zip(chunk, labels, strict=True)):
+                if lab.backend_error or (others is not None and others[i].backend_error):
+                    stats["retry_pending"] += 1  # an outage is no verdict on these steps
+                    continue
                 keep = agreeing_prefix(lab, others[i]) if others is not None else len(s.steps)
                 if keep == 0 or (config.unknown == "drop" and None in lab.labels[:keep]):
                     stats["dropped"] += 1
@@ -422,7 +434,15 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
                 stats["unlabelled"] += sum(v is None for v in record["labels"])
     if second is not None:
         stats["agreement"] = stats["agree"] / stats["compared"] if stats["compared"] else None
-    write_json(str(config.output) + ".stats.json", stats)
+    stats_path = Path(str(config.output) + ".stats.json")
+    try:  # counts add up over resumed runs; retry_pending is this run's
+        before = json.loads(stats_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before = {}
+    total = {**merge_counts({k: v for k, v in before.items() if k in stats and k not in ("retry_pending", "agreement")}, stats)}
+    if second is not None:
+        total["agreement"] = total["agree"] / total["compared"] if total["compared"] else None
+    write_json(stats_path, total)
     print(f"label-prm: {stats} -> {config.output}")
     return stats
 

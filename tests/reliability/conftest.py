@@ -3,6 +3,7 @@ the same port, evolve flags for it, and reading what a run left on disk."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -63,10 +64,8 @@ def servers():
 
     yield start
     for server in started:
-        try:
+        with contextlib.suppress(OSError):
             server.kill()
-        except OSError:
-            pass
 
 
 def evolve_flags(out: Path, base_url: str, num_seeds: int = 6, **extra: str) -> list[str]:

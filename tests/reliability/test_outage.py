@@ -87,3 +87,30 @@ def test_eval_exits_3_until_every_problem_is_graded(tmp_path, servers):
     assert results.read_bytes().startswith(earlier)
     summary = json.loads((tmp_path / "eval" / "problems.summary.json").read_text())
     assert summary["n"] == 6 and summary["missing"] == 0 and summary["accuracy"] == 1.0
+
+
+def test_label_prm_judge_outage_writes_no_labels(tmp_path):
+    from wizardmath.backends.testing import serve
+
+    solutions = tmp_path / "solutions.jsonl"
+    solutions.write_text("".join(json.dumps({"id": f"s{i}", "problem": f"What is {i} plus 1?", "answer": str(i + 1),
+                                             "solution": f"Step 1: {i} + 1 = {i + 1}.\nThe answer is: {i + 1}"}) + "\n"
+                                 for i in range(4)))
+    out = tmp_path / "prm.jsonl"
+    flags = ["label-prm", "--labeler", "judge", "--solutions_path", str(solutions), "--output", str(out), "--judge_model", "test-model"]
+
+    def judge(prompt, body):
+        return ["Step 1: correct\nStep 2: correct"]
+
+    def faults(key, attempt):  # the judge fails (400, not retried) for two solutions on this run
+        return "bad_request" if "What is 1 plus" in key or "What is 3 plus" in key else None
+
+    with serve(judge, faults=faults) as server:
+        assert main([*flags, "--judge_base_url", server.base_url]) == EXIT_INCOMPLETE
+    assert sorted(r["id"] for r in records(out)) == ["s0", "s2"]  # no all-unknown labels for the outage
+    earlier = out.read_bytes()
+    with serve(judge) as server:
+        assert main([*flags, "--judge_base_url", server.base_url]) == 0
+    assert sorted(r["id"] for r in records(out)) == ["s0", "s1", "s2", "s3"]
+    assert out.read_bytes().startswith(earlier) and all(r["labels"] == [True] for r in records(out))
+    assert json.loads((tmp_path / "prm.jsonl.stats.json").read_text())["records"] == 4  # counts add up over runs
