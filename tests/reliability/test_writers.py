@@ -131,3 +131,13 @@ def test_trainer_rerun_never_trains_nothing_and_says_done(tiny_model_dir, tmp_pa
     assert (out / "sft_summary.json").read_bytes() == summary  # no new summary claims success
     assert main(sft_flags(tiny_model_dir, data, out, **{"--max_steps": "3"})) == 0  # extending the same run is resuming
     assert json.loads((out / "sft_summary.json").read_text())["steps"] == 3
+
+
+def test_verify_twice_writes_one_copy(tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"id": str(i), "gold": str(i), "pred": f"The answer is: {i}"}) + "\n" for i in range(3)))
+    out = tmp_path / "verdicts.jsonl"
+    assert main(["verify", "--input", str(pairs), "--output", str(out)]) == 0
+    first = out.read_bytes()
+    assert main(["verify", "--input", str(pairs), "--output", str(out)]) == 0
+    assert out.read_bytes() == first and len(first.splitlines()) == 3
