@@ -361,7 +361,7 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
 
     from wizardmath.runstate import OutputLock, check_manifest, fingerprint
 
-    with OutputLock(config.output, "label-prm"):
+    with OutputLock(config.output, "label-prm", folder=False):
         free = ("overwrite", "resume", "limit", "chunk", "batch_size", "base_url", "judge_base_url")
         settings = {k: v for k, v in asdict(config).items() if k not in free}
         settings["input_files"] = fingerprint([config.data_path or "", config.solutions_path or ""])

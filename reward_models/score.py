@@ -91,7 +91,7 @@ def score_command(config: ScoreConfig) -> int:
         return _score(config)
     from wizardmath.runstate import OutputLock, check_manifest, fingerprint
 
-    with OutputLock(config.output, "score"):
+    with OutputLock(config.output, "score", folder=False):
         settings = {"model": config.model, "kind": config.kind, "aggregate": config.aggregate,
                     "input_files": fingerprint([config.data_path or ""])}
         check_manifest(config.output + ".run.json", settings, [config.output], config.overwrite, config.resume)

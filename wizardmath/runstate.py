@@ -46,11 +46,12 @@ def _alive(pid: int) -> bool:
 
 
 class OutputLock:
-    """``with OutputLock(folder_or_file):`` holds ``DIR/.wizardmath.lock`` (or ``FILE.lock``)."""
+    """``with OutputLock(folder):`` holds ``DIR/.wizardmath.lock``; ``OutputLock(file, folder=False)``
+    holds ``FILE.lock`` (stages whose output is one file, e.g. eval results: two may share a folder)."""
 
-    def __init__(self, target: str | os.PathLike, command: str = ""):
+    def __init__(self, target: str | os.PathLike, command: str = "", folder: bool = True):
         target = Path(target)
-        self.path = (target / ".wizardmath.lock") if target.is_dir() or not target.suffix else target.with_name(target.name + ".lock")
+        self.path = target / ".wizardmath.lock" if folder else target.with_name(target.name + ".lock")
         self.path = self.path.resolve()
         self.command = command
 

@@ -254,7 +254,7 @@ def evaluate(
             problems.sort(key=lambda p: -len(p.problem))
     scorer = scorer or build_scorer(config)
     paths = output_paths(config)
-    with OutputLock(paths["jsonl"], "eval"):  # per results file: two benchmarks may share a folder
+    with OutputLock(paths["jsonl"], "eval", folder=False):  # per results file: two benchmarks may share a folder
         return _evaluate(config, problems, generate, scorer, paths, started)
 
 

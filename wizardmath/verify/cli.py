@@ -81,7 +81,7 @@ def verify_command(config: VerifyConfig) -> int:
     if config.output:  # rewritten whole (atomically), so running the same check twice never doubles a file
         from wizardmath.runstate import OutputLock
 
-        with OutputLock(config.output, "verify"):
+        with OutputLock(config.output, "verify", folder=False):
             write_jsonl(config.output, records)
     else:
         for record in records:
