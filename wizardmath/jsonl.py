@@ -88,13 +88,13 @@ def read_ids(path: str | os.PathLike, key: str = "id") -> set[str]:
     if not path.exists():
         return set()
     ids = set()
-    with path.open(encoding="utf-8") as handle:
+    with path.open("rb") as handle:
         for line in handle:
-            if not line.endswith("\n"):
-                break  # torn last line of a killed run; JsonlWriter cuts it on reopen
+            if not line.endswith(b"\n"):
+                break  # torn last line of a killed run; JsonlWriter moves it aside on reopen
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
+                record = json.loads(line.decode("utf-8"))
+            except ValueError:  # a torn or undecodable line: not done, so it is redone
                 continue
             if isinstance(record, dict) and key in record:
                 ids.add(str(record[key]))
