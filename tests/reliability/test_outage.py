@@ -114,3 +114,22 @@ def test_label_prm_judge_outage_writes_no_labels(tmp_path):
     assert sorted(r["id"] for r in records(out)) == ["s0", "s1", "s2", "s3"]
     assert out.read_bytes().startswith(earlier) and all(r["labels"] == [True] for r in records(out))
     assert json.loads((tmp_path / "prm.jsonl.stats.json").read_text())["records"] == 4  # counts add up over runs
+
+
+def test_solve_outage_writes_no_verdict(tmp_path, servers):
+    from wizardmath.evol.symbolic import generate_problems
+    from wizardmath.jsonl import write_jsonl
+
+    data = tmp_path / "problems.jsonl"
+    write_jsonl(data, (p.to_dict() for p in generate_problems(5, 0)))
+    out = tmp_path / "solve"
+    flags = ["solve", "--backend", "openai", "--model", "test-model", "--data-path", str(data), "--output", str(out),
+             "--num_samples", "2", "--progress", "false", "--backend_args", "max_retries=0", "timeout=5"]
+    assert main([*flags, "--base_url", "http://127.0.0.1:9/v1"]) == EXIT_INCOMPLETE
+    assert records(out / "sft.jsonl") == [] and records(out / "sft_rejected.jsonl") == []  # no "no_verified_solution"
+    assert json.loads((out / "solve_stats.json").read_text())["retry_pending"] == 5
+    server = servers(symbolic_responder())
+    assert main([*flags, "--base_url", server.base_url]) == 0
+    stats = json.loads((out / "solve_stats.json").read_text())
+    assert stats["retry_pending"] == 0 and stats["runs"] == 2 and stats["problems_with_rows"] == 5
+    assert sorted(r["problem_id"] for r in records(out / "sft.jsonl")) == sorted(p["id"] for p in records(data))

@@ -141,3 +141,28 @@ def test_verify_twice_writes_one_copy(tmp_path):
     first = out.read_bytes()
     assert main(["verify", "--input", str(pairs), "--output", str(out)]) == 0
     assert out.read_bytes() == first and len(first.splitlines()) == 3
+
+
+def test_eval_results_file_held_by_another_process(tmp_path, capsys):
+    data = tmp_path / "problems.jsonl"
+    data.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i}?", "answer": str(i)}) + "\n" for i in range(3)))
+    completions = tmp_path / "completions.jsonl"
+    completions.write_text("".join(json.dumps({"id": f"p{i}", "completion": f"The answer is: {i}"}) + "\n" for i in range(3)))
+    out = tmp_path / "eval"
+    flags = ["eval", "--dataset", "jsonl", "--data-path", str(data), "--completions", str(completions), "--output", str(out),
+             "--progress", "false", "--verify_workers", "0"]
+    assert main(flags) == 0
+    before = (out / "problems.jsonl").read_bytes()
+    holder = subprocess.Popen([sys.executable, "-c", "import time\nfrom wizardmath.runstate import OutputLock\n"
+                               f"OutputLock({str(out / 'problems.jsonl')!r}, 'eval', folder=False).acquire(); "
+                               "print('held', flush=True); time.sleep(60)"], env=ENV, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        assert main([*flags, "--overwrite", "true"]) == EXIT_LOCKED  # not even --overwrite gets past a live writer
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"pid {holder.pid}" in err[0]
+        assert (out / "problems.jsonl").read_bytes() == before
+    finally:
+        holder.kill()
+        holder.wait()
