@@ -73,7 +73,11 @@ class OutputLock:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 holder = self._holder()
-                if not self._stale(holder):
+                stale = self._stale(holder)
+                if not stale and not holder:
+                    raise OutputLocked(f"{self.path}: another writer is taking this lock right now; "
+                                       "try again in a few seconds") from None
+                if not stale:
                     raise OutputLocked(
                         f"{self.path.parent} is being written by pid {holder.get('pid')} on {holder.get('host')} "
                         f"({holder.get('command') or 'wizardmath'}, since {holder.get('since')}); wait for it to end, "
