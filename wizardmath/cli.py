@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"wizardmath {name}: error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    except ConnectionError as err:  # a hub model or data set that cannot be reached (offline, no network)
+        print(f"wizardmath {name}: error: {err}; give a local copy (--data-path / --model DIR) or check the network",
+              file=sys.stderr)
+        return EXIT_ERROR
     code = exit_code(result)
     if code == EXIT_INCOMPLETE:
         print(f"wizardmath {name}: {result.get('retry_pending')} record(s) not done after backend failures; "

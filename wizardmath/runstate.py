@@ -160,7 +160,8 @@ def check_manifest(manifest: str | os.PathLike, settings: dict[str, Any], output
         for path in [*outputs, manifest]:
             path.unlink(missing_ok=True)
             Path(str(path) + ".torn").unlink(missing_ok=True)
-    if manifest.exists():
+    has_output = any(p.exists() and p.stat().st_size for p in outputs)
+    if manifest.exists() and has_output:  # with no output yet there is nothing to mix: record the new settings
         try:
             old = json.loads(manifest.read_text(encoding="utf-8"))
         except ValueError:
@@ -175,7 +176,7 @@ def check_manifest(manifest: str | os.PathLike, settings: dict[str, Any], output
         if diff:
             logger.warning("%s: resuming despite changed settings: %s", manifest, ", ".join(diff))
         return
-    if any(p.exists() and p.stat().st_size for p in outputs):
+    if has_output:
         logger.warning("%s: output without a settings record (an older run); adopting it", manifest.parent)
     from wizardmath.jsonl import write_json
 

@@ -132,3 +132,21 @@ def test_pipeline_checks_every_config_before_the_first_stage(tmp_path, capsys):
     line = one_line(capsys)
     assert f"sft_config: {bad}: key 'learning_rat': unknown" in line
     assert not (out / "base").exists()  # init-tiny never ran
+
+
+def test_a_run_that_failed_on_its_input_does_not_block_the_fixed_one(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    good = tmp_path / "solutions.jsonl"
+    good.write_text(json.dumps({"id": "s0", "problem": "What is 1 plus 1?", "answer": "2",
+                                "solution": "Step 1: 1 + 1 = 2.\nThe answer is: 2"}) + "\n")
+    out = tmp_path / "prm.jsonl"
+    assert main(["label-prm", "--labeler", "rule", "--solutions_path", str(empty), "--output", str(out)]) == 1
+    assert main(["label-prm", "--labeler", "rule", "--solutions_path", str(good), "--output", str(out)]) == 0
+    capsys.readouterr()
+    evol = tmp_path / "evol"
+    assert main(["evolve", "--dataset", "someone/unreachable", "--num_seeds", "2", "--decontaminate", "false",
+                 "--output", str(evol), "--progress", "false"]) == 1
+    assert "someone/unreachable" in one_line(capsys)
+    assert main(["evolve", "--num_seeds", "2", "--rounds", "down", "--round_parents", "seeds", "--fanout", "1",
+                 "--decontaminate", "false", "--output", str(evol), "--progress", "false"]) == 0

@@ -46,7 +46,9 @@ def test_repair_moves_torn_and_undecodable_lines(tmp_path):
 def test_manifest_allows_grown_input_and_refuses_changed_input(tmp_path):
     data, manifest, output = tmp_path / "in.jsonl", tmp_path / "out" / "run.json", tmp_path / "out" / "o.jsonl"
     data.write_text('{"id": 1}\n')
-    check_manifest(manifest, {"k": 1, "input_files": fingerprint([data])}, [output])
+    check_manifest(manifest, {"k": 0}, [output])
+    check_manifest(manifest, {"k": 1, "input_files": fingerprint([data])}, [output])  # no output yet: nothing to mix
+    output.write_text("written\n")
     with data.open("a") as handle:
         handle.write('{"id": 2}\n')
     check_manifest(manifest, {"k": 1, "input_files": fingerprint([data])}, [output])  # grown: fine
@@ -57,7 +59,6 @@ def test_manifest_allows_grown_input_and_refuses_changed_input(tmp_path):
         check_manifest(manifest, {"k": 2, "input_files": json.loads(manifest.read_text())["input_files"]}, [output])
     check_manifest(manifest, {"k": 2}, [output], resume=True)  # carried on, the first settings stay recorded
     assert json.loads(manifest.read_text())["k"] == 1
-    output.write_text("old\n")
     check_manifest(manifest, {"k": 2}, [output], overwrite=True)
     assert not output.exists() and json.loads(manifest.read_text()) == {"k": 2}
 

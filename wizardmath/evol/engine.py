@@ -393,9 +393,9 @@ def evolve(config: EvolveConfig) -> dict[str, Any]:
 
 def _evolve(config: EvolveConfig) -> dict[str, Any]:
     out = Path(config.output)
+    seeds_loaded = load_seeds(config)  # bad or empty seeds fail before anything is recorded
     check_manifest(out / "evolve.run.json", config.manifest(*config.data_path),
                    [out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json")], config.overwrite, config.resume)
-    seeds_loaded = load_seeds(config)
     engine = Engine(config)
     problems_path, rejected_path, stats_path = (engine.out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json"))
     previous = _read_previous_stats(stats_path)
