@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import evolve_flags, outcome, records, symbolic_responder
+from fault_helpers import evolve_flags, outcome, records, symbolic_responder
 
 from wizardmath.cli import main
 from wizardmath.runstate import EXIT_INCOMPLETE

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import evolve_flags, outcome, symbolic_responder
+from fault_helpers import evolve_flags, outcome, symbolic_responder
 
 from wizardmath.cli import main
 from wizardmath.runstate import EXIT_LOCKED

@@ -387,13 +387,13 @@ def evolve(config: EvolveConfig) -> dict[str, Any]:
     Candidates whose evolver, judge or solver call failed are not written (no verdict on an outage):
     they are counted in ``retry_pending`` and redone by the next run with the same command; later
     rounds wait until a round has none left, so a resumed run builds on the same parents."""
+    seeds = load_seeds(config)  # bad or empty seeds fail before the output folder is touched
     with OutputLock(config.output, "evolve"):
-        return _evolve(config)
+        return _evolve(config, seeds)
 
 
-def _evolve(config: EvolveConfig) -> dict[str, Any]:
+def _evolve(config: EvolveConfig, seeds_loaded: list[MathProblem]) -> dict[str, Any]:
     out = Path(config.output)
-    seeds_loaded = load_seeds(config)  # bad or empty seeds fail before anything is recorded
     check_manifest(out / "evolve.run.json", config.manifest(*config.data_path),
                    [out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json")], config.overwrite, config.resume)
     engine = Engine(config)

@@ -129,20 +129,20 @@ def solve(config: SolveConfig) -> dict[str, Any]:
 
     A problem whose teacher call failed is not written; ``retry_pending`` counts them (exit 3) and
     the next run with the same command retries them. Counts add up across resumed runs."""
+    problems = load_input(config)  # bad or empty input fails before the output folder is touched
+    if not problems:
+        raise ValueError(f"{config.data_path or config.dataset}: no problems to solve (empty input)")
     with OutputLock(config.output, "solve"):
-        return _solve(config)
+        return _solve(config, problems)
 
 
-def _solve(config: SolveConfig) -> dict[str, Any]:
+def _solve(config: SolveConfig, problems: list[MathProblem]) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     started = time.time()
     out = Path(config.output)
     check_manifest(out / "solve.run.json", config.manifest(config.data_path),
                    [out / n for n in ("sft.jsonl", "sft_rejected.jsonl", "solve_stats.json")], config.overwrite, config.resume)
-    problems = load_input(config)
-    if not problems:
-        raise ValueError(f"{config.data_path or config.dataset}: no problems to solve (empty input)")
     if config.require_gold:
         problems = [p for p in problems if p.answer is not None]
     solver = Solver(config)
