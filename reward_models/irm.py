@@ -84,6 +84,14 @@ def pairwise_accuracy(irm: InstructionRewardModel, pairs: Sequence[dict[str, Any
 def train_irm(config: IRMConfig) -> dict[str, Any]:
     """Build or read preference pairs, train the IRM, save it, and report held-out pairwise accuracy."""
     os.environ.setdefault("WANDB_MODE", "offline")  # report_to wandb stays local unless WANDB_MODE=online
+    from wizardmath.runstate import check_model, trainer_lock
+
+    check_model(config.model)
+    with trainer_lock(config.output_dir, "train-irm"):
+        return _train_irm(config)
+
+
+def _train_irm(config: IRMConfig) -> dict[str, Any]:
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
     from trl import RewardTrainer
@@ -107,7 +115,13 @@ def train_irm(config: IRMConfig) -> dict[str, Any]:
     checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint)
     if checkpoint:
         print(f"train-irm: resuming from {checkpoint}")
+    from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
+
+    guard_resume(config.output_dir, "train-irm", trainer_settings(config, config.data_path), checkpoint,
+                 "--resume_from_checkpoint no")
     result = trainer.train(resume_from_checkpoint=checkpoint)
+    check_trained("train-irm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step,
+                  "--resume_from_checkpoint no")
     trainer.save_model(config.output_dir)
     summary: dict[str, Any] = {
         "model": config.output_dir,

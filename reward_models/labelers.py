@@ -24,6 +24,7 @@ runs a second labeller and keeps each solution's steps up to the first step wher
 
 from __future__ import annotations
 
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -58,6 +59,7 @@ class Solution:
 class StepLabels:
     labels: Labels
     soft: list[float | None] | None = None
+    backend_error: str | None = None  # a failed rollout or judge call: no labels, the record is redone next run
 
 
 def prefix_closed(labels: Labels) -> Labels:
@@ -150,6 +152,7 @@ class MonteCarloLabeler(Labeler):
 
         jobs = [(si, i) for si, s in enumerate(solutions) for i in range(len(s.steps) - 1) if s.answer is not None]
         soft: list[list[float | None]] = [[None] * len(s.steps) for s in solutions]
+        errors: dict[int, str] = {}
         bar = tqdm(total=len(jobs), desc="mc rollouts", unit="prefix", disable=not self.progress)
         for begin in range(0, len(jobs), self.chunk):
             batch = jobs[begin : begin + self.chunk]
@@ -158,16 +161,19 @@ class MonteCarloLabeler(Labeler):
             results = self.backend.generate(prompts, self.sampling)
             for (si, i), gens in zip(batch, results, strict=True):
                 s = solutions[si]
+                failed = next((g.error for g in gens if g.error is not None), None)
+                if failed is not None:
+                    errors.setdefault(si, failed)
                 hits = [verify(s.answer, self._prefix(s, i) + g.text) for g in gens if g.error is None]
                 soft[si][i] = sum(hits) / len(hits) if hits else None
             bar.update(len(batch))
         bar.close()
         out = []
-        for s, values in zip(solutions, soft, strict=True):
+        for si, (s, values) in enumerate(zip(solutions, soft, strict=True)):
             if s.answer is not None and s.steps:  # the last step holds the answer line: no rollout needed
                 values[-1] = 1.0 if verify(s.answer, s.text) else 0.0
             hard = [None if v is None else (v > 0 if self.hard == "any" else v >= 0.5) for v in values]
-            out.append(StepLabels(prefix_closed(hard), values))
+            out.append(StepLabels(prefix_closed(hard), values, errors.get(si)))
         return out
 
 
@@ -201,8 +207,10 @@ class JudgeLabeler(Labeler):
         ]
         out = []
         for s, gens in zip(solutions, self.backend.generate(prompts, self.sampling), strict=True):
-            text = gens[0].text if gens and gens[0].error is None else ""
-            out.append(StepLabels(prefix_closed(parse_judge(text, len(s.steps)))))
+            if not gens or gens[0].error is not None:
+                out.append(StepLabels([None] * len(s.steps), backend_error=gens[0].error if gens else "no reply"))
+                continue
+            out.append(StepLabels(prefix_closed(parse_judge(gens[0].text, len(s.steps)))))
         return out
 
 
@@ -267,6 +275,8 @@ class LabelConfig:
     neutral_as: str = field(default="positive", metadata={"help": "prm800k import: rating 0 counts as positive or negative."})
     chunk: int = field(default=64, metadata={"help": "Problems per labelling round (each round is written before the next)."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
+    overwrite: bool = field(default=False, metadata={"help": "Delete --output and start clean."})
+    resume: bool = field(default=False, metadata={"help": "Append to --output even though it was written with other data or settings."})
 
     def __post_init__(self) -> None:
         for name in ("labeler", "agree_with"):
@@ -332,12 +342,15 @@ def _read_solutions(path: str) -> list[Solution]:
     return [s for s in out if s.steps]
 
 
-def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done: set[str]):
-    """Chunks of freshly sampled solutions, skipping problems whose samples are all written."""
+def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done: set[str], stats: dict[str, int]):
+    """Chunks of freshly sampled solutions, skipping problems whose samples are all written; samples
+    the backend failed to produce are counted in ``stats["retry_pending"]`` (the next run redoes them)."""
     from reward_models.common import split_solution
     from wizardmath.data import load_problems
 
     problems = load_problems(config.dataset, config.data_path, config.split, config.limit)
+    if not problems:
+        raise ValueError(f"{config.data_path or config.dataset}: no problems to label (empty input)")
     todo = [p for p in problems if p.answer is not None and any(f"{p.id}/s{k}" not in done for k in range(config.num_samples))]
     for begin in range(0, len(todo), config.chunk):
         batch = todo[begin : begin + config.chunk]
@@ -349,6 +362,7 @@ def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done:
         chunk = []
         for p, gens in zip(batch, results, strict=True):
             for k, g in enumerate(gens):
+                stats["retry_pending"] += g.error is not None and f"{p.id}/s{k}" not in done
                 steps = split_solution(g.text) if g.error is None else []
                 if steps and f"{p.id}/s{k}" not in done:
                     chunk.append(Solution(f"{p.id}/s{k}", p.problem, p.answer, steps, {"parent_id": p.id}))
@@ -365,8 +379,22 @@ def _record(s: Solution, labels: StepLabels, keep: int, name: str) -> dict[str, 
 
 def label_prm(config: LabelConfig) -> dict[str, Any]:
     """Run the labelling (or import) described by ``config``; return this run's counts."""
+    from dataclasses import asdict
+
+    from wizardmath.runstate import OutputLock, check_manifest, fingerprint
+
+    with OutputLock(config.output, "label-prm", folder=False):
+        free = ("overwrite", "resume", "limit", "chunk", "batch_size", "base_url", "judge_base_url")
+        settings = {k: v for k, v in asdict(config).items() if k not in free}
+        settings["input_files"] = fingerprint([config.data_path or "", config.solutions_path or ""])
+        check_manifest(str(config.output) + ".run.json", settings, [config.output], config.overwrite, config.resume)
+        return _label_prm(config)
+
+
+def _label_prm(config: LabelConfig) -> dict[str, Any]:
     from wizardmath.backends import get_backend
     from wizardmath.jsonl import JsonlWriter, read_ids, write_json, write_jsonl
+    from wizardmath.runstate import merge_counts
 
     if config.import_format is not None:
         from reward_models.stepwise import load_stepwise
@@ -393,12 +421,16 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
     primary = _make_labeler(config.labeler, config, policy)
     second = _make_labeler(config.agree_with, config, policy) if config.agree_with else None
     done = read_ids(config.output)
+    stats = {"records": 0, "steps": 0, "positive": 0, "negative": 0, "unlabelled": 0, "dropped": 0, "agree": 0, "compared": 0,
+             "retry_pending": 0}
     if config.solutions_path:
-        solutions = [s for s in _read_solutions(config.solutions_path) if s.id not in done]
+        every = _read_solutions(config.solutions_path)
+        if not every:
+            raise ValueError(f"{config.solutions_path}: no solutions to label (empty input)")
+        solutions = [s for s in every if s.id not in done]
         chunks = (solutions[i : i + config.chunk * config.num_samples] for i in range(0, len(solutions), config.chunk * config.num_samples))
     else:
-        chunks = _sampled_solutions(config, policy, done)
-    stats = {"records": 0, "steps": 0, "positive": 0, "negative": 0, "unlabelled": 0, "dropped": 0, "agree": 0, "compared": 0}
+        chunks = _sampled_solutions(config, policy, done, stats)
     with JsonlWriter(config.output) as writer:
         for chunk in chunks:
             labels = primary.label(chunk)
@@ -408,6 +440,9 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
                 stats["agree"] += agree
                 stats["compared"] += compared
             for i, (s, lab) in enumerate(zip(chunk, labels, strict=True)):
+                if lab.backend_error or (others is not None and others[i].backend_error):
+                    stats["retry_pending"] += 1  # an outage is no verdict on these steps
+                    continue
                 keep = agreeing_prefix(lab, others[i]) if others is not None else len(s.steps)
                 if keep == 0 or (config.unknown == "drop" and None in lab.labels[:keep]):
                     stats["dropped"] += 1
@@ -421,7 +456,15 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
                 stats["unlabelled"] += sum(v is None for v in record["labels"])
     if second is not None:
         stats["agreement"] = stats["agree"] / stats["compared"] if stats["compared"] else None
-    write_json(str(config.output) + ".stats.json", stats)
+    stats_path = Path(str(config.output) + ".stats.json")
+    try:  # counts add up over resumed runs; retry_pending is this run's
+        before = json.loads(stats_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before = {}
+    total = {**merge_counts({k: v for k, v in before.items() if k in stats and k not in ("retry_pending", "agreement")}, stats)}
+    if second is not None:
+        total["agreement"] = total["agree"] / total["compared"] if total["compared"] else None
+    write_json(stats_path, total)
     print(f"label-prm: {stats} -> {config.output}")
     return stats
 

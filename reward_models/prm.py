@@ -251,6 +251,14 @@ def _datasets(config: PRMConfig, tokenizer: Any) -> tuple[Any, list[dict], list[
 def train_prm(config: PRMConfig) -> dict[str, Any]:
     """Train a PRM from ``config.model`` on stepwise data; save it to ``output_dir``; report held-out AUC."""
     os.environ.setdefault("WANDB_MODE", "offline")  # report_to wandb stays local unless WANDB_MODE=online
+    from wizardmath.runstate import check_model, trainer_lock
+
+    check_model(config.model)
+    with trainer_lock(config.output_dir, "train-prm"):
+        return _train_prm(config)
+
+
+def _train_prm(config: PRMConfig) -> dict[str, Any]:
     from transformers import AutoModelForTokenClassification, AutoTokenizer, set_seed
 
     from wizardmath.jsonl import write_json
@@ -272,7 +280,13 @@ def train_prm(config: PRMConfig) -> dict[str, Any]:
     checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint)
     if checkpoint:
         print(f"train-prm: resuming from {checkpoint}")
+    from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
+
+    guard_resume(config.output_dir, "train-prm", trainer_settings(config, config.data_path), checkpoint,
+                 "--resume_from_checkpoint no")
     result = trainer.train(resume_from_checkpoint=checkpoint)
+    check_trained("train-prm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step,
+                  "--resume_from_checkpoint no")
     trainer.save_model(config.output_dir)
     summary: dict[str, Any] = {
         "model": config.output_dir,

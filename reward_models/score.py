@@ -31,6 +31,8 @@ class ScoreConfig:
     batch_size: int = field(default=16, metadata={"help": "Texts per forward pass."})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1 ...; default: cuda when available."})
     seed: int = field(default=0, metadata={"help": "Unused; accepted so shared flags work everywhere."})
+    overwrite: bool = field(default=False, metadata={"help": "Delete --output and start clean."})
+    resume: bool = field(default=False, metadata={"help": "Append to --output even though it was written with another model or data."})
 
     def __post_init__(self) -> None:
         from reward_models.prm import AGGREGATES
@@ -85,13 +87,28 @@ def _steps(row: dict[str, Any], where: str, line: int | None) -> list[str]:
 
 
 def score_command(config: ScoreConfig) -> int:
+    if not config.output:
+        return _score(config)
+    from wizardmath.runstate import OutputLock, check_manifest, fingerprint
+
+    with OutputLock(config.output, "score", folder=False):
+        settings = {"model": config.model, "kind": config.kind, "aggregate": config.aggregate,
+                    "input_files": fingerprint([config.data_path or ""])}
+        check_manifest(config.output + ".run.json", settings, [config.output], config.overwrite, config.resume)
+        return _score(config)
+
+
+def _score(config: ScoreConfig) -> int:
     from reward_models.prm import aggregate
     from wizardmath.jsonl import JsonlWriter, read_ids
 
     kind = model_kind(config.model) if config.kind == "auto" else config.kind
     where = config.data_path or "--problem"
     done = read_ids(config.output) if config.output else set()
-    rows = [(line, row) for line, row in _rows(config) if str(row.get("id")) not in done or "id" not in row]
+    every = _rows(config)
+    if not every:
+        raise ValueError(f"{where}: nothing to score (empty input)")
+    rows = [(line, row) for line, row in every if str(row.get("id")) not in done or "id" not in row]
     if kind == "irm":
         from reward_models.irm import InstructionRewardModel
 

@@ -52,12 +52,22 @@ def _usage() -> str:
         "usage: wizardmath <command> [--config FILE] [--key value ...]\n\n"
         f"commands:\n{rows}\n\n"
         "Run 'wizardmath <command> --help' for a command's flags. Shared flags mean the same everywhere:\n"
-        "--config, --model, --dataset, --data-path, --output, --seed."
+        "--config, --model, --dataset, --data-path, --output, --seed.\n\n"
+        "Exit status: 0 done, 1 bad input or refused, 2 bad config or flags, 3 backend failures left records\n"
+        "to retry (run again), 4 another process is writing the same output."
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     from wizardmath.config import ConfigError, parse_config
+    from wizardmath.runstate import (
+        EXIT_ERROR,
+        EXIT_INCOMPLETE,
+        EXIT_LOCKED,
+        EXIT_USAGE,
+        OutputLocked,
+        exit_code,
+    )
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -88,11 +98,22 @@ def main(argv: list[str] | None = None) -> int:
         result = getattr(module, cmd.entry)(config)
     except ConfigError as err:
         print(f"wizardmath {name}: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except OutputLocked as err:
+        print(f"wizardmath {name}: error: {err}", file=sys.stderr)
+        return EXIT_LOCKED
     except (FileNotFoundError, ValueError) as err:
         print(f"wizardmath {name}: error: {err}", file=sys.stderr)
-        return 1
-    return result if isinstance(result, int) else 0
+        return EXIT_ERROR
+    except ConnectionError as err:  # a hub model or data set that cannot be reached (offline, no network)
+        print(f"wizardmath {name}: error: {err}; give a local copy (--data-path / --model DIR) or check the network",
+              file=sys.stderr)
+        return EXIT_ERROR
+    code = exit_code(result)
+    if code == EXIT_INCOMPLETE:
+        print(f"wizardmath {name}: {result.get('retry_pending')} record(s) not done after backend failures; "
+              "run the same command again to retry them (exit 3)", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

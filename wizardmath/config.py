@@ -85,6 +85,8 @@ def check_mapping(cls: type, values: dict[str, Any], where: str) -> dict[str, An
             close = [n for n in sorted(names) if n.startswith(name[:4])][:5]
             hint = f" (did you mean: {', '.join(close)}?)" if close else ""
             raise ConfigError(f"{where}: key '{key}': unknown for {cls.__name__}{hint}")
+        if value is False and typing.get_origin(hints.get(name)) is list:
+            value = []  # `key: false` turns a list setting off (e.g. `decontaminate: false`)
         if value is not None and not _type_ok(value, hints.get(name, Any)):
             want = getattr(hints.get(name), "__name__", str(hints.get(name)))
             raise ConfigError(f"{where}: key '{key}': expected {want}, got {value!r}")

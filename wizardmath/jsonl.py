@@ -1,8 +1,8 @@
 """Append-only JSONL files: the way data moves between stages and how stages resume.
 
 A stage writes one JSON object per line and flushes each line, so a run killed at any moment (even
-SIGKILL) leaves every finished record intact and at most one torn last line. ``JsonlWriter`` cuts
-that torn line on reopen, and ``read_ids`` tells the stage which ids it can skip.
+SIGKILL) leaves every finished record intact and at most one torn last line. ``JsonlWriter`` moves
+torn lines (anywhere in the file) to ``FILE.torn`` on reopen, and ``read_ids`` tells the stage which ids it can skip.
 
 Errors in input files name the file, the 1-based line number and, where known, the field.
 """
@@ -26,14 +26,44 @@ class DataError(ValueError):
         self.path, self.line, self.field = str(path), line, field
 
 
-def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, record)`` for each non-blank line; raise ``DataError`` on bad lines."""
+DEFAULT_MAX_RECORD_BYTES = 1 << 20
+
+
+def max_record_bytes() -> int:
+    """The longest input line a stage reads (bytes): ``WIZARDMATH_MAX_RECORD_BYTES``, 1 MiB by default.
+
+    A bound keeps one runaway line (a 5 MB "problem") from reaching a tokenizer or a prompt."""
+    value = os.environ.get("WIZARDMATH_MAX_RECORD_BYTES", "")
+    try:
+        return int(value) if value else DEFAULT_MAX_RECORD_BYTES
+    except ValueError:
+        raise ValueError(f"WIZARDMATH_MAX_RECORD_BYTES={value!r}: expected a number of bytes") from None
+
+
+def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = (),
+               max_bytes: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, record)`` for each non-blank line; raise ``DataError`` on bad lines
+    (invalid JSON, not UTF-8, longer than ``max_bytes``, a required field missing)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     required = tuple(required)
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    limit = max_record_bytes() if max_bytes is None else max_bytes
+    with path.open("rb") as handle:
+        number = 0
+        while True:
+            raw = handle.readline(limit + 2)
+            if not raw:
+                break
+            number += 1
+            if len(raw.rstrip(b"\r\n")) > limit:
+                raise DataError(path, number, f"record longer than {limit} bytes (raise WIZARDMATH_MAX_RECORD_BYTES "
+                                              "to allow longer ones)")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(path, number, f"not UTF-8 text (byte 0x{raw[err.start]:02x} at byte {err.start + 1} "
+                                              "of the line)") from None
             if not line.strip():
                 continue
             try:
@@ -58,40 +88,17 @@ def read_ids(path: str | os.PathLike, key: str = "id") -> set[str]:
     if not path.exists():
         return set()
     ids = set()
-    with path.open(encoding="utf-8") as handle:
+    with path.open("rb") as handle:
         for line in handle:
-            if not line.endswith("\n"):
-                break  # torn last line of a killed run; JsonlWriter cuts it on reopen
+            if not line.endswith(b"\n"):
+                break  # torn last line of a killed run; JsonlWriter moves it aside on reopen
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
+                record = json.loads(line.decode("utf-8"))
+            except ValueError:  # a torn or undecodable line: not done, so it is redone
                 continue
             if isinstance(record, dict) and key in record:
                 ids.add(str(record[key]))
     return ids
-
-
-def _cut_torn_tail(path: Path) -> None:
-    """Drop a last line with no newline: the record a killed writer did not finish."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with path.open("rb+") as handle:
-        handle.seek(-1, os.SEEK_END)
-        if handle.read(1) == b"\n":
-            return
-        size = handle.seek(0, os.SEEK_END)
-        block = min(size, 1 << 16)
-        while True:
-            handle.seek(size - block)
-            chunk = handle.read(block)
-            cut = chunk.rfind(b"\n")
-            if cut >= 0:
-                handle.truncate(size - block + cut + 1)
-                return
-            if block == size:
-                handle.truncate(0)
-                return
-            block = min(size, block * 2)
 
 
 class JsonlWriter:
@@ -100,7 +107,9 @@ class JsonlWriter:
     def __init__(self, path: str | os.PathLike, fsync: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        _cut_torn_tail(self.path)
+        from wizardmath.runstate import repair_jsonl
+
+        repair_jsonl(self.path)  # a torn line anywhere (usually the last) goes to FILE.torn
         self._handle = self.path.open("a", encoding="utf-8")
         self._fsync = fsync
 

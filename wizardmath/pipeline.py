@@ -246,6 +246,7 @@ class Pipeline:
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
         wanted = set(self.config.stages)
+        validate_stage_configs(self.config)
         base = self.base_model()
         test_path = self.test_set()
         if "base" in wanted:
@@ -270,6 +271,49 @@ class Pipeline:
         write_json(self.summary_path, {"stages": self.stages, "total_seconds": total, "config": vars(self.config)})
         print_table(self.stages, total)
         return {"stages": self.stages, "total_seconds": total}
+
+
+# Stage configs the pipeline reads, the stages that need each, and where the class lives.
+STAGE_CONFIGS = (
+    ("tiny_config", STAGES, "wizardmath.tiny:TinyConfig"),
+    ("evolve_config", STAGES[1:], "wizardmath.evol:EvolveConfig"),
+    ("solve_config", STAGES[1:], "wizardmath.evol:SolveConfig"),
+    ("sft_config", STAGES[1:], "wizardmath.train.sft:SFTConfig"),
+    ("irm_config", ("irm",), "reward_models.irm:IRMConfig"),
+    ("label_prm_config", ("prm",), "reward_models.labelers:LabelConfig"),
+    ("prm_config", ("prm",), "reward_models.prm:PRMConfig"),
+    ("ppo_config", ("ppo",), "wizardmath.train.ppo:PPOConfig"),
+)
+
+
+def validate_stage_configs(config: PipelineConfig) -> None:
+    """Build every stage config the run will need before the first stage runs, so a bad key, type or
+    value in, say, the PPO config fails in seconds, not after an hour of evolution and SFT.
+
+    The paths a stage gets from the stages before it (model, data) are stand-ins here."""
+    import importlib
+    import tempfile
+
+    from wizardmath.config import ConfigError, load_config
+
+    wanted = set(config.stages)
+    with tempfile.TemporaryDirectory() as scratch:
+        stand_ins = {"model": scratch, "data_path": str(Path(scratch) / "data.jsonl"), "output": scratch,
+                     "output_dir": scratch, "seed": config.seed}
+        for key, needed_by, target in STAGE_CONFIGS:
+            path = getattr(config, key)
+            if not path or not wanted & set(needed_by) or (key == "tiny_config" and config.model):
+                continue
+            module, name = target.split(":")
+            cls = getattr(importlib.import_module(module), name)
+            fields = {f for f in getattr(cls, "__dataclass_fields__", {})}
+            overrides = {k: v for k, v in stand_ins.items() if k in fields}
+            if key == "evolve_config":
+                overrides.pop("data_path", None)  # a list there, and the seeds come from the YAML
+            try:
+                load_config(cls, resolve(path), **overrides)
+            except ConfigError as err:
+                raise ConfigError(f"{key}: {err}") from None
 
 
 def print_table(stages: dict[str, dict[str, Any]], total: float) -> None:

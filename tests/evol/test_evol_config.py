@@ -61,7 +61,7 @@ def test_backend_args():
 def test_cli_runs_evolve_and_solve(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["evolve", "--config", str(REPO / "configs/tiny/evolve.yaml"), "--output", str(out), "--num_seeds", "5",
-                 "--rounds", "up", "--round_parents", "seeds", "--fanout", "2", "--decontaminate", "missing.jsonl",
+                 "--rounds", "up", "--round_parents", "seeds", "--fanout", "2", "--decontaminate", "false",
                  "--progress", "false"]) == 0
     assert len(read_jsonl(out / "problems.jsonl")) + len(read_jsonl(out / "rejected.jsonl")) == 5 + 10
     assert main(["solve", "--config", str(REPO / "configs/tiny/solve.yaml"), "--data-path", str(out / "problems.jsonl"),
@@ -74,7 +74,7 @@ def test_cli_runs_evolve_and_solve(tmp_path, capsys):
 def test_scripts(tmp_path):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     flags = ["--num_seeds", "4", "--rounds", "down", "--round_parents", "seeds", "--fanout", "1",
-             "--decontaminate", "missing.jsonl", "--progress", "false"]
+             "--decontaminate", "false", "--progress", "false"]
     for script, args in (("01_evolve.sh", flags), ("02_solve.sh", ["--progress", "false"])):
         text = (REPO / "scripts" / script).read_text()
         assert "set -euo pipefail" in text

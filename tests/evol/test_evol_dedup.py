@@ -58,9 +58,10 @@ def test_contamination_any_ngram_and_threshold():
 def test_contamination_files(tmp_path, caplog):
     path = tmp_path / "test.jsonl"
     path.write_text(json.dumps({"question": LONG}) + "\n")
-    index = contamination_index([str(path), str(tmp_path / "missing.jsonl")])
+    index = contamination_index([str(path)])
     assert index.check(LONG) and index.sources == [str(path)]
-    assert "not found" in caplog.text
+    with pytest.raises(FileNotFoundError, match="missing.jsonl: decontamination test set not found"):
+        contamination_index([str(path), str(tmp_path / "missing.jsonl")])
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"text": "x"}) + "\n")
     with pytest.raises(DataError, match="bad.jsonl:1"):

@@ -118,7 +118,8 @@ def test_score_command_for_both_kinds(trained_irm, trained_prm, tmp_path, capsys
     rows.write_text(json.dumps({"id": "a", "problem": "Tom has 4 apples.", "solution": " Step 1: 4 + 1 = 5.\nThe answer is: 5"}) + "\n")
     out = tmp_path / "scored.jsonl"
     assert main(["score", "--model", str(trained_prm), "--data-path", str(rows), "--output", str(out), "--aggregate", "last"]) == 0
-    assert main(["score", "--model", str(trained_prm), "--data-path", str(rows), "--output", str(out)]) == 0  # resumes: no duplicate
+    assert main(["score", "--model", str(trained_prm), "--data-path", str(rows), "--output", str(out), "--aggregate", "last"]) == 0  # resumes: no duplicate
+    assert main(["score", "--model", str(trained_prm), "--data-path", str(rows), "--output", str(out)]) == 1  # other aggregate: refused
     scored = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(scored) == 1 and len(scored[0]["prm_steps"]) == 1 and 0 <= scored[0]["prm_score"] <= 1
     bad = tmp_path / "bad.jsonl"

@@ -22,6 +22,7 @@ from wizardmath.eval.config import EvalConfig
 from wizardmath.eval.grading import Scorer, grade_chunk
 from wizardmath.eval.metrics import PAPER_RESULTS, summarize
 from wizardmath.jsonl import DataError, JsonlWriter, iter_jsonl, read_ids, write_json
+from wizardmath.runstate import OutputLock, repair_jsonl
 
 Generate = Callable[[list[MathProblem]], list[list[Generation]]]
 # Settings a resumed run may change without mixing incomparable results.
@@ -187,6 +188,7 @@ def prepare_output(config: EvalConfig, paths: dict[str, Path]) -> set[str]:
                 "use another --output or --name, or --overwrite to start over"
             )
     write_json(paths["run"], settings)
+    repair_jsonl(paths["jsonl"])  # a torn line anywhere goes aside (FILE.torn) and its problem is redone
     return read_ids(paths["jsonl"])
 
 
@@ -235,7 +237,6 @@ def evaluate(
     held-out symbolic set in memory), an already built ``backend`` (a model in memory) and a
     ``scorer`` for reranking; anything not passed is built from ``config``.
     """
-    from wizardmath.eval.report import open_logger, print_summary
 
     started = time.perf_counter()
     where = config.data_path or config.dataset
@@ -253,6 +254,14 @@ def evaluate(
             problems.sort(key=lambda p: -len(p.problem))
     scorer = scorer or build_scorer(config)
     paths = output_paths(config)
+    with OutputLock(paths["jsonl"], "eval", folder=False):  # per results file: two benchmarks may share a folder
+        return _evaluate(config, problems, generate, scorer, paths, started)
+
+
+def _evaluate(config: EvalConfig, problems: list[MathProblem], generate: Generate, scorer: Scorer | None,
+              paths: dict[str, Path], started: float) -> dict[str, Any]:
+    from wizardmath.eval.report import open_logger, print_summary
+
     done = prepare_output(config, paths)
     wanted = {p.id for p in problems}
     pending = [p for p in problems if p.id not in done]
@@ -268,6 +277,7 @@ def evaluate(
     records = list(by_id.values())
     summary = summarize(records, max((len(r["correct"]) for r in records), default=1))
     summary["missing"] = len(wanted) - summary["n"]
+    summary["retry_pending"] = summary["missing"]  # failed on the backend: the next run retries them (exit 3)
     summary["settings"] = config.run_settings()
     key = "math" if config.dataset.lower() in ("math", "math500") else config.dataset.lower()
     if key in PAPER_RESULTS:

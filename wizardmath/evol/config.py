@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from wizardmath.data.templates import TEMPLATES
 
-SHARED_TEST_SETS = ["../shared/data/gsm8k/test.jsonl", "../shared/data/math500/test.jsonl"]
+# Beside the checkout (../shared/data), found from the package, not the working folder: evolution run
+# from another folder must not silently skip decontamination.
+_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED_TEST_SETS = [str(_SHARED / "gsm8k" / "test.jsonl"), str(_SHARED / "math500" / "test.jsonl")]
 PARENTS = ("seeds", "previous")
 
 
@@ -51,6 +55,18 @@ class BackendFields:
     )
     seed: int = field(default=0, metadata={"help": "Seed for every random choice (operations, sampling, symbolic world)."})
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
+    overwrite: bool = field(default=False, metadata={"help": "Delete what --output holds and start clean."})
+    resume: bool = field(default=False, metadata={"help": "Append to --output even though it was written with other data or settings."})
+
+    def manifest(self, *inputs: str) -> dict[str, Any]:
+        """Settings a resumed run must share (plus a fingerprint of the input files)."""
+        from dataclasses import asdict
+
+        from wizardmath.runstate import fingerprint
+
+        # How much of the same data (limit, num_seeds) may grow or shrink: ids stay the same.
+        free = ("base_url", "backend_args", "progress", "overwrite", "resume", "chunk_size", "output", "limit", "num_seeds")
+        return {**{k: v for k, v in asdict(self).items() if k not in free}, "input_files": fingerprint(inputs)}
 
 
 @dataclass
@@ -98,13 +114,15 @@ class EvolveConfig(BackendFields):
     dedup_threshold: float = field(default=0.9, metadata={"help": "MinHash Jaccard at which two problems are near-duplicates (1.0 = exact only)."})
     decontaminate: list[str] = field(
         default_factory=lambda: list(SHARED_TEST_SETS),
-        metadata={"help": "Test-set JSONL files no problem may overlap (missing files are skipped with a warning)."},
+        metadata={"help": "Test-set JSONL files no problem may overlap (a missing file is an error); false = no check."},
     )
     decontam_ngram: int = field(default=13, metadata={"help": "Word n-gram size of the contamination check."})
     decontam_threshold: float = field(default=0.0, metadata={"help": "Share of a problem's n-grams in the test sets above which it is contaminated (0 = any)."})
     chunk_size: int = field(default=256, metadata={"help": "Candidates per batch (records are written after each batch, or as they finish on async backends)."})
 
     def __post_init__(self) -> None:
+        if self.decontaminate is False or [str(d).lower() for d in self.decontaminate] in (["false"], ["none"], ["off"]):
+            self.decontaminate = []  # `decontaminate: false` (YAML) or `--decontaminate false`: no check, on purpose
         n = len(self.rounds)
         if len(self.round_parents) != n or len(self.fanout) != n:
             raise ValueError(

@@ -144,12 +144,12 @@ class ContaminationIndex:
 
 
 def contamination_index(paths: Iterable[str], n: int = 13, threshold: float = 0.0) -> ContaminationIndex:
-    """An index over the test files that exist; missing ones are skipped with a warning."""
+    """An index over the test files; a missing one is an error (``decontaminate: false`` turns the check off)."""
     index = ContaminationIndex(n=n, threshold=threshold)
     for path in paths:
         if not Path(path).is_file():
-            logger.warning("decontamination: test set %s not found, skipped", path)
-            continue
+            raise FileNotFoundError(f"{path}: decontamination test set not found (fix the path in 'decontaminate', "
+                                    "or set decontaminate: false to evolve without the check)")
         count = index.add_file(path)
         logger.info("decontamination: %d problems from %s", count, path)
     return index

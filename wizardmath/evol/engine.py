@@ -43,6 +43,7 @@ from wizardmath.evol.operations import (
     render_equal,
 )
 from wizardmath.jsonl import JsonlWriter, iter_jsonl, write_json
+from wizardmath.runstate import OutputLock, check_manifest, merge_counts
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +62,21 @@ class Candidate:
     meta: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
     detail: str = ""
+    retry: str | None = None  # a backend, judge or solver failure: no verdict, redone by the next run
     answer: str | None = None
     solution: str | None = None
 
     def reject(self, reason: str, detail: str) -> None:
-        if self.reason is None:
+        if self.reason is None and self.retry is None:
             self.reason, self.detail = reason, detail
+
+    def defer(self, role: str, error: str) -> None:
+        if self.reason is None and self.retry is None:
+            self.retry = f"{role}: {error}"
+
+    @property
+    def open(self) -> bool:
+        return self.reason is None and self.retry is None
 
 
 def plan_round(parents: list[MathProblem], weights: list[tuple[str, float]], round: int, fanout: int, seed: int,
@@ -105,6 +115,8 @@ class Engine:
         self.tally: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
         self.kept: dict[int, list[MathProblem]] = defaultdict(list)  # accepted, by round, in write order
         self.cost_before = 0.0
+        self.backend_stats_before: dict[str, Any] = {}
+        self.retry: Counter[str] = Counter()  # candidates left for the next run, by the role that failed
 
     def _other(self, name: str, model: str) -> Backend:
         c = self.config
@@ -147,7 +159,7 @@ class Engine:
         """Rules, contamination and a first near-duplicate check (cheap, before any further call)."""
         cand.meta = {k: v for k, v in gen.meta.items() if k != "cost"}
         if gen.error:
-            cand.reject("generation_error", gen.error)
+            cand.defer("evolver", gen.error)
             return
         cand.text = clean_output(gen.text)
         verdict = E.rule_reason(cand.text, cand.parent.problem)
@@ -169,7 +181,10 @@ class Engine:
         return render_equal(self.ops, cand.parent.problem, cand.text)
 
     def after_judge(self, cand: Candidate, gen: Generation) -> None:
-        verdict = None if gen.error else parse_equal(gen.text)
+        if gen.error:
+            cand.defer("judge", gen.error)
+            return
+        verdict = parse_equal(gen.text)
         cand.meta["judge"] = {True: "equal", False: "not_equal", None: "unclear"}[verdict]
         if verdict:
             cand.reject("no_information_gain", "the judge found it equal to its parent")
@@ -180,7 +195,11 @@ class Engine:
         return format_prompt(cand.text, self.config.solver_template)
 
     def after_solve(self, cand: Candidate, gens: list[Generation]) -> None:
-        replies = [g.text for g in gens if not g.error]
+        failed = [g.error for g in gens if g.error]
+        if failed:  # agreement over fewer samples than asked would be a verdict on the outage
+            cand.defer("solver", failed[0])
+            return
+        replies = [g.text for g in gens]
         vote = E.agreement(replies) if replies else E.Agreement(None, 0.0, [], [])
         vote.share = len(vote.members) / max(1, len(gens))
         cand.meta["agreement"] = round(vote.share, 3)
@@ -192,6 +211,9 @@ class Engine:
 
     def finish(self, cand: Candidate, accepted: JsonlWriter, rejected: JsonlWriter) -> bool:
         """The last check (near-duplicates accepted meanwhile) and the one write of this candidate."""
+        if cand.retry is not None:
+            self.retry[cand.retry.split(":", 1)[0]] += 1
+            return False
         if cand.reason is None:
             self.check_duplicate(cand)
         record = {"id": cand.id, "problem": cand.text, "answer": cand.answer, "solution": cand.solution, "source": "evol",
@@ -226,13 +248,13 @@ class Engine:
                 self.count("evolve", outs[: len(cands)])
                 for cand in cands:
                     self.after_generation(cand, outs[cand.sample])
-        live = [c for c in chunk if c.reason is None]
+        live = [c for c in chunk if c.open]
         if live and self.config.equal_judge:
             gens = self.judge.generate([self.judge_prompt(c) for c in live], self.sampling("judge"))
             for cand, outs in zip(live, gens, strict=True):
                 self.count("judge", outs)
                 self.after_judge(cand, outs[0])
-        live = [c for c in live if c.reason is None]
+        live = [c for c in live if c.open]
         if live and self.config.solver_samples:
             gens = self.solver.generate([self.solve_prompt(c) for c in live], self.sampling("solve", self.config.solver_samples))
             for cand, outs in zip(live, gens, strict=True):
@@ -256,23 +278,23 @@ class Engine:
                 self.count("evolve", outs[: len(group[index])])
                 for cand in group[index]:
                     self.after_generation(cand, outs[cand.sample])
-                    if cand.reason is not None:
+                    if not cand.open:
                         done(cand)
 
             await _agenerate(self.evolver, [g[0].prompt for g in group], self.sampling("evolve", _needed(group)), on_result)
 
         for group in _prompt_groups(chunk):  # one at a time: OpenAIBackend closes its client when a call ends
             await evolve_group(group)
-        live = [c for c in chunk if c.reason is None]
+        live = [c for c in chunk if c.open]
         if live and self.config.equal_judge:
             def on_judge(index: int, outs: list[Generation]) -> None:
                 self.count("judge", outs)
                 self.after_judge(live[index], outs[0])
-                if live[index].reason is not None:
+                if not live[index].open:
                     done(live[index])
 
             await _agenerate(self.judge, [self.judge_prompt(c) for c in live], self.sampling("judge"), on_judge)
-            live = [c for c in live if c.reason is None]
+            live = [c for c in live if c.open]
         if live and self.config.solver_samples:
             def on_solve(index: int, outs: list[Generation]) -> None:
                 self.count("solve", outs)
@@ -322,10 +344,13 @@ def write_stats(engine: Engine, path: Path) -> dict[str, Any]:
     tokens = {role: dict(counts) for role, counts in engine.tokens.items()}
     backends = {role: b.stats for role, b in engine.backends().items() if isinstance(getattr(b, "stats", None), dict)}
     cost = engine.cost_before + sum(float(s.get("cost_usd", 0.0)) for s in backends.values())
+    backends = merge_counts(engine.backend_stats_before, backends)  # every run's requests, failures, retries
     stats = {
         "rounds": table,
         "accepted": sum(c["accepted"] for ops in rounds.values() for c in ops.values()),
         "rejected": sum(c["rejected"] for ops in rounds.values() for c in ops.values()),
+        "retry_pending": sum(engine.retry.values()),
+        "retry_by_role": dict(engine.retry),
         "tokens": tokens,
         "cost_usd": round(cost, 6),
         "backend_stats": backends,
@@ -349,13 +374,28 @@ def load_seeds(config: EvolveConfig) -> list[MathProblem]:
         else:
             batch = load_problems(name, path or None, split=config.split, limit=config.num_seeds or None)
         seeds.extend(batch)
+    if not seeds:
+        raise ValueError(f"{', '.join(p for p in paths if p) or ', '.join(config.dataset)}: no seed problems (empty input)")
     for seed in seeds:
         seed.round, seed.operation = 0, "seed"
     return seeds
 
 
 def evolve(config: EvolveConfig) -> dict[str, Any]:
-    """Run (or resume) every round; returns the stats also written to ``DIR/stats.json``."""
+    """Run (or resume) every round; returns the stats also written to ``DIR/stats.json``.
+
+    Candidates whose evolver, judge or solver call failed are not written (no verdict on an outage):
+    they are counted in ``retry_pending`` and redone by the next run with the same command; later
+    rounds wait until a round has none left, so a resumed run builds on the same parents."""
+    seeds = load_seeds(config)  # bad or empty seeds fail before the output folder is touched
+    with OutputLock(config.output, "evolve"):
+        return _evolve(config, seeds)
+
+
+def _evolve(config: EvolveConfig, seeds_loaded: list[MathProblem]) -> dict[str, Any]:
+    out = Path(config.output)
+    check_manifest(out / "evolve.run.json", config.manifest(*config.data_path),
+                   [out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json")], config.overwrite, config.resume)
     engine = Engine(config)
     problems_path, rejected_path, stats_path = (engine.out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json"))
     previous = _read_previous_stats(stats_path)
@@ -363,10 +403,15 @@ def evolve(config: EvolveConfig) -> dict[str, Any]:
     engine.cost_before = previous.get("cost_usd", 0.0)
     for role, counts in previous.get("tokens", {}).items():
         engine.tokens[role].update(counts)
+    engine.backend_stats_before = previous.get("backend_stats", {})
     with JsonlWriter(problems_path) as accepted, JsonlWriter(rejected_path) as rejected:  # cuts torn last lines
         done = _read_written(engine, problems_path, rejected_path)
-        seeds = _write_seeds(engine, load_seeds(config), done, accepted, rejected)
+        seeds = _write_seeds(engine, seeds_loaded, done, accepted, rejected)
         for number, weights in enumerate(engine.schedule, start=1):
+            if engine.retry:
+                logger.warning("evolve: %d candidates of round %d failed on the backend (%s); rounds from %d on "
+                               "wait for the next run", sum(engine.retry.values()), number - 1, dict(engine.retry), number)
+                break
             parents = seeds if config.round_parents[number - 1] == "seeds" else engine.kept[number - 1]
             plan = plan_round(parents, weights, number, config.fanout[number - 1], config.seed, engine.ops)
             order = {c.id: i for i, c in enumerate(plan)}

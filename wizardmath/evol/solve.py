@@ -30,6 +30,7 @@ from wizardmath.data.templates import ANSWER_PREFIX, chat_messages, format_promp
 from wizardmath.evol import eliminator as E
 from wizardmath.evol.config import SolveConfig, build_backend
 from wizardmath.jsonl import JsonlWriter, iter_jsonl, read_ids, write_json
+from wizardmath.runstate import OutputLock, check_manifest, merge_counts
 
 
 def load_input(config: SolveConfig) -> list[MathProblem]:
@@ -73,7 +74,10 @@ class Solver:
         for g in gens:
             self.counts["prompt_tokens"] += g.prompt_tokens
             self.counts["completion_tokens"] += g.completion_tokens
-        replies = [g.text if not g.error else "" for g in gens]
+        if not gens or any(g.error for g in gens):  # an outage is no verdict: nothing written, the next run retries
+            self.counts["retry_pending"] += 1
+            return
+        replies = [g.text for g in gens]
         vote = E.agreement(replies, gold=problem.answer)
         share_ok = problem.answer is not None or vote.share > c.majority_threshold
         good = vote.members if (vote.answer is not None and share_ok) else []
@@ -102,6 +106,15 @@ class Solver:
         self.counts["solved"] += 1
 
 
+def _previous_stats(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def _done_ids(out: Path) -> set[str]:
     done = read_ids(out / "sft.jsonl", key="problem_id")
     path = out / "sft_rejected.jsonl"
@@ -112,11 +125,24 @@ def _done_ids(out: Path) -> set[str]:
 
 
 def solve(config: SolveConfig) -> dict[str, Any]:
-    """Solve every problem not yet done; returns the stats also written to ``DIR/solve_stats.json``."""
+    """Solve every problem not yet done; returns the stats also written to ``DIR/solve_stats.json``.
+
+    A problem whose teacher call failed is not written; ``retry_pending`` counts them (exit 3) and
+    the next run with the same command retries them. Counts add up across resumed runs."""
+    problems = load_input(config)  # bad or empty input fails before the output folder is touched
+    if not problems:
+        raise ValueError(f"{config.data_path or config.dataset}: no problems to solve (empty input)")
+    with OutputLock(config.output, "solve"):
+        return _solve(config, problems)
+
+
+def _solve(config: SolveConfig, problems: list[MathProblem]) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     started = time.time()
-    problems = load_input(config)
+    out = Path(config.output)
+    check_manifest(out / "solve.run.json", config.manifest(config.data_path),
+                   [out / n for n in ("sft.jsonl", "sft_rejected.jsonl", "solve_stats.json")], config.overwrite, config.resume)
     if config.require_gold:
         problems = [p for p in problems if p.answer is not None]
     solver = Solver(config)
@@ -141,8 +167,12 @@ def solve(config: SolveConfig) -> dict[str, Any]:
     bar.close()
     solver.teacher.close()
     rows = len(read_ids(solver.out / "sft.jsonl", key="problem_id"))
+    retry = solver.counts.pop("retry_pending", 0)
+    before = _previous_stats(solver.out / "solve_stats.json")
     stats = {"problems": len(problems), "solved_this_run": solver.counts["solved"], "problems_with_rows": rows,
-             "yield": round(rows / max(1, len(problems)), 4), "counts": dict(solver.counts),
-             "wall_seconds": round(time.time() - started, 2)}
+             "yield": round(rows / max(1, len(problems)), 4), "retry_pending": retry,
+             "counts": merge_counts(before.get("counts", {}), dict(solver.counts)),
+             "runs": before.get("runs", 0) + 1,
+             "wall_seconds": round(before.get("wall_seconds", 0.0) + time.time() - started, 2)}
     write_json(solver.out / "solve_stats.json", stats)
     return stats

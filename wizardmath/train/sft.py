@@ -142,8 +142,21 @@ def last_checkpoint(output_dir: str | os.PathLike) -> str | None:
 
 
 def train_sft(config: SFTConfig) -> dict[str, Any]:
-    """Fine-tune ``config.model`` on ``config.data_path`` and save it to ``config.output_dir``."""
+    """Fine-tune ``config.model`` on ``config.data_path`` and save it to ``config.output_dir``.
+
+    Resuming a checkpoint is only for the same data and settings (else a clear refusal), and a run
+    that trains 0 steps is an error, never a summary (the old model would ship as new)."""
+    from wizardmath.runstate import check_model, trainer_lock
+
+    check_model(config.model)
+    with trainer_lock(config.output_dir, "sft"):
+        return _train_sft(config)
+
+
+def _train_sft(config: SFTConfig) -> dict[str, Any]:
     from trl import SFTTrainer
+
+    from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
 
     if "wandb" in (config.report_to or []):
         os.environ.setdefault("WANDB_MODE", "offline")
@@ -171,7 +184,10 @@ def train_sft(config: SFTConfig) -> dict[str, Any]:
         peft_config=peft_config,
     )
     resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if config.auto_resume else None)
+    guard_resume(config.output_dir, "sft", trainer_settings(config, config.data_path, config.eval_data_path), resume,
+                 "--auto_resume false")
     result = trainer.train(resume_from_checkpoint=resume)
+    check_trained("sft", config.output_dir, checkpoint_step(resume), result.global_step, "--auto_resume false")
     if config.use_lora:
         trainer.model = trainer.model.merge_and_unload()
     trainer.save_model(config.output_dir)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from wizardmath.jsonl import DataError, JsonlWriter, iter_jsonl
+from wizardmath.jsonl import DataError, iter_jsonl, write_jsonl
 
 
 @dataclass
@@ -71,14 +71,18 @@ def verify_command(config: VerifyConfig) -> int:
         print(f"equal: {verdict.equal}\nextracted: {verdict.extracted}\nreason: {verdict.reason}")
         return 0 if verdict.equal else 1
     ids, pairs = _read_pairs(config.input)
+    if not pairs:
+        raise ValueError(f"{config.input}: no pairs to check (empty input)")
     verdicts = check_batch(pairs, workers=config.workers, timeout=config.timeout, options=options)
     records = [
         {"id": rid, "equal": v.equal, "extracted": v.extracted, "reason": v.reason}
         for rid, v in zip(ids, verdicts, strict=True)
     ]
-    if config.output:
-        with JsonlWriter(config.output) as writer:
-            writer.write_many(records)
+    if config.output:  # rewritten whole (atomically), so running the same check twice never doubles a file
+        from wizardmath.runstate import OutputLock
+
+        with OutputLock(config.output, "verify", folder=False):
+            write_jsonl(config.output, records)
     else:
         for record in records:
             print(json.dumps(record, ensure_ascii=False))

@@ -1,0 +1,321 @@
+"""What every record-writing stage shares to stay safe: an output lock, a settings manifest,
+torn-line repair and the exit codes.
+
+- ``OutputLock``: one writer per output. The lock file holds the owner's pid and host; a lock whose
+  process is gone (same host) is stale and taken over with a warning. A second writer gets one line
+  naming the holder.
+- ``check_manifest``: an append-only stage records its settings (and a fingerprint of its input
+  files) on first write; a re-run with other settings or data is refused unless ``resume`` (carry
+  on anyway) or ``overwrite`` (delete the outputs and start clean).
+- ``repair_jsonl``: lines of a results file that are not whole JSON objects (a torn write,
+  anywhere in the file) are moved to ``FILE.torn`` with a warning, so a re-run redoes them.
+- Exit codes: ``EXIT_INCOMPLETE`` when a backend, judge or solver failure left records to retry
+  (``retry_pending`` in the stage's result), ``EXIT_LOCKED`` when another writer holds the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_LOCKED = 0, 1, 2, 3, 4
+_HELD: dict[Path, int] = {}  # locks this process holds, with a re-entry count (the pipeline nests stages)
+
+
+class OutputLocked(RuntimeError):
+    """Another live process writes the same output."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class OutputLock:
+    """``with OutputLock(folder):`` holds ``DIR/.wizardmath.lock``; ``OutputLock(file, folder=False)``
+    holds ``FILE.lock`` (stages whose output is one file, e.g. eval results: two may share a folder)."""
+
+    def __init__(self, target: str | os.PathLike, command: str = "", folder: bool = True):
+        target = Path(target)
+        self.path = target / ".wizardmath.lock" if folder else target.with_name(target.name + ".lock")
+        self.path = self.path.resolve()
+        self.command = command
+
+    def _holder(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def acquire(self) -> None:
+        if self.path in _HELD:
+            _HELD[self.path] += 1
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
+              "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                stale = self._stale(holder)
+                if not stale and not holder:
+                    raise OutputLocked(f"{self.path}: another writer is taking this lock right now; "
+                                       "try again in a few seconds") from None
+                if not stale:
+                    raise OutputLocked(
+                        f"{self.path.parent} is being written by pid {holder.get('pid')} on {holder.get('host')} "
+                        f"({holder.get('command') or 'wizardmath'}, since {holder.get('since')}); wait for it to end, "
+                        f"or delete {self.path} if that process is gone"
+                    ) from None
+                logger.warning("%s: taking over a stale lock of pid %s on %s", self.path, holder.get("pid"), holder.get("host"))
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(me, handle)
+            _HELD[self.path] = 1
+            return
+        raise OutputLocked(f"{self.path}: could not take the lock (another writer keeps taking it)")
+
+    def _stale(self, holder: dict[str, Any]) -> bool:
+        if not holder:  # unreadable: a writer died between creating and filling it, or is filling it now
+            try:
+                return time.time() - self.path.stat().st_mtime > 5
+            except FileNotFoundError:
+                return True
+        if holder.get("host") != socket.gethostname():
+            return False  # cannot tell whether a process on another machine lives
+        pid = int(holder.get("pid") or 0)
+        return pid <= 0 or pid == os.getpid() or not _alive(pid)
+
+    def release(self) -> None:
+        count = _HELD.get(self.path, 0)
+        if count > 1:
+            _HELD[self.path] = count - 1
+            return
+        _HELD.pop(self.path, None)
+        if self._holder().get("pid") == os.getpid():
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> OutputLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _sha(path: str | os.PathLike, size: int | None = None) -> str:
+    digest, left = hashlib.sha256(), size
+    with open(path, "rb") as handle:
+        while left is None or left > 0:
+            block = handle.read(1 << 20 if left is None else min(1 << 20, left))
+            if not block:
+                break
+            digest.update(block)
+            left = None if left is None else left - len(block)
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(paths: Iterable[str | os.PathLike]) -> dict[str, list]:
+    """``{path: [bytes, sha256]}`` of the local input files (data sets named by hub id are left out)."""
+    return {str(p): [Path(p).stat().st_size, _sha(p)] for p in paths if p and Path(p).is_file()}
+
+
+def _same_or_grown(old: dict[str, list], new: dict[str, list]) -> bool:
+    """True when every input is the recorded file, or that file with records appended (more arrived)."""
+    if set(old) != set(new):
+        return False
+    for path, (size, sha) in old.items():
+        if new[path] != [size, sha] and not (new[path][0] >= size and _sha(path, size) == sha):
+            return False
+    return True
+
+
+def check_manifest(manifest: str | os.PathLike, settings: dict[str, Any], outputs: Iterable[str | os.PathLike],
+                   overwrite: bool = False, resume: bool = False) -> None:
+    """Refuse to append to ``outputs`` written with other ``settings``; record them on first write.
+
+    ``overwrite`` deletes ``outputs`` (and the manifest) first; ``resume`` continues despite a
+    difference (the manifest keeps the first run's settings).
+    """
+    manifest, outputs = Path(manifest), [Path(p) for p in outputs]
+    settings = json.loads(json.dumps(settings, default=str))  # compare as it will be stored
+    if overwrite:
+        for path in [*outputs, manifest]:
+            path.unlink(missing_ok=True)
+            Path(str(path) + ".torn").unlink(missing_ok=True)
+    has_output = any(p.exists() and p.stat().st_size for p in outputs)
+    if manifest.exists() and has_output:  # with no output yet there is nothing to mix: record the new settings
+        try:
+            old = json.loads(manifest.read_text(encoding="utf-8"))
+        except ValueError:
+            old = {}
+        if "input_files" in old and _same_or_grown(old["input_files"], settings.get("input_files", {})):
+            settings["input_files"] = old["input_files"]
+        diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+        if diff and not resume:
+            changes = "; ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
+            raise ValueError(f"{manifest.parent} holds output of a run with other data or settings ({changes}); "
+                             "use another --output, --overwrite to start clean, or --resume to carry on anyway")
+        if diff:
+            logger.warning("%s: resuming despite changed settings: %s", manifest, ", ".join(diff))
+        return
+    if has_output:
+        logger.warning("%s: output without a settings record (an older run); adopting it", manifest.parent)
+    from wizardmath.jsonl import write_json
+
+    write_json(manifest, settings)
+
+
+def repair_jsonl(path: str | os.PathLike) -> int:
+    """Move every line that is not a whole JSON object to ``FILE.torn``; returns how many moved."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    good: list[bytes] = []
+    torn: list[tuple[int, bytes]] = []
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                ok = line.endswith(b"\n") and isinstance(json.loads(line.decode("utf-8")), dict)
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
+                ok = False
+            if ok:
+                good.append(line)
+            else:
+                torn.append((number, line))
+    if not torn:
+        return 0
+    aside = path.with_name(path.name + ".torn")
+    with aside.open("ab") as handle:
+        for _, line in torn:
+            handle.write(line if line.endswith(b"\n") else line + b"\n")
+    tmp = path.with_name(path.name + ".repair")
+    tmp.write_bytes(b"".join(good))
+    os.replace(tmp, path)
+    numbers = ", ".join(str(n) for n, _ in torn[:5]) + (" ..." if len(torn) > 5 else "")
+    logger.warning("%s: moved %d torn line(s) (line %s) to %s; their records will be redone", path, len(torn), numbers, aside)
+    return len(torn)
+
+
+def exit_code(result: Any) -> int:
+    """The CLI's exit status for a stage's return value."""
+    if isinstance(result, int) and not isinstance(result, bool):
+        return result
+    if isinstance(result, dict) and result.get("retry_pending"):
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def merge_counts(old: Any, new: Any) -> Any:
+    """Numbers add, dicts merge key by key, anything else takes the newer value (stats across runs)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {k: merge_counts(old.get(k), new.get(k)) if k in old and k in new else new.get(k, old.get(k))
+                for k in {**old, **new}}
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(new, bool):
+        return old + new
+    return new
+
+
+# --------------------------------------------------------------- models and trainers
+
+
+def check_model(name: str, what: str = "--model") -> None:
+    """One clear line when ``name`` is not a loadable model: a folder without ``config.json``, a
+    config with wrong model fields, or a hub name that cannot be reached."""
+    from transformers import AutoConfig
+
+    path = Path(name)
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise ValueError(f"{what} {name}: not a model folder (no config.json); give a folder written by "
+                         "save_pretrained or `wizardmath init-tiny`, or a hub model name")
+    if not path.exists() and (name.startswith((".", "/", "~")) or name.count("/") > 1):
+        raise FileNotFoundError(f"{what} {name}: no such model folder")
+    try:
+        AutoConfig.from_pretrained(name)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        where = f"{path / 'config.json'}: " if path.is_dir() else ""
+        raise ValueError(f"{what} {name}: {where}cannot load the model config ({first})") from None
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a distributed launch (or a plain run): the one process that takes locks and writes records."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def trainer_lock(output_dir: str, stage: str) -> Any:
+    """The output lock on rank 0; a no-op on the other ranks of a distributed launch."""
+    from contextlib import nullcontext
+
+    return OutputLock(output_dir, stage) if is_main_process() else nullcontext()
+
+
+TRAINER_SETTINGS = ("model", "dataset", "max_samples", "use_lora", "learning_rate", "per_device_train_batch_size",
+                    "gradient_accumulation_steps", "seed", "lr_scheduler_type", "max_length", "step_format")
+
+
+def trainer_settings(config: Any, *data_paths: str | None) -> dict[str, Any]:
+    """What a resumed trainer must share with the run that wrote the checkpoint (more steps or epochs
+    may be asked for: that is how a run is extended)."""
+    out = {k: getattr(config, k) for k in TRAINER_SETTINGS if hasattr(config, k)}
+    return {**out, "input_files": fingerprint([p for p in data_paths if p])}
+
+
+def checkpoint_step(checkpoint: str | None) -> int:
+    if not checkpoint:
+        return 0
+    try:
+        return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))["global_step"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoint: str | None, fresh_flag: str) -> None:
+    """A checkpoint is resumed only by a run with the same data and settings; a fresh start records them."""
+    manifest = Path(output_dir) / f"{stage}.run.json"
+    settings = json.loads(json.dumps(settings, default=str))
+    if checkpoint and manifest.exists():
+        old = json.loads(manifest.read_text(encoding="utf-8"))
+        if "input_files" in old and _same_or_grown(old["input_files"], settings.get("input_files", {})):
+            settings["input_files"] = old["input_files"]
+        diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+        if diff:
+            changes = "; ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
+            raise ValueError(f"{output_dir} holds checkpoints of a {stage} run with other data or settings ({changes}); "
+                             f"resuming would not train on them: use another output folder, or {fresh_flag} to start fresh")
+        return
+    if checkpoint:
+        logger.warning("%s: resuming %s without a record of its settings (an older run)", checkpoint, stage)
+    if is_main_process():
+        from wizardmath.jsonl import write_json
+
+        write_json(manifest, settings)
+
+
+def check_trained(stage: str, output_dir: str, start_step: int, end_step: int, fresh_flag: str) -> None:
+    """A run that trained no step did not produce a new model: an error, never a summary."""
+    if end_step > start_step:
+        return
+    if start_step:
+        raise ValueError(f"{stage}: trained 0 steps: {output_dir} holds a finished run (step {start_step}) and resuming it "
+                         f"changes nothing; use another output folder, or {fresh_flag} to train again")
+    raise ValueError(f"{stage}: trained 0 steps (no batch to train on? check the data, max_steps and the batch size)")
