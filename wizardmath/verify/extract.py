@@ -3,8 +3,11 @@
 Order of preference, the same as the MATH / GSM8k graders this replaces: the last ``\\boxed{}`` or
 ``\\fbox{}`` (nested braces, also ``\\boxed 5``); the last "The (final) answer is(:) X" (WizardMath's
 own format, and Minerva's "Final Answer: The final answer is X. I hope it is correct."); the last
-GSM8k ``#### X`` line; the whole text when it is itself a bare answer; and, if
-``VerifyOptions.number_fallback``, the last number. Brace matching is a linear scan, never
+GSM8k ``#### X`` line; the math of the final sentence (``spans``: "The probability is
+$\\frac{1}{6}$."); the whole text when it is itself a bare answer; if
+``VerifyOptions.number_fallback``, the last number of prose; and last, the words a final sentence
+ends on ("The function is odd." -> ``odd``). After a reasoning block (``<think>...</think>``) only
+what follows it is searched, unless nothing is found there. Brace matching is a linear scan, never
 recursion, so 5,000-deep braces cost microseconds.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import re
 
 from wizardmath.verify.options import DEFAULT_OPTIONS, VerifyOptions
+from wizardmath.verify.spans import final_span_answer, find_spans, leading_span
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _MARKER = re.compile(r"(?i)\b(?:final\s+)?answer\s*(?:is|was|:)\s*:?")
@@ -24,6 +28,9 @@ _TEXT_CMD = re.compile(r"\\(?:text|textbf|mbox|mathrm|mathbf|operatorname|begin|
 _TRAILING_SPACE = re.compile(r"(?:\\[,;:! ]|\\q?quad|\s)+$")
 _MATH_WORDS = frozenset(["or", "and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi"])
 _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+_COPULA = re.compile(r"\b(?:is|are|was|were|equals|be)\s+")
+_PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
+_THINK_END = "</think>"
 
 
 def _match_brace(text: str, open_at: int) -> int | None:
@@ -106,10 +113,15 @@ def _after_marker(text: str) -> str | None:
     if last is None:
         return None
     rest = text[last.end() :]
+    span = leading_span(rest)
+    if span is not None:  # "The answer is $x$, i.e. 3.5": the math, not the gloss
+        return strip_answer(span)
     cut = _SENTENCE_END.search(rest)
     if cut:
         rest = rest[: cut.start()]
     rest = strip_answer(rest.rstrip().rstrip("!"))  # "The answer is 5!" is excitement, not 5 factorial
+    if _prose_words(rest) >= 2:  # "Final Answer: The largest $n$ is 34"
+        return final_span_answer(rest + ".") or _clause(rest) or rest
     return rest or None
 
 
@@ -133,8 +145,8 @@ def looks_bare(text: str) -> bool:
     prepared = prepare(text)
     if prepared.choice or multiple_choice(text, loose=True):
         return True
-    if prepared.words:
-        return len(prepared.words.split()) <= 4
+    if prepared.words:  # "Monday", "neither even nor odd"; but "The function is odd" is a sentence
+        return len(prepared.words.split()) <= 4 and not _COPULA.search(prepared.words + " ")
     words = [w for w in _WORD.findall(_TEXT_CMD.sub(" ", text)) if w.lower() not in _MATH_WORDS]
     if len(words) >= 2:  # "She has 8 apples": prose, even though "She" could be S*h*e
         return False
@@ -143,6 +155,29 @@ def looks_bare(text: str) -> bool:
     except (ParseError, ValueError, RecursionError):
         return False
     return True
+
+
+def _prose_words(text: str) -> int:
+    """How many words of two or more letters the end of ``text`` has outside LaTeX and math spans."""
+    tail, prev, parts = text[-4000:], 0, []
+    for start, end, _ in find_spans(tail):
+        parts.append(tail[prev:start])
+        prev = end
+    parts.append(tail[prev:])
+    words = _PROSE.findall(_TEXT_CMD.sub(" ", " ".join(parts)))
+    return sum(w.lower() not in _MATH_WORDS for w in words)
+
+
+def _clause(text: str) -> str | None:
+    """What a short final sentence says something *is*: "The function is odd." -> ``odd``."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n", text.strip()) if s.strip()]
+    if not sentences:
+        return None
+    last = sentences[-1].strip().rstrip(".!")
+    copulas = list(_COPULA.finditer(last))
+    value = last[copulas[-1].end() :] if copulas else last
+    value = strip_answer(value)
+    return value if value and len(value.split()) <= 5 and len(value) <= 80 else None
 
 
 def last_number(text: str) -> str | None:
@@ -159,6 +194,18 @@ def extract_answer(text: str, options: VerifyOptions | None = None) -> str | Non
     if not isinstance(text, str) or not text.strip():
         return None
     text = text[-options.max_response_chars :].replace("\x00", "")
+    think_end = text.rfind(_THINK_END)
+    if think_end >= 0:  # the reasoning block is skipped when an answer follows it
+        found = _find(text[think_end + len(_THINK_END) :], options)
+        if found is not None:
+            return found
+        text = text[:think_end]
+    return _find(text.replace("<think>", " "), options)
+
+
+def _find(text: str, options: VerifyOptions) -> str | None:
+    if not text.strip():
+        return None
     boxed = extract_boxed(text)
     if boxed is not None:
         return strip_answer(boxed)
@@ -169,6 +216,15 @@ def extract_answer(text: str, options: VerifyOptions | None = None) -> str | Non
     bare = strip_answer(text)
     if looks_bare(bare):
         return bare
-    if options.number_fallback and _WORD.search(text):  # prose, not a mangled formula
-        return last_number(text)
-    return None
+    prose = _prose_words(text)
+    if prose == 0:  # a formula the grammar cannot read: no prose to search
+        return None
+    span = final_span_answer(text)
+    if span is not None:
+        return strip_answer(span)
+    if prose < 2:  # "lambda: 1", "\int_0^1 x\,dx": not a sentence whose last number is meant
+        return None
+    if not options.number_fallback:
+        return None
+    number = last_number(text)
+    return number if number is not None else _clause(text)
