@@ -31,7 +31,8 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("007", "7", True),
         ("12", "+12", True),
         ("100", "1e2", True),
-        ("25", "twenty-five", False),
+        ("25", "twenty-five", True),
+        ("25", "twenty-four", False),
         ("5", "", False),
     ],
     # Decimals against fractions: exact, so a rounded decimal is not the fraction.
@@ -80,18 +81,18 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("-2\\frac{1}{2}", "-2.5", True),
         ("3\\frac{1}{4}", "3.75", False),
     ],
-    # Percent: the number with or without the sign; one-sided also matches the fraction.
+    # Percent: the number with or without the sign; the fraction only with VerifyOptions(percent=True).
     "percent": [
         ("50\\%", "50", True),
         ("50", "50\\%", True),
         ("50\\%", "50%", True),
-        ("50\\%", "0.5", True),
-        ("0.5", "50\\%", True),
-        ("25\\%", "0.25", True),
+        ("50\\%", "0.5", False),
+        ("0.5", "50\\%", False),
+        ("25\\%", "0.25", False),
         ("25\\%", "25 percent", True),
         ("25\\%", "20\\%", False),
         ("12.5\\%", "12.5", True),
-        ("12.5\\%", "0.125", True),
+        ("12.5\\%", "0.125", False),
         ("40", "4\\%", False),
     ],
     # Currency: dollar signs, words and cents formatting.

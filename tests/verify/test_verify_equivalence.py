@@ -62,8 +62,14 @@ def test_number_fallback_option():
 
 
 def test_percent_option():
-    assert verify("0.5", "50%")
-    assert not verify("0.5", "50%", VerifyOptions(percent=False)) or True  # documented as accepted
+    assert verify("50", "50%") and not verify("0.5", "50%")
+    assert verify("0.5", "50%", VerifyOptions(percent=True)) and verify("25\\%", "0.25", VerifyOptions(percent=True))
+    assert not verify("0.5", "40%", VerifyOptions(percent=True))
+
+
+def test_relative_tolerance_option():
+    assert not verify("\\frac{1}{3}", "0.333") and verify("\\frac{1}{3}", "0.333", VerifyOptions(rel_tol=1e-2))
+    assert verify("\\pi", "3.1416", VerifyOptions(rel_tol=1e-4)) and not verify("\\pi", "3.2", VerifyOptions(rel_tol=1e-4))
 
 
 def test_options_are_frozen():
@@ -73,5 +79,6 @@ def test_options_are_frozen():
 
 def test_documented_defaults():
     options = VerifyOptions()
-    assert options.number_fallback and options.symbolic and options.units
+    assert options.number_fallback and options.symbolic and options.units and not options.percent
+    assert options.rel_tol == 0.0
     assert options.timeout == 2.0 and options.max_answer_chars == 1000 and options.max_depth == 60

@@ -18,6 +18,13 @@ from wizardmath.verify.grammar import Node, ParseError, parse
 from wizardmath.verify.normalize import Prepared, multiple_choice, prepare
 from wizardmath.verify.numeric import TooBig, exact_value
 from wizardmath.verify.options import DEFAULT_OPTIONS, Verdict, VerifyOptions
+from wizardmath.verify.relations import (
+    FLIP,
+    as_interval,
+    collapse_chain,
+    union_of_inequalities,
+    unwrap_equation,
+)
 
 Scalar = Callable[[Node, Node], "bool | None"]
 _MAX_PM = 4
@@ -68,45 +75,18 @@ def _items(node: Node) -> list[Node]:
     return out
 
 
-def _is_symbol(node: Node) -> bool:
-    return node[0] == "sym" or (node[0] == "func" and node[2][0] == "sym")
-
-
-def _unwrap_equation(node: Node) -> Node:
-    """``x = 3`` -> ``3`` (also ``3 = x``), for comparing an equation with a bare value."""
-    if node[0] == "rel" and node[1] == "=":
-        if _is_symbol(node[2]) and not _is_symbol(node[3]):
-            return node[3]
-        if _is_symbol(node[3]) and not _is_symbol(node[2]):
-            return node[2]
-        if _is_symbol(node[2]) and node[3][0] not in ("rel",):
-            return node[3]
+def _drop_percent(node: Node) -> Node:
+    """``50%`` -> ``50`` wherever it stands (lists, tuples, relations), so a percent equals its number
+    and never its fraction."""
+    if not isinstance(node, tuple) or not node:
+        return node
+    if node[0] == "pct":
+        return _drop_percent(node[1])
+    if node[0] in ("seq", "matrix"):
+        return (*node[:-1], tuple(_drop_percent(item) for item in node[-1])) if node[0] == "seq" else node
+    if node[0] in ("rel", "cup", "cap", "add", "sub"):
+        return (node[0], *(_drop_percent(c) if isinstance(c, tuple) else c for c in node[1:]))
     return node
-
-
-_OO = ("const", "oo")
-_NEG_OO = ("neg", ("const", "oo"))
-
-
-def _inequality_interval(node: Node) -> Node:
-    """``x > 2`` -> ``(2, \\infty)``, ``1 <= x < 3`` -> ``[1, 3)``; other nodes unchanged."""
-    if node[0] != "rel" or node[1] not in ("<", ">", "<=", ">="):
-        return node
-    op, left, right = node[1], node[2], node[3]
-    if left[0] == "rel" and left[1] in ("<", "<=") and op in ("<", "<=") and left[3][0] == "sym":
-        return ("seq", "(" if left[1] == "<" else "[", ")" if op == "<" else "]", (left[2], right))
-    if left[0] == "sym" and right[0] != "rel":
-        var_side, bound, var_left = left, right, True
-    elif right[0] == "sym" and left[0] != "rel":
-        var_side, bound, var_left = right, left, False
-    else:
-        return node
-    del var_side
-    upper = (op in ("<", "<=")) == var_left  # x < b, or b > x: b is the upper bound
-    closed = op in ("<=", ">=")
-    if upper:
-        return ("seq", "(", "]" if closed else ")", (_NEG_OO, bound))
-    return ("seq", "[" if closed else "(", ")", (bound, _OO))
 
 
 def _strip_pct(node: Node) -> tuple[Node, bool]:
@@ -150,20 +130,20 @@ def _unordered(gold: list[Node], pred: list[Node], same: Scalar) -> bool | None:
     return None
 
 
-_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
-
-
 def _compare_relations(gold: Node, pred: Node, same: Scalar) -> bool | None:
     _, gop, gl, gr = gold
     _, pop, pl, pr = pred
     straight = _ordered([gl, gr], [pl, pr], same) if gop == pop else False
     if straight is True:
         return True
-    flipped = _ordered([gl, gr], [pr, pl], same) if _FLIP.get(gop) == pop else False
+    flipped = _ordered([gl, gr], [pr, pl], same) if FLIP.get(gop) == pop else False
     if flipped is True:
         return True
-    if gop == "=" and pop == "=" and gl[0] != "rel" and pl[0] != "rel":
-        proportional = same(("div", ("sub", gl, gr), ("sub", pl, pr)), ("ratio",))
+    if gl[0] != "rel" and pl[0] != "rel" and (gop == pop or FLIP.get(gop) == pop):
+        # the same relation rearranged: gold's (left - right) is a constant multiple of pred's,
+        # positive for the same inequality, negative for the flipped one (-x > -1 is x < 1)
+        sign = "" if gop in ("=", "!=") else "+" if gop == pop else "-"
+        proportional = same(("div", ("sub", gl, gr), ("sub", pl, pr)), ("ratio", sign))
         if proportional is not False:
             return proportional
     return None if None in (straight, flipped) else False
@@ -182,16 +162,17 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
     """True / False / None (undecided) for two parsed answers; ``same`` compares two scalars."""
     if gold == pred:
         return True
+    gold, pred = _canonical(gold, same), _canonical(pred, same)
     gk, pk = gold[0], pred[0]
     if gk == "text" or pk == "text":
         return gk == pk and gold[1] == pred[1]
     if gk == "rel" and pk == "rel":
         return _compare_relations(gold, pred, same)
     if gk == "rel" or pk == "rel":
-        g2, p2 = _inequality_interval(gold), _inequality_interval(pred)
+        g2, p2 = as_interval(gold), as_interval(pred)
         if (g2 is not gold or p2 is not pred) and g2[0] != "rel" and p2[0] != "rel":
             return compare_nodes(g2, p2, same)
-        g2, p2 = _unwrap_equation(gold), _unwrap_equation(pred)
+        g2, p2 = unwrap_equation(gold), unwrap_equation(pred)
         if g2 is gold and p2 is pred:
             return False
         return compare_nodes(g2, p2, same)
@@ -205,6 +186,14 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
     if gk == "seq" or pk == "seq" or _has_pm(gold) or _has_pm(pred):
         return _compare_seq(gold, pred, same)
     return _compare_scalar(gold, pred, same)
+
+
+def _canonical(node: Node, same: Scalar) -> Node:
+    """Chained equalities collapsed to their result, "or"-lists of inequalities to a union."""
+    node = collapse_chain(node)
+    if node[0] == "seq" and node[1] == "":
+        node = union_of_inequalities(node, getattr(same, "value_of", lambda _n: None))
+    return node
 
 
 def _compare_matrix(gold: Node, pred: Node, same: Scalar) -> bool | None:
@@ -226,6 +215,10 @@ def _compare_matrix(gold: Node, pred: Node, same: Scalar) -> bool | None:
 
 def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
     gi, pi = _items(gold), _items(pred)
+    if not any(item[0] == "rel" for item in gi):  # gold 1, 4 vs "x = 1 and x = 4"
+        pi = [unwrap_equation(collapse_chain(item)) for item in pi]
+    elif not any(item[0] == "rel" for item in pi):
+        gi = [unwrap_equation(collapse_chain(item)) for item in gi]
     gb = (gold[1], gold[2]) if gold[0] == "seq" else ("", "")
     pb = (pred[1], pred[2]) if pred[0] == "seq" else ("", "")
     if gb == ("{", "}") or pb == ("{", "}") or (gb == ("", "") and pb == ("", "")):
@@ -254,19 +247,26 @@ def _compare_scalar(gold: Node, pred: Node, same: Scalar) -> bool | None:
     return None if None in (first, second) else False
 
 
-def fast_scalar(max_bits: int) -> Scalar:
+def fast_scalar(max_bits: int, rel_tol: float = 0.0) -> Scalar:
     """Scalar comparison without sympy: exact rationals, else identical ASTs, else undecided."""
 
     def same(a: Node, b: Node) -> bool | None:
-        if b == ("ratio",):
+        if b[0] == "ratio":
             return None
         va = exact_value(a, max_bits)
         if va is not None:
             vb = exact_value(b, max_bits)
             if vb is not None:
-                return va == vb
+                return va == vb or (rel_tol > 0 and abs(va - vb) <= Fraction(rel_tol) * max(abs(va), abs(vb)))
         return True if a == b else None
 
+    def value_of(node: Node) -> Fraction | None:
+        try:
+            return exact_value(node, max_bits)
+        except TooBig:
+            return None
+
+    same.value_of = value_of  # type: ignore[attr-defined]
     return same
 
 
@@ -299,6 +299,8 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
             return g.words == p.words, "text"
         if not g.words:
             return False, "text vs math"
+    if g.unit and p.unit and g.unit != p.unit:  # 5 m is not 5 cm; a unit on one side only is dropped
+        return False, f"different units ({g.unit} vs {p.unit})"
     if g.text == p.text:
         return True, "same normalised string"
     try:
@@ -311,6 +313,8 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
         if g.words and p.text.lower() == g.words:
             return True, "text"
         return False, f"answer not parsed: {err}"
+    if not options.percent:
+        gn, pn = _drop_percent(gn), _drop_percent(pn)
     try:
         verdict = compare_nodes(gn, pn, same)
     except TooBig as err:
@@ -333,7 +337,7 @@ def fast_check(
     if answer is None:
         return Verdict(False, None, "no answer found"), "", None
     gold_answer = _gold_answer(gold, options)
-    verdict, reason = compare_strings(gold_answer, answer, options, fast_scalar(options.max_power_bits))
+    verdict, reason = compare_strings(gold_answer, answer, options, fast_scalar(options.max_power_bits, options.rel_tol))
     if verdict is None:
         if not options.symbolic:
             return Verdict(False, answer, "undecided without sympy (symbolic disabled)"), gold_answer, answer

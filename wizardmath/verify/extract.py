@@ -94,7 +94,9 @@ def strip_answer(answer: str) -> str:
             if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
                 s = s[len(left) : len(s) - len(right)].strip()
         s = s.replace("\\displaystyle", "").strip()
-        s = s.rstrip(" .,;:").strip()
+        s = s.rstrip(" ,;:")
+        if s.endswith(".") and not s.endswith("..."):  # a full stop, not the ellipsis of 0.333...
+            s = s[:-1].rstrip(" ,;:")
         if s.startswith("="):
             s = s[1:].strip()
         if s.startswith("$") and s.count("$") == 1:

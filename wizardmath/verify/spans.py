@@ -48,12 +48,11 @@ def find_spans(text: str) -> list[tuple[int, int, str]]:
         if ch not in "$\\":
             i += 1
             continue
-        for left, right in _OPENERS:
-            if text.startswith(left, i):
-                break
-        else:
+        opener = next((pair for pair in _OPENERS if text.startswith(pair[0], i)), None)
+        if opener is None:
             i += 1
             continue
+        left, right = opener
         start = i + len(left)
         end = text.find(right, start, start + MAX_SPAN)
         while right == "$" and end > 0 and text[end - 1] == "\\":  # \$ inside math is a dollar sign
