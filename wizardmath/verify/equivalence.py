@@ -10,6 +10,7 @@ reason; nothing raises to the caller.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -271,6 +272,26 @@ def fast_scalar(max_bits: int, rel_tol: float = 0.0) -> Scalar:
 
 
 # -- the whole pair ---------------------------------------------------------------------------------
+_IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies|therefore)(?![a-zA-Z])")
+
+
+def result_side(answer: str) -> str | None:
+    """What follows the last top-level ``=`` (or ``\\Rightarrow``) of ``answer``, else None."""
+    depth, cut = 0, -1
+    for i, ch in enumerate(answer):
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]":
+            depth -= 1
+        elif ch == "=" and depth == 0 and answer[i - 1 : i] not in ("<", ">", "!", "\\"):
+            cut = i + 1
+    arrows = list(_IMPLIES.finditer(answer))
+    if arrows and arrows[-1].end() > cut:
+        cut = arrows[-1].end()
+    rest = answer[cut:].strip() if cut > 0 else ""
+    return rest if rest and "=" not in rest else None
+
+
 def _gold_answer(gold: str, options: VerifyOptions) -> str:
     if "\\boxed" in gold or "\\fbox" in gold:
         return strip_answer(extract_boxed(gold) or gold)
@@ -312,6 +333,9 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
     except ParseError as err:
         if g.words and p.text.lower() == g.words:
             return True, "text"
+        result = result_side(answer)
+        if result is not None:  # "5\star 1 = 9(5) + ... = 47": the result, when the chain is unreadable
+            return compare_strings(gold, result, options, same)
         return False, f"answer not parsed: {err}"
     if not options.percent:
         gn, pn = _drop_percent(gn), _drop_percent(pn)

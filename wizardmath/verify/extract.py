@@ -139,8 +139,8 @@ def _after_hashes(text: str) -> str | None:
 def looks_bare(text: str) -> bool:
     """True when ``text`` is itself an answer rather than prose: one short line that is a
     multiple-choice letter, a few plain words (``Monday``), or math our grammar parses."""
-    if not text or len(text) > 300 or "\n" in text.strip():
-        return False
+    if not text or len(text) > 300 or "\n" in text.strip() or re.search(r"(?<!\\)\$", text):
+        return False  # a "$" left inside means math set in prose ("so $x = 1$ or $x = 4$")
     from wizardmath.verify.grammar import ParseError, parse
     from wizardmath.verify.normalize import multiple_choice, prepare
 
@@ -218,12 +218,12 @@ def _find(text: str, options: VerifyOptions) -> str | None:
     bare = strip_answer(text)
     if looks_bare(bare):
         return bare
-    prose = _prose_words(text)
-    if prose == 0:  # a formula the grammar cannot read: no prose to search
-        return None
     span = final_span_answer(text)
     if span is not None:
         return strip_answer(span)
+    prose = _prose_words(text)
+    if prose == 0:  # a formula the grammar cannot read: no prose to search
+        return None
     if prose < 2:  # "lambda: 1", "\int_0^1 x\,dx": not a sentence whose last number is meant
         return None
     if not options.number_fallback:

@@ -16,6 +16,7 @@ from fractions import Fraction
 
 _SIZING = re.compile(r"\\(?:left|right|[bB]igg?[lr]?|middle)(?![a-zA-Z])\s*\.?")
 _SPACING = re.compile(r"\\[,;:!>]|\\(?:q?quad|displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}")
+_LATEX_THOUSANDS = re.compile(r"(?<=\d),\\!(?=\d{3}(?!\d))|(?<=\d)\{,\}(?=\d{3}(?!\d))")
 _CONTROL_SPACE = re.compile(r"(?<!\\)\\ ")
 _UNICODE = {
     "−": "-", "–": "-", "×": "\\times ", "÷": "\\div ", "·": "\\cdot ", "⋅": "\\cdot ", "√": "\\sqrt ",
@@ -31,6 +32,8 @@ _RENAMES = [
     (re.compile(r"\\(?:ne)(?![a-zA-Z])"), "\\neq"),
     (re.compile(r"\\operatorname\s*\{\s*([a-zA-Z]+)\s*\}"), r"\\\1"),
     (re.compile(r"\{,\}"), ","),
+    (re.compile(r"\\(?:angle|measuredangle|triangle)(?![a-zA-Z])"), ""),
+    (re.compile(r"\\bold(?![a-zA-Z])"), "\\mathbf"),
     (re.compile(r"\\varnothing|\\emptyset"), "\\{\\}"),
     (re.compile(r"\\(?:mathbf|mathbb|boldsymbol|bm|mathit|mathrm|textit|emph)\s*\{\s*([^{}\\]{1,2})\s*\}"), r"\1"),
 ]
@@ -91,6 +94,7 @@ class Prepared:
 
 def clean_latex(s: str) -> str:
     """Spacing, sizing, unicode and synonyms: changes that never alter an answer's meaning."""
+    s = _LATEX_THOUSANDS.sub("", s)  # 10,\\!000 and 1{,}000 even inside an expression
     for k, v in _UNICODE.items():
         if k in s:
             s = s.replace(k, v)

@@ -123,6 +123,8 @@ def unwrap_equation(node: Node) -> Node:
             return left
         if _is_symbol(left) and right[0] != "rel":
             return right
+        if left[0] != "rel" and right[0] != "rel":  # "a + b = 4", "f(3) = 8": the value it states
+            return left if has_symbol(right) and not has_symbol(left) else right
     return node
 
 
