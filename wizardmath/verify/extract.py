@@ -31,6 +31,8 @@ _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals|be)\s+")
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _THINK_END = "</think>"
+_IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies)(?![a-zA-Z])")
+_CODE = re.compile(r"\blambda\b[^:]{0,20}:|\bimport\s+\w|\bdef\s+\w+\s*\(|\b(?:print|eval|exec)\s*\(|__\w+__|[a-z]\.[a-z]\w*\(")
 
 
 def _match_brace(text: str, open_at: int) -> int | None:
@@ -221,8 +223,11 @@ def _find(text: str, options: VerifyOptions) -> str | None:
     span = final_span_answer(text)
     if span is not None:
         return strip_answer(span)
+    arrows = list(_IMPLIES.finditer(bare))
+    if arrows and looks_bare(bare[arrows[-1].end() :].strip()):  # "... \Rightarrow x = 3"
+        return bare[arrows[-1].end() :].strip()
     prose = _prose_words(text)
-    if prose == 0:  # a formula the grammar cannot read: no prose to search
+    if prose == 0 or _CODE.search(text):  # a formula we cannot read, or code: no sentence to search
         return None
     if prose < 2:  # "lambda: 1", "\int_0^1 x\,dx": not a sentence whose last number is meant
         return None

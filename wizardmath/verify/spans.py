@@ -85,6 +85,11 @@ def find_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+def _is_block(text: str, start: int, content: str) -> bool:
+    """Whether a span is an ``align``-like block of rows (not a matrix, whose rows are its value)."""
+    return "\\\\" in content and (text.startswith("\\begin{", start) or _ENV_ANY.search(content) is not None)
+
+
 def _last_row(content: str) -> str:
     """The last line of an ``align``-like block (``&= 4495``), which is where its result stands."""
     inner = _ENV_ANY.sub(" ", content)
@@ -103,7 +108,8 @@ def final_span_answer(text: str) -> str | None:
     spans = find_spans(tail)
     if not spans:
         return None
-    spans = [(start, end, _last_row(content) if "\\\\" in content else content) for start, end, content in spans]
+    spans = [(start, end, _last_row(content) if _is_block(tail, start, content) else content)
+             for start, end, content in spans]
     last_start, last_end, content = spans[-1]
     after = tail[last_end:]
     copula = _COPULA_NUMBER.match(after)
