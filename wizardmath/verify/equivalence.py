@@ -233,6 +233,21 @@ def same_words(gold: str, pred: str) -> bool:
     return head is not None and all(word in _FILLER for word in head)
 
 
+_NEGATION = re.compile(r"\b(?:not|neither|nor|never|no)\b|n't")
+
+
+def word_in_final_sentence(gold: str, response: str) -> bool:
+    """A word answer (``\\text{even}``) stated in the response's last sentence without a negation:
+    "Therefore $f$ is an even function." The sentence, not the whole response, so that reasoning
+    which weighs both words does not count."""
+    words = prepare(gold).words
+    if not words:
+        return False
+    tail = response[-400:].strip().lower()
+    sentence = re.split(r"(?<=[.!?])\s+|\n", tail.rstrip(".!"))[-1]
+    return re.search(rf"\b{re.escape(words)}\b", sentence) is not None and not _NEGATION.search(sentence)
+
+
 def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
     gi, pi = _items(gold), _items(pred)
     if not any(item[0] == "rel" for item in gi):  # gold 1, 4 vs "x = 1 and x = 4"
@@ -383,6 +398,8 @@ def fast_check(
         return Verdict(False, None, "no answer found"), "", None
     gold_answer = _gold_answer(gold, options)
     verdict, reason = compare_strings(gold_answer, answer, options, fast_scalar(options.max_power_bits, options.rel_tol))
+    if verdict is False and extract and word_in_final_sentence(gold_answer, response):
+        return Verdict(True, answer, "word answer in the final sentence"), gold_answer, answer
     if verdict is None:
         if not options.symbolic:
             return Verdict(False, answer, "undecided without sympy (symbolic disabled)"), gold_answer, answer

@@ -31,6 +31,7 @@ _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals|be)\s+")
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _THINK_END = "</think>"
+_GLOSS = re.compile(r"(?<=\S)\s+\((?:[a-zA-Z]{3,}\s*){1,4}\)$")  # "5 (five)", "12 (dozen)"
 _IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies)(?![a-zA-Z])")
 _CODE = re.compile(r"\blambda\b[^:]{0,20}:|\bimport\s+\w|\bdef\s+\w+\s*\(|\b(?:print|eval|exec)\s*\(|__\w+__|[a-z]\.[a-z]\w*\(")
 
@@ -96,9 +97,10 @@ def strip_answer(answer: str) -> str:
             if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
                 s = s[len(left) : len(s) - len(right)].strip()
         s = s.replace("\\displaystyle", "").strip()
-        s = s.rstrip(" ,;:")
+        s = s.strip(" *").rstrip(" ,;:")  # "**Answer:** 5", "**5**": markdown bold, not math
         if s.endswith(".") and not s.endswith("..."):  # a full stop, not the ellipsis of 0.333...
             s = s[:-1].rstrip(" ,;:")
+        s = _GLOSS.sub("", s) or s
         if s.startswith("="):
             s = s[1:].strip()
         if s.startswith("$") and s.count("$") == 1:
@@ -233,5 +235,8 @@ def _find(text: str, options: VerifyOptions) -> str | None:
         return None
     if not options.number_fallback:
         return None
+    clause = _clause(text)
+    if clause is not None and re.search(r"[=^\\]", clause) and _prose_words(clause) < 2 and looks_bare(clause):
+        return clause  # "The line is y = 2x + 1.": the math the last sentence states, not its last digit
     number = last_number(text)
-    return number if number is not None else _clause(text)
+    return number if number is not None else clause
