@@ -94,7 +94,7 @@ def _last_row(content: str) -> str:
     """The last line of an ``align``-like block (``&= 4495``), which is where its result stands."""
     inner = _ENV_ANY.sub(" ", content)
     rows = [row for row in re.split(r"\\\\(?:\[[^\]]*\])?", inner) if row.strip()]
-    return rows[-1].replace("&", " ").strip() if rows else content
+    return " ".join(rows[-1].replace("&", " ").split()) if rows else content
 
 
 def final_span_answer(text: str) -> str | None:
