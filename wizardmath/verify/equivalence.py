@@ -214,6 +214,12 @@ def _compare_matrix(gold: Node, pred: Node, same: Scalar) -> bool | None:
     return False if gc is None or pc is None else _ordered(gc, pc, same)
 
 
+def _named_values(items: list[Node]) -> bool:
+    """Whether ``items`` are ``name = value`` equations for distinct names (``x = 2, y = 3``)."""
+    names = [item[2] for item in items if item[0] == "rel" and item[1] == "=" and item[2][0] == "sym"]
+    return len(names) == len(items) and len(set(names)) == len(names)
+
+
 def _distinct(items: list[Node]) -> list[Node]:
     out: list[Node] = []
     for item in items:
@@ -250,6 +256,8 @@ def word_in_final_sentence(gold: str, response: str) -> bool:
 
 def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
     gi, pi = _items(gold), _items(pred)
+    if gold[0] != "seq" and len(pi) > 1 and _named_values(pi):  # "a = 2, b = 5" answering b
+        pi = pi[-1:]
     if not any(item[0] == "rel" for item in gi):  # gold 1, 4 vs "x = 1 and x = 4"
         pi = [unwrap_equation(collapse_chain(item)) for item in pi]
     elif not any(item[0] == "rel" for item in pi):

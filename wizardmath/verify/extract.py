@@ -31,6 +31,7 @@ _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals|be)\s+")
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _THINK_END = "</think>"
+_BOX_GAP = re.compile(r"^[\s$]*(?:\\\]|\\\))?[\s$]*(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\}|\\quad)?[\s$]*(?:\\\[|\\\()?[\s$]*$")
 _GLOSS = re.compile(r"(?<=\S)\s+\((?:[a-zA-Z]{3,}\s*){1,4}\)$")  # "5 (five)", "12 (dozen)"
 _IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies)(?![a-zA-Z])")
 _CODE = re.compile(r"\blambda\b[^:]{0,20}:|\bimport\s+\w|\bdef\s+\w+\s*\(|\b(?:print|eval|exec)\s*\(|__\w+__|[a-z]\.[a-z]\w*\(")
@@ -85,6 +86,30 @@ def extract_boxed(text: str) -> str | None:
             return content
         end = start
     return None
+
+
+def _boxed_list(text: str) -> str | None:
+    """The last box, joined with the boxes just before it that only ", " / "and" / "or" separate:
+    "$\\boxed{2}$ and $\\boxed{3}$" answers ``2, 3`` (models box each solution of a list)."""
+    items: list[str] = []
+    end = len(text)
+    for _ in range(16):
+        start = max(text.rfind(cmd, 0, end) for cmd in _BOX_COMMANDS)
+        if start < 0:
+            break
+        cmd = next(c for c in _BOX_COMMANDS if text.startswith(c, start))
+        content = _boxed_at(text, start, cmd)
+        if content is None:
+            if items:
+                break
+            end = start
+            continue
+        close = start + len(cmd) + len(content) + 2 if text[start + len(cmd) :].lstrip().startswith("{") else end
+        if items and (close > end or not _BOX_GAP.match(text[close:end])):  # enclosing, or prose between
+            break
+        items.append(strip_answer(content))
+        end = start
+    return ", ".join(reversed(items)) if items else None
 
 
 def strip_answer(answer: str) -> str:
@@ -212,9 +237,9 @@ def extract_answer(text: str, options: VerifyOptions | None = None) -> str | Non
 def _find(text: str, options: VerifyOptions) -> str | None:
     if not text.strip():
         return None
-    boxed = extract_boxed(text)
+    boxed = _boxed_list(text)
     if boxed is not None:
-        return strip_answer(boxed)
+        return boxed
     for finder in (_after_marker, _after_hashes):
         found = finder(text)
         if found is not None:

@@ -22,6 +22,7 @@ _JOIN_GAP = re.compile(r"^\s*(?:,|;)?\s*(?:(?:and|or)\s*)?$")
 _ENVS = r"(?:align|aligned|equation|gather|gathered|eqnarray|multline)\*?"
 _ENV_BEGIN = re.compile(r"\\begin\{(" + _ENVS + r")\}")
 _ENV_ANY = re.compile(r"\\(?:begin|end)\{" + _ENVS + r"\}")
+_VARIABLE = re.compile(r"^\\?[a-zA-Z]+(?:_\{?\w+\}?)?$")
 _NAME = re.compile(r"^\\?[A-Za-z]+(?:_\{?\w+\}?)?(?:\([a-z]\))?$")
 _SENTENCE_GAP = re.compile(r"[.!?]\s|\n\s*\n")
 _LATER_SENTENCE = re.compile(r"[.!?](?:\s|$)|\n")
@@ -128,8 +129,10 @@ def final_span_answer(text: str) -> str | None:
     spans = [span for span in spans if span[1] <= last_end]
     for start, end, earlier in reversed(spans[:-1]):
         gap = tail[end:last_start]
-        if not _JOIN_GAP.match(gap) or _lhs(earlier) != _lhs(items[-1]) or ("or" in gap and not _lhs(earlier)):
-            break  # "$x = 1$ or $x = 4$" list solutions; "$\frac54$, or $1.25$" and "$a = 1$, $b = 2$" do not
+        same_lhs = _lhs(earlier) == _lhs(items[-1])
+        coordinates = _VARIABLE.match(_lhs(earlier)) and _VARIABLE.match(_lhs(items[-1])) and "or" not in gap
+        if not _JOIN_GAP.match(gap) or not (same_lhs or coordinates) or ("or" in gap and not _lhs(earlier)):
+            break  # "$x = 1$ or $x = 4$", "$x = 2$, $y = 3$" list; "$\frac54$, or $1.25$" restates
         items.append(earlier)
         last_start = start
     return ", ".join(item.rstrip(",; ") for item in reversed(items)) if content else None
