@@ -150,6 +150,17 @@ def _compare_relations(gold: Node, pred: Node, same: Scalar) -> bool | None:
     return None if None in (straight, flipped) else False
 
 
+def _finite_union(node: Node) -> Node | None:
+    """A union of finite sets as one set; a set as itself; anything else None."""
+    if node[0] == "seq" and (node[1], node[2]) == ("{", "}"):
+        return node
+    if node[0] == "cup":
+        left, right = _finite_union(node[1]), _finite_union(node[2])
+        if left is not None and right is not None:
+            return ("seq", "{", "}", left[3] + right[3])
+    return None
+
+
 def _interval_parts(node: Node) -> list[Node] | None:
     if node[0] in ("cup",):
         left, right = _interval_parts(node[1]), _interval_parts(node[2])
@@ -178,6 +189,9 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
             return False
         return compare_nodes(g2, p2, same)
     if gk in ("cup", "cap") or pk in ("cup", "cap"):
+        gs, ps = _finite_union(gold), _finite_union(pred)
+        if gs is not None and ps is not None:  # \{1,3\} \cup \{2\} is \{1,2,3\}
+            return _compare_seq(gs, ps, same)
         gp, pp = _interval_parts(gold), _interval_parts(pred)
         if gp is None or pp is None or gk != pk:
             return False

@@ -31,6 +31,7 @@ _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals|be)\s+")
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _THINK_END = "</think>"
+_GAP_LABEL = re.compile(r"(?<![a-zA-Z\\])[a-zA-Z]\s*=\s*$")
 _BOX_GAP = re.compile(r"^[\s$]*(?:\\\]|\\\))?[\s$]*(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\}|\\quad)?[\s$]*(?:\\\[|\\\()?[\s$]*$")
 _GLOSS = re.compile(r"(?<=\S)\s+\((?:[a-zA-Z]{3,}\s*){1,4}\)$")  # "5 (five)", "12 (dozen)"
 _IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies)(?![a-zA-Z])")
@@ -105,7 +106,8 @@ def _boxed_list(text: str) -> str | None:
             end = start
             continue
         close = start + len(cmd) + len(content) + 2 if text[start + len(cmd) :].lstrip().startswith("{") else end
-        if items and (close > end or not _BOX_GAP.match(text[close:end])):  # enclosing, or prose between
+        gap = _GAP_LABEL.sub("", text[close:end])  # "$\\boxed{-1}$ or $x = \\boxed{4}$"
+        if items and (close > end or not _BOX_GAP.match(gap)):  # enclosing, or prose between
             break
         items.append(strip_answer(content))
         end = start
