@@ -204,7 +204,7 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
 
 
 def _canonical(node: Node, same: Scalar) -> Node:
-    """Chained equalities collapsed to their result, "or"-lists of inequalities to a union."""
+    """Chained equalities collapsed to their result; lists of inequalities to a union or intersection."""
     node = collapse_chain(node)
     if node[0] == "seq" and node[1] == "":
         node = union_of_inequalities(node, getattr(same, "value_of", lambda _n: None))

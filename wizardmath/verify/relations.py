@@ -90,8 +90,8 @@ def _bound(node: Node, value_of) -> Fraction | None:
 
 def union_of_inequalities(node: Node, value_of) -> Node:
     """A list of one-variable inequalities (``x < -2, x > 3``: "or" in words) as the union of their
-    intervals, when the intervals are disjoint (overlapping ones read as "and", an intersection, so
-    they are left alone). ``value_of`` gives a bound's exact value or None."""
+    intervals when they are disjoint; two overlapping rays read as "and" (``x > 2, x < 5`` is
+    ``(2, 5)``); other overlaps are left alone. ``value_of`` gives a bound's exact value or None."""
     if node[0] != "seq" or node[1] != "" or len(node[3]) < 2:
         return node
     items = node[3]
@@ -106,11 +106,22 @@ def union_of_inequalities(node: Node, value_of) -> Node:
     if all(lo is not None and hi is not None for lo, hi in bounds):
         ordered = sorted(bounds)
         if any(ordered[i][1] > ordered[i + 1][0] for i in range(len(ordered) - 1)):
-            return node
+            return _intersection(intervals, bounds) or node
     union = intervals[0]
     for interval in intervals[1:]:
         union = ("cup", union, interval)
     return union
+
+
+def _intersection(intervals: list[Node], bounds: list[tuple]) -> Node | None:
+    """``x > 2, x < 5`` (overlapping rays: "and") -> ``(2, 5)``; other overlaps None."""
+    if len(intervals) != 2:
+        return None
+    lower = [iv for iv, (lo, _hi) in zip(intervals, bounds, strict=True) if iv[3][1] == OO and iv[3][0] != NEG_OO]
+    upper = [iv for iv, (_lo, hi) in zip(intervals, bounds, strict=True) if iv[3][0] == NEG_OO and iv[3][1] != OO]
+    if len(lower) != 1 or len(upper) != 1:
+        return None
+    return ("seq", lower[0][1], upper[0][2], (lower[0][3][0], upper[0][3][1]))
 
 
 def unwrap_equation(node: Node) -> Node:

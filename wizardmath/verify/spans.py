@@ -22,6 +22,7 @@ _JOIN_GAP = re.compile(r"^\s*(?:,|;)?\s*(?:(?:and|or)\s*)?$")
 _ENVS = r"(?:align|aligned|equation|gather|gathered|eqnarray|multline)\*?"
 _ENV_BEGIN = re.compile(r"\\begin\{(" + _ENVS + r")\}")
 _ENV_ANY = re.compile(r"\\(?:begin|end)\{" + _ENVS + r"\}")
+_RELATION = re.compile(r"<=|>=|[=<>]|\\(?:le|ge|leq|geq|lt|gt|ne|neq)(?![a-zA-Z])")
 _VARIABLE = re.compile(r"^\\?[a-zA-Z]+(?:_\{?\w+\}?)?$")
 _NAME = re.compile(r"^\\?[A-Za-z]+(?:_\{?\w+\}?)?(?:\([a-z]\))?$")
 _SENTENCE_GAP = re.compile(r"[.!?]\s|\n\s*\n")
@@ -50,8 +51,9 @@ def _looks_math(content: str, next_char: str) -> bool:
 
 
 def _lhs(content: str) -> str:
-    """The left side of an equation span ("x" of "x = 4"), '' when it is not an equation."""
-    return content.split("=", 1)[0].strip() if "=" in content else ""
+    """The left side of an equation or inequality span ("x" of "x = 4", of "x \\le 3"), else ''."""
+    parts = _RELATION.split(content, 1)
+    return parts[0].strip() if len(parts) == 2 else ""
 
 
 def find_spans(text: str) -> list[tuple[int, int, str]]:
