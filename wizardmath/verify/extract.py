@@ -180,6 +180,8 @@ def looks_bare(text: str) -> bool:
         return True
     if prepared.words:  # "Monday", "neither even nor odd"; but "The function is odd" is a sentence
         return len(prepared.words.split()) <= 4 and not _COPULA.search(prepared.words + " ")
+    if prepared.text != text and re.fullmatch(r"-?\\?\w+|\(-\\infty, \\infty\)", prepared.text):
+        return True  # a number word, "infinity", "all real numbers": normalised to math
     words = [w for w in _WORD.findall(_TEXT_CMD.sub(" ", text)) if w.lower() not in _MATH_WORDS]
     if len(words) >= 2:  # "She has 8 apples": prose, even though "She" could be S*h*e
         return False
@@ -208,8 +210,9 @@ def _clause(text: str) -> str | None:
         return None
     last = sentences[-1].strip().rstrip(".!")
     copulas = list(_COPULA.finditer(last))
-    value = last[copulas[-1].end() :] if copulas else last
-    value = strip_answer(value)
+    if not copulas:  # "I cannot solve this problem." states no answer
+        return None
+    value = strip_answer(last[copulas[-1].end() :])
     return value if value and len(value.split()) <= 5 and len(value) <= 80 else None
 
 

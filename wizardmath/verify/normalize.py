@@ -126,7 +126,12 @@ def split_unit(s: str) -> tuple[str, str]:
     head = match.group("head").strip()
     if bare_word and not re.search(r"\d", head):  # "x cm" is not a quantity; "ab" is algebra
         return s, ""
-    key = _unit_key(unit) + ("^" + re.sub(r"\D", "", match.group("power")) if match.group("power") else "")
+    power = re.sub(r"\D", "", match.group("power")) if match.group("power") else ""
+    base = _unit_key(unit)
+    square = re.match(r"(square|sq|cubic|cu)\.?\s+(.+)$", _TEXT_BLOCK.sub(r"\1", unit).strip().lower())
+    if square:  # "square inches" is in^2
+        base, power = _unit_key(square.group(2)), "2" if square.group(1).startswith("s") else "3"
+    key = base + ("^" + power if power else "")
     return head, key
 
 
