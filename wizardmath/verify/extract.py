@@ -28,7 +28,8 @@ _TEXT_CMD = re.compile(r"\\(?:text|textbf|mbox|mathrm|mathbf|operatorname|begin|
 _TRAILING_SPACE = re.compile(r"(?:\\[,;:! ]|\\q?quad|\s)+$")
 _MATH_WORDS = frozenset(["or", "and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi"])
 _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
-_COPULA = re.compile(r"\b(?:is|are|was|were|equals|be)\s+")
+_COPULA = re.compile(r"\b(?:is|are|was|were|equals)\s+")
+_DENIAL = re.compile(r"(?i)\b(?:not|cannot|unable|impossible|no|none|neither|nor|never)\b|n't")
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _THINK_END = "</think>"
 _GAP_LABEL = re.compile(r"(?<![a-zA-Z\\])[a-zA-Z]\s*=\s*$")
@@ -210,7 +211,7 @@ def _clause(text: str) -> str | None:
         return None
     last = sentences[-1].strip().rstrip(".!")
     copulas = list(_COPULA.finditer(last))
-    if not copulas:  # "I cannot solve this problem." states no answer
+    if not copulas or _DENIAL.search(last):  # "I cannot solve this problem.", "... so it cannot be solved."
         return None
     value = strip_answer(last[copulas[-1].end() :])
     return value if value and len(value.split()) <= 5 and len(value) <= 80 else None
