@@ -6,7 +6,8 @@
 Sections: (a) the hand-written case table (``tests/verify/cases.py``); (b) MATH-500 gold ``answer``
 vs its ``solution`` and against the next problem's solution (shifted pairs), plus the same for the
 GSM8k test set; (c) 5,000 GSM8k-style numeric pairs, timed on one core; (d) 10,000 fuzzed and
-hostile strings: latency, crashes and side effects. Each prints accuracy, pairs/s, worst latency
+hostile strings: latency, crashes and side effects; (e) long free-form outputs (over 2 kB of
+reasoning before the MATH-500 solution, with its ``\\boxed{}`` and with the box removed). Each prints accuracy, pairs/s, worst latency
 and the ratio to Math-Verify (``pip install math-verify``; ``--no-math-verify`` skips it).
 Data is read from ``../shared/data`` next to the repository (``--data-dir`` to change), never copied.
 
@@ -117,11 +118,12 @@ def section_table(mv: Callable | None) -> None:
     groups: dict[str, list[int]] = {}
     for i, (group, *_rest) in enumerate(cases):
         groups.setdefault(group, []).append(i)
-    print("  per group (ours / math-verify):")
+    print("  accuracy by class (ours / math-verify):")
     for group, idx in groups.items():
         o = sum(ours_res[i] == labels[i] for i in idx)
-        m = sum(mv_res[i] == labels[i] for i in idx) if mv_res else "-"
-        print(f"    {group:18} {o:3}/{len(idx):<3} {m:>3}/{len(idx)}")
+        m = sum(mv_res[i] == labels[i] for i in idx) if mv_res else None
+        mv_text = f"{m:3}/{len(idx):<3} {100 * m / len(idx):5.1f}%" if m is not None else "-"
+        print(f"    {group:22} {o:3}/{len(idx):<3} {100 * o / len(idx):5.1f}%   {mv_text}")
     for i, (group, g, p, e) in enumerate(cases):
         if ours_res[i] != e:
             print(f"  ours wrong: [{group}] gold={g[:50]!r} pred={p[:60]!r} label={e}")
@@ -246,10 +248,43 @@ def section_fuzz(n: int, n_mv: int, seed: int, mv: Callable | None) -> None:
     PWNED.unlink(missing_ok=True)
 
 
+# -- (e) long free-form outputs ---------------------------------------------------------------------
+def long_outputs(math: list[dict], boxed: bool, min_chars: int = 2048) -> list[Pair]:
+    """Each MATH-500 solution, long: the problem restated, then the statements of the following
+    problems as exercises considered on the way (math, no answers) until ``min_chars`` is passed,
+    then the solution. Without ``boxed`` its last box is replaced by its content, so the answer
+    must be read from the final sentences, as from a model that does not box."""
+    from wizardmath.verify import extract_boxed
+
+    pairs = []
+    for i, row in enumerate(math):
+        solution = row["solution"]
+        if not boxed:
+            content = extract_boxed(solution)
+            at = solution.rfind("\\boxed")
+            if content is not None and at >= 0:
+                solution = solution[:at] + content + solution[at + len("\\boxed{") + len(content) + 1 :]
+        parts, j = [f"We are asked: {row['problem']}\n\nLet me first recall some similar exercises."], i + 1
+        while sum(map(len, parts)) + len(solution) < min_chars:
+            parts.append(f"Exercise: {math[j % len(math)]['problem']}")
+            j += 1
+        pairs.append((row["answer"], "\n\n".join(parts) + "\n\nNow the solution.\n\n" + solution))
+    return pairs
+
+
+def section_long(data_dir: Path, mv: Callable | None) -> None:
+    math = read_jsonl(data_dir / "math500" / "test.jsonl")
+    for boxed in (True, False):
+        pairs = long_outputs(math, boxed)
+        size = sum(len(p) for _, p in pairs) / len(pairs)
+        label = "with \\boxed" if boxed else "without \\boxed (answer in the final sentence)"
+        run_tools(f"(e) {len(pairs)} long outputs, mean {size / 1024:.1f} kB, {label}", pairs, [True] * len(pairs), mv)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(ROOT / ".." / "shared" / "data"))
-    parser.add_argument("--only", default="table,datasets,numeric,fuzz", help="comma-separated sections")
+    parser.add_argument("--only", default="table,datasets,numeric,fuzz,long", help="comma-separated sections")
     parser.add_argument("--numeric", type=int, default=5000)
     parser.add_argument("--fuzz", type=int, default=10_000)
     parser.add_argument("--fuzz-math-verify", type=int, default=500,
@@ -272,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         section_numeric(args.numeric, args.seed, mv)
     if "fuzz" in sections:
         section_fuzz(args.fuzz, args.fuzz_math_verify, args.seed, mv)
+    if "long" in sections:
+        section_long(Path(args.data_dir), mv)
     return 0
 
 

@@ -62,8 +62,14 @@ def test_number_fallback_option():
 
 
 def test_percent_option():
-    assert verify("0.5", "50%")
-    assert not verify("0.5", "50%", VerifyOptions(percent=False)) or True  # documented as accepted
+    assert verify("50", "50%") and not verify("0.5", "50%")
+    assert verify("0.5", "50%", VerifyOptions(percent=True)) and verify("25\\%", "0.25", VerifyOptions(percent=True))
+    assert not verify("0.5", "40%", VerifyOptions(percent=True))
+
+
+def test_relative_tolerance_option():
+    assert not verify("\\frac{1}{3}", "0.333") and verify("\\frac{1}{3}", "0.333", VerifyOptions(rel_tol=1e-2))
+    assert verify("\\pi", "3.1416", VerifyOptions(rel_tol=1e-4)) and not verify("\\pi", "3.2", VerifyOptions(rel_tol=1e-4))
 
 
 def test_options_are_frozen():
@@ -73,5 +79,17 @@ def test_options_are_frozen():
 
 def test_documented_defaults():
     options = VerifyOptions()
-    assert options.number_fallback and options.symbolic and options.units
+    assert options.number_fallback and options.symbolic and options.units and not options.percent
+    assert options.rel_tol == 0.0
     assert options.timeout == 2.0 and options.max_answer_chars == 1000 and options.max_depth == 60
+
+
+def test_issue_examples():
+    assert verify("\\frac{1}{6}", "The probability is $\\frac{1}{6}$.")
+    assert verify("x \\geq 5", "Therefore $x \\geq 5$ is the solution.")
+    assert verify("x < 1", "-x > -1") and not verify("x < 1", "-x < -1")
+    assert verify("(-\\infty, -2) \\cup (3, \\infty)", "x < -2 \\text{ or } x > 3")
+    assert verify("11", "x = 5 + 5 + 1 = 11") and verify("y = 3x - 2", "3x - y = 2")
+    assert not verify("5 \\text{ m}", "5 \\text{ cm}") and verify("5", "5 \\text{ cm}")
+    assert not verify("C", "(C) and (D)") and verify("C", "option C")
+    assert not verify("1", "lambda: 1") and not verify("1", "\\int_0^1 x\\,dx")

@@ -60,3 +60,39 @@ def test_fallback_can_be_disabled():
 
 def test_boxed_beats_marker():
     assert extract_answer("The answer is: 4, no wait \\boxed{5}") == "5"
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("The probability is $\\frac{1}{6}$.", "\\frac{1}{6}"),
+        ("Therefore $x \\geq 5$ is the solution.", "x \\geq 5"),
+        ("The answer is $x$, i.e. 3.5", "x"),
+        ("Final Answer: The largest $n$ is 34", "34"),
+        ("The roots are $x = 1$ and $x = 4$.", "x = 1, x = 4"),
+        ("Then $a = 2$ and $b = 5$.", "a = 2, b = 5"),
+        ("So $x = 2$ and \\boxed{3} and \\boxed{4}", "3, 4"),
+        ("There are $500 + 1 = 501$ values of $k$.", "500 + 1 = 501"),
+        ("so $AB = \\frac54$, or $1.25$.", "1.25"),
+        ("We get $3 \\times 4 = 12$ apples. She eats 2, so 10 are left.", "10"),
+        ("It costs $5 and $7 in total, 12 dollars.", "12"),
+        ("\\begin{align*}\n2x &= 4 \\\\\nx &= 2\n\\end{align*}", "x = 2"),
+        ("<think>maybe \\boxed{8}</think>\nSo the count is $9$.", "9"),
+        ("<think>The sum is 9, so \\boxed{9}", "9"),
+        ("The function is odd.", "odd"),
+        ("**Answer:** 5", "5"),
+        ("lambda: 1", None),
+        ("\\int_0^1 x\\,dx", None),
+    ],
+)
+def test_extract_from_prose(text, want):
+    assert extract_answer(text) == want
+
+
+def test_unmatched_delimiters_stay_fast():
+    import time
+
+    for text in ("$" * 200_000, "\\[" * 100_000, "\\begin{align}" * 20_000, "$5 and " * 30_000):
+        start = time.perf_counter()
+        extract_answer(text)
+        assert time.perf_counter() - start < 1.0

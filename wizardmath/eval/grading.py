@@ -6,8 +6,8 @@ Grading goes through ``wizardmath.verify``: all (gold, response) pairs of a chun
 ``answer_format`` says where the final answer may be read from:
 
 ============== ==========================================================================
-``any``        the verifier's order: last ``\\boxed{}``, "The answer is: X", ``#### X``, a bare
-               answer, then the last number
+``any``        the verifier's order: last ``\\boxed{}``, "The answer is: X", ``#### X``, the
+               math of the final sentence, a bare answer, then the last number
 ``wizardmath`` only "The answer is: X" (WizardMath's own evaluation)
 ``boxed``      only ``\\boxed{X}`` (MATH-style graders)
 ``gsm8k``      only ``#### X``

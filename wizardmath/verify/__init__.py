@@ -12,24 +12,34 @@ Public API (gold first, like Math-Verify)::
 
 Conventions (what counts as equal):
 
-- Numbers are exact: ``1,000`` = ``1000``; ``0.5`` = ``1/2`` = ``\\frac{1}{2}`` = ``\\dfrac12``, but
-  ``0.333`` != ``1/3`` and ``3.14`` != ``\\pi``. Mixed numbers: ``2\\frac{1}{2}`` = ``2 1/2`` = ``5/2``.
-  Scientific notation (``1.5e3``, ``1.5\\times10^3``) is a number.
-- Percent: ``50\\%`` = ``50``; when only one side has ``%`` it also matches the fraction (``0.5``).
+- Extraction (``extract``): last ``\\boxed``/``\\fbox`` > "The (final) answer is" / "Final Answer:" >
+  ``#### X`` > the math of the final sentence(s) (``spans``) > a bare answer > the last number of
+  prose > the words a final sentence ends on. A ``<think>`` block is skipped when an answer follows.
+- Numbers are exact: ``1,000`` = ``11,\\!111``-style separators = ``1 000``; ``0.5`` = ``1/2`` =
+  ``\\dfrac12``, but ``0.333`` != ``1/3`` and ``3.14`` != ``\\pi`` unless ``rel_tol`` is set.
+  ``0.\\overline{3}`` and ``0.333\\ldots`` are 1/3. Mixed numbers: ``2\\frac{1}{2}`` = ``2 1/2`` = ``5/2``.
+  Scientific notation (``1.5e3``, ``1.5\\times10^3``), number words (``five``) and full-width digits
+  are numbers.
+- Percent: ``50\\%`` = ``50``; ``50\\%`` = ``0.5`` only with ``VerifyOptions(percent=True)``.
 - Currency (``\\$``, dollars, cents), degrees (``^\\circ``) and units (``\\text{ cm}``, ``10 cm``,
-  ``\\mbox{ inches}^2``) are dropped; the number must match.
+  ``\\mbox{ inches}^2``) are dropped when one side has none; units on both sides must agree.
 - Radicals, pi, e, i, trig and logs compare symbolically: ``\\sqrt8`` = ``2\\sqrt2``; ``e`` is Euler's
   number and ``i`` the imaginary unit. Expressions with variables are equal when their difference
   simplifies to zero (``(x+1)^2`` = ``x^2+2x+1``); variable names matter.
-- Equations: ``x=3`` = ``3`` (a lone variable on one side); two equations are equal when their
-  sides match or one is a nonzero multiple of the other (``y=2x+3`` = ``2x-y+3=0``).
-- Tuples ``(1,2)`` and vectors/matrices (``pmatrix``, ``bmatrix``) are ordered; a column vector equals
-  the tuple of its entries. Intervals are bracket-sensitive (``[1,2)`` != ``[1,2]``) and unions are
-  unordered. Sets ``\\{..\\}`` and bare lists ``1, 2`` ("all solutions") are unordered; ``\\pm``
-  expands into both values; "or"/"and" separate list items.
-- Multiple choice: ``(B)`` = ``\\text{(B)}`` = ``B`` (and ``(B) 12`` as a response).
-- Text answers (``\\text{Devon}``, ``even``) compare as lower-cased words.
-- ``\\left``/``\\right``, LaTeX spacing, ``$``, ``\\(\\)``, a trailing period and ``x \\in`` are ignored.
+- Equations and relations (``relations``): ``x=3`` = ``3``; ``x = 5+5+1 = 11`` answers 11; two
+  equations are equal when one is a nonzero multiple of the other (``y=2x+3`` = ``2x-y+3=0``), an
+  inequality when a positive multiple, or a negative one with the relation flipped (``-x>-1`` =
+  ``x<1``). One-variable inequalities equal intervals (``1 \\le x < 3`` = ``[1, 3)``) and "or" lists
+  of them unions.
+- Tuples ``(1,2)`` and vectors/matrices (``pmatrix``, ``bmatrix``, ``array``) are ordered; a column
+  vector equals the tuple of its entries. Intervals are bracket-sensitive (``[1,2)`` != ``[1,2]``) and
+  unions are unordered. Sets ``\\{..\\}`` are unordered without repeats; bare lists ``1, 2`` ("all
+  solutions", also ``x = 1 and x = 2``) are unordered; ``\\pm`` expands into both values.
+- Multiple choice: ``(B)`` = ``\\text{(B)}`` = ``B`` = ``option B`` (and ``(B) 12``), not ``(B) and (C)``.
+- Text answers (``\\text{Devon}``, ``even``) compare as lower-cased words; ``\\infty`` = ``infinity``,
+  ``\\mathbb{R}`` = ``(-\\infty, \\infty)``.
+- ``\\left``/``\\right``, LaTeX spacing, ``$``, ``\\(\\)``, markdown bold, a trailing period and ``x \\in``
+  are ignored. Unevaluated calculus (``\\int``, ``\\sum``, ``\\lim``) and code are never equal to a number.
 
 Safety: nothing is ever ``eval``-ed or ``sympify``-ed. Answers go through a whitelist tokenizer and
 our own parser (``grammar``), sizes and nesting are bounded before parsing, huge powers are

@@ -10,6 +10,7 @@ reason; nothing raises to the caller.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -18,6 +19,13 @@ from wizardmath.verify.grammar import Node, ParseError, parse
 from wizardmath.verify.normalize import Prepared, multiple_choice, prepare
 from wizardmath.verify.numeric import TooBig, exact_value
 from wizardmath.verify.options import DEFAULT_OPTIONS, Verdict, VerifyOptions
+from wizardmath.verify.relations import (
+    FLIP,
+    as_interval,
+    collapse_chain,
+    union_of_inequalities,
+    unwrap_equation,
+)
 
 Scalar = Callable[[Node, Node], "bool | None"]
 _MAX_PM = 4
@@ -68,45 +76,18 @@ def _items(node: Node) -> list[Node]:
     return out
 
 
-def _is_symbol(node: Node) -> bool:
-    return node[0] == "sym" or (node[0] == "func" and node[2][0] == "sym")
-
-
-def _unwrap_equation(node: Node) -> Node:
-    """``x = 3`` -> ``3`` (also ``3 = x``), for comparing an equation with a bare value."""
-    if node[0] == "rel" and node[1] == "=":
-        if _is_symbol(node[2]) and not _is_symbol(node[3]):
-            return node[3]
-        if _is_symbol(node[3]) and not _is_symbol(node[2]):
-            return node[2]
-        if _is_symbol(node[2]) and node[3][0] not in ("rel",):
-            return node[3]
+def _drop_percent(node: Node) -> Node:
+    """``50%`` -> ``50`` wherever it stands (lists, tuples, relations), so a percent equals its number
+    and never its fraction."""
+    if not isinstance(node, tuple) or not node:
+        return node
+    if node[0] == "pct":
+        return _drop_percent(node[1])
+    if node[0] in ("seq", "matrix"):
+        return (*node[:-1], tuple(_drop_percent(item) for item in node[-1])) if node[0] == "seq" else node
+    if node[0] in ("rel", "cup", "cap", "add", "sub"):
+        return (node[0], *(_drop_percent(c) if isinstance(c, tuple) else c for c in node[1:]))
     return node
-
-
-_OO = ("const", "oo")
-_NEG_OO = ("neg", ("const", "oo"))
-
-
-def _inequality_interval(node: Node) -> Node:
-    """``x > 2`` -> ``(2, \\infty)``, ``1 <= x < 3`` -> ``[1, 3)``; other nodes unchanged."""
-    if node[0] != "rel" or node[1] not in ("<", ">", "<=", ">="):
-        return node
-    op, left, right = node[1], node[2], node[3]
-    if left[0] == "rel" and left[1] in ("<", "<=") and op in ("<", "<=") and left[3][0] == "sym":
-        return ("seq", "(" if left[1] == "<" else "[", ")" if op == "<" else "]", (left[2], right))
-    if left[0] == "sym" and right[0] != "rel":
-        var_side, bound, var_left = left, right, True
-    elif right[0] == "sym" and left[0] != "rel":
-        var_side, bound, var_left = right, left, False
-    else:
-        return node
-    del var_side
-    upper = (op in ("<", "<=")) == var_left  # x < b, or b > x: b is the upper bound
-    closed = op in ("<=", ">=")
-    if upper:
-        return ("seq", "(", "]" if closed else ")", (_NEG_OO, bound))
-    return ("seq", "[" if closed else "(", ")", (bound, _OO))
 
 
 def _strip_pct(node: Node) -> tuple[Node, bool]:
@@ -150,23 +131,34 @@ def _unordered(gold: list[Node], pred: list[Node], same: Scalar) -> bool | None:
     return None
 
 
-_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
-
-
 def _compare_relations(gold: Node, pred: Node, same: Scalar) -> bool | None:
     _, gop, gl, gr = gold
     _, pop, pl, pr = pred
     straight = _ordered([gl, gr], [pl, pr], same) if gop == pop else False
     if straight is True:
         return True
-    flipped = _ordered([gl, gr], [pr, pl], same) if _FLIP.get(gop) == pop else False
+    flipped = _ordered([gl, gr], [pr, pl], same) if FLIP.get(gop) == pop else False
     if flipped is True:
         return True
-    if gop == "=" and pop == "=" and gl[0] != "rel" and pl[0] != "rel":
-        proportional = same(("div", ("sub", gl, gr), ("sub", pl, pr)), ("ratio",))
+    if gl[0] != "rel" and pl[0] != "rel" and (gop == pop or FLIP.get(gop) == pop):
+        # the same relation rearranged: gold's (left - right) is a constant multiple of pred's,
+        # positive for the same inequality, negative for the flipped one (-x > -1 is x < 1)
+        sign = "" if gop in ("=", "!=") else "+" if gop == pop else "-"
+        proportional = same(("div", ("sub", gl, gr), ("sub", pl, pr)), ("ratio", sign))
         if proportional is not False:
             return proportional
     return None if None in (straight, flipped) else False
+
+
+def _finite_union(node: Node) -> Node | None:
+    """A union of finite sets as one set; a set as itself; anything else None."""
+    if node[0] == "seq" and (node[1], node[2]) == ("{", "}"):
+        return node
+    if node[0] == "cup":
+        left, right = _finite_union(node[1]), _finite_union(node[2])
+        if left is not None and right is not None:
+            return ("seq", "{", "}", left[3] + right[3])
+    return None
 
 
 def _interval_parts(node: Node) -> list[Node] | None:
@@ -182,20 +174,24 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
     """True / False / None (undecided) for two parsed answers; ``same`` compares two scalars."""
     if gold == pred:
         return True
+    gold, pred = _canonical(gold, same), _canonical(pred, same)
     gk, pk = gold[0], pred[0]
     if gk == "text" or pk == "text":
         return gk == pk and gold[1] == pred[1]
     if gk == "rel" and pk == "rel":
         return _compare_relations(gold, pred, same)
     if gk == "rel" or pk == "rel":
-        g2, p2 = _inequality_interval(gold), _inequality_interval(pred)
+        g2, p2 = as_interval(gold), as_interval(pred)
         if (g2 is not gold or p2 is not pred) and g2[0] != "rel" and p2[0] != "rel":
             return compare_nodes(g2, p2, same)
-        g2, p2 = _unwrap_equation(gold), _unwrap_equation(pred)
+        g2, p2 = unwrap_equation(gold), unwrap_equation(pred)
         if g2 is gold and p2 is pred:
             return False
         return compare_nodes(g2, p2, same)
     if gk in ("cup", "cap") or pk in ("cup", "cap"):
+        gs, ps = _finite_union(gold), _finite_union(pred)
+        if gs is not None and ps is not None:  # \{1,3\} \cup \{2\} is \{1,2,3\}
+            return _compare_seq(gs, ps, same)
         gp, pp = _interval_parts(gold), _interval_parts(pred)
         if gp is None or pp is None or gk != pk:
             return False
@@ -205,6 +201,14 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
     if gk == "seq" or pk == "seq" or _has_pm(gold) or _has_pm(pred):
         return _compare_seq(gold, pred, same)
     return _compare_scalar(gold, pred, same)
+
+
+def _canonical(node: Node, same: Scalar) -> Node:
+    """Chained equalities collapsed to their result; lists of inequalities to a union or intersection."""
+    node = collapse_chain(node)
+    if node[0] == "seq" and node[1] == "":
+        node = union_of_inequalities(node, getattr(same, "value_of", lambda _n: None))
+    return node
 
 
 def _compare_matrix(gold: Node, pred: Node, same: Scalar) -> bool | None:
@@ -224,10 +228,58 @@ def _compare_matrix(gold: Node, pred: Node, same: Scalar) -> bool | None:
     return False if gc is None or pc is None else _ordered(gc, pc, same)
 
 
+def _named_values(items: list[Node]) -> bool:
+    """Whether ``items`` are ``name = value`` equations for distinct names (``x = 2, y = 3``)."""
+    names = [item[2] for item in items if item[0] == "rel" and item[1] == "=" and item[2][0] == "sym"]
+    return len(names) == len(items) and len(set(names)) == len(names)
+
+
+def _distinct(items: list[Node]) -> list[Node]:
+    out: list[Node] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+_FILLER = frozenset(["on", "at", "in", "the", "a", "an", "it", "is", "called", "named", "by", "from", "to", "of"])
+
+
+def same_words(gold: str, pred: str) -> bool:
+    """Word answers: equal, or the prediction is the gold words after filler ("on Monday")."""
+    if gold == pred:
+        return True
+    head = pred[: -len(gold)].split() if pred.endswith(" " + gold) else None
+    return head is not None and all(word in _FILLER for word in head)
+
+
+_NEGATION = re.compile(r"\b(?:not|neither|nor|never|no)\b|n't")
+
+
+def word_in_final_sentence(gold: str, response: str) -> bool:
+    """A word answer (``\\text{even}``) stated in the response's last sentence without a negation:
+    "Therefore $f$ is an even function." The sentence, not the whole response, so that reasoning
+    which weighs both words does not count."""
+    words = prepare(gold).words
+    if not words:
+        return False
+    tail = response[-400:].strip().lower()
+    sentence = re.split(r"(?<=[.!?])\s+|\n", tail.rstrip(".!"))[-1]
+    return re.search(rf"\b{re.escape(words)}\b", sentence) is not None and not _NEGATION.search(sentence)
+
+
 def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
     gi, pi = _items(gold), _items(pred)
+    if gold[0] != "seq" and len(pi) > 1 and _named_values(pi):  # "a = 2, b = 5" answering b
+        pi = pi[-1:]
+    if not any(item[0] == "rel" for item in gi):  # gold 1, 4 vs "x = 1 and x = 4"
+        pi = [unwrap_equation(collapse_chain(item)) for item in pi]
+    elif not any(item[0] == "rel" for item in pi):
+        gi = [unwrap_equation(collapse_chain(item)) for item in gi]
     gb = (gold[1], gold[2]) if gold[0] == "seq" else ("", "")
     pb = (pred[1], pred[2]) if pred[0] == "seq" else ("", "")
+    if gb == ("{", "}") or pb == ("{", "}"):  # a set has no multiplicity: {1, 2, 2} is {1, 2}
+        gi, pi = _distinct(gi), _distinct(pi)
     if gb == ("{", "}") or pb == ("{", "}") or (gb == ("", "") and pb == ("", "")):
         if {gb, pb} <= {("{", "}"), ("", "")}:
             return _unordered(gi, pi, same)
@@ -254,23 +306,50 @@ def _compare_scalar(gold: Node, pred: Node, same: Scalar) -> bool | None:
     return None if None in (first, second) else False
 
 
-def fast_scalar(max_bits: int) -> Scalar:
+def fast_scalar(max_bits: int, rel_tol: float = 0.0) -> Scalar:
     """Scalar comparison without sympy: exact rationals, else identical ASTs, else undecided."""
 
     def same(a: Node, b: Node) -> bool | None:
-        if b == ("ratio",):
+        if b[0] == "ratio":
             return None
         va = exact_value(a, max_bits)
         if va is not None:
             vb = exact_value(b, max_bits)
             if vb is not None:
-                return va == vb
+                return va == vb or (rel_tol > 0 and abs(va - vb) <= Fraction(rel_tol) * max(abs(va), abs(vb)))
         return True if a == b else None
 
+    def value_of(node: Node) -> Fraction | None:
+        try:
+            return exact_value(node, max_bits)
+        except TooBig:
+            return None
+
+    same.value_of = value_of  # type: ignore[attr-defined]
     return same
 
 
 # -- the whole pair ---------------------------------------------------------------------------------
+_IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies|therefore)(?![a-zA-Z])")
+
+
+def result_side(answer: str) -> str | None:
+    """What follows the last top-level ``=`` (or ``\\Rightarrow``) of ``answer``, else None."""
+    depth, cut = 0, -1
+    for i, ch in enumerate(answer):
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]":
+            depth -= 1
+        elif ch == "=" and depth == 0 and answer[i - 1 : i] not in ("<", ">", "!", "\\"):
+            cut = i + 1
+    arrows = list(_IMPLIES.finditer(answer))
+    if arrows and arrows[-1].end() > cut:
+        cut = arrows[-1].end()
+    rest = answer[cut:].strip() if cut > 0 else ""
+    return rest if rest and "=" not in rest else None
+
+
 def _gold_answer(gold: str, options: VerifyOptions) -> str:
     if "\\boxed" in gold or "\\fbox" in gold:
         return strip_answer(extract_boxed(gold) or gold)
@@ -296,9 +375,11 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
             return letter == g.choice, "multiple choice"
     if g.words or p.words:
         if g.words and p.words:
-            return g.words == p.words, "text"
+            return same_words(g.words, p.words), "text"
         if not g.words:
             return False, "text vs math"
+    if g.unit and p.unit and g.unit != p.unit:  # 5 m is not 5 cm; a unit on one side only is dropped
+        return False, f"different units ({g.unit} vs {p.unit})"
     if g.text == p.text:
         return True, "same normalised string"
     try:
@@ -310,7 +391,12 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
     except ParseError as err:
         if g.words and p.text.lower() == g.words:
             return True, "text"
+        result = result_side(answer)
+        if result is not None:  # "5\star 1 = 9(5) + ... = 47": the result, when the chain is unreadable
+            return compare_strings(gold, result, options, same)
         return False, f"answer not parsed: {err}"
+    if not options.percent:
+        gn, pn = _drop_percent(gn), _drop_percent(pn)
     try:
         verdict = compare_nodes(gn, pn, same)
     except TooBig as err:
@@ -333,7 +419,9 @@ def fast_check(
     if answer is None:
         return Verdict(False, None, "no answer found"), "", None
     gold_answer = _gold_answer(gold, options)
-    verdict, reason = compare_strings(gold_answer, answer, options, fast_scalar(options.max_power_bits))
+    verdict, reason = compare_strings(gold_answer, answer, options, fast_scalar(options.max_power_bits, options.rel_tol))
+    if verdict is False and extract and word_in_final_sentence(gold_answer, response):
+        return Verdict(True, answer, "word answer in the final sentence"), gold_answer, answer
     if verdict is None:
         if not options.symbolic:
             return Verdict(False, answer, "undecided without sympy (symbolic disabled)"), gold_answer, answer

@@ -3,8 +3,11 @@
 Order of preference, the same as the MATH / GSM8k graders this replaces: the last ``\\boxed{}`` or
 ``\\fbox{}`` (nested braces, also ``\\boxed 5``); the last "The (final) answer is(:) X" (WizardMath's
 own format, and Minerva's "Final Answer: The final answer is X. I hope it is correct."); the last
-GSM8k ``#### X`` line; the whole text when it is itself a bare answer; and, if
-``VerifyOptions.number_fallback``, the last number. Brace matching is a linear scan, never
+GSM8k ``#### X`` line; the math of the final sentence (``spans``: "The probability is
+$\\frac{1}{6}$."); the whole text when it is itself a bare answer; if
+``VerifyOptions.number_fallback``, the last number of prose; and last, the words a final sentence
+ends on ("The function is odd." -> ``odd``). After a reasoning block (``<think>...</think>``) only
+what follows it is searched, unless nothing is found there. Brace matching is a linear scan, never
 recursion, so 5,000-deep braces cost microseconds.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import re
 
 from wizardmath.verify.options import DEFAULT_OPTIONS, VerifyOptions
+from wizardmath.verify.spans import final_span_answer, find_spans, leading_span
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _MARKER = re.compile(r"(?i)\b(?:final\s+)?answer\s*(?:is|was|:)\s*:?")
@@ -24,6 +28,15 @@ _TEXT_CMD = re.compile(r"\\(?:text|textbf|mbox|mathrm|mathbf|operatorname|begin|
 _TRAILING_SPACE = re.compile(r"(?:\\[,;:! ]|\\q?quad|\s)+$")
 _MATH_WORDS = frozenset(["or", "and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi"])
 _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+_COPULA = re.compile(r"\b(?:is|are|was|were|equals)\s+")
+_DENIAL = re.compile(r"(?i)\b(?:not|cannot|unable|impossible|no|none|neither|nor|never)\b|n't")
+_PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
+_THINK_END = "</think>"
+_GAP_LABEL = re.compile(r"(?<![a-zA-Z\\])[a-zA-Z]\s*=\s*$")
+_BOX_GAP = re.compile(r"^[\s$]*(?:\\\]|\\\))?[\s$]*(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\}|\\quad)?[\s$]*(?:\\\[|\\\()?[\s$]*$")
+_GLOSS = re.compile(r"(?<=\S)\s+\((?:[a-zA-Z]{3,}\s*){1,4}\)$")  # "5 (five)", "12 (dozen)"
+_IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies)(?![a-zA-Z])")
+_CODE = re.compile(r"\blambda\b[^:]{0,20}:|\bimport\s+\w|\bdef\s+\w+\s*\(|\b(?:print|eval|exec)\s*\(|__\w+__|[a-z]\.[a-z]\w*\(")
 
 
 def _match_brace(text: str, open_at: int) -> int | None:
@@ -77,6 +90,31 @@ def extract_boxed(text: str) -> str | None:
     return None
 
 
+def _boxed_list(text: str) -> str | None:
+    """The last box, joined with the boxes just before it that only ", " / "and" / "or" separate:
+    "$\\boxed{2}$ and $\\boxed{3}$" answers ``2, 3`` (models box each solution of a list)."""
+    items: list[str] = []
+    end = len(text)
+    for _ in range(16):
+        start = max(text.rfind(cmd, 0, end) for cmd in _BOX_COMMANDS)
+        if start < 0:
+            break
+        cmd = next(c for c in _BOX_COMMANDS if text.startswith(c, start))
+        content = _boxed_at(text, start, cmd)
+        if content is None:
+            if items:
+                break
+            end = start
+            continue
+        close = start + len(cmd) + len(content) + 2 if text[start + len(cmd) :].lstrip().startswith("{") else end
+        gap = _GAP_LABEL.sub("", text[close:end])  # "$\\boxed{-1}$ or $x = \\boxed{4}$"
+        if items and (close > end or not _BOX_GAP.match(gap)):  # enclosing, or prose between
+            break
+        items.append(strip_answer(content))
+        end = start
+    return ", ".join(reversed(items)) if items else None
+
+
 def strip_answer(answer: str) -> str:
     """Remove what wraps an answer but is not part of it: math delimiters, ``\\displaystyle``,
     surrounding spaces, a trailing period/comma and a leading ``=``."""
@@ -87,7 +125,10 @@ def strip_answer(answer: str) -> str:
             if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
                 s = s[len(left) : len(s) - len(right)].strip()
         s = s.replace("\\displaystyle", "").strip()
-        s = s.rstrip(" .,;:").strip()
+        s = s.strip(" *").rstrip(" ,;:")  # "**Answer:** 5", "**5**": markdown bold, not math
+        if s.endswith(".") and not s.endswith("..."):  # a full stop, not the ellipsis of 0.333...
+            s = s[:-1].rstrip(" ,;:")
+        s = _GLOSS.sub("", s) or s
         if s.startswith("="):
             s = s[1:].strip()
         if s.startswith("$") and s.count("$") == 1:
@@ -106,10 +147,15 @@ def _after_marker(text: str) -> str | None:
     if last is None:
         return None
     rest = text[last.end() :]
+    span = leading_span(rest)
+    if span is not None:  # "The answer is $x$, i.e. 3.5": the math, not the gloss
+        return strip_answer(span)
     cut = _SENTENCE_END.search(rest)
     if cut:
         rest = rest[: cut.start()]
     rest = strip_answer(rest.rstrip().rstrip("!"))  # "The answer is 5!" is excitement, not 5 factorial
+    if _prose_words(rest) >= 2:  # "Final Answer: The largest $n$ is 34"
+        return final_span_answer(rest + ".") or _clause(rest) or rest
     return rest or None
 
 
@@ -125,16 +171,18 @@ def _after_hashes(text: str) -> str | None:
 def looks_bare(text: str) -> bool:
     """True when ``text`` is itself an answer rather than prose: one short line that is a
     multiple-choice letter, a few plain words (``Monday``), or math our grammar parses."""
-    if not text or len(text) > 300 or "\n" in text.strip():
-        return False
+    if not text or len(text) > 300 or "\n" in text.strip() or re.search(r"(?<!\\)\$", text):
+        return False  # a "$" left inside means math set in prose ("so $x = 1$ or $x = 4$")
     from wizardmath.verify.grammar import ParseError, parse
     from wizardmath.verify.normalize import multiple_choice, prepare
 
     prepared = prepare(text)
     if prepared.choice or multiple_choice(text, loose=True):
         return True
-    if prepared.words:
-        return len(prepared.words.split()) <= 4
+    if prepared.words:  # "Monday", "neither even nor odd"; but "The function is odd" is a sentence
+        return len(prepared.words.split()) <= 4 and not _COPULA.search(prepared.words + " ")
+    if prepared.text != text and re.fullmatch(r"-?\\?\w+|\(-\\infty, \\infty\)", prepared.text):
+        return True  # a number word, "infinity", "all real numbers": normalised to math
     words = [w for w in _WORD.findall(_TEXT_CMD.sub(" ", text)) if w.lower() not in _MATH_WORDS]
     if len(words) >= 2:  # "She has 8 apples": prose, even though "She" could be S*h*e
         return False
@@ -143,6 +191,30 @@ def looks_bare(text: str) -> bool:
     except (ParseError, ValueError, RecursionError):
         return False
     return True
+
+
+def _prose_words(text: str) -> int:
+    """How many words of two or more letters the end of ``text`` has outside LaTeX and math spans."""
+    tail, prev, parts = text[-4000:], 0, []
+    for start, end, _ in find_spans(tail):
+        parts.append(tail[prev:start])
+        prev = end
+    parts.append(tail[prev:])
+    words = _PROSE.findall(_TEXT_CMD.sub(" ", " ".join(parts)))
+    return sum(w.lower() not in _MATH_WORDS for w in words)
+
+
+def _clause(text: str) -> str | None:
+    """What a short final sentence says something *is*: "The function is odd." -> ``odd``."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n", text.strip()) if s.strip()]
+    if not sentences:
+        return None
+    last = sentences[-1].strip().rstrip(".!")
+    copulas = list(_COPULA.finditer(last))
+    if not copulas or _DENIAL.search(last):  # "I cannot solve this problem.", "... so it cannot be solved."
+        return None
+    value = strip_answer(last[copulas[-1].end() :])
+    return value if value and len(value.split()) <= 5 and len(value) <= 80 else None
 
 
 def last_number(text: str) -> str | None:
@@ -159,9 +231,21 @@ def extract_answer(text: str, options: VerifyOptions | None = None) -> str | Non
     if not isinstance(text, str) or not text.strip():
         return None
     text = text[-options.max_response_chars :].replace("\x00", "")
-    boxed = extract_boxed(text)
+    think_end = text.rfind(_THINK_END)
+    if think_end >= 0:  # the reasoning block is skipped when an answer follows it
+        found = _find(text[think_end + len(_THINK_END) :], options)
+        if found is not None:
+            return found
+        text = text[:think_end]
+    return _find(text.replace("<think>", " "), options)
+
+
+def _find(text: str, options: VerifyOptions) -> str | None:
+    if not text.strip():
+        return None
+    boxed = _boxed_list(text)
     if boxed is not None:
-        return strip_answer(boxed)
+        return boxed
     for finder in (_after_marker, _after_hashes):
         found = finder(text)
         if found is not None:
@@ -169,6 +253,21 @@ def extract_answer(text: str, options: VerifyOptions | None = None) -> str | Non
     bare = strip_answer(text)
     if looks_bare(bare):
         return bare
-    if options.number_fallback and _WORD.search(text):  # prose, not a mangled formula
-        return last_number(text)
-    return None
+    span = final_span_answer(text)
+    if span is not None:
+        return strip_answer(span)
+    arrows = list(_IMPLIES.finditer(bare))
+    if arrows and looks_bare(bare[arrows[-1].end() :].strip()):  # "... \Rightarrow x = 3"
+        return bare[arrows[-1].end() :].strip()
+    prose = _prose_words(text)
+    if prose == 0 or _CODE.search(text):  # a formula we cannot read, or code: no sentence to search
+        return None
+    if prose < 2:  # "lambda: 1", "\int_0^1 x\,dx": not a sentence whose last number is meant
+        return None
+    if not options.number_fallback:
+        return None
+    clause = _clause(text)
+    if clause is not None and re.search(r"[=^\\]", clause) and _prose_words(clause) < 2 and looks_bare(clause):
+        return clause  # "The line is y = 2x + 1.": the math the last sentence states, not its last digit
+    number = last_number(text)
+    return number if number is not None else clause

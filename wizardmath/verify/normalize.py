@@ -16,6 +16,7 @@ from fractions import Fraction
 
 _SIZING = re.compile(r"\\(?:left|right|[bB]igg?[lr]?|middle)(?![a-zA-Z])\s*\.?")
 _SPACING = re.compile(r"\\[,;:!>]|\\(?:q?quad|displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}")
+_LATEX_THOUSANDS = re.compile(r"(?<=\d),\\!(?=\d{3}(?!\d))|(?<=\d)\{,\}(?=\d{3}(?!\d))")
 _CONTROL_SPACE = re.compile(r"(?<!\\)\\ ")
 _UNICODE = {
     "−": "-", "–": "-", "×": "\\times ", "÷": "\\div ", "·": "\\cdot ", "⋅": "\\cdot ", "√": "\\sqrt ",
@@ -23,13 +24,16 @@ _UNICODE = {
     "±": "\\pm ", "°": "^\\circ", "\u00a0": " ", "\u2009": " ", "\u200b": "",
 }
 _RENAMES = [
-    (re.compile(r"\\[dt]frac(?![a-zA-Z])"), "\\frac"),
+    (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), "\\frac"),
+    (re.compile(r"\\(?:mathbb|Bbb)\s*\{?\s*R\s*\}?(?![a-zA-Z])"), "(-\\infty, \\infty)"),
     (re.compile(r"\\[dt]binom(?![a-zA-Z])"), "\\binom"),
     (re.compile(r"\\(?:le|leqslant)(?![a-zA-Z])"), "\\leq"),
     (re.compile(r"\\(?:ge|geqslant)(?![a-zA-Z])"), "\\geq"),
     (re.compile(r"\\(?:ne)(?![a-zA-Z])"), "\\neq"),
     (re.compile(r"\\operatorname\s*\{\s*([a-zA-Z]+)\s*\}"), r"\\\1"),
     (re.compile(r"\{,\}"), ","),
+    (re.compile(r"\\(?:angle|measuredangle|triangle)(?![a-zA-Z])"), ""),
+    (re.compile(r"\\bold(?![a-zA-Z])"), "\\mathbf"),
     (re.compile(r"\\varnothing|\\emptyset"), "\\{\\}"),
     (re.compile(r"\\(?:mathbf|mathbb|boldsymbol|bm|mathit|mathrm|textit|emph)\s*\{\s*([^{}\\]{1,2})\s*\}"), r"\1"),
 ]
@@ -39,10 +43,14 @@ _PERCENT_WORD = re.compile(r"\s*(?:\\text\{\s*percent\s*\}|\bpercent\b)\s*$")
 _TEXT_BLOCK = re.compile(r"\\(?:text|textbf|textrm|mbox|mathrm|textnormal)\s*\{([^{}]*)\}")
 _UNIT_TAIL = re.compile(
     r"(?P<head>.*?[\d})\]a-zA-Z.])\s*"
-    r"(?P<unit>\\(?:text|mbox|textrm|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z .\-]*\}|(?<=[\d} ])\s*[a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,}){0,2})"
+    r"(?P<unit>\\(?:text|textbf|textnormal|mbox|textrm|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z .\-]*\}|(?<=[\d} ])\s*[a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,}){0,2})"
     r"\s*(?P<power>\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
-_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d{1,3}(?: \d{3})+(?:\.\d+)?")
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_ELLIPSIS = re.compile(r"(\d*)\.(\d{2,30})\s*(?:\\[lc]?dots|\.\.\.|…)")
+_INFINITY_WORD = re.compile(r"^(?:(?P<neg>-|negative|minus)\s*)?(?:\\text\{\s*)?infinity(?:\s*\})?$", re.I)
+_ALL_REALS = re.compile(r"^(?:\\text\{\s*)?all real(?: numbers)?(?:\s*\})?$", re.I)
 _BASE = re.compile(r"(\d+)_\{?(\d{1,2})\}?")
 _REPEATING = re.compile(r"(\d*)\.(\d{0,20})\\overline\s*\{\s*(\d{1,20})\s*\}")
 _MIXED = re.compile(r"^(-?)(\d+)\s+(\d+)/(\d+)$")
@@ -50,11 +58,28 @@ _IN_PREFIX = re.compile(r"^[a-zA-Z]\s*\\in\s*")
 _JOINERS = re.compile(r"\\text\{\s*(?:or|and)\s*\}|\s+(?:or|and)\s+|\\(?:quad|qquad)\s*(?:\\text\{\s*(?:or|and)\s*\})?")
 _MC = re.compile(r"^\(?\s*([A-E])\s*\)?[.:]?$")
 _MC_LOOSE = re.compile(r"^(?:\\text(?:bf)?\{)?\s*\(([A-E])\)|^([A-E])[.):](?:\s|$)|^(?:option|choice)\s+\(?([A-E])\)?\b", re.I)
+_MC_OTHERS = re.compile(r"\(([A-Ea-e])\)|\b(?:option|choice)\s+\(?([A-E])\b|\b(?:and|or)\s+([A-E])\b", re.I)
 _FUNCTION_WORDS = frozenset(
     ["sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "log", "ln", "exp", "sqrt", "pi", "inf", "infty", "det", "gcd", "lcm", "max", "min", "mod"]
 )
 _TEXTY = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")
 _UNIT_SYNONYMS = {"inch": "in", "inches": "in", "feet": "ft", "foot": "ft", "meters": "m", "meter": "m"}
+
+
+def _number_words() -> dict[str, int]:
+    ones = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
+        "sixteen seventeen eighteen nineteen".split()
+    tens = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+    words = {w: i for i, w in enumerate(ones)}
+    for t, ten in enumerate(tens, start=2):
+        words[ten] = 10 * t
+        for o in range(1, 10):
+            words[f"{ten}-{ones[o]}"] = words[f"{ten} {ones[o]}"] = 10 * t + o
+    words.update({"one hundred": 100, "a hundred": 100, "hundred": 100, "one thousand": 1000, "thousand": 1000})
+    return words
+
+
+NUMBER_WORDS = _number_words()
 
 
 @dataclass(frozen=True)
@@ -69,6 +94,7 @@ class Prepared:
 
 def clean_latex(s: str) -> str:
     """Spacing, sizing, unicode and synonyms: changes that never alter an answer's meaning."""
+    s = _LATEX_THOUSANDS.sub("", s)  # 10,\\!000 and 1{,}000 even inside an expression
     for k, v in _UNICODE.items():
         if k in s:
             s = s.replace(k, v)
@@ -100,7 +126,12 @@ def split_unit(s: str) -> tuple[str, str]:
     head = match.group("head").strip()
     if bare_word and not re.search(r"\d", head):  # "x cm" is not a quantity; "ab" is algebra
         return s, ""
-    key = _unit_key(unit) + ("^" + re.sub(r"\D", "", match.group("power")) if match.group("power") else "")
+    power = re.sub(r"\D", "", match.group("power")) if match.group("power") else ""
+    base = _unit_key(unit)
+    square = re.match(r"(square|sq|cubic|cu)\.?\s+(.+)$", _TEXT_BLOCK.sub(r"\1", unit).strip().lower())
+    if square:  # "square inches" is in^2
+        base, power = _unit_key(square.group(2)), "2" if square.group(1).startswith("s") else "3"
+    key = base + ("^" + power if power else "")
     return head, key
 
 
@@ -113,7 +144,9 @@ def multiple_choice(s: str, loose: bool = False) -> str:
     if loose:
         match = _MC_LOOSE.match(s.strip())
         if match:
-            return next(g for g in match.groups() if g).upper()
+            letter = next(g for g in match.groups() if g).upper()
+            others = {g.upper() for groups in _MC_OTHERS.findall(s) for g in groups if g} - {letter}
+            return "" if others else letter  # "(C) and (D)" names two options, not C
     return ""
 
 
@@ -130,6 +163,21 @@ def text_words(s: str) -> str:
     return " ".join(words)
 
 
+def _ellipsis(match: re.Match[str]) -> str:
+    """``0.1666\\ldots`` -> ``0.1\\overline{6}``: the shortest cycle the digits repeat at least twice
+    (three times for one digit) up to the ellipsis; no such cycle leaves the decimal as written."""
+    whole, digits = match.group(1), match.group(2)
+    for period in range(1, len(digits) // 2 + 1):
+        cycle = digits[-period:]
+        reps = 1
+        while digits[: len(digits) - reps * period].endswith(cycle):
+            reps += 1
+        if reps >= (3 if period == 1 else 2):
+            fixed = digits[: len(digits) - reps * period]
+            return f"{whole}.{fixed}\\overline{{{cycle}}}"
+    return f"{whole}.{digits}"
+
+
 def _repeating(match: re.Match[str]) -> str:
     """``0.1\\overline{6}`` -> ``(1/6)``: a repeating decimal is an exact fraction."""
     whole, fixed, cycle = match.group(1) or "0", match.group(2), match.group(3)
@@ -140,8 +188,17 @@ def _repeating(match: re.Match[str]) -> str:
 
 def prepare(answer: str, units: bool = True) -> Prepared:
     """Normalise one answer string (see the module docstring)."""
-    s = clean_latex(answer)
+    s = clean_latex(answer.translate(_FULL_WIDTH))
+    s = _ELLIPSIS.sub(_ellipsis, s)
     s = _REPEATING.sub(_repeating, s)
+    plain = _TEXT_BLOCK.sub(r"\1", s).strip().rstrip(".").strip().lower()
+    infinity = _INFINITY_WORD.match(plain)
+    if infinity:
+        s = "-\\infty" if infinity.group("neg") else "\\infty"
+    elif _ALL_REALS.match(plain):
+        s = "(-\\infty, \\infty)"
+    elif plain in NUMBER_WORDS:
+        s = str(NUMBER_WORDS[plain])
     choice = multiple_choice(s)
     words = text_words(s)
     s = _IN_PREFIX.sub("", s)
@@ -157,7 +214,7 @@ def prepare(answer: str, units: bool = True) -> Prepared:
     s = _TEXT_BLOCK.sub(lambda m: m.group(1) if not re.search(r"[a-zA-Z]{2,}", m.group(1)) else m.group(0), s)
     s = s.strip().rstrip(".").strip()
     if _THOUSANDS.fullmatch(s) or _THOUSANDS.fullmatch(s.rstrip("%")):
-        s = s.replace(",", "")
+        s = s.replace(",", "").replace(" ", "")
     s = _BASE.sub(r"\1", s)
     s = _MIXED.sub(r"\1(\2+\3/\4)", s)
     return Prepared(text=" ".join(s.split()), unit=unit, choice=choice, words=words)

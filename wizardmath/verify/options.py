@@ -18,8 +18,13 @@ class VerifyOptions:
     """When a response has no ``\\boxed{}``, "The answer is" or ``####`` marker and is not itself a
     bare answer, take its last number (GSM8k graders do this; set False to demand a marker)."""
 
-    percent: bool = True
-    """Accept ``50%`` for ``50`` and for ``0.5`` when only one side carries the percent sign."""
+    percent: bool = False
+    """``50%`` always equals ``50``; with True it also equals ``0.5`` when only one side carries the
+    percent sign (off by default: a model answering 0.5 for "what percent" is wrong)."""
+
+    rel_tol: float = 0.0
+    """Relative tolerance for numbers: 0 compares exactly (``0.333`` != ``1/3``); e.g. ``1e-2``
+    accepts a rounded decimal for an exact fraction, ``\\pi`` expression or radical."""
 
     units: bool = True
     """Drop ``\\text{ cm}``-style units (and currency, degrees) before comparing; a unit on both

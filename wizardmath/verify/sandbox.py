@@ -39,7 +39,7 @@ def symbolic_compare(gold: str, answer: str, options: VerifyOptions) -> tuple[bo
     from wizardmath.verify.equivalence import compare_strings
     from wizardmath.verify.symbolic import sympy_scalar
 
-    verdict, reason = compare_strings(gold, answer, options, sympy_scalar(options.max_power_bits))
+    verdict, reason = compare_strings(gold, answer, options, sympy_scalar(options.max_power_bits, options.rel_tol))
     return bool(verdict), reason if verdict is not None else "undecided"
 
 

@@ -131,7 +131,7 @@ def _near_zero(value: sympy.Expr, scale: sympy.Expr, tol: float) -> bool | None:
     return abs(v) <= tol * max(1.0, s)
 
 
-def sympy_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
+def sympy_equal(a: sympy.Expr, b: sympy.Expr, rel_tol: float = 0.0) -> bool:
     """Whether two sympy scalars are mathematically equal (see the module docstring)."""
     if a == b:
         return True
@@ -147,7 +147,7 @@ def sympy_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
         value = diff.evalf(60)
         if value == 0:
             return True
-        near = _near_zero(value, a.evalf(60), 1e-30)
+        near = _near_zero(value, a.evalf(60), max(1e-30, rel_tol))
         if near is not None:
             return near
         return sympy.simplify(diff) == 0
@@ -168,25 +168,29 @@ def sympy_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
     return agree >= 4
 
 
-def sympy_scalar(max_bits: int):
+def sympy_scalar(max_bits: int, rel_tol: float = 0.0):
     """The scalar comparator for ``equivalence.compare_nodes`` that falls back to sympy."""
     from wizardmath.verify.equivalence import fast_scalar
 
-    fast = fast_scalar(max_bits)
+    fast = fast_scalar(max_bits, rel_tol)
 
     def same(a: Node, b: Node) -> bool:
-        if b == ("ratio",):  # proportional equations: is a (a ratio of two sides) a nonzero constant?
+        if b[0] == "ratio":  # rearranged relations: is a (a ratio of two sides) a nonzero constant?
             try:
                 ratio = sympy.simplify(to_sympy(a, max_bits))
             except NotScalar:
                 return False
-            return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+            if not (ratio.is_number and ratio != 0 and ratio.is_finite):
+                return False
+            sign = b[1] if len(b) > 1 else ""
+            return bool(ratio.is_positive) if sign == "+" else bool(ratio.is_negative) if sign == "-" else True
         quick = fast(a, b)
         if quick is not None:
             return quick
         try:
-            return sympy_equal(to_sympy(a, max_bits), to_sympy(b, max_bits))
+            return sympy_equal(to_sympy(a, max_bits), to_sympy(b, max_bits), rel_tol)
         except NotScalar:
             return False
 
+    same.value_of = fast.value_of  # type: ignore[attr-defined]
     return same

@@ -1,0 +1,149 @@
+"""Inline math in prose: find ``$..$``, ``$$..$$``, ``\\(..\\)`` and ``\\[..\\]`` spans and pick the
+answer a final sentence states ("The probability is $\\frac{1}{6}$.", "The solutions are $x=1$ and
+$x=4$.", "The largest $n$ is 34").
+
+Only the last ``TAIL_CHARS`` characters are scanned and one span is at most ``MAX_SPAN`` characters,
+so a response full of unmatched delimiters costs linear time. A lone ``$`` before a number with a
+space before the next ``$`` is currency ("costs $5 and $7"), not math (see ``_looks_math``).
+"""
+
+from __future__ import annotations
+
+import re
+
+TAIL_CHARS = 4000
+MAX_SPAN = 1500
+_OPENERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+_PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z][a-z]{2,}")  # "ACB" names a point, "and" is a word
+_TEXT_ARG = re.compile(r"\\(?:text|textbf|mbox|mathrm|textnormal|operatorname|begin|end)\s*\{[^{}]*\}")
+_MATH_WORDS = frozenset(["and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "sqrt", "frac", "max", "min",
+                         "gcd", "lcm", "det", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "infty"])
+_JOIN_GAP = re.compile(r"^\s*(?:,|;)?\s*(?:(?:and|or)\s*)?$")
+_ENVS = r"(?:align|aligned|equation|gather|gathered|eqnarray|multline)\*?"
+_ENV_BEGIN = re.compile(r"\\begin\{(" + _ENVS + r")\}")
+_ENV_ANY = re.compile(r"\\(?:begin|end)\{" + _ENVS + r"\}")
+_RELATION = re.compile(r"<=|>=|[=<>]|\\(?:le|ge|leq|geq|lt|gt|ne|neq)(?![a-zA-Z])")
+_VARIABLE = re.compile(r"^\\?[a-zA-Z]+(?:_\{?\w+\}?)?$")
+_NAME = re.compile(r"^\\?[A-Za-z]+(?:_\{?\w+\}?)?(?:\([a-z]\))?$")
+_SENTENCE_GAP = re.compile(r"[.!?]\s|\n\s*\n")
+_LATER_SENTENCE = re.compile(r"[.!?](?:\s|$)|\n")
+_COPULA_NUMBER = re.compile(
+    r"^\s*(?:is|are|was|were|equals?|=|becomes|gives)\s+(?:\\?\$\s*)?"
+    r"(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)(?![\d.,]*\d)"
+)
+
+
+def _looks_math(content: str, next_char: str) -> bool:
+    """False for a ``$..$`` pairing that is really currency or prose between two dollar signs:
+    "$5 and $7", "$840+$756", "$17/$8.50", "$34800/240=$145" (an expression cannot end on an
+    operator, and math does not run straight into a digit after its closing dollar)."""
+    stripped = content.strip()
+    if not stripped or next_char.isdigit() or "<<" in content or "\n\n" in content:
+        return False
+    if stripped[-1] in "+-*/=<":
+        return False
+    if content[0].isspace() and content[-1].isspace() and stripped.isalpha():  # "$x,$ or $y$": " or "
+        return False
+    if content[0].isdigit() and content != content.rstrip():  # "$5 and $": two prices
+        return False
+    words = [w for w in _PROSE_WORD.findall(_TEXT_ARG.sub(" ", content)) if w.lower() not in _MATH_WORDS]
+    return len(words) < 2
+
+
+def _lhs(content: str) -> str:
+    """The left side of an equation or inequality span ("x" of "x = 4", of "x \\le 3"), else ''."""
+    parts = _RELATION.split(content, 1)
+    return parts[0].strip() if len(parts) == 2 else ""
+
+
+def find_spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, content)`` of the inline/display math spans in ``text``, in order."""
+    spans: list[tuple[int, int, str]] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n and text[i + 1] not in "[(" and not text.startswith("\\begin{", i):
+            i += 2  # an escaped character (\$, \\) opens nothing
+            continue
+        if ch not in "$\\":
+            i += 1
+            continue
+        opener = next((pair for pair in _OPENERS if text.startswith(pair[0], i)), None)
+        env = _ENV_BEGIN.match(text, i) if opener is None else None
+        if env is not None:
+            opener = (env.group(0), f"\\end{{{env.group(1)}}}")
+        if opener is None:
+            i += 1
+            continue
+        left, right = opener
+        start = i + len(left)
+        end = text.find(right, start, start + MAX_SPAN)
+        while right == "$" and end > 0 and text[end - 1] == "\\":  # \$ inside math is a dollar sign
+            end = text.find(right, end + 1, start + MAX_SPAN)
+        if end < 0 or (right == "$" and not _looks_math(text[start:end], text[end + 1 : end + 2])):
+            i = start
+            continue
+        spans.append((i, end + len(right), text[start:end].strip()))
+        i = end + len(right)
+    return spans
+
+
+def _is_block(text: str, start: int, content: str) -> bool:
+    """Whether a span is an ``align``-like block of rows (not a matrix, whose rows are its value)."""
+    return "\\\\" in content and (text.startswith("\\begin{", start) or _ENV_ANY.search(content) is not None)
+
+
+def _last_row(content: str) -> str:
+    """The last line of an ``align``-like block (``&= 4495``), which is where its result stands."""
+    inner = _ENV_ANY.sub(" ", content)
+    rows = [row for row in re.split(r"\\\\(?:\[[^\]]*\])?", inner) if row.strip()]
+    return " ".join(rows[-1].replace("&", " ").split()) if rows else content
+
+
+def final_span_answer(text: str) -> str | None:
+    """The math a response's final sentence states, or None when the last math is not final.
+
+    The last span wins, together with spans just before it that only ", ", "and" or "or" separate
+    (a list of solutions). When a number follows it through a copula ("$n$ is 34") that number is
+    the answer; when a later sentence still has a number, the last span was an intermediate step.
+    """
+    tail = text[-TAIL_CHARS:]
+    spans = find_spans(tail)
+    if not spans:
+        return None
+    spans = [(start, end, _last_row(content) if _is_block(tail, start, content) else content)
+             for start, end, content in spans]
+    last_start, last_end, content = spans[-1]
+    after = tail[last_end:]
+    copula = _COPULA_NUMBER.match(after)
+    if copula:
+        return copula.group(1)
+    cut = _LATER_SENTENCE.search(after)
+    if cut and re.search(r"\d", after[cut.end() :]):
+        return None
+    for start, end, earlier in reversed(spans[:-1]):  # "There are $501$ values of $k$.": not k
+        if not _NAME.match(content.rstrip(".,;:")) or _SENTENCE_GAP.search(tail[end:last_start]):
+            break
+        if not _NAME.match(earlier.rstrip(".,;:")):
+            last_start, last_end, content = start, end, earlier
+            break
+    items = [content]
+    spans = [span for span in spans if span[1] <= last_end]
+    for start, end, earlier in reversed(spans[:-1]):
+        gap = tail[end:last_start]
+        same_lhs = _lhs(earlier) == _lhs(items[-1])
+        coordinates = _VARIABLE.match(_lhs(earlier)) and _VARIABLE.match(_lhs(items[-1])) and "or" not in gap
+        if not _JOIN_GAP.match(gap) or not (same_lhs or coordinates) or ("or" in gap and not _lhs(earlier)):
+            break  # "$x = 1$ or $x = 4$", "$x = 2$, $y = 3$" list; "$\frac54$, or $1.25$" restates
+        items.append(earlier)
+        last_start = start
+    return ", ".join(item.rstrip(",; ") for item in reversed(items)) if content else None
+
+
+def leading_span(text: str) -> str | None:
+    """The content of a math span that ``text`` starts with ("$x$, i.e. 3.5" -> ``x``), else None."""
+    stripped = text.lstrip()
+    spans = find_spans(stripped[: MAX_SPAN + 4])
+    if spans and spans[0][0] == 0:
+        return spans[0][2] or None
+    return None
