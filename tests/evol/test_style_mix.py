@@ -10,7 +10,13 @@ from wizardmath.backends import SamplingParams
 from wizardmath.data import format_prompt
 from wizardmath.evol import world as W
 from wizardmath.evol.symbolic import (
-    TERSE_HEAD, SymbolicBackend, generate_problems, gold_values, slipped_values, solution_style, styled_solution,
+    TERSE_HEAD,
+    SymbolicBackend,
+    generate_problems,
+    gold_values,
+    slipped_values,
+    solution_style,
+    styled_solution,
 )
 from wizardmath.verify import check_steps, verify_batch
 
