@@ -333,26 +333,38 @@ class Pipeline:
         return {"stages": self.stages, "total_seconds": total}
 
 
+def _first(row: dict[str, Any], prefix: str) -> Any:
+    return next((v for k, v in row.items() if k.startswith(prefix)), None)
+
+
+def _percent(value: Any) -> str:
+    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) else "-"
+
+
 def print_table(stages: dict[str, dict[str, Any]], total: float) -> None:
-    """Stage, training examples, held-out accuracy, time; reward models show their own held-out metric."""
+    """Stage, training examples, held-out metric, sampled metrics (T = 0.8), time; reward models show their own metric."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"wizardmath pipeline ({total:.0f}s in all)")
-    for column in ("stage", "train examples", "held-out metric", "n", "seconds"):
+    columns = ("stage", "train ex.", "held-out", "n", "T=0.8 p@1", "maj@k", "pass@k", "PRM bo-k", "PRM pairs", "s")
+    for column in columns:
         table.add_column(column, justify="left" if column == "stage" else "right")
     for name in STAGES:
         if name not in stages:
             continue
         row = stages[name]
         if "accuracy" in row:
-            metric, n, examples = f"accuracy {100 * row['accuracy']:.1f}%", row.get("n"), row.get("train_examples")
+            metric, n, examples = f"{100 * row['accuracy']:.1f}%", row.get("n"), row.get("train_examples")
         elif "pairwise_accuracy" in row:
-            metric, n, examples = f"pairwise acc {100 * row['pairwise_accuracy']:.1f}%", row.get("eval_pairs"), row.get("train_pairs")
+            metric, n, examples = f"pairs {100 * row['pairwise_accuracy']:.1f}%", row.get("eval_pairs"), row.get("train_pairs")
         else:
-            metric, n, examples = f"step AUC {row.get('step_auc', float('nan')):.3f}", row.get("eval_records"), row.get("train_records")
-        table.add_row(name, str(examples if examples is not None else "-"), metric, str(n if n is not None else "-"), str(row.get("seconds", "-")))
-    Console().print(table)
+            metric, n, examples = f"AUC {row.get('step_auc', float('nan')):.3f}", row.get("eval_records"), row.get("train_records")
+        table.add_row(name, str(examples if examples is not None else "-"), metric, str(n if n is not None else "-"),
+                      _percent(row.get("sampled_pass@1")), _percent(_first(row, "maj@")), _percent(_first(row, "pass@")),
+                      _percent(_first(row, "prm_best_of_")), f"{row['prm_pair_accuracy']:.3f}" if row.get("prm_pair_accuracy") is not None else "-",
+                      str(row.get("seconds", "-")))
+    Console(width=max(120, Console().width)).print(table)
 
 
 def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
