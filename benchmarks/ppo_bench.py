@@ -4,7 +4,9 @@ CPU (always): the tiny LLaMA from ``init-tiny`` (or ``--model DIR``, e.g. the ti
 symbolic problems, HF ``generate`` rollouts::
 
     python benchmarks/ppo_bench.py --steps 5
-    python benchmarks/ppo_bench.py --model runs/tiny/sft --data runs/tiny/evol/problems.jsonl
+    python benchmarks/ppo_bench.py --model runs/tiny/sft_evolved --data runs/tiny/evol/problems.jsonl
+
+It times the issue-14 rollout setting against the earlier one (responses per second: see ``setups``).
 
 GPU (when CUDA is there): a ~150M-parameter LLaMA built locally from a config (no download) with the
 tiny tokenizer, PPO steps with HF ``generate`` and, when vLLM is installed, with vLLM rollouts; prints
@@ -50,13 +52,14 @@ def run(model: str, data: Path, out: Path, steps: int, **overrides) -> dict[str,
     result = {k: statistics.median(r[k] for r in rows) for k in PHASES}
     result["step"] = sum(result.values())
     result["tokens/s"] = statistics.median(r["response/length"] * config.batch_size * config.num_samples / r["time/rollout"] for r in rows)
+    result["responses/s"] = config.batch_size * config.num_samples / result["step"]
     result["wall"] = wall
     return result
 
 
 def table(name: str, r: dict[str, float]) -> str:
     return (f"{name:<28} rollout {r['time/rollout']:7.2f}s  reward {r['time/reward']:6.3f}s  update {r['time/update']:7.2f}s"
-            f"  step {r['step']:7.2f}s  ({r['tokens/s']:7.0f} generated tokens/s)")
+            f"  step {r['step']:7.2f}s  ({r['tokens/s']:7.0f} generated tokens/s, {r['responses/s']:5.1f} responses/s)")
 
 
 def cpu_bench(args, work: Path) -> None:
@@ -64,10 +67,17 @@ def cpu_bench(args, work: Path) -> None:
 
     model = args.model or str(init_tiny(TinyConfig(output=str(work / "tiny"))))
     data = Path(args.data) if args.data else problems_file(work, 256, seed=1)
-    common = dict(batch_size=args.batch_size, mini_batch_size=args.batch_size // 2, max_new_tokens=args.max_new_tokens,
-                  reward_funcs=["verifier", "format"], reward_combine="weighted_sum", reward_weights=[1.0, 0.1])
-    r = run(model, data, work / "cpu", args.steps, **common)
-    print(table(f"CPU tiny ({args.batch_size} prompts)", r))
+    # Before (issue 14): 32 prompts x 2 samples, GAE critic, 2 epochs of minibatches of 32. After: 32 prompts x a
+    # group of 8 (256 responses), group-normalised advantages, DAPO-style filtering, 1 epoch of minibatches of 64.
+    setups = {
+        "before: 32x2, gae, 2 epochs": dict(batch_size=args.batch_size, num_samples=2, mini_batch_size=32, ppo_epochs=2),
+        "after: 32x8, grpo, filtered": dict(batch_size=args.batch_size, num_samples=8, mini_batch_size=64, ppo_epochs=1,
+                                           advantage_estimator="grpo", filter_groups=True, keep_easy=0.1),
+    }
+    for index, (name, setup) in enumerate(setups.items()):
+        r = run(model, data, work / f"cpu{index}", args.steps, max_new_tokens=args.max_new_tokens, reward_funcs=["verifier"],
+                **setup)
+        print(table(f"CPU tiny, {name}", r))
 
 
 def gpu_bench(args, work: Path) -> None:
@@ -110,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="a model folder (default: a fresh tiny model)")
     parser.add_argument("--data", help="problems JSONL (default: 256 symbolic problems)")
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--skip-gpu", action="store_true")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

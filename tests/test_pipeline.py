@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from wizardmath.config import load_config
-from wizardmath.pipeline import STAGES, PipelineConfig, run_pipeline
+from wizardmath.pipeline import DEFAULT_STAGES, PPO_REWARDS, STAGES, PipelineConfig, run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,6 +50,9 @@ def test_pipeline_runs_stages_and_resumes(tmp_path, tiny_model_dir):
     test_texts = {json.loads(line)["problem"] for line in (tmp_path / "run/test.jsonl").read_text().splitlines()}
     train_texts = {json.loads(line)["problem"] for line in (tmp_path / "run/evol/problems.jsonl").read_text().splitlines()}
     assert len(test_texts) == 8 and not test_texts & train_texts
+    val_texts = {json.loads(line)["problem"] for line in (tmp_path / "run/val.jsonl").read_text().splitlines()}
+    assert len(val_texts) == config.val_size and not val_texts & (test_texts | train_texts)
+    assert (tmp_path / "run/report.png").read_bytes()[:4] == b"\x89PNG"
 
     # A second run finds every stage's result in place and trains nothing again.
     before = (tmp_path / "run/sft_evolved/model.safetensors").stat().st_mtime_ns
@@ -61,6 +64,13 @@ def test_pipeline_runs_stages_and_resumes(tmp_path, tiny_model_dir):
 def test_config_rejects_unknown_stage():
     with pytest.raises(ValueError, match="unknown stage"):
         PipelineConfig(stages=["base", "rlhf"])
+
+
+def test_ppo_control_and_paper_reward_are_optional_stages():
+    assert PipelineConfig().stages == list(DEFAULT_STAGES) and "ppo_random" not in DEFAULT_STAGES
+    config = PipelineConfig(stages=["sft_evolved", "ppo_random", "ppo_paper"])
+    assert PPO_REWARDS["ppo_random"] == ["random"] and PPO_REWARDS["ppo_paper"] == ["irm", "prm", "verifier"]
+    assert config.val_size >= 50
 
 
 def test_tiny_pipeline_config_loads():

@@ -23,7 +23,10 @@ from typing import Any
 from wizardmath.jsonl import read_jsonl, write_json, write_jsonl
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
+STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo", "ppo_paper", "ppo_random")
+DEFAULT_STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
+# PPO runs by reward: the verifier alone, the paper's r = r_IRM x r_PRM x verifier, a coin (the control).
+PPO_REWARDS = {"ppo": None, "ppo_paper": ["irm", "prm", "verifier"], "ppo_random": ["random"]}
 
 
 @dataclass
@@ -39,11 +42,16 @@ class PipelineConfig:
     prm_config: str = field(default="configs/tiny/prm.yaml", metadata={"help": "YAML for train-prm."})
     label_prm_config: str = field(default="configs/tiny/label_prm.yaml", metadata={"help": "YAML for label-prm."})
     ppo_config: str = field(default="configs/tiny/ppo.yaml", metadata={"help": "YAML for ppo."})
-    stages: list[str] = field(default_factory=lambda: list(STAGES), metadata={"help": f"Stages to run: {', '.join(STAGES)}."})
+    stages: list[str] = field(default_factory=lambda: list(DEFAULT_STAGES), metadata={"help": f"Stages to run: {', '.join(STAGES)}."})
     test_size: int = field(default=300, metadata={"help": "Held-out symbolic test problems."})
     test_seed: int = field(default=1_000_003, metadata={"help": "Seed of the held-out test set (distinct from training seeds)."})
     test_min_ops: int = field(default=1, metadata={"help": "Fewest arithmetic steps in a test problem."})
     test_max_ops: int = field(default=4, metadata={"help": "Most arithmetic steps in a test problem."})
+    val_size: int = field(default=100, metadata={"help": "Validation problems (PPO picks its step on them; never the test set)."})
+    val_seed: int = field(default=2_000_003, metadata={"help": "Seed of the validation set."})
+    sample_limit: int = field(default=100, metadata={"help": "Test problems for the sampled metrics and the style probe (0: none)."})
+    sample_k: int = field(default=8, metadata={"help": "Samples per problem for pass@1 (sampled), maj@k, pass@k and PRM best-of-k."})
+    sample_temperature: float = field(default=0.8, metadata={"help": "Temperature of those samples."})
     ppo_max_minutes: float = field(default=2.0, metadata={"help": "Wall-clock budget of the PPO stage (overrides the PPO config's)."})
     eval_batch_size: int = field(default=64, metadata={"help": "Prompts per generate call in evaluation."})
     eval_max_new_tokens: int = field(default=128, metadata={"help": "Longest generated solution in evaluation."})
@@ -123,6 +131,18 @@ class Pipeline:
             write_jsonl(path, (p.to_dict() for p in problems))
         return path
 
+    def val_set(self, test_path: Path) -> Path:
+        """Validation problems for PPO's choice of step, disjoint from the test set."""
+        from wizardmath.evol.symbolic import generate_problems
+
+        path = self.out / "val.jsonl"
+        if not path.exists():
+            test_texts = {r["problem"] for r in read_jsonl(test_path)}
+            problems = generate_problems(self.config.val_size, self.config.val_seed, self.config.test_min_ops,
+                                         self.config.test_max_ops, exclude=test_texts, prefix="val")
+            write_jsonl(path, (p.to_dict() for p in problems))
+        return path
+
     def evolve(self, test_path: Path) -> Path:
         from wizardmath.config import load_config
         from wizardmath.evol import EvolveConfig, evolve
@@ -135,7 +155,7 @@ class Pipeline:
                 resolve(self.config.evolve_config),
                 output=str(folder),
                 seed=self.config.seed,
-                decontaminate=[*base.decontaminate, str(test_path)],
+                decontaminate=[*base.decontaminate, str(test_path), str(self.out / "val.jsonl")],
                 progress=False,
             )
             self.timed("evolve", lambda: evolve(config))
@@ -188,6 +208,31 @@ class Pipeline:
             },
         )
 
+    def sampled(self, stage: str, model: str, test_path: Path, prm: str | None = None) -> None:
+        """Sampled metrics (pass@1 at T, maj@k, pass@k; PRM best-of-k and pair accuracy) and the style probe."""
+        from wizardmath.eval import EvalConfig, evaluate
+        from wizardmath.pipeline_report import prm_pair_accuracy, run_style_probe
+
+        if self.config.sample_limit < 1:
+            return
+        k = self.config.sample_k
+        config = EvalConfig(
+            model=model, dataset="jsonl", data_path=str(test_path), output=str(self.out / "eval" / stage),
+            name="sampled", batch_size=self.config.eval_batch_size, max_new_tokens=self.config.eval_max_new_tokens,
+            seed=self.config.seed, progress=False, num_samples=k, temperature=self.config.sample_temperature,
+            limit=self.config.sample_limit, rerank="prm" if prm else None, prm=prm,
+        )  # fmt: skip
+        summary, seconds = self.timed(f"sampled eval ({stage})", lambda: evaluate(config))
+        row = dict(self.stages.get(stage, {}))
+        row.update({"sampled_pass@1": summary["accuracy"], f"maj@{k}": summary.get(f"maj@{k}"),
+                    f"pass@{k}": summary.get("pass@k", {}).get(str(k)), "sampled_n": summary["n"]})
+        if prm:
+            row[f"prm_best_of_{k}"] = summary.get(f"rerank@{k}")
+            row["prm_pair_accuracy"] = prm_pair_accuracy(self.out / "eval" / stage / "sampled.jsonl")
+        row["style"] = run_style_probe(model, test_path, self.config.sample_limit, self.config.eval_max_new_tokens)
+        row["seconds"] = round(row.get("seconds", 0.0) + seconds, 1)
+        self.record(stage, row)
+
     def irm(self, model: str, evol_dir: Path) -> str:
         """The Instruction Reward Model, trained on evolved siblings ranked by the symbolic judge."""
         from reward_models.irm import IRMConfig, train_irm
@@ -227,21 +272,30 @@ class Pipeline:
         self.record("prm", {k: summary[k] for k in keys if k in summary})
         return str(folder)
 
-    def ppo(self, model: str, problems: Path, test_path: Path, reward_models: dict[str, str]) -> None:
+    def ppo(self, stage: str, model: str, problems: Path, test_path: Path, val_path: Path,
+            reward_models: dict[str, str]) -> None:
         from wizardmath.config import load_config
         from wizardmath.train.ppo import PPOConfig, train_ppo
 
-        folder = self.out / "ppo"
+        folder = self.out / stage
         base = load_config(PPOConfig, resolve(self.config.ppo_config))
-        # Reward models the pipeline trained are used when the config's reward asks for them.
-        paths = {f"{name}_path": path for name, path in reward_models.items() if name in base.reward_funcs}
+        funcs = PPO_REWARDS[stage] or base.reward_funcs
+        # Reward models the pipeline trained are used when the run's reward asks for them.
+        paths = {f"{name}_path": path for name, path in reward_models.items() if name in funcs}
+        missing = [name for name in ("irm", "prm") if name in funcs and f"{name}_path" not in paths]
+        if missing:
+            raise ValueError(f"pipeline stage {stage}: its reward needs the {', '.join(missing)} stage(s) in --stages")
         summary = self.once(
-            "ppo", folder / "ppo_summary.json", PPOConfig, self.config.ppo_config, train_ppo,
-            model=model, data_path=str(problems), eval_data_path=None, output_dir=str(folder), report_to="none",
-            max_minutes=self.config.ppo_max_minutes, **paths,
+            stage, folder / "ppo_summary.json", PPOConfig, self.config.ppo_config, train_ppo,
+            model=model, data_path=str(problems), eval_data_path=str(val_path), output_dir=str(folder), report_to="none",
+            max_minutes=self.config.ppo_max_minutes, reward_funcs=funcs, **paths,
         )  # fmt: skip
         examples = summary["steps"] * base.batch_size * base.num_samples
-        self.evaluate("ppo", str(folder), test_path, examples, summary["seconds"])
+        self.evaluate(stage, str(folder), test_path, examples, summary["seconds"])
+        keys = ("best_step", "last_step", "accuracy_before", "accuracy")
+        self.record(stage, {**self.stages[stage], **{f"val_{k}" if k.startswith("acc") else k: summary.get(k) for k in keys},
+                            "reward_funcs": funcs})
+        self.sampled(stage, str(folder), test_path)
 
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
@@ -251,13 +305,14 @@ class Pipeline:
         test_path = self.test_set()
         if "base" in wanted:
             self.evaluate("base", base, test_path, 0, 0.0)
-        if wanted & {"sft_seed", "sft_evolved", "irm", "prm", "ppo"}:
+        val_path = self.val_set(test_path)
+        if wanted - {"base"}:
             problems = self.evolve(test_path)
             everything, seeds_only = self.solve(problems)
             if "sft_seed" in wanted:
                 model, examples, seconds = self.sft("sft_seed", base, seeds_only)
                 self.evaluate("sft_seed", model, test_path, examples, seconds)
-            if wanted & {"sft_evolved", "irm", "prm", "ppo"}:
+            if wanted - {"base", "sft_seed"}:
                 sft_model, examples, seconds = self.sft("sft_evolved", base, everything)
                 self.evaluate("sft_evolved", sft_model, test_path, examples, seconds)
                 trained: dict[str, str] = {}
@@ -265,11 +320,17 @@ class Pipeline:
                     trained["irm"] = self.irm(sft_model, problems.parent)
                 if "prm" in wanted:
                     trained["prm"] = self.prm(sft_model, problems)
-                if "ppo" in wanted:
-                    self.ppo(sft_model, problems, test_path, trained)
+                if wanted & {"prm", "ppo", "ppo_paper", "ppo_random"}:
+                    self.sampled("sft_evolved", sft_model, test_path, trained.get("prm"))
+                for stage in ("ppo", "ppo_paper", "ppo_random"):
+                    if stage in wanted:
+                        self.ppo(stage, sft_model, problems, test_path, val_path, trained)
         total = round(time.perf_counter() - start, 1)
         write_json(self.summary_path, {"stages": self.stages, "total_seconds": total, "config": vars(self.config)})
         print_table(self.stages, total)
+        from wizardmath.pipeline_report import write_report
+
+        write_report([self.out], self.out / "report.png")
         return {"stages": self.stages, "total_seconds": total}
 
 
@@ -279,10 +340,10 @@ STAGE_CONFIGS = (
     ("evolve_config", STAGES[1:], "wizardmath.evol:EvolveConfig"),
     ("solve_config", STAGES[1:], "wizardmath.evol:SolveConfig"),
     ("sft_config", STAGES[1:], "wizardmath.train.sft:SFTConfig"),
-    ("irm_config", ("irm",), "reward_models.irm:IRMConfig"),
-    ("label_prm_config", ("prm",), "reward_models.labelers:LabelConfig"),
-    ("prm_config", ("prm",), "reward_models.prm:PRMConfig"),
-    ("ppo_config", ("ppo",), "wizardmath.train.ppo:PPOConfig"),
+    ("irm_config", ("irm", "ppo_paper"), "reward_models.irm:IRMConfig"),
+    ("label_prm_config", ("prm", "ppo_paper"), "reward_models.labelers:LabelConfig"),
+    ("prm_config", ("prm", "ppo_paper"), "reward_models.prm:PRMConfig"),
+    ("ppo_config", ("ppo", "ppo_paper", "ppo_random"), "wizardmath.train.ppo:PPOConfig"),
 )
 
 
@@ -316,26 +377,38 @@ def validate_stage_configs(config: PipelineConfig) -> None:
                 raise ConfigError(f"{key}: {err}") from None
 
 
+def _first(row: dict[str, Any], prefix: str) -> Any:
+    return next((v for k, v in row.items() if k.startswith(prefix)), None)
+
+
+def _percent(value: Any) -> str:
+    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) else "-"
+
+
 def print_table(stages: dict[str, dict[str, Any]], total: float) -> None:
-    """Stage, training examples, held-out accuracy, time; reward models show their own held-out metric."""
+    """Stage, training examples, held-out metric, sampled metrics (T = 0.8), time; reward models show their own metric."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"wizardmath pipeline ({total:.0f}s in all)")
-    for column in ("stage", "train examples", "held-out metric", "n", "seconds"):
+    columns = ("stage", "train ex.", "held-out", "n", "T=0.8 p@1", "maj@k", "pass@k", "PRM bo-k", "PRM pairs", "s")
+    for column in columns:
         table.add_column(column, justify="left" if column == "stage" else "right")
     for name in STAGES:
         if name not in stages:
             continue
         row = stages[name]
         if "accuracy" in row:
-            metric, n, examples = f"accuracy {100 * row['accuracy']:.1f}%", row.get("n"), row.get("train_examples")
+            metric, n, examples = f"{100 * row['accuracy']:.1f}%", row.get("n"), row.get("train_examples")
         elif "pairwise_accuracy" in row:
-            metric, n, examples = f"pairwise acc {100 * row['pairwise_accuracy']:.1f}%", row.get("eval_pairs"), row.get("train_pairs")
+            metric, n, examples = f"pairs {100 * row['pairwise_accuracy']:.1f}%", row.get("eval_pairs"), row.get("train_pairs")
         else:
-            metric, n, examples = f"step AUC {row.get('step_auc', float('nan')):.3f}", row.get("eval_records"), row.get("train_records")
-        table.add_row(name, str(examples if examples is not None else "-"), metric, str(n if n is not None else "-"), str(row.get("seconds", "-")))
-    Console().print(table)
+            metric, n, examples = f"AUC {row.get('step_auc', float('nan')):.3f}", row.get("eval_records"), row.get("train_records")
+        table.add_row(name, str(examples if examples is not None else "-"), metric, str(n if n is not None else "-"),
+                      _percent(row.get("sampled_pass@1")), _percent(_first(row, "maj@")), _percent(_first(row, "pass@")),
+                      _percent(_first(row, "prm_best_of_")), f"{row['prm_pair_accuracy']:.3f}" if row.get("prm_pair_accuracy") is not None else "-",
+                      str(row.get("seconds", "-")))
+    Console(width=max(120, Console().width)).print(table)
 
 
 def run_pipeline(config: PipelineConfig) -> dict[str, Any]:

@@ -17,6 +17,7 @@ Built-in terms (``REWARDS``):
 ``prm``         Process Reward Model score of the solution's steps, aggregated (default: min)
 ``arithmetic``  share of the response's checkable arithmetic claims that hold (``check_steps``);
                 None when it makes none. Needs no gold answer
+``random``      a fair coin (0 or 1, seeded): the control run that must not gain
 ==============  ==========================================================================
 
 Any ``"package.module:function"`` with the same contract is a term too. Terms are combined by
@@ -129,6 +130,18 @@ def format_reward(completions: list[Any], **_: Any) -> list[float | None]:
 
     pattern = re.compile(r"The answer is:[ \t]*\S")
     return [1.0 if pattern.search(completion_text(c)) else 0.0 for c in completions]
+
+
+class RandomReward:
+    """0 or 1 at random, blind to the response: RL on it must not gain (the control of a PPO result)."""
+
+    def __init__(self, seed: int = 0):
+        import random
+
+        self.rng = random.Random(f"random-reward-{seed}")
+
+    def __call__(self, completions: list[Any], **_: Any) -> list[float | None]:
+        return [float(self.rng.random() < 0.5) for _ in completions]
 
 
 class VerifierReward:
@@ -262,6 +275,7 @@ class RewardSpec:
 REWARDS: dict[str, RewardSpec] = {
     "verifier": RewardSpec(lambda a: VerifierReward(a.reward_workers, a.reward_timeout), False, "gold answer match"),
     "format": RewardSpec(lambda a: format_reward, False, 'has "The answer is: X"'),
+    "random": RewardSpec(lambda a: RandomReward(getattr(a, "seed", 0)), False, "a fair coin (control)"),
     "arithmetic": RewardSpec(lambda a: arithmetic_reward, False, "share of arithmetic claims that hold"),
     "irm": RewardSpec(lambda a: IRMReward(_load_reward_model("irm", a.irm_path)), False, "IRM(problem) in [0, 1]"),
     "prm": RewardSpec(

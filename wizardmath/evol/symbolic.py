@@ -9,7 +9,9 @@ It speaks the same text protocol as an LLM (``Backend.generate``), so the evolut
   bags-of step, a price, a distractor; remove a step; a new easy or rare problem);
 - the "equal" prompt -> "Equal" / "Not Equal" (same maths up to wording);
 - anything else is a problem to solve (WizardMath, chat or raw prompt) -> the gold step-by-step
-  solution, with an arithmetic slip in a fraction ``error_rate`` of samples.
+  solution, with an arithmetic slip in a fraction ``error_rate`` of samples. ``decomposed_share`` < 1
+  mixes teacher styles as LLM teachers write: that share in the decomposed gold format, the rest terse
+  (``styled_solution``); 1 (the default) is the clean world.
 
 Like an LLM it fails now and then (``failure_rate``): an ill-posed problem (start quantity missing),
 a contradictory one (gives away more than there is), a template leak, a refusal, or no
@@ -100,7 +102,7 @@ def gold_solution(problem: str | MathProblem) -> tuple[str, str] | None:
 def sample_texts(n: int, seed: int) -> Iterator[str]:
     """Problem and solution texts covering the whole vocabulary (for the tiny tokenizer's corpus)."""
     rng = random.Random(seed)
-    for _ in range(max(1, n // 2)):
+    for index in range(max(1, n // 2)):
         wp = W.random_problem(rng, DEFAULT_WORLD, rng.randint(1, 5), items=W.ALL_ITEMS)
         if rng.random() < 0.3:
             W.add_distractor(wp, rng, DEFAULT_WORLD)
@@ -110,6 +112,8 @@ def sample_texts(n: int, seed: int) -> Iterator[str]:
         solved = W.solve_text(wp)
         if solved:
             yield solved[0]
+            if index % 8 == 0:  # the terse style's words too (no extra draw: the rest of the corpus stays)
+                yield styled_solution(wp, gold_values(wp), "terse")[0]
 
 
 # ----------------------------------------------------------------------------- evolution
@@ -187,29 +191,80 @@ def fail(wp: WordProblem, mode: str, parent_text: str, rng: random.Random) -> tu
 # ----------------------------------------------------------------------------- solving
 
 
-def _slip(lines_wp: WordProblem, rng: random.Random) -> tuple[str, str]:
-    """A solution with one arithmetic slip, carried through the later steps like a real mistake."""
+STYLES = ("decomposed", "terse")
+TERSE_HEAD = "In short,"
+
+
+def styled_solution(wp: WordProblem, seq: list[int], style: str = "decomposed") -> tuple[str, str]:
+    """(solution, answer) of ``wp`` whose counts after each step (then the price total) are ``seq[1:]``.
+
+    ``decomposed`` is the gold format: one step per line, the problem's sentence restated before its
+    equation, so every number the line needs sits right before it. ``terse`` writes as LLM teachers often
+    do: one line that opens with "In short," (the style shows at the completion's first token), no
+    restated sentences, and runs of additions, subtractions and bags folded into one expression whose
+    result is written at once (12 + 5 - 3 = 14). Both are correct when ``seq`` is; a tiny student has to
+    copy numbers from far back and do several operations in one go in the terse style.
+    """
     from wizardmath.data.templates import format_solution
 
-    seq = W.values(lines_wp) or [0]
-    position = rng.randrange(len(lines_wp.steps) + (lines_wp.price is not None))
-    lines, value = [], seq[0]
-    for index, step in enumerate(lines_wp.steps):
+    if style == "decomposed":
+        lines = [W.step_line(wp, step, seq[i], seq[i + 1]) for i, step in enumerate(wp.steps)]
+        if wp.price is not None:
+            lines.append(W.price_line(wp, seq[len(wp.steps)], seq[-1]))
+        return format_solution(lines, str(seq[-1])), str(seq[-1])
+    if style != "terse":
+        raise ValueError(f"unknown solution style '{style}'; valid: {', '.join(STYLES)}")
+    equations, chain = [], ""
+    for i, step in enumerate(wp.steps):
+        if step.op in ("add", "sub", "packs"):
+            term = {"add": f"+ {step.k}", "sub": f"- {step.k}", "packs": f"+ {step.k} * {step.m}"}[step.op]
+            chain = f"{chain or seq[i]} {term}"
+            if i + 1 < len(wp.steps) and wp.steps[i + 1].op in ("add", "sub", "packs"):
+                continue  # the run goes on: its result is written once, at its end
+            equations.append(f"{chain} = {seq[i + 1]}")
+            chain = ""
+        else:
+            equations.append(f"{seq[i]} {'*' if step.op == 'mul' else '/'} {step.k} = {seq[i + 1]}")
+    if wp.price is not None:
+        equations.append(f"{seq[len(wp.steps)]} * {wp.price} = {seq[-1]}")
+    body = f"{TERSE_HEAD} {'; '.join(equations)}." if equations else f"{TERSE_HEAD} {seq[-1]}."
+    return " " + "\n".join([body, f"The answer is: {seq[-1]}"]), str(seq[-1])
+
+
+def slipped_values(wp: WordProblem, rng: random.Random) -> list[int]:
+    """The counts along a solution with one arithmetic slip, carried through the later steps like a real mistake."""
+    seq = W.values(wp) or [0]
+    position = rng.randrange(len(wp.steps) + (wp.price is not None))
+    out = [seq[0]]
+    for index, step in enumerate(wp.steps):
+        value = out[-1]
         new = step.apply(value)
         new = value // step.k if new is None else new  # an earlier slip made the split inexact
         if index == position:
             new = max(0, new + rng.choice([-2, -1, 1, 2]))
-        lines.append(W.step_line(lines_wp, step, value, new))
-        value = new
-    if lines_wp.price is not None:
-        total = value * lines_wp.price + (rng.choice([-2, -1, 1, 2]) if position == len(lines_wp.steps) else 0)
-        lines.append(W.price_line(lines_wp, value, total))
-        value = total
-    return format_solution(lines, str(value)), str(value)
+        out.append(new)
+    if wp.price is not None:
+        out.append(out[-1] * wp.price + (rng.choice([-2, -1, 1, 2]) if position == len(wp.steps) else 0))
+    return out
 
 
-def solve_problem(text: str, rng: random.Random, error_rate: float) -> tuple[str, dict[str, Any]]:
-    """A solver's reply to ``text``: the gold solution, a slip, or why it cannot be solved."""
+def _slip(lines_wp: WordProblem, rng: random.Random, style: str = "decomposed") -> tuple[str, str]:
+    """A solution with one arithmetic slip (see ``slipped_values``)."""
+    return styled_solution(lines_wp, slipped_values(lines_wp, rng), style)
+
+
+def gold_values(wp: WordProblem) -> list[int]:
+    """Start, the count after each step, then the price total: a consistent problem's exact counts."""
+    seq = W.values(wp) or [0]
+    return [*seq, seq[-1] * wp.price] if wp.price is not None else seq
+
+
+def solve_problem(text: str, rng: random.Random, error_rate: float, decomposed_share: float = 1.0) -> tuple[str, dict[str, Any]]:
+    """A solver's reply to ``text``: the gold solution, a slip, or why it cannot be solved.
+
+    With ``decomposed_share < 1`` each reply picks its style: decomposed with that probability, else terse
+    (``styled_solution``); the style lands in the reply's meta.
+    """
     wp = W.parse(text)
     if wp is None:
         return "I cannot solve this problem.", {"solved": False}
@@ -218,10 +273,21 @@ def solve_problem(text: str, rng: random.Random, error_rate: float) -> tuple[str
     solved = W.solve_text(wp)
     if solved is None:
         return "These numbers contradict each other, so the problem has no answer.", {"solved": False}
-    if rng.random() < error_rate:
-        text, answer = _slip(wp, rng)
-        return text, {"solved": True, "slip": True, "answer": answer}
-    return solved[0], {"solved": True, "slip": False, "answer": solved[1]}
+    slip = rng.random() < error_rate
+    # The clean world (share 1) draws nothing more, so its replies stay exactly what they were.
+    style = "decomposed" if decomposed_share >= 1.0 or rng.random() < decomposed_share else "terse"
+    if slip:
+        text, answer = _slip(wp, rng, style)
+        return text, {"solved": True, "slip": True, "answer": answer, "style": style}
+    if style == "decomposed":
+        return solved[0], {"solved": True, "slip": False, "answer": solved[1], "style": style}
+    text, answer = styled_solution(wp, gold_values(wp), style)
+    return text, {"solved": True, "slip": False, "answer": answer, "style": style}
+
+
+def solution_style(completion: str) -> str:
+    """Which style a completion (a model's or the teacher's) is written in, read from its first words."""
+    return "terse" if completion.lstrip().startswith(TERSE_HEAD) else "decomposed"
 
 
 class SymbolicBackend(Backend):
@@ -230,17 +296,18 @@ class SymbolicBackend(Backend):
     name = "symbolic"
 
     def __init__(self, seed: int = 0, failure_rate: float = 0.12, error_rate: float = 0.0,
-                 failures: Sequence[str] = FAILURES, prompt_dir: str | None = None, world: WorldConfig | None = None,
+                 decomposed_share: float = 1.0, failures: Sequence[str] = FAILURES, prompt_dir: str | None = None, world: WorldConfig | None = None,
                  **world_overrides: Any):
         from wizardmath.evol.operations import load_operations
 
-        for name, rate in (("failure_rate", failure_rate), ("error_rate", error_rate)):
+        for name, rate in (("failure_rate", failure_rate), ("error_rate", error_rate), ("decomposed_share", decomposed_share)):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"symbolic backend: {name} must be in [0, 1], got {rate}")
         unknown = set(failures) - set(FAILURES)
         if unknown:
             raise ValueError(f"symbolic backend: unknown failures {sorted(unknown)}; valid: {', '.join(FAILURES)}")
         self.seed, self.failure_rate, self.error_rate = seed, failure_rate, error_rate
+        self.decomposed_share = decomposed_share
         self.failures = tuple(failures)
         self.world = dataclasses.replace(world or DEFAULT_WORLD, **world_overrides)
         self.ops = load_operations(prompt_dir)
@@ -274,7 +341,7 @@ class SymbolicBackend(Backend):
             parent = op.extract(prompt) if op.direction != "judge" else None
             if parent is not None:
                 return self.evolve_text(parent, name, rng)
-        return solve_problem(problem_from_prompt(prompt), rng, self.error_rate)
+        return solve_problem(problem_from_prompt(prompt), rng, self.error_rate, self.decomposed_share)
 
     def evolve_text(self, parent: str, operation: str, rng: random.Random) -> tuple[str, dict[str, Any]]:
         wp = W.parse(parent)

@@ -38,6 +38,7 @@ from torch import nn
 
 from wizardmath.rewards import STEP_REWARDS, RewardArguments
 from wizardmath.train import ppo_core as core
+from wizardmath.train.ppo_select import BestPolicy, edge_groups
 from wizardmath.train.rl_data import ProblemArguments
 
 
@@ -60,6 +61,9 @@ class PPOConfig(ProblemArguments, RewardArguments):
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
     step_reward: str | None = field(default=None, metadata={"help": "Dense step reward on the tokens where a step went wrong: arithmetic (verifier claim checks) or none."})
     step_reward_coef: float = field(default=1.0, metadata={"help": "Weight of each step-reward event (arithmetic: -coef per false claim)."})
+    filter_groups: bool = field(default=False, metadata={"help": "DAPO-style: learn only from groups whose verifier correctness is mixed (plus keep_easy of the all-correct ones); needs num_samples > 1."})
+    keep_easy: float = field(default=0.0, metadata={"help": "filter_groups: share of all-correct groups kept."})
+    keep_best: bool = field(default=False, metadata={"help": "Save the policy of the step (0 included) with the best accuracy on eval_data_path (a validation split)."})
     missing_eos_penalty: float | None = field(default=None, metadata={"help": "Subtract this from the reward of responses cut at max_new_tokens."})
     rollout_backend: str = field(default="hf", metadata={"help": "hf (transformers generate) or vllm (CUDA, colocated, weights synced each step)."})
     vllm_gpu_memory_utilization: float = field(default=0.3, metadata={"help": "GPU share vLLM may take (weights + KV cache)."})
@@ -133,6 +137,8 @@ class PPOConfig(ProblemArguments, RewardArguments):
                 f"batch_size x num_samples ({rollout}) must be a multiple of mini_batch_size ({self.mini_batch_size}), "
                 f"and mini_batch_size of gradient_accumulation_steps ({self.gradient_accumulation_steps})"
             )
+        if self.filter_groups and self.num_samples < 2:
+            raise ValueError("filter_groups compares samples of one prompt: set num_samples >= 2")
         if self.advantage_estimator == "grpo" and self.num_samples < 2:
             raise ValueError("advantage_estimator grpo compares samples of one prompt: set num_samples >= 2")
 
@@ -263,6 +269,13 @@ def generate_hf(policy, tokenizer, prompts: list[str], max_prompt_length: int, m
                               **({"do_sample": True, **sampling} if sampling else {"do_sample": False}))
     response = out[:, enc["input_ids"].shape[1] :]
     return _rollout(tokenizer, enc["input_ids"], enc["attention_mask"], response)
+
+
+def select_rows(rollout: Rollout, rows: torch.Tensor) -> Rollout:
+    """The rollout restricted to ``rows`` (whole groups, in order)."""
+    on = rows.to(rollout.query.device)
+    return Rollout(rollout.query[on], rollout.query_mask[on], rollout.response[on], rollout.mask[on],
+                   [rollout.texts[i] for i in rows.tolist()], rollout.truncated[on])
 
 
 def _rollout(tokenizer, query, query_mask, response) -> Rollout:
@@ -588,6 +601,17 @@ def ppo_step(step: int, ctx: dict[str, Any], config: PPOConfig) -> dict[str, flo
         events = STEP_REWARDS[config.step_reward](rollout.texts)
         dense = config.step_reward_coef * place_step_rewards(tokenizer, rollout, events)
     t2 = time.perf_counter()
+    full = {"reward/mean": float(scores.mean()), "response/length": float(rollout.mask.sum(-1).mean()),
+            "response/truncated": float(rollout.truncated.float().mean())}
+    if config.filter_groups:
+        verifier = ctx["reward"].last_terms.get("verifier")
+        correct = (torch.tensor([float(v or 0.0) for v in verifier]) if verifier is not None else (scores > 0.5).float().cpu())
+        rows = edge_groups(correct, config.num_samples, config.keep_easy, torch.Generator().manual_seed(seed))
+        full["filter/kept"] = len(rows) / len(scores)
+        if len(rows) == 0:  # nothing to learn from in this batch
+            return {**full, "kl/mean": 0.0, "kl/coef": ctx["kl_ctl"].value, "time/rollout": t1 - t0}
+        rollout = select_rows(rollout, rows)
+        scores, dense = scores[rows.to(scores.device)], (dense[rows.to(dense.device)] if dense is not None else None)
     with torch.no_grad():
         micro = config.mini_batch_size // config.gradient_accumulation_steps
         logprobs, ref_logprobs, values = batched_forward(acc.unwrap_model(model), ctx["ref"], rollout, config, micro, config.lora)
@@ -602,8 +626,7 @@ def ppo_step(step: int, ctx: dict[str, Any], config: PPOConfig) -> dict[str, flo
     t3 = time.perf_counter()
     seq_kl = core.masked_sum(kl, rollout.mask, dim=-1)
     ctx["kl_ctl"].update(float(seq_kl.mean()), config.batch_size * config.num_samples)
-    metrics = {"reward/mean": float(scores.mean()), "kl/mean": float(seq_kl.mean()), "kl/coef": ctx["kl_ctl"].value,
-               "response/length": float(rollout.mask.sum(-1).mean()), "response/truncated": float(rollout.truncated.float().mean()),
+    metrics = {**full, "kl/mean": float(seq_kl.mean()), "kl/coef": ctx["kl_ctl"].value,
                "value/explained_variance": core.explained_variance(values, returns, rollout.mask),
                "time/rollout": t1 - t0, "time/reward": t2 - t1, "time/update": t3 - t2, **stats}
     if dense is not None:
@@ -651,8 +674,12 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
     ctx = {"accelerator": accelerator, "model": model, "ref": ref, "tokenizer": tokenizer, "optimizer": optimizer,
            "train": train, "kl_ctl": kl_ctl, "reward": build_reward(config, config.reward_weights),
            "vllm": VLLMRollout(config, accelerator) if config.rollout_backend == "vllm" else None}
+    best = BestPolicy()
+    policy_of = lambda: accelerator.unwrap_model(model).policy  # noqa: E731
     if step == 0:
         before = evaluate(model, tokenizer, held_out, config, accelerator)
+        if config.keep_best:
+            best.offer(0, before, policy_of())
     logger = Logger(config, accelerator, step)
     metrics: dict[str, float] = {}
     try:
@@ -661,6 +688,8 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
             step += 1
             if config.eval_steps and step % config.eval_steps == 0 and step < config.steps:
                 metrics["eval/accuracy"] = evaluate(model, tokenizer, held_out, config, accelerator)
+                if config.keep_best:
+                    best.offer(step, metrics["eval/accuracy"], policy_of())
             logger.log(step, metrics)
             out_of_time = config.max_minutes is not None and elapsed + time.perf_counter() - start > 60 * config.max_minutes
             if (config.save_steps and step % config.save_steps == 0) or out_of_time:
@@ -671,13 +700,18 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
     finally:
         logger.close()
         ctx["reward"].close()
-    after = evaluate(model, tokenizer, held_out, config, accelerator)
+    after, last_step = evaluate(model, tokenizer, held_out, config, accelerator), step
+    if config.keep_best and not best.offer(step, after, policy_of()) and best.state is not None:
+        best.restore(policy_of())  # an earlier step validated better: that policy is the result
+        after = best.accuracy
     save_policy(accelerator, model, tokenizer, config)
     def finite(x: float) -> float | None:  # no held-out set: null, not NaN (which is not JSON)
         return None if x != x else x
 
     summary = {"accuracy": finite(after), "accuracy_before": finite(before), "n": len(held_out), "steps": step,
                "seconds": elapsed + time.perf_counter() - start, "final": metrics}
+    if config.keep_best:
+        summary.update({"best_step": best.step, "last_step": last_step, "eval_curve": best.curve})
     if accelerator.is_main_process:
         from wizardmath.jsonl import write_json
 

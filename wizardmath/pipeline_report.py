@@ -1,0 +1,123 @@
+"""The pipeline's extra measurements and its figure (``report.png``).
+
+- ``prm_pair_accuracy``: within one problem, how often the PRM scores a correct sample above a wrong one
+  (the ranking best-of-N needs; a step AUC over all problems can be high without it).
+- ``run_style_probe``: the tiny world's style probe (``wizardmath.eval.style``) on a saved model.
+- ``write_report``: held-out accuracy per stage (mean and spread over the runs given: one per seed) and
+  the PPO curves (reward, KL, validation accuracy by step) beside the random-reward control's.
+
+Several runs into one figure: ``python -m wizardmath.pipeline_report runs/s0 runs/s1 runs/s2 -o report.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from wizardmath.jsonl import read_jsonl
+
+ACCURACY_STAGES = ("base", "sft_seed", "sft_evolved", "ppo", "ppo_paper", "ppo_random")
+PPO_RUNS = ("ppo", "ppo_paper", "ppo_random")
+
+
+def prm_pair_accuracy(path: str | Path) -> float | None:
+    """Share of (correct, wrong) sample pairs of one problem where the correct one scores higher (ties: half)."""
+    wins, pairs = 0.0, 0
+    for record in read_jsonl(path):
+        scores, correct = record.get("scores"), record.get("correct") or []
+        if not scores or len(scores) != len(correct):
+            continue
+        right = [s for s, c in zip(scores, correct, strict=True) if c]
+        wrong = [s for s, c in zip(scores, correct, strict=True) if not c]
+        for a in right:
+            for b in wrong:
+                wins += 1.0 if a > b else 0.5 if a == b else 0.0
+                pairs += 1
+    return wins / pairs if pairs else None
+
+
+def run_style_probe(model: str, test_path: str | Path, limit: int, max_new_tokens: int) -> dict[str, float]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from wizardmath.data.records import MathProblem
+    from wizardmath.eval.style import style_probe
+
+    problems = [MathProblem.from_dict(r) for r in list(read_jsonl(test_path))[:limit]]
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    policy = AutoModelForCausalLM.from_pretrained(model)
+    return style_probe(policy, tokenizer, problems, max_new_tokens=max_new_tokens)
+
+
+def _summary(run: Path) -> dict[str, Any]:
+    path = run / "summary.json"
+    return json.loads(path.read_text()).get("stages", {}) if path.exists() else {}
+
+
+def write_report(runs: list[Path], output: Path) -> Path | None:
+    """Bars: held-out greedy accuracy (and sampled pass@1) per stage, mean over ``runs`` with min-max
+    whiskers; curves: each PPO run's reward, KL and validation accuracy by step, every seed drawn."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("[pipeline] matplotlib is not installed: no report.png")
+        return None
+    summaries = [_summary(Path(r)) for r in runs]
+    stages = [s for s in ACCURACY_STAGES if any(s in summary for summary in summaries)]
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
+    for offset, (key, label) in enumerate((("accuracy", "greedy"), ("sampled_pass@1", "sampled pass@1 (T=0.8)"))):
+        means, lows, highs = [], [], []
+        for stage in stages:
+            values = [100 * s[stage][key] for s in summaries if s.get(stage, {}).get(key) is not None]
+            mean = sum(values) / len(values) if values else 0.0
+            means.append(mean)
+            lows.append(mean - min(values, default=mean))
+            highs.append(max(values, default=mean) - mean)
+        xs = [i + 0.4 * offset for i in range(len(stages))]
+        axes[0].bar(xs, means, 0.4, yerr=[lows, highs], capsize=3, label=label)
+    axes[0].set_xticks([i + 0.2 for i in range(len(stages))], stages, rotation=30)
+    axes[0].set_ylabel("held-out accuracy (%)")
+    axes[0].set_title(f"accuracy per stage ({len(runs)} run(s): mean, min-max)")
+    axes[0].legend(fontsize=8)
+    colours = {"ppo": "tab:blue", "ppo_paper": "tab:green", "ppo_random": "tab:red"}
+    for ax, key, title in zip(axes[1:], ("reward/mean", "kl/mean", "eval/accuracy"),
+                              ("training reward", "KL to the reference (nats/response)", "validation accuracy"), strict=True):
+        for run in runs:
+            for name in PPO_RUNS:
+                path = Path(run) / name / "metrics.jsonl"
+                if not path.exists():
+                    continue
+                rows = [r for r in read_jsonl(path) if key in r]
+                points = [(r["step"], r[key]) for r in rows]
+                if key == "eval/accuracy":  # the starting policy's validation accuracy is step 0
+                    state = Path(run) / name / "ppo_summary.json"
+                    curve = json.loads(state.read_text()).get("eval_curve") if state.exists() else None
+                    points = [tuple(p) for p in curve] if curve else points
+                if points:
+                    ax.plot(*zip(*points, strict=True), color=colours[name], alpha=0.7,
+                            label=name if run == runs[0] else None)
+        ax.set_xlabel("PPO step")
+        ax.set_title(title)
+        if ax.has_data():
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output, dpi=110)
+    plt.close(fig)
+    return output
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="One report.png from several pipeline runs (one per seed).")
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("-o", "--output", type=Path, default=Path("report.png"))
+    args = parser.parse_args(argv)
+    print(write_report(args.runs, args.output))
+
+
+if __name__ == "__main__":
+    main()
