@@ -12,7 +12,11 @@ source "$(dirname "$0")/_lib.sh"
 OUT=${1:-runs/tiny}
 SIZE=${2:-tiny}
 shift $(( $# > 2 ? 2 : $# ))
-RM_MODEL=${RM_MODEL:-$OUT/sft}
+# 13B and 70B policies get 7B reward models (their irm/prm configs say so): the base must be named.
+case "$SIZE" in
+  llama2-13b|llama2-70b) RM_MODEL=${RM_MODEL:?"$SIZE trains 7B reward models: set RM_MODEL (e.g. RM_MODEL=runs/7b/sft)"} ;;
+  *) RM_MODEL=${RM_MODEL:-$OUT/sft} ;;
+esac
 for stage in irm label_prm prm; do
   [[ -f "configs/$SIZE/$stage.yaml" ]] || { echo "configs/$SIZE/$stage.yaml: missing (every recipe has one)" >&2; exit 2; }
 done

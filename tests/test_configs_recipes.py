@@ -22,6 +22,16 @@ CHAT_RECIPES = ["qwen2.5-math-1.5b", "qwen2.5-7b", "llama3.1-8b"]
 STAGES = {"sft": "sft", "irm": "train-irm", "prm": "train-prm", "label_prm": "label-prm", "ppo": "ppo", "grpo": "grpo",
           "eval": "eval", "solve": "solve", "solve_openai": "solve", "evolve": "evolve", "openai": "evolve",
           "pipeline": "pipeline", "tiny_model": "init-tiny"}
+
+
+def stage_of(stem: str) -> str | None:
+    """A config's stage: its name, or the longest stage name it starts with (solve_clean -> solve)."""
+    if stem in STAGES:
+        return STAGES[stem]
+    prefixes = [name for name in STAGES if stem.startswith(name + "_")]
+    return STAGES[max(prefixes, key=len)] if prefixes else None
+
+
 STAGE_YAMLS = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in ("accelerate",))
 
 
@@ -32,7 +42,7 @@ def config_class(command: str) -> type:
 
 def test_every_stage_yaml_is_known():
     assert len(STAGE_YAMLS) >= 60
-    unknown = [str(p.relative_to(REPO)) for p in STAGE_YAMLS if p.stem not in STAGES]
+    unknown = [str(p.relative_to(REPO)) for p in STAGE_YAMLS if stage_of(p.stem) is None]
     assert not unknown, f"configs with no stage mapping (add them to STAGES): {unknown}"
 
 
@@ -40,14 +50,14 @@ def test_every_stage_yaml_is_known():
 def test_config_validates_against_its_dataclass(path):
     from transformers import TrainingArguments
 
-    cls = config_class(STAGES[path.stem])
+    cls = config_class(stage_of(path.stem))
     values = check_mapping(cls, read_yaml(path), str(path))  # unknown keys and wrong types name the key
     overrides = {}
     if issubclass(cls, TrainingArguments):
         overrides["use_cpu"] = True  # bf16 needs a GPU; everything else validates here
-    if STAGES[path.stem] in ("ppo", "grpo", "sft") and "output_dir" not in values:
+    if stage_of(path.stem) in ("ppo", "grpo", "sft") and "output_dir" not in values:
         overrides["output_dir"] = "runs/x"  # the scripts pass --output
-    if STAGES[path.stem] in ("ppo", "grpo", "sft") and "data_path" not in values:
+    if stage_of(path.stem) in ("ppo", "grpo", "sft") and "data_path" not in values:
         overrides["data_path"] = "problems.jsonl"
     assert isinstance(load_config(cls, path, **overrides), cls)
 
@@ -132,6 +142,8 @@ def run_dry(recipe: str, log: Path, **env: str) -> None:
     environment = {**os.environ, "DRY_RUN": "1", "DRY_RUN_LOG": str(log), "NUM_GPUS": "8", **env}
     if recipe in ("tiny", "qwen2.5-math-1.5b"):
         environment.pop("NUM_GPUS")
+    if recipe in ("llama2-13b", "llama2-70b"):
+        environment.setdefault("RM_MODEL", "runs/7b/sft")
     subprocess.run(["bash", str(REPO / "scripts/run_rleif.sh"), f"runs/{recipe}", recipe], check=True,
                    env=environment, cwd=REPO, capture_output=True, text=True, timeout=60)
 
@@ -155,6 +167,15 @@ def test_run_rleif_dry_runs_for_every_recipe(tmp_path, capsys):
     assert out.count("PPO memory plan") == len(RECIPES) + 1 and out.count("IRM weights") == len(RECIPES)
     assert "--config configs/qwen2.5-7b/grpo.yaml" in out
     assert "--config configs/qwen2.5-7b/solve.yaml" in out and "--config configs/evolve/solve_openai.yaml" in out
+
+
+def test_large_recipes_need_their_7b_reward_model_named(tmp_path):
+    env = {**os.environ, "DRY_RUN": "1", "DRY_RUN_LOG": str(tmp_path / "log.txt"), "NUM_GPUS": "8"}
+    env.pop("RM_MODEL", None)
+    done = subprocess.run(["bash", str(REPO / "scripts/03_reward_models.sh"), "runs/70b", "llama2-70b"], env=env,
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "set RM_MODEL" in done.stderr
+    assert not (tmp_path / "log.txt").exists() or "train-irm" not in (tmp_path / "log.txt").read_text()
 
 
 def test_dry_run_reports_a_bad_flag(tmp_path, capsys):
