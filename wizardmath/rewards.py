@@ -275,12 +275,12 @@ class RewardSpec:
 REWARDS: dict[str, RewardSpec] = {
     "verifier": RewardSpec(lambda a: VerifierReward(a.reward_workers, a.reward_timeout), False, "gold answer match"),
     "format": RewardSpec(lambda a: format_reward, False, 'has "The answer is: X"'),
-    "random": RewardSpec(lambda a: RandomReward(getattr(a, "seed", 0)), False, "a fair coin (control)"),
     "arithmetic": RewardSpec(lambda a: arithmetic_reward, False, "share of arithmetic claims that hold"),
     "irm": RewardSpec(lambda a: IRMReward(_load_reward_model("irm", a.irm_path)), False, "IRM(problem) in [0, 1]"),
     "prm": RewardSpec(
         lambda a: PRMReward(_load_reward_model("prm", a.prm_path), a.prm_aggregate), False, "PRM step scores"
     ),
+    "random": RewardSpec(lambda a: RandomReward(getattr(a, "seed", 0)), False, "a fair coin (control)"),
 }
 
 
