@@ -20,7 +20,7 @@ _MATH_WORDS = frozenset(["and", "sin", "cos", "tan", "cot", "sec", "csc", "log",
                          "gcd", "lcm", "det", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "infty"])
 NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w)\]}])-)?\d*\.?\d+(?:/\d+)?")
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
-_JOIN_GAP = re.compile(r"^\s*(?:,|;)?\s*(?:(?:and|or)\s*)?$")
+_JOIN_GAP = re.compile(r"^\s*(?:,|;)?\s*(?:(?:and|or)\s*(?:(?:maybe|perhaps|possibly|else|alternatively)\s*)?)?$")
 _ENVS = r"(?:align|aligned|equation|gather|gathered|eqnarray|multline)\*?"
 _ENV_BEGIN = re.compile(r"\\begin\{(" + _ENVS + r")\}")
 _ENV_ANY = re.compile(r"\\(?:begin|end)\{" + _ENVS + r"\}")
