@@ -938,6 +938,8 @@ MODEL_CASES.update({
         ("\\sqrt{51}", "The length is $\\sqrt{DF^2 - EF^2}$, or $\\sqrt{51}$.", True),
         ("(-\\infty, -2) \\cup (3, \\infty)", "The answer is $x < -2$ or $x > 3$.", True),
         ("3.5", "The answer is $\\frac{7}{2}$, i.e. 3.5", True),
+        ("12", "The answer is $12$, $x$ being the width.", True),
+        ("(2, 3)", "The answer is $x = 2$, $y = 3$.", True),
     ],
     # Word answers: credited only when the final sentence says the thing *is* the gold word, with
     # no alternatives, and no other answer was stated.

@@ -195,7 +195,8 @@ def leading_span(text: str) -> str | None:
         return None
     items = [spans[0][2]]
     for (_, end, _), (start, _, later) in zip(spans, spans[1:], strict=False):
-        if not later or not _joins(items[-1], later, stripped[end:start]):
-            break
+        named = _NAME.match(later.rstrip(".,;:")) and not _NAME.match(items[-1].rstrip(".,;:"))
+        if not later or named or not _joins(items[-1], later, stripped[end:start]):
+            break  # "$12$, $x$ being the width": a name after the value is prose, not a second answer
         items.append(later)
     return _as_list(items)
