@@ -940,6 +940,7 @@ MODEL_CASES.update({
         ("3.5", "The answer is $\\frac{7}{2}$, i.e. 3.5", True),
         ("12", "The answer is $12$, $x$ being the width.", True),
         ("(2, 3)", "The answer is $x = 2$, $y = 3$.", True),
+        ("\\{1, -2\\}", "So the answer is $\\{1, -2\\}.$\n\n$\\textbf{Remark:}$ $x = 3$ fails.", True),
     ],
     # Word answers: credited only when the final sentence says the thing *is* the gold word, with
     # no alternatives, and no other answer was stated.

@@ -172,7 +172,8 @@ def _joins(earlier: str, later: str, gap: str) -> bool:
     ("$5$ or $6$"): the comparison then only credits it when every alternative is the gold, so
     restating a value in another form ("$\\frac54$, or $1.25$") still counts and hedging never does.
     A formula followed by its value through "or" ("$\\sqrt{DF^2 - EF^2}$, or $\\sqrt{51}$") restates."""
-    if not _JOIN_GAP.match(gap):
+    ended = earlier.endswith(".") and not earlier.endswith("...")  # "$\\{1, 2\\}.$ $\\textbf{Remarks}$"
+    if not _JOIN_GAP.match(gap) or "\n\n" in gap or ended:
         return False
     left, right = _lhs(earlier), _lhs(later)
     if "or" in gap:
