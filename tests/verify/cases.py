@@ -907,6 +907,62 @@ MODEL_CASES.update({
 })
 
 
+MODEL_CASES.update({
+    # Hedges are never credited (the verifier is the PPO reward): "a or b" between different values is
+    # a list, right for a list gold and wrong for either value; a restatement of one value still counts.
+    "hedged_answers": [
+        ("5", "The answer is $5$ or $6$.", False),
+        ("6", "The answer is $5$ or $6$.", False),
+        ("5, 6", "The answer is $5$ or $6$.", True),
+        ("7", "So x is either $5$ or $7$.", False),
+        ("7", "So x is either 5 or 7.", False),
+        ("5, 7", "So x is either 5 or 7.", True),
+        ("5, 6", "The answer is $x=5$ or $x=6$.", True),
+        ("5", "The answer is $x = 5$ or $x = 6$.", False),
+        ("-2, 2", "The answer is $x = 2$ or $x = -2$.", True),
+        ("\\{-2, 2\\}", "x = 2 or x = -2", True),
+        ("2", "The answer is $x = 2$ or $x = -2$.", False),
+        ("5", "The answer is $5$, $6$.", False),
+        ("5", "The answer is $5$, or maybe $6$.", False),
+        ("7", "So $x$ is $5$ or perhaps $7$.", False),
+        ("7", "So x is 5 or possibly 7.", False),
+        ("5", "\\boxed{5 \\text{ or } 6}", False),
+        ("5", "The answer is $5$ and $6$.", False),
+        ("5", "$\\boxed{5}$ or $\\boxed{6}$", False),
+        ("\\sqrt{3}", "The answer is $\\sqrt{2}$ or $\\sqrt{3}$.", False),
+        ("34", "Final Answer: The largest $n$ is 34 or 35.", False),
+        ("34", "The largest $n$ is 34 or 35.", False),
+        ("\\frac{5}{4}", "The answer is $\\frac{5}{4}$, or $1.25$.", True),
+        ("5", "The answer is $5$ or $5.0$.", True),
+        ("\\frac{\\sqrt{2}}{2}", "So the ratio is $\\frac{\\sqrt{2}}{2}$, or $\\frac{1}{\\sqrt{2}}$.", True),
+        ("\\sqrt{51}", "The length is $\\sqrt{DF^2 - EF^2}$, or $\\sqrt{51}$.", True),
+        ("(-\\infty, -2) \\cup (3, \\infty)", "The answer is $x < -2$ or $x > 3$.", True),
+        ("3.5", "The answer is $\\frac{7}{2}$, i.e. 3.5", True),
+        ("12", "The answer is $12$, $x$ being the width.", True),
+        ("(2, 3)", "The answer is $x = 2$, $y = 3$.", True),
+        ("\\{1, -2\\}", "So the answer is $\\{1, -2\\}.$\n\n$\\textbf{Remark:}$ $x = 3$ fails.", True),
+    ],
+    # Word answers: credited only when the final sentence says the thing *is* the gold word, with
+    # no alternatives, and no other answer was stated.
+    "word_answers": [
+        ("\\text{Devon}", "The answer is Devon or Sam.", False),
+        ("\\text{Sam}", "It was Devon or Sam.", False),
+        ("\\text{odd}", "The function is even or odd.", False),
+        ("\\text{odd}", "f is odd, even, or neither", False),
+        ("\\text{odd}", "The function is odd and even.", False),
+        ("\\text{even}", "So $f$ is either even or odd.", False),
+        ("\\text{Monday}", "Monday was the start, so the party is on Tuesday.", False),
+        ("\\text{Tuesday}", "Monday was the start, so the party is on Tuesday.", True),
+        ("\\text{even}", "Checking f(-x), we find it is odd and even is wrong", False),
+        ("\\text{even}", "We first guessed even, but $g$ is odd.", False),
+        ("\\text{even}", "The answer is $4$, so f is even.", False),
+        ("\\text{odd}", "The function is odd.", True),
+        ("\\text{even}", "So $g$ is an even function.", True),
+        ("\\text{even}", "Since $f(-x) = f(x)$, $f(x)$ is even.", True),
+    ],
+})
+
+
 def all_cases() -> list[tuple[str, str, str, bool]]:
     """Every case as ``(group, gold, pred, equal)``."""
     tables = {**CASES, **MODEL_CASES}

@@ -254,18 +254,45 @@ def same_words(gold: str, pred: str) -> bool:
 
 
 _NEGATION = re.compile(r"\b(?:not|neither|nor|never|no)\b|n't")
+_PREDICATE = re.compile(r"\b(?:is|are|was|were|be|becomes|remains)\s+")
+_ALTERNATIVES = re.compile(r"\b(?:or|either|whether|and|but|versus|vs)\b|[,;/]")
+_COMMAND = re.compile(r"\\[a-zA-Z]+")
 
 
-def word_in_final_sentence(gold: str, response: str) -> bool:
-    """A word answer (``\\text{even}``) stated in the response's last sentence without a negation:
-    "Therefore $f$ is an even function." The sentence, not the whole response, so that reasoning
-    which weighs both words does not count."""
+def _names_something(answer: str) -> bool:
+    """Whether extracted math is about a named object (``f``, ``f(-x) = f(x)``) rather than a value
+    (``4``, ``\\sqrt{2}``) that a word in the prose must not overrule."""
+    return re.search(r"[a-zA-Z]", _COMMAND.sub(" ", answer)) is not None
+
+
+def word_in_final_sentence(gold: str, response: str, answer: str | None) -> bool:
+    """A word answer (``\\text{even}``) that the response's last sentence states as what something
+    *is*, when extraction only found the name of that something: "Therefore $f$ is an even function."
+
+    Refused unless the gold words, at most one more word ("function") and filler are all that
+    follows the sentence's last "is", without a negation or alternatives ("even or odd", "odd and
+    even"); and unless the extracted answer is nothing or math about a name (``f``), so that a
+    different stated answer ("... is on Tuesday", ``4``) is never overruled by a word."""
     words = prepare(gold).words
     if not words:
         return False
+    if answer is not None:
+        extracted = prepare(answer).words
+        if extracted != words and (extracted or not _names_something(answer)):
+            return False
     tail = response[-400:].strip().lower()
     sentence = re.split(r"(?<=[.!?])\s+|\n", tail.rstrip(".!"))[-1]
-    return re.search(rf"\b{re.escape(words)}\b", sentence) is not None and not _NEGATION.search(sentence)
+    copulas = list(_PREDICATE.finditer(sentence))
+    if not copulas or _NEGATION.search(sentence):
+        return False
+    predicate = sentence[copulas[-1].end() :]
+    if _ALTERNATIVES.search(predicate):
+        return False
+    stated = re.search(rf"\b{re.escape(words)}\b", predicate)
+    if stated is None:
+        return False
+    rest = (predicate[: stated.start()] + " " + predicate[stated.end() :]).split()
+    return len([word for word in rest if word not in _FILLER]) <= 1
 
 
 def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
@@ -278,6 +305,11 @@ def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
         gi = [unwrap_equation(collapse_chain(item)) for item in gi]
     gb = (gold[1], gold[2]) if gold[0] == "seq" else ("", "")
     pb = (pred[1], pred[2]) if pred[0] == "seq" else ("", "")
+    if len(gi) == 1 and len(pi) > 1 and gold[0] != "seq" and pb == ("", ""):
+        # one value against "a or b": a restatement ("5/4, or 1.25") when every alternative is the
+        # gold, a hedge ("5 or 6") otherwise, which must never be credited
+        verdicts = [compare_nodes(gi[0], item, same) for item in pi]
+        return False if False in verdicts else None if None in verdicts else True
     if gb == ("{", "}") or pb == ("{", "}"):  # a set has no multiplicity: {1, 2, 2} is {1, 2}
         gi, pi = _distinct(gi), _distinct(pi)
     if gb == ("{", "}") or pb == ("{", "}") or (gb == ("", "") and pb == ("", "")):
@@ -416,11 +448,13 @@ def fast_check(
         answer = extract_answer(response, options) if extract else strip_answer(response)
     except (RecursionError, ValueError) as err:
         return Verdict(False, None, f"extraction failed: {err}"), "", None
-    if answer is None:
-        return Verdict(False, None, "no answer found"), "", None
     gold_answer = _gold_answer(gold, options)
+    if answer is None:
+        if extract and word_in_final_sentence(gold_answer, response, None):
+            return Verdict(True, None, "word answer in the final sentence"), gold_answer, None
+        return Verdict(False, None, "no answer found"), "", None
     verdict, reason = compare_strings(gold_answer, answer, options, fast_scalar(options.max_power_bits, options.rel_tol))
-    if verdict is False and extract and word_in_final_sentence(gold_answer, response):
+    if verdict is False and extract and word_in_final_sentence(gold_answer, response, answer):
         return Verdict(True, answer, "word answer in the final sentence"), gold_answer, answer
     if verdict is None:
         if not options.symbolic:

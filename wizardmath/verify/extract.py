@@ -16,12 +16,11 @@ from __future__ import annotations
 import re
 
 from wizardmath.verify.options import DEFAULT_OPTIONS, VerifyOptions
-from wizardmath.verify.spans import final_span_answer, find_spans, leading_span
+from wizardmath.verify.spans import TAIL_CHARS, final_span_answer, find_spans, joined_numbers, leading_span
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _MARKER = re.compile(r"(?i)\b(?:final\s+)?answer\s*(?:is|was|:)\s*:?")
 _GSM8K = re.compile(r"####")
-_NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w)\]}])-)?\d*\.?\d+(?:/\d+)?")
 _SENTENCE_END = re.compile(r"\.\s+(?=[A-Z(])|\n")
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|mbox|mathrm|mathbf|operatorname|begin|end)\s*\{[^{}]*\}")
@@ -218,11 +217,9 @@ def _clause(text: str) -> str | None:
 
 
 def last_number(text: str) -> str | None:
-    """The last number in ``text`` (commas, decimals, ``a/b``, a leading minus), for the fallback."""
-    last = None
-    for last in _NUMBER.finditer(text):  # noqa: B007 - we want the last match
-        pass
-    return last.group(0) if last else None
+    """The last number in ``text`` (commas, decimals, ``a/b``, a leading minus), for the fallback,
+    as a list with the numbers "," / "and" / "or" join to it ("either 5 or 7")."""
+    return joined_numbers(text[-TAIL_CHARS:])
 
 
 def extract_answer(text: str, options: VerifyOptions | None = None) -> str | None:

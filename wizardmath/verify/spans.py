@@ -18,7 +18,9 @@ _PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z][a-z]{2,}")  # "ACB" names a p
 _TEXT_ARG = re.compile(r"\\(?:text|textbf|mbox|mathrm|textnormal|operatorname|begin|end)\s*\{[^{}]*\}")
 _MATH_WORDS = frozenset(["and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "sqrt", "frac", "max", "min",
                          "gcd", "lcm", "det", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "infty"])
-_JOIN_GAP = re.compile(r"^\s*(?:,|;)?\s*(?:(?:and|or)\s*)?$")
+NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w)\]}])-)?\d*\.?\d+(?:/\d+)?")
+_COMMAND = re.compile(r"\\[a-zA-Z]+")
+_JOIN_GAP = re.compile(r"^\s*(?:,|;)?\s*(?:(?:and|or)\s*(?:(?:maybe|perhaps|possibly|else|alternatively)\s*)?)?$")
 _ENVS = r"(?:align|aligned|equation|gather|gathered|eqnarray|multline)\*?"
 _ENV_BEGIN = re.compile(r"\\begin\{(" + _ENVS + r")\}")
 _ENV_ANY = re.compile(r"\\(?:begin|end)\{" + _ENVS + r"\}")
@@ -116,8 +118,8 @@ def final_span_answer(text: str) -> str | None:
     last_start, last_end, content = spans[-1]
     after = tail[last_end:]
     copula = _COPULA_NUMBER.match(after)
-    if copula:
-        return copula.group(1)
+    if copula:  # "$n$ is 34"; "$n$ is 34 or 35" hedges, a list
+        return joined_numbers(after[copula.start(1) :], first=True)
     cut = _LATER_SENTENCE.search(after)
     if cut and re.search(r"\d", after[cut.end() :]):
         return None
@@ -130,20 +132,72 @@ def final_span_answer(text: str) -> str | None:
     items = [content]
     spans = [span for span in spans if span[1] <= last_end]
     for start, end, earlier in reversed(spans[:-1]):
-        gap = tail[end:last_start]
-        same_lhs = _lhs(earlier) == _lhs(items[-1])
-        coordinates = _VARIABLE.match(_lhs(earlier)) and _VARIABLE.match(_lhs(items[-1])) and "or" not in gap
-        if not _JOIN_GAP.match(gap) or not (same_lhs or coordinates) or ("or" in gap and not _lhs(earlier)):
-            break  # "$x = 1$ or $x = 4$", "$x = 2$, $y = 3$" list; "$\frac54$, or $1.25$" restates
+        if not _joins(earlier, items[-1], tail[end:last_start]):
+            break
         items.append(earlier)
         last_start = start
-    return ", ".join(item.rstrip(",; ") for item in reversed(items)) if content else None
+    return _as_list(reversed(items)) if content else None
+
+
+def joined_numbers(text: str, first: bool = False) -> str | None:
+    """The last number of ``text`` (with ``first``, its first), together with the numbers that only
+    ", ", "and" or "or" join to it: "either 5 or 7" is the list ``5, 7``, so a hedge between two
+    numbers is never read as its last one."""
+    found = list(NUMBER.finditer(text))
+    if not found:
+        return None
+    run = [found[0]] if first else [found[-1]]
+    if first:
+        for before, match in zip(found, found[1:], strict=False):
+            if not _JOIN_GAP.match(text[before.end() : match.start()].replace("$", "")):
+                break
+            run.append(match)
+    else:
+        for match, after in zip(reversed(found[:-1]), reversed(found[1:]), strict=False):
+            if not _JOIN_GAP.match(text[match.end() : after.start()].replace("$", "")) or len(run) >= 16:
+                break
+            run.insert(0, match)
+    return _as_list(m.group(0) for m in run)
+
+
+def _is_constant(content: str) -> bool:
+    """Whether a span names no variable (``\\sqrt{51}``, ``36\\pi``), judged on its letters outside commands."""
+    return re.search(r"[a-zA-Z]", _COMMAND.sub(" ", _TEXT_ARG.sub(" ", content))) is None
+
+
+def _joins(earlier: str, later: str, gap: str) -> bool:
+    """Whether two spans that only ``gap`` separates state one list of answers.
+
+    "$x = 1$ or $x = 4$", "$2$ and $5$", "$x = 2$, $y = 3$" are lists, and so is a hedge between values
+    ("$5$ or $6$"): the comparison then only credits it when every alternative is the gold, so
+    restating a value in another form ("$\\frac54$, or $1.25$") still counts and hedging never does.
+    A formula followed by its value through "or" ("$\\sqrt{DF^2 - EF^2}$, or $\\sqrt{51}$") restates."""
+    ended = earlier.endswith(".") and not earlier.endswith("...")  # "$\\{1, 2\\}.$ $\\textbf{Remarks}$"
+    if not _JOIN_GAP.match(gap) or "\n\n" in gap or ended:
+        return False
+    left, right = _lhs(earlier), _lhs(later)
+    if "or" in gap:
+        if left != right:
+            return False
+        return left != "" or _is_constant(earlier) or not _is_constant(later)
+    return left == right or bool(_VARIABLE.match(left) and _VARIABLE.match(right))
+
+
+def _as_list(items) -> str:
+    return ", ".join(item.rstrip(",; ") for item in items)
 
 
 def leading_span(text: str) -> str | None:
-    """The content of a math span that ``text`` starts with ("$x$, i.e. 3.5" -> ``x``), else None."""
+    """The math ``text`` starts with ("$x$, i.e. 3.5" -> ``x``), with the spans joined to it as
+    ``final_span_answer`` joins them ("$x = 5$ or $x = 6$" -> ``x = 5, x = 6``), else None."""
     stripped = text.lstrip()
-    spans = find_spans(stripped[: MAX_SPAN + 4])
-    if spans and spans[0][0] == 0:
-        return spans[0][2] or None
-    return None
+    spans = find_spans(stripped[: 4 * MAX_SPAN])
+    if not spans or spans[0][0] != 0 or not spans[0][2]:
+        return None
+    items = [spans[0][2]]
+    for (_, end, _), (start, _, later) in zip(spans, spans[1:], strict=False):
+        named = _NAME.match(later.rstrip(".,;:")) and not _NAME.match(items[-1].rstrip(".,;:"))
+        if not later or named or not _joins(items[-1], later, stripped[end:start]):
+            break  # "$12$, $x$ being the width": a name after the value is prose, not a second answer
+        items.append(later)
+    return _as_list(items)
