@@ -280,13 +280,26 @@ def trainer_settings(config: Any, *data_paths: str | None) -> dict[str, Any]:
     return {**out, "input_files": fingerprint([p for p in data_paths if p])}
 
 
-def checkpoint_step(checkpoint: str | None) -> int:
+RL_SETTINGS = ("split", "limit", "eval_data_path", "template", "reward_funcs", "reward_combine", "irm_path", "prm_path")
+
+
+def rl_settings(config: Any) -> dict[str, Any]:
+    """``trainer_settings`` of ``ppo``/``grpo`` plus the held-out set and the reward terms and models: a
+    checkpoint trained against other rewards is not the run asked for."""
+    extra = {k: getattr(config, k) for k in RL_SETTINGS if hasattr(config, k)}
+    return {**trainer_settings(config, config.data_path, config.eval_data_path), **extra}
+
+
+def checkpoint_step(checkpoint: str | os.PathLike | None) -> int:
+    """The step a checkpoint was saved at (a Trainer's ``trainer_state.json`` or ppo's ``ppo_state.json``)."""
     if not checkpoint:
         return 0
-    try:
-        return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))["global_step"])
-    except (OSError, ValueError, KeyError):
-        return 0
+    for name, key in (("trainer_state.json", "global_step"), ("ppo_state.json", "step")):
+        try:
+            return int(json.loads((Path(checkpoint) / name).read_text(encoding="utf-8"))[key])
+        except (OSError, ValueError, KeyError):
+            continue
+    return 0
 
 
 def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoint: str | None, fresh_flag: str) -> None:
