@@ -302,10 +302,34 @@ def checkpoint_step(checkpoint: str | os.PathLike | None) -> int:
     return 0
 
 
-def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoint: str | None, fresh_flag: str) -> None:
-    """A checkpoint is resumed only by a run with the same data and settings; a fresh start records them."""
-    manifest = Path(output_dir) / f"{stage}.run.json"
+def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoint: str | None, fresh_flag: str,
+                 overwrite: bool = False, outputs: Iterable[str] = ()) -> None:
+    """A checkpoint is resumed only by a run with the same data and settings; a fresh start records them.
+
+    A fresh start into a folder that holds checkpoints of an earlier run is refused (they would stay
+    and the next default run would resume them) unless ``overwrite``, which deletes them, the settings
+    record and ``outputs`` (file names in ``output_dir``, e.g. an append-only metrics file)."""
+    import shutil
+
+    folder = Path(output_dir)
+    manifest = folder / f"{stage}.run.json"
     settings = json.loads(json.dumps(settings, default=str))
+    if overwrite and checkpoint:
+        raise ValueError(f"{stage}: --overwrite true starts fresh, but a checkpoint to resume was given ({checkpoint})")
+    old_checkpoints = sorted((p for p in folder.glob("checkpoint-*") if p.is_dir()),
+                             key=lambda p: (len(p.name), p.name))  # checkpoint-9 before checkpoint-10
+    if overwrite and is_main_process():
+        for path in old_checkpoints:
+            shutil.rmtree(path)
+        for name in [manifest.name, *outputs]:
+            (folder / name).unlink(missing_ok=True)
+        if old_checkpoints:
+            logger.warning("%s: --overwrite: deleted %d checkpoint(s) of an earlier run", output_dir, len(old_checkpoints))
+    resumable = [p.name for p in old_checkpoints if checkpoint_step(p) > 0]
+    if not overwrite and not checkpoint and resumable:
+        raise ValueError(f"{output_dir} holds checkpoints of an earlier {stage} run ({', '.join(resumable[-3:])}); a fresh "
+                         "start would leave them for the next run to resume: use another output folder, or "
+                         "--overwrite true to delete them and start clean")
     if checkpoint and manifest.exists():
         old = json.loads(manifest.read_text(encoding="utf-8"))
         if "input_files" in old and _same_or_grown(old["input_files"], settings.get("input_files", {})):

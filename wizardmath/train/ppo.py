@@ -649,13 +649,14 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
 
     rs.check_model(config.model)
     with rs.trainer_lock(config.output_dir, "ppo"):
-        resume_from = last_checkpoint(config.output_dir) if config.resume else None
-        rs.guard_resume(config.output_dir, "ppo", rs.rl_settings(config), resume_from and str(resume_from), "--resume false")
+        resume_from = last_checkpoint(config.output_dir) if config.resume and not config.overwrite else None
+        rs.guard_resume(config.output_dir, "ppo", rs.rl_settings(config), resume_from and str(resume_from), "--overwrite true",
+                        config.overwrite, ["metrics.jsonl", "ppo_summary.json"])
         start_step = rs.checkpoint_step(resume_from)
         if start_step >= config.steps:  # the loop would not run: refuse before loading any weights
-            rs.check_trained("ppo", config.output_dir, start_step, start_step, "--resume false")
+            rs.check_trained("ppo", config.output_dir, start_step, start_step, "--overwrite true")
         summary = _train_ppo(config)
-        rs.check_trained("ppo", config.output_dir, start_step, summary["steps"], "--resume false")
+        rs.check_trained("ppo", config.output_dir, start_step, summary["steps"], "--overwrite true")
         return summary
 
 
