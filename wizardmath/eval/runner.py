@@ -21,7 +21,7 @@ from wizardmath.data import MathProblem, chat_messages, format_prompt, load_prob
 from wizardmath.eval.config import EvalConfig
 from wizardmath.eval.grading import Scorer, grade_chunk
 from wizardmath.eval.metrics import PAPER_RESULTS, summarize
-from wizardmath.jsonl import DataError, JsonlWriter, iter_jsonl, read_ids, write_json
+from wizardmath.jsonl import OWN_FILE, DataError, JsonlWriter, iter_jsonl, read_ids, write_json
 from wizardmath.runstate import OutputLock, repair_jsonl
 
 Generate = Callable[[list[MathProblem]], list[list[Generation]]]
@@ -271,7 +271,7 @@ def _evaluate(config: EvalConfig, problems: list[MathProblem], generate: Generat
     gen_seconds = time.perf_counter() - gen_started
 
     by_id: dict[str, dict[str, Any]] = {}
-    for _, record in iter_jsonl(paths["jsonl"]):
+    for _, record in iter_jsonl(paths["jsonl"], max_bytes=OWN_FILE):
         if record["id"] in wanted:
             by_id.setdefault(record["id"], record)  # first wins, should a file ever hold a repeat
     records = list(by_id.values())
