@@ -4,7 +4,9 @@ and a second writer of the folder is refused."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -22,9 +24,12 @@ def problems(path: Path, offset: int) -> Path:
     return path
 
 
-def held_by_another(out: Path) -> None:
-    """A lock of a live process on this host (pid 1 always lives)."""
-    (out / ".wizardmath.lock").write_text(json.dumps({"pid": 1, "host": socket.gethostname(), "command": "ppo"}))
+def held_by_another(out: Path) -> int:
+    """The folder's lock, held (flock) through a second open file as another process would hold it."""
+    fd = os.open(out / ".wizardmath.lock", os.O_CREAT | os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.write(fd, json.dumps({"pid": 1, "host": socket.gethostname(), "command": "ppo"}).encode())
+    return fd
 
 
 def ppo_config(model: Path, data: Path, out: Path, **kw) -> PPOConfig:
@@ -48,10 +53,10 @@ def test_ppo_rerun_into_an_old_folder(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match=r"trained 0 steps: .* holds a finished run \(step 1\)"):
         train_ppo(ppo_config(tiny_model_dir, data, out))
     assert (out / "ppo_summary.json").read_bytes() == summary and (out / "model.safetensors").read_bytes() == weights
-    held_by_another(out)
+    fd = held_by_another(out)
     with pytest.raises(OutputLocked, match="is being written by pid 1 "):
         train_ppo(ppo_config(tiny_model_dir, data, out, steps=2))
-    (out / ".wizardmath.lock").unlink()
+    os.close(fd)  # its holder ended: the lock is free although the file stays
     assert train_ppo(ppo_config(tiny_model_dir, data, out, steps=2))["steps"] == 2  # extending the same run
 
 
@@ -74,6 +79,7 @@ def test_grpo_rerun_into_an_old_folder(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match=r"trained 0 steps: .* holds a finished run \(step 1\)"):
         train_grpo(grpo_config(tiny_model_dir, data, out))
     assert (out / "grpo_summary.json").read_bytes() == summary
-    held_by_another(out)
+    fd = held_by_another(out)
     with pytest.raises(OutputLocked, match="is being written by pid 1 "):
         train_grpo(grpo_config(tiny_model_dir, data, out))
+    os.close(fd)
