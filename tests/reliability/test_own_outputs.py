@@ -41,3 +41,18 @@ def test_eval_rerun_reads_results_longer_than_the_input_limit(tmp_path, monkeypa
     assert results.read_bytes() == before
     assert json.loads((out / "problems.summary.json").read_text())["n"] == 3
     assert "record longer" not in capsys.readouterr().err
+
+
+def test_eval_without_results_accepts_new_settings(tmp_path, capsys):
+    """A run that wrote its settings but no result (it failed early) does not block a run with others."""
+    data = problems_file(tmp_path / "problems.jsonl", 2)
+    completions = tmp_path / "completions.jsonl"
+    completions.write_text("".join(json.dumps({"id": f"p{i}", "completion": f"The answer is: {2 * i}"}) + "\n" for i in range(2)))
+    out = tmp_path / "eval"
+    assert main([*eval_flags(data, completions, out), "--max_new_tokens", "10"]) == 0
+    (out / "problems.jsonl").unlink()
+    (out / "problems.summary.json").unlink()
+    assert main([*eval_flags(data, completions, out), "--max_new_tokens", "99"]) == 0
+    assert json.loads((out / "problems.run.json").read_text())["max_new_tokens"] == 99
+    assert main([*eval_flags(data, completions, out), "--max_new_tokens", "10"]) == 1  # now there are results to mix
+    assert "holds results of a run with other settings (max_new_tokens: 99 -> 10)" in capsys.readouterr().err

@@ -178,7 +178,8 @@ def prepare_output(config: EvalConfig, paths: dict[str, Path]) -> set[str]:
         for path in paths.values():
             path.unlink(missing_ok=True)
     settings = {k: v for k, v in config.run_settings().items() if k not in RESUMABLE_CHANGES}
-    if paths["run"].exists():
+    has_output = paths["jsonl"].exists() and paths["jsonl"].stat().st_size > 0
+    if paths["run"].exists() and has_output:  # no results yet (a run that failed early): nothing to mix
         old = json.loads(paths["run"].read_text(encoding="utf-8"))
         diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if diff:
