@@ -56,3 +56,18 @@ def test_eval_without_results_accepts_new_settings(tmp_path, capsys):
     assert json.loads((out / "problems.run.json").read_text())["max_new_tokens"] == 99
     assert main([*eval_flags(data, completions, out), "--max_new_tokens", "10"]) == 1  # now there are results to mix
     assert "holds results of a run with other settings (max_new_tokens: 99 -> 10)" in capsys.readouterr().err
+
+
+def test_eval_overwrite_removes_torn_lines_too(tmp_path):
+    data = problems_file(tmp_path / "problems.jsonl", 2)
+    completions = tmp_path / "completions.jsonl"
+    completions.write_text("".join(json.dumps({"id": f"p{i}", "completion": f"The answer is: {2 * i}"}) + "\n" for i in range(2)))
+    out = tmp_path / "eval"
+    assert main(eval_flags(data, completions, out)) == 0
+    results = out / "problems.jsonl"
+    results.write_bytes(results.read_bytes().replace(b"\n", b"", 1))  # tear the first line
+    assert main(eval_flags(data, completions, out)) == 0
+    assert (out / "problems.jsonl.torn").exists()
+    assert main([*eval_flags(data, completions, out), "--overwrite", "true"]) == 0
+    assert not (out / "problems.jsonl.torn").exists()  # an old run's torn lines are not this run's
+    assert sorted(json.loads(line)["id"] for line in results.read_text().splitlines()) == ["p0", "p1"]

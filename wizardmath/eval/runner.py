@@ -175,7 +175,7 @@ def auto_chunk(config: EvalConfig) -> int:
 def prepare_output(config: EvalConfig, paths: dict[str, Path]) -> set[str]:
     """Ids already done; refuses to mix runs whose settings differ (``--overwrite`` starts over)."""
     if config.overwrite:
-        for path in paths.values():
+        for path in [*paths.values(), paths["jsonl"].with_name(paths["jsonl"].name + ".torn")]:
             path.unlink(missing_ok=True)
     settings = {k: v for k, v in config.run_settings().items() if k not in RESUMABLE_CHANGES}
     has_output = paths["jsonl"].exists() and paths["jsonl"].stat().st_size > 0
