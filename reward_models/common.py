@@ -15,7 +15,8 @@ LAST = ("last", "true", "yes", "auto")
 
 def resolve_checkpoint(output_dir: str, resume: str | None) -> str | None:
     """The checkpoint to resume from: ``None`` (the default) picks the last one in ``output_dir`` if any,
-    ``"no"`` starts fresh, ``"last"`` demands one, anything else is a checkpoint path.
+    ``"no"`` starts fresh (``guard_resume`` refuses that while old checkpoints exist, unless ``overwrite``),
+    ``"last"`` demands one, anything else is a checkpoint path.
 
     Defaulting to resume is what makes a killed ``train-prm`` / ``train-irm`` safe to start again
     with the same command.

@@ -30,7 +30,8 @@ class IRMConfig(RewardConfig):
     """``wizardmath train-irm``: every ``RewardConfig`` / ``TrainingArguments`` flag plus the IRM's own.
 
     ``resume_from_checkpoint``: unset resumes from the last ``checkpoint-*`` in ``output_dir`` when
-    there is one; ``no`` starts fresh; ``last`` or a path resumes from that checkpoint.
+    there is one; ``no`` starts fresh (refused while ``checkpoint-*`` folders of an earlier run exist, unless
+    ``--overwrite true`` deletes them); ``last`` or a path resumes from that checkpoint.
     """
 
     model: str = field(default="tiny-model", metadata={"help": "Causal LM checkpoint to start from; a 1-output sequence-classification head is added."})
@@ -44,6 +45,7 @@ class IRMConfig(RewardConfig):
     eval_data_path: str | None = field(default=None, metadata={"help": "Held-out pairs file; without it, eval_fraction of the groups are held out."})
     eval_fraction: float = field(default=0.15, metadata={"help": "Fraction of candidate groups held out for pairwise accuracy."})
     output_dir: str | None = field(default="checkpoints/irm", metadata={"help": "Where checkpoints, the pairs and the final model go."})
+    overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
 
     def __post_init__(self) -> None:
         if not 0 <= self.eval_fraction < 1:
@@ -112,16 +114,17 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
         train_dataset=Dataset.from_list([{"chosen": p["chosen"], "rejected": p["rejected"]} for p in train]),
         processing_class=tokenizer,
     )
-    checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint)
+    resume = "no" if config.overwrite and config.resume_from_checkpoint is None else config.resume_from_checkpoint
+    checkpoint = resolve_checkpoint(config.output_dir, resume)
     if checkpoint:
         print(f"train-irm: resuming from {checkpoint}")
     from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
 
     guard_resume(config.output_dir, "train-irm", trainer_settings(config, config.data_path), checkpoint,
-                 "--resume_from_checkpoint no")
+                 "--overwrite true", config.overwrite, ["irm_summary.json"])
     result = trainer.train(resume_from_checkpoint=checkpoint)
     check_trained("train-irm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step,
-                  "--resume_from_checkpoint no")
+                  "--overwrite true")
     trainer.save_model(config.output_dir)
     summary: dict[str, Any] = {
         "model": config.output_dir,

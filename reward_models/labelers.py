@@ -25,9 +25,11 @@ runs a second labeller and keeps each solution's steps up to the first step wher
 from __future__ import annotations
 
 import json
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -387,8 +389,15 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
         free = ("overwrite", "resume", "limit", "chunk", "batch_size", "base_url", "judge_base_url")
         settings = {k: v for k, v in asdict(config).items() if k not in free}
         settings["input_files"] = fingerprint([config.data_path or "", config.solutions_path or ""])
-        check_manifest(str(config.output) + ".run.json", settings, [config.output], config.overwrite, config.resume)
+        check_manifest(str(config.output) + ".run.json", settings, [config.output, dropped_path(config.output)],
+                       config.overwrite, config.resume)
         return _label_prm(config)
+
+
+def dropped_path(output: str | os.PathLike) -> Path:
+    """``OUTPUT.dropped``: ids of the records a run dropped (no agreeing prefix, or unknown steps with
+    ``unknown: drop``). They are done: a re-run skips them and does not count them again."""
+    return Path(str(output) + ".dropped")
 
 
 def _label_prm(config: LabelConfig) -> dict[str, Any]:
@@ -420,7 +429,7 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
 
     primary = _make_labeler(config.labeler, config, policy)
     second = _make_labeler(config.agree_with, config, policy) if config.agree_with else None
-    done = read_ids(config.output)
+    done = read_ids(config.output) | read_ids(dropped_path(config.output))
     stats = {"records": 0, "steps": 0, "positive": 0, "negative": 0, "unlabelled": 0, "dropped": 0, "agree": 0, "compared": 0,
              "retry_pending": 0}
     if config.solutions_path:
@@ -431,7 +440,8 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
         chunks = (solutions[i : i + config.chunk * config.num_samples] for i in range(0, len(solutions), config.chunk * config.num_samples))
     else:
         chunks = _sampled_solutions(config, policy, done, stats)
-    with JsonlWriter(config.output) as writer:
+    with JsonlWriter(config.output) as writer, ExitStack() as stack:
+        dropped: JsonlWriter | None = None  # opened on the first drop: no empty sidecar otherwise
         for chunk in chunks:
             labels = primary.label(chunk)
             others = second.label(chunk) if second else None
@@ -446,6 +456,8 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
                 keep = agreeing_prefix(lab, others[i]) if others is not None else len(s.steps)
                 if keep == 0 or (config.unknown == "drop" and None in lab.labels[:keep]):
                     stats["dropped"] += 1
+                    dropped = dropped or stack.enter_context(JsonlWriter(dropped_path(config.output)))
+                    dropped.write({"id": s.id})
                     continue
                 record = _record(s, lab, keep, config.labeler)
                 writer.write(record)

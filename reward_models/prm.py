@@ -188,7 +188,8 @@ class PRMConfig(TrainingArguments):
     """``wizardmath train-prm``: every ``TrainingArguments`` flag plus the PRM's own.
 
     ``resume_from_checkpoint``: unset resumes from the last ``checkpoint-*`` in ``output_dir`` when
-    there is one; ``no`` starts fresh; ``last`` or a path resumes from that checkpoint.
+    there is one; ``no`` starts fresh (refused while ``checkpoint-*`` folders of an earlier run exist, unless
+    ``--overwrite true`` deletes them); ``last`` or a path resumes from that checkpoint.
     """
 
     model: str = field(default="tiny-model", metadata={"help": "Causal LM checkpoint to start from (ideally the SFT model); a 2-way token-classification head is added."})
@@ -205,6 +206,7 @@ class PRMConfig(TrainingArguments):
     max_length: int = field(default=1024, metadata={"help": "Longest tokenized solution; the prompt is cut from the left, then trailing steps dropped."})
     use_soft_labels: bool = field(default=True, metadata={"help": "Train on soft_labels (Monte-Carlo) when a record has them, else on labels."})
     output_dir: str | None = field(default="checkpoints/prm", metadata={"help": "Where checkpoints and the final model go."})
+    overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
     logging_steps: float = field(default=10, metadata={"help": "Log every this many optimizer steps."})
 
     def __post_init__(self) -> None:
@@ -277,16 +279,17 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
     trainer = PRMTrainer(
         model=model, args=config, train_dataset=train_set, data_collator=StepCollator(tokenizer.pad_token_id), processing_class=tokenizer
     )
-    checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint)
+    resume = "no" if config.overwrite and config.resume_from_checkpoint is None else config.resume_from_checkpoint
+    checkpoint = resolve_checkpoint(config.output_dir, resume)
     if checkpoint:
         print(f"train-prm: resuming from {checkpoint}")
     from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
 
     guard_resume(config.output_dir, "train-prm", trainer_settings(config, config.data_path), checkpoint,
-                 "--resume_from_checkpoint no")
+                 "--overwrite true", config.overwrite, ["prm_summary.json"])
     result = trainer.train(resume_from_checkpoint=checkpoint)
     check_trained("train-prm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step,
-                  "--resume_from_checkpoint no")
+                  "--overwrite true")
     trainer.save_model(config.output_dir)
     summary: dict[str, Any] = {
         "model": config.output_dir,

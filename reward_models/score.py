@@ -6,7 +6,8 @@
 
 The kind of model is read from its config (a 1-output head is an IRM, a 2-way token head a PRM).
 A file gets one output line per input line with ``irm_score`` or ``prm_score`` and ``prm_steps``
-added; ids already in ``--output`` are skipped, so a killed run resumes.
+added; ids already in ``--output`` are skipped, so a killed run resumes (a row without an ``id``
+gets ``line:N``, its input line, in ``--output``).
 """
 
 from __future__ import annotations
@@ -108,7 +109,10 @@ def _score(config: ScoreConfig) -> int:
     every = _rows(config)
     if not every:
         raise ValueError(f"{where}: nothing to score (empty input)")
-    rows = [(line, row) for line, row in every if str(row.get("id")) not in done or "id" not in row]
+    # a row without an id gets its line's, so a re-run skips it as it skips the others (never a second copy)
+    if config.output:
+        every = [(line, row if "id" in row else {"id": f"line:{line or 1}", **row}) for line, row in every]
+    rows = [(line, row) for line, row in every if str(row.get("id")) not in done]
     if kind == "irm":
         from reward_models.irm import InstructionRewardModel
 

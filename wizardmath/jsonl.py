@@ -27,6 +27,9 @@ class DataError(ValueError):
 
 
 DEFAULT_MAX_RECORD_BYTES = 1 << 20
+# For files the toolkit wrote itself (results, problems, rejections): no limit. The bound is for user
+# inputs; an eval record with K=64 long completions is legitimate, and refusing it would stop every re-run.
+OWN_FILE = 0
 
 
 def max_record_bytes() -> int:
@@ -43,7 +46,8 @@ def max_record_bytes() -> int:
 def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = (),
                max_bytes: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, record)`` for each non-blank line; raise ``DataError`` on bad lines
-    (invalid JSON, not UTF-8, longer than ``max_bytes``, a required field missing)."""
+    (invalid JSON, not UTF-8, longer than ``max_bytes``, a required field missing). ``max_bytes``
+    defaults to ``max_record_bytes()``; ``OWN_FILE`` (0) reads the toolkit's own outputs unbounded."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -52,11 +56,11 @@ def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = (),
     with path.open("rb") as handle:
         number = 0
         while True:
-            raw = handle.readline(limit + 2)
+            raw = handle.readline(limit + 2 if limit else -1)
             if not raw:
                 break
             number += 1
-            if len(raw.rstrip(b"\r\n")) > limit:
+            if limit and len(raw.rstrip(b"\r\n")) > limit:
                 raise DataError(path, number, f"record longer than {limit} bytes (raise WIZARDMATH_MAX_RECORD_BYTES "
                                               "to allow longer ones)")
             try:
@@ -78,8 +82,8 @@ def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = (),
             yield number, record
 
 
-def read_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> list[dict[str, Any]]:
-    return [record for _, record in iter_jsonl(path, required)]
+def read_jsonl(path: str | os.PathLike, required: Iterable[str] = (), max_bytes: int | None = None) -> list[dict[str, Any]]:
+    return [record for _, record in iter_jsonl(path, required, max_bytes)]
 
 
 def read_ids(path: str | os.PathLike, key: str = "id") -> set[str]:

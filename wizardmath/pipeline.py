@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizardmath.jsonl import read_jsonl, write_json, write_jsonl
+from wizardmath.jsonl import OWN_FILE, read_jsonl, write_json, write_jsonl
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo", "ppo_paper", "ppo_random")
@@ -174,8 +174,8 @@ class Pipeline:
                 seed=self.config.seed, progress=False,
             )  # fmt: skip
             self.timed("solve", lambda: solve(config))
-            seed_ids = {r["id"] for r in read_jsonl(problems) if not r.get("round")}
-            write_jsonl(seeds_only, (r for r in read_jsonl(everything) if r["id"] in seed_ids))
+            seed_ids = {r["id"] for r in read_jsonl(problems, max_bytes=OWN_FILE) if not r.get("round")}
+            write_jsonl(seeds_only, (r for r in read_jsonl(everything, max_bytes=OWN_FILE) if r["id"] in seed_ids))
         return everything, seeds_only
 
     def sft(self, name: str, model: str, data: Path) -> tuple[str, int, float]:

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from wizardmath.jsonl import read_jsonl
+from wizardmath.jsonl import OWN_FILE, read_jsonl
 
 ACCURACY_STAGES = ("base", "sft_seed", "sft_evolved", "ppo", "ppo_paper", "ppo_random")
 PPO_RUNS = ("ppo", "ppo_paper", "ppo_random")
@@ -25,7 +25,7 @@ PPO_RUNS = ("ppo", "ppo_paper", "ppo_random")
 def prm_pair_accuracy(path: str | Path) -> float | None:
     """Share of (correct, wrong) sample pairs of one problem where the correct one scores higher (ties: half)."""
     wins, pairs = 0.0, 0
-    for record in read_jsonl(path):
+    for record in read_jsonl(path, max_bytes=OWN_FILE):
         scores, correct = record.get("scores"), record.get("correct") or []
         if not scores or len(scores) != len(correct):
             continue
@@ -91,7 +91,7 @@ def write_report(runs: list[Path], output: Path) -> Path | None:
                 path = Path(run) / name / "metrics.jsonl"
                 if not path.exists():
                     continue
-                rows = [r for r in read_jsonl(path) if key in r]
+                rows = [r for r in read_jsonl(path, max_bytes=OWN_FILE) if key in r]
                 points = [(r["step"], r[key]) for r in rows]
                 if key == "eval/accuracy":  # the starting policy's validation accuracy is step 0
                     state = Path(run) / name / "ppo_summary.json"

@@ -1,9 +1,9 @@
 """What every record-writing stage shares to stay safe: an output lock, a settings manifest,
 torn-line repair and the exit codes.
 
-- ``OutputLock``: one writer per output. The lock file holds the owner's pid and host; a lock whose
-  process is gone (same host) is stale and taken over with a warning. A second writer gets one line
-  naming the holder.
+- ``OutputLock``: one writer per output: an ``flock`` on a lock file that holds the owner's pid and
+  host; the kernel drops it when the owner dies, so a stale lock is taken over atomically (with a
+  warning). A second writer gets one line naming the holder.
 - ``check_manifest``: an append-only stage records its settings (and a fingerprint of its input
   files) on first write; a re-run with other settings or data is refused unless ``resume`` (carry
   on anyway) or ``overwrite`` (delete the outputs and start clean).
@@ -15,6 +15,7 @@ torn-line repair and the exit codes.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -28,26 +29,20 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_LOCKED = 0, 1, 2, 3, 4
-_HELD: dict[Path, int] = {}  # locks this process holds, with a re-entry count (the pipeline nests stages)
+_HELD: dict[Path, tuple[int, int]] = {}  # locks this process holds: (re-entry count, fd); the pipeline nests stages
 
 
 class OutputLocked(RuntimeError):
     """Another live process writes the same output."""
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class OutputLock:
     """``with OutputLock(folder):`` holds ``DIR/.wizardmath.lock``; ``OutputLock(file, folder=False)``
-    holds ``FILE.lock`` (stages whose output is one file, e.g. eval results: two may share a folder)."""
+    holds ``FILE.lock`` (stages whose output is one file, e.g. eval results: two may share a folder).
+
+    The lock is an ``flock`` on the open lock file, which the kernel releases when the holder dies: a
+    lock file nobody holds is stale by definition, and taking it over is the same atomic ``flock``
+    (two starters can never both win). The file's text (pid, host, command) is only for the message."""
 
     def __init__(self, target: str | os.PathLike, command: str = "", folder: bool = True):
         target = Path(target)
@@ -55,62 +50,68 @@ class OutputLock:
         self.path = self.path.resolve()
         self.command = command
 
-    def _holder(self) -> dict[str, Any]:
+    def _holder(self, fd: int | None = None) -> dict[str, Any]:
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            if fd is None:
+                return json.loads(self.path.read_text(encoding="utf-8"))
+            return json.loads(os.pread(fd, 1 << 16, 0).decode("utf-8"))
         except (OSError, ValueError):
             return {}
 
     def acquire(self) -> None:
         if self.path in _HELD:
-            _HELD[self.path] += 1
+            count, fd = _HELD[self.path]
+            _HELD[self.path] = (count + 1, fd)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
-              "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        for _ in range(3):
+        for _ in range(20):
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                stale = self._stale(holder)
-                if not stale and not holder:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = self._holder(fd)
+                os.close(fd)
+                if not holder:
                     raise OutputLocked(f"{self.path}: another writer is taking this lock right now; "
                                        "try again in a few seconds") from None
-                if not stale:
-                    raise OutputLocked(
-                        f"{self.path.parent} is being written by pid {holder.get('pid')} on {holder.get('host')} "
-                        f"({holder.get('command') or 'wizardmath'}, since {holder.get('since')}); wait for it to end, "
-                        f"or delete {self.path} if that process is gone"
-                    ) from None
-                logger.warning("%s: taking over a stale lock of pid %s on %s", self.path, holder.get("pid"), holder.get("host"))
-                self.path.unlink(missing_ok=True)
+                raise OutputLocked(
+                    f"{self.path.parent} is being written by pid {holder.get('pid')} on {holder.get('host')} "
+                    f"({holder.get('command') or 'wizardmath'}, since {holder.get('since')}); wait for it to end"
+                ) from None
+            try:
+                same_file = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same_file = False
+            if not same_file:  # the holder released (and removed) it between our open and our flock
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(me, handle)
-            _HELD[self.path] = 1
+            self._claim(fd)
             return
         raise OutputLocked(f"{self.path}: could not take the lock (another writer keeps taking it)")
 
-    def _stale(self, holder: dict[str, Any]) -> bool:
-        if not holder:  # unreadable: a writer died between creating and filling it, or is filling it now
-            try:
-                return time.time() - self.path.stat().st_mtime > 5
-            except FileNotFoundError:
-                return True
-        if holder.get("host") != socket.gethostname():
-            return False  # cannot tell whether a process on another machine lives
-        pid = int(holder.get("pid") or 0)
-        return pid <= 0 or pid == os.getpid() or not _alive(pid)
+    def _claim(self, fd: int) -> None:
+        holder = self._holder(fd)
+        if holder.get("pid") and holder.get("host") != socket.gethostname():
+            os.close(fd)  # a lock file from another machine (a shared disk): its flock may not reach us
+            raise OutputLocked(f"{self.path.parent} is locked by pid {holder.get('pid')} on {holder.get('host')} "
+                               f"({holder.get('command') or 'wizardmath'}); delete {self.path} if that process is gone")
+        if holder.get("pid"):
+            logger.warning("%s: taking over a stale lock of pid %s on %s", self.path, holder.get("pid"), holder.get("host"))
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
+              "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode("utf-8"), 0)
+        _HELD[self.path] = (1, fd)
 
     def release(self) -> None:
-        count = _HELD.get(self.path, 0)
+        count, fd = _HELD.get(self.path, (0, -1))
         if count > 1:
-            _HELD[self.path] = count - 1
+            _HELD[self.path] = (count - 1, fd)
             return
-        _HELD.pop(self.path, None)
-        if self._holder().get("pid") == os.getpid():
-            self.path.unlink(missing_ok=True)
+        if _HELD.pop(self.path, None) is None:
+            return
+        self.path.unlink(missing_ok=True)  # while still holding it: a waiter that opened this file retries
+        os.close(fd)
 
     def __enter__(self) -> OutputLock:
         self.acquire()
@@ -280,19 +281,56 @@ def trainer_settings(config: Any, *data_paths: str | None) -> dict[str, Any]:
     return {**out, "input_files": fingerprint([p for p in data_paths if p])}
 
 
-def checkpoint_step(checkpoint: str | None) -> int:
+RL_SETTINGS = ("split", "limit", "eval_data_path", "template", "reward_funcs", "reward_combine", "irm_path", "prm_path")
+
+
+def rl_settings(config: Any) -> dict[str, Any]:
+    """``trainer_settings`` of ``ppo``/``grpo`` plus the held-out set and the reward terms and models: a
+    checkpoint trained against other rewards is not the run asked for."""
+    extra = {k: getattr(config, k) for k in RL_SETTINGS if hasattr(config, k)}
+    return {**trainer_settings(config, config.data_path, config.eval_data_path), **extra}
+
+
+def checkpoint_step(checkpoint: str | os.PathLike | None) -> int:
+    """The step a checkpoint was saved at (a Trainer's ``trainer_state.json`` or ppo's ``ppo_state.json``)."""
     if not checkpoint:
         return 0
-    try:
-        return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))["global_step"])
-    except (OSError, ValueError, KeyError):
-        return 0
+    for name, key in (("trainer_state.json", "global_step"), ("ppo_state.json", "step")):
+        try:
+            return int(json.loads((Path(checkpoint) / name).read_text(encoding="utf-8"))[key])
+        except (OSError, ValueError, KeyError):
+            continue
+    return 0
 
 
-def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoint: str | None, fresh_flag: str) -> None:
-    """A checkpoint is resumed only by a run with the same data and settings; a fresh start records them."""
-    manifest = Path(output_dir) / f"{stage}.run.json"
+def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoint: str | None, fresh_flag: str,
+                 overwrite: bool = False, outputs: Iterable[str] = ()) -> None:
+    """A checkpoint is resumed only by a run with the same data and settings; a fresh start records them.
+
+    A fresh start into a folder that holds checkpoints of an earlier run is refused (they would stay
+    and the next default run would resume them) unless ``overwrite``, which deletes them, the settings
+    record and ``outputs`` (file names in ``output_dir``, e.g. an append-only metrics file)."""
+    import shutil
+
+    folder = Path(output_dir)
+    manifest = folder / f"{stage}.run.json"
     settings = json.loads(json.dumps(settings, default=str))
+    if overwrite and checkpoint:
+        raise ValueError(f"{stage}: --overwrite true starts fresh, but a checkpoint to resume was given ({checkpoint})")
+    old_checkpoints = sorted((p for p in folder.glob("checkpoint-*") if p.is_dir()),
+                             key=lambda p: (len(p.name), p.name))  # checkpoint-9 before checkpoint-10
+    if overwrite and is_main_process():
+        for path in old_checkpoints:
+            shutil.rmtree(path)
+        for name in [manifest.name, *outputs]:
+            (folder / name).unlink(missing_ok=True)
+        if old_checkpoints:
+            logger.warning("%s: --overwrite: deleted %d checkpoint(s) of an earlier run", output_dir, len(old_checkpoints))
+    resumable = [p.name for p in old_checkpoints if checkpoint_step(p) > 0]
+    if not overwrite and not checkpoint and resumable:
+        raise ValueError(f"{output_dir} holds checkpoints of an earlier {stage} run ({', '.join(resumable[-3:])}); a fresh "
+                         "start would leave them for the next run to resume: use another output folder, or "
+                         "--overwrite true to delete them and start clean")
     if checkpoint and manifest.exists():
         old = json.loads(manifest.read_text(encoding="utf-8"))
         if "input_files" in old and _same_or_grown(old["input_files"], settings.get("input_files", {})):

@@ -73,17 +73,49 @@ def test_lock_is_reentrant_in_one_process_and_released(tmp_path):
     assert not outer.path.exists()
 
 
-def test_unreadable_lock_is_stale_only_when_old(tmp_path):
+def test_lock_file_nobody_holds_is_taken_over_and_a_held_one_refused(tmp_path, caplog):
+    import fcntl
     import os
-    import time
+    import socket
 
     from wizardmath.runstate import OutputLocked
 
     lock = tmp_path / ".wizardmath.lock"
-    lock.write_text("")
-    with pytest.raises(OutputLocked):  # a writer may be filling it in right now
-        OutputLock(tmp_path).acquire()
-    old = time.time() - 60
-    os.utime(lock, (old, old))
+    lock.write_text("")  # a writer died between creating and filling it: nobody holds it
     with OutputLock(tmp_path):
         assert json.loads(lock.read_text())["pid"] == os.getpid()
+    lock.write_text(json.dumps({"pid": 999999, "host": socket.gethostname(), "command": "evolve"}))  # a dead holder
+    with OutputLock(tmp_path):
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert "taking over a stale lock of pid 999999" in caplog.text
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR)  # another holder, still filling the file in
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    with pytest.raises(OutputLocked, match="taking this lock right now"):
+        OutputLock(tmp_path).acquire()
+    os.write(fd, json.dumps({"pid": 12345, "host": "h", "command": "solve", "since": "now"}).encode())
+    with pytest.raises(OutputLocked, match=r"is being written by pid 12345 on h \(solve, since now\)"):
+        OutputLock(tmp_path).acquire()
+    os.close(fd)
+
+
+def test_stale_takeover_race_has_one_winner(tmp_path):
+    """Many starters at once over a dead holder's lock file: exactly one holds it, the rest are refused."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / ".wizardmath.lock").write_text(json.dumps({"pid": 999999, "host": socket.gethostname()}))
+    code = ("import sys, time\nfrom wizardmath.runstate import OutputLock, OutputLocked\n"
+            "time.sleep(max(0, float(sys.argv[1]) - time.time()))\n"
+            f"try:\n    OutputLock({str(tmp_path)!r}).acquire(); print('won', flush=True); time.sleep(2)\n"
+            "except OutputLocked:\n    print('refused', flush=True)\n")
+    import time
+
+    start = str(time.time() + 1.5)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    runs = [subprocess.Popen([sys.executable, "-c", code, start], stdout=subprocess.PIPE, text=True, env=env)
+            for _ in range(6)]
+    results = sorted(run.communicate(timeout=60)[0].strip() for run in runs)
+    assert results == ["refused"] * 5 + ["won"]

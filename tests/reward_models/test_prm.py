@@ -170,4 +170,7 @@ def test_resume_from_checkpoint_matches_an_uninterrupted_run(tiny_model_dir, ste
     assert resumed["resumed_from"].endswith("checkpoint-2") and resumed["global_step"] == 4
     got = AutoModelForTokenClassification.from_pretrained(out).state_dict()
     assert all(torch.allclose(expected[k], got[k], atol=1e-6) for k in expected)
-    assert run(resume_from_checkpoint="no")["resumed_from"] is None
+    with pytest.raises(ValueError, match=r"holds checkpoints of an earlier train-prm run \(checkpoint-2, checkpoint-4\)"):
+        run(resume_from_checkpoint="no")  # the old checkpoints would stay for the next default run to resume
+    fresh = run(resume_from_checkpoint="no", overwrite=True)
+    assert fresh["resumed_from"] is None and fresh["global_step"] == 4

@@ -21,7 +21,7 @@ from wizardmath.data import MathProblem, chat_messages, format_prompt, load_prob
 from wizardmath.eval.config import EvalConfig
 from wizardmath.eval.grading import Scorer, grade_chunk
 from wizardmath.eval.metrics import PAPER_RESULTS, summarize
-from wizardmath.jsonl import DataError, JsonlWriter, iter_jsonl, read_ids, write_json
+from wizardmath.jsonl import OWN_FILE, DataError, JsonlWriter, iter_jsonl, read_ids, write_json
 from wizardmath.runstate import OutputLock, repair_jsonl
 
 Generate = Callable[[list[MathProblem]], list[list[Generation]]]
@@ -175,10 +175,11 @@ def auto_chunk(config: EvalConfig) -> int:
 def prepare_output(config: EvalConfig, paths: dict[str, Path]) -> set[str]:
     """Ids already done; refuses to mix runs whose settings differ (``--overwrite`` starts over)."""
     if config.overwrite:
-        for path in paths.values():
+        for path in [*paths.values(), paths["jsonl"].with_name(paths["jsonl"].name + ".torn")]:
             path.unlink(missing_ok=True)
     settings = {k: v for k, v in config.run_settings().items() if k not in RESUMABLE_CHANGES}
-    if paths["run"].exists():
+    has_output = paths["jsonl"].exists() and paths["jsonl"].stat().st_size > 0
+    if paths["run"].exists() and has_output:  # no results yet (a run that failed early): nothing to mix
         old = json.loads(paths["run"].read_text(encoding="utf-8"))
         diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if diff:
@@ -271,7 +272,7 @@ def _evaluate(config: EvalConfig, problems: list[MathProblem], generate: Generat
     gen_seconds = time.perf_counter() - gen_started
 
     by_id: dict[str, dict[str, Any]] = {}
-    for _, record in iter_jsonl(paths["jsonl"]):
+    for _, record in iter_jsonl(paths["jsonl"], max_bytes=OWN_FILE):
         if record["id"] in wanted:
             by_id.setdefault(record["id"], record)  # first wins, should a file ever hold a repeat
     records = list(by_id.values())

@@ -42,7 +42,7 @@ from wizardmath.evol.operations import (
     parse_round,
     render_equal,
 )
-from wizardmath.jsonl import JsonlWriter, iter_jsonl, write_json
+from wizardmath.jsonl import OWN_FILE, JsonlWriter, iter_jsonl, write_json
 from wizardmath.runstate import OutputLock, check_manifest, merge_counts
 
 logger = logging.getLogger(__name__)
@@ -440,7 +440,7 @@ def _read_written(engine: Engine, problems_path: Path, rejected_path: Path) -> s
     for path, kept in ((problems_path, True), (rejected_path, False)):
         if not path.exists():
             continue
-        for _, record in iter_jsonl(path):  # file order == the order an uninterrupted run wrote them in
+        for _, record in iter_jsonl(path, max_bytes=OWN_FILE):  # file order == the order an uninterrupted run wrote them in
             done.add(str(record["id"]))
             engine.note(record, kept)
             if kept:

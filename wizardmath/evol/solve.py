@@ -29,7 +29,7 @@ from wizardmath.data.records import MathProblem
 from wizardmath.data.templates import ANSWER_PREFIX, chat_messages, format_prompt
 from wizardmath.evol import eliminator as E
 from wizardmath.evol.config import SolveConfig, build_backend
-from wizardmath.jsonl import JsonlWriter, iter_jsonl, read_ids, write_json
+from wizardmath.jsonl import OWN_FILE, JsonlWriter, iter_jsonl, read_ids, write_json
 from wizardmath.runstate import OutputLock, check_manifest, merge_counts
 
 
@@ -120,7 +120,7 @@ def _done_ids(out: Path) -> set[str]:
     path = out / "sft_rejected.jsonl"
     if path.exists():
         JsonlWriter(path).close()  # cut a torn last line first
-        done |= {r["id"] for _, r in iter_jsonl(path) if r.get("reason") == "no_verified_solution"}
+        done |= {r["id"] for _, r in iter_jsonl(path, max_bytes=OWN_FILE) if r.get("reason") == "no_verified_solution"}
     return done
 
 

@@ -69,19 +69,37 @@ def load_prompts(config: GRPOConfig):
 
 
 def train_grpo(config: GRPOConfig) -> dict[str, Any]:
-    """GRPO of ``config.model`` on ``config.data_path``; saves the policy to ``config.output_dir``."""
+    """GRPO of ``config.model`` on ``config.data_path``; saves the policy to ``config.output_dir``.
+
+    As the other trainers: one writer per output folder, a checkpoint is resumed only with the same
+    data, model and rewards, and a run that trains 0 steps is an error, never a summary."""
+    from wizardmath.runstate import check_model, trainer_lock
+
+    check_model(config.model)
+    with trainer_lock(config.output_dir, "grpo"):
+        return _train_grpo(config)
+
+
+def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
     import os
 
     from trl import GRPOTrainer
 
     from wizardmath.jsonl import write_json
     from wizardmath.rewards import build_reward
+    from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, rl_settings
     from wizardmath.train.ppo import greedy_accuracy
     from wizardmath.train.sft import last_checkpoint, load_model_and_tokenizer
 
     if "wandb" in (config.report_to or []):
         os.environ.setdefault("WANDB_MODE", "offline")
     start = time.perf_counter()
+    auto = config.auto_resume and not config.overwrite
+    resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
+    guard_resume(config.output_dir, "grpo", rl_settings(config), resume, "--overwrite true", config.overwrite,
+                 ["grpo_summary.json"])
+    if resume and 0 < config.max_steps <= checkpoint_step(resume):  # finished: refuse before loading any weights
+        check_trained("grpo", config.output_dir, checkpoint_step(resume), 0, "--overwrite true")
     data = load_prompts(config)
     held_out = config.held_out_problems()
     model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code)
@@ -98,11 +116,11 @@ def train_grpo(config: GRPOConfig) -> dict[str, Any]:
     before = greedy_accuracy(model, tokenizer, held_out, config.template, budget)
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=config, train_dataset=data,
                           processing_class=tokenizer, peft_config=peft_config)
-    resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if config.auto_resume else None)
     try:
         result = trainer.train(resume_from_checkpoint=resume)
     finally:
         reward.close()
+    check_trained("grpo", config.output_dir, checkpoint_step(resume), result.global_step, "--overwrite true")
     if config.use_lora:
         trainer.model = trainer.model.merge_and_unload()
     trainer.save_model(config.output_dir)

@@ -19,6 +19,8 @@ class ProblemArguments:
     eval_data_path: str | None = field(default=None, metadata={"help": "Held-out problems JSONL: greedy accuracy before and after training."})
     eval_limit: int = field(default=200, metadata={"help": "Held-out problems evaluated."})
     template: str = field(default="wizardmath", metadata={"help": "Prompt template: wizardmath, chat or raw."})
+    # here so that ppo and grpo share it: the trainer rule for an output folder with an earlier run's checkpoints
+    overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
 
     def train_problems(self) -> list[MathProblem]:
         from wizardmath.data import load_problems

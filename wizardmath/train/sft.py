@@ -50,6 +50,7 @@ class SFTConfig(TRLSFTConfig):
         metadata={"help": "Modules that get LoRA adapters."},
     )
     auto_resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."})
+    overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
     torch_dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto (bf16 on GPUs that have it, else fp32), bfloat16, float16, float32."})
     # Defaults that differ from TRL's: bf16 only where supported (None = decide at start), no hub pushes.
     bf16: bool | None = field(default=None, metadata={"help": "bf16 mixed precision; default: on where the GPU supports it."})
@@ -183,11 +184,12 @@ def _train_sft(config: SFTConfig) -> dict[str, Any]:
         processing_class=tokenizer,
         peft_config=peft_config,
     )
-    resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if config.auto_resume else None)
+    auto = config.auto_resume and not config.overwrite
+    resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
     guard_resume(config.output_dir, "sft", trainer_settings(config, config.data_path, config.eval_data_path), resume,
-                 "--auto_resume false")
+                 "--overwrite true", config.overwrite, ["sft_summary.json"])
     result = trainer.train(resume_from_checkpoint=resume)
-    check_trained("sft", config.output_dir, checkpoint_step(resume), result.global_step, "--auto_resume false")
+    check_trained("sft", config.output_dir, checkpoint_step(resume), result.global_step, "--overwrite true")
     if config.use_lora:
         trainer.model = trainer.model.merge_and_unload()
     trainer.save_model(config.output_dir)
