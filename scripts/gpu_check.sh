@@ -8,6 +8,7 @@
 # machine without network, WHEELS=DIR installs the missing ones (and this project) from wheels in DIR first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ -n "${WHEELS:-}" ]]; then python -m pip install -q --no-index --no-deps "$WHEELS"/*.whl; fi
+PYTHON=${PYTHON:-python}  # the interpreter that has the project (a venv's python when it is not on PATH)
+if [[ -n "${WHEELS:-}" ]]; then "$PYTHON" -m pip install -q --no-index --no-deps "$WHEELS"/*.whl; fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-exec python scripts/gpu_check.py "$@"
+exec "$PYTHON" scripts/gpu_check.py "$@"

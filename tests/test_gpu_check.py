@@ -4,18 +4,22 @@ not faked, without CUDA), the report has time and tokens/s per stage, and the ex
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The test's own interpreter, whether or not its venv is on PATH (make test runs .venv/bin/pytest directly).
+ENV = {**os.environ, "PYTHON": sys.executable}
 
 
 @pytest.mark.slow
 def test_gpu_check_passes_on_cpu(tmp_path):
     done = subprocess.run(["bash", str(REPO / "scripts/gpu_check.sh"), "--out", str(tmp_path), "--device", "cpu"],
-                          capture_output=True, text=True, timeout=280)
+                          capture_output=True, text=True, timeout=280, env=ENV)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "gpu check: PASS on CPU" in done.stdout
     report = json.loads((tmp_path / "gpu_check.json").read_text())
@@ -33,7 +37,7 @@ def test_gpu_check_refuses_cuda_without_a_gpu(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     done = subprocess.run(["bash", str(REPO / "scripts/gpu_check.sh"), "--out", str(tmp_path), "--device", "cuda"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=ENV)
     assert done.returncode == 2 and "no CUDA device" in done.stderr
 
 
