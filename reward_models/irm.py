@@ -121,10 +121,9 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
     from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
 
     guard_resume(config.output_dir, "train-irm", trainer_settings(config, config.data_path), checkpoint,
-                 "--overwrite true", config.overwrite, ["irm_summary.json"])
+                 config.overwrite, ["irm_summary.json"])
     result = trainer.train(resume_from_checkpoint=checkpoint)
-    check_trained("train-irm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step,
-                  "--overwrite true")
+    check_trained("train-irm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
     trainer.save_model(config.output_dir)
     summary: dict[str, Any] = {
         "model": config.output_dir,

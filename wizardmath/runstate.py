@@ -270,6 +270,9 @@ def trainer_lock(output_dir: str, stage: str) -> Any:
     return OutputLock(output_dir, stage) if is_main_process() else nullcontext()
 
 
+# How every trainer is told to start clean over an earlier run (each has an ``overwrite`` field).
+FRESH_FLAG = "--overwrite true"
+
 TRAINER_SETTINGS = ("model", "dataset", "max_samples", "use_lora", "learning_rate", "per_device_train_batch_size",
                     "gradient_accumulation_steps", "seed", "lr_scheduler_type", "max_length", "step_format")
 
@@ -303,7 +306,7 @@ def checkpoint_step(checkpoint: str | os.PathLike | None) -> int:
     return 0
 
 
-def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoint: str | None, fresh_flag: str,
+def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoint: str | None,
                  overwrite: bool = False, outputs: Iterable[str] = ()) -> None:
     """A checkpoint is resumed only by a run with the same data and settings; a fresh start records them.
 
@@ -339,7 +342,7 @@ def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoi
         if diff:
             changes = "; ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
             raise ValueError(f"{output_dir} holds checkpoints of a {stage} run with other data or settings ({changes}); "
-                             f"resuming would not train on them: use another output folder, or {fresh_flag} to start fresh")
+                             f"resuming would not train on them: use another output folder, or {FRESH_FLAG} to start fresh")
         return
     if checkpoint:
         logger.warning("%s: resuming %s without a record of its settings (an older run)", checkpoint, stage)
@@ -349,11 +352,11 @@ def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoi
         write_json(manifest, settings)
 
 
-def check_trained(stage: str, output_dir: str, start_step: int, end_step: int, fresh_flag: str) -> None:
+def check_trained(stage: str, output_dir: str, start_step: int, end_step: int) -> None:
     """A run that trained no step did not produce a new model: an error, never a summary."""
     if end_step > start_step:
         return
     if start_step:
         raise ValueError(f"{stage}: trained 0 steps: {output_dir} holds a finished run (step {start_step}) and resuming it "
-                         f"changes nothing; use another output folder, or {fresh_flag} to train again")
+                         f"changes nothing; use another output folder, or {FRESH_FLAG} to train again")
     raise ValueError(f"{stage}: trained 0 steps (no batch to train on? check the data, max_steps and the batch size)")

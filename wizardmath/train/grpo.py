@@ -96,10 +96,10 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
     start = time.perf_counter()
     auto = config.auto_resume and not config.overwrite
     resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
-    guard_resume(config.output_dir, "grpo", rl_settings(config), resume, "--overwrite true", config.overwrite,
+    guard_resume(config.output_dir, "grpo", rl_settings(config), resume, config.overwrite,
                  ["grpo_summary.json"])
     if resume and 0 < config.max_steps <= checkpoint_step(resume):  # finished: refuse before loading any weights
-        check_trained("grpo", config.output_dir, checkpoint_step(resume), 0, "--overwrite true")
+        check_trained("grpo", config.output_dir, checkpoint_step(resume), 0)
     data = load_prompts(config)
     held_out = config.held_out_problems()
     model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code)
@@ -120,7 +120,7 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
         result = trainer.train(resume_from_checkpoint=resume)
     finally:
         reward.close()
-    check_trained("grpo", config.output_dir, checkpoint_step(resume), result.global_step, "--overwrite true")
+    check_trained("grpo", config.output_dir, checkpoint_step(resume), result.global_step)
     if config.use_lora:
         trainer.model = trainer.model.merge_and_unload()
     trainer.save_model(config.output_dir)

@@ -644,28 +644,26 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
     As the other trainers: one writer per output folder, a checkpoint is resumed only with the same
     data, model and rewards, and a run that trains 0 steps is an error, never a summary."""
     if config.dry_run:
-        return _train_ppo(config)
+        from wizardmath.train.ppo_plan import memory_plan
+
+        print(memory_plan(config))
+        return {"dry_run": True}
     from wizardmath import runstate as rs
 
     rs.check_model(config.model)
     with rs.trainer_lock(config.output_dir, "ppo"):
         resume_from = last_checkpoint(config.output_dir) if config.resume and not config.overwrite else None
-        rs.guard_resume(config.output_dir, "ppo", rs.rl_settings(config), resume_from and str(resume_from), "--overwrite true",
+        rs.guard_resume(config.output_dir, "ppo", rs.rl_settings(config), resume_from and str(resume_from),
                         config.overwrite, ["metrics.jsonl", "ppo_summary.json"])
         start_step = rs.checkpoint_step(resume_from)
         if start_step >= config.steps:  # the loop would not run: refuse before loading any weights
-            rs.check_trained("ppo", config.output_dir, start_step, start_step, "--overwrite true")
+            rs.check_trained("ppo", config.output_dir, start_step, start_step)
         summary = _train_ppo(config)
-        rs.check_trained("ppo", config.output_dir, start_step, summary["steps"], "--overwrite true")
+        rs.check_trained("ppo", config.output_dir, start_step, summary["steps"])
         return summary
 
 
 def _train_ppo(config: PPOConfig) -> dict[str, Any]:
-    if config.dry_run:
-        from wizardmath.train.ppo_plan import memory_plan
-
-        print(memory_plan(config))
-        return {"dry_run": True}
     from accelerate import Accelerator
 
     from wizardmath.rewards import build_reward

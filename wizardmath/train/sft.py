@@ -187,9 +187,9 @@ def _train_sft(config: SFTConfig) -> dict[str, Any]:
     auto = config.auto_resume and not config.overwrite
     resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
     guard_resume(config.output_dir, "sft", trainer_settings(config, config.data_path, config.eval_data_path), resume,
-                 "--overwrite true", config.overwrite, ["sft_summary.json"])
+                 config.overwrite, ["sft_summary.json"])
     result = trainer.train(resume_from_checkpoint=resume)
-    check_trained("sft", config.output_dir, checkpoint_step(resume), result.global_step, "--overwrite true")
+    check_trained("sft", config.output_dir, checkpoint_step(resume), result.global_step)
     if config.use_lora:
         trainer.model = trainer.model.merge_and_unload()
     trainer.save_model(config.output_dir)
