@@ -170,12 +170,17 @@ class BackendArguments:
         metadata={"help": "Extra backend arguments as key=value (values read as YAML), e.g. concurrency=64 error_rate=0.1."},
     )
 
+    @property
+    def backend_name(self) -> str:
+        """The backend ``backend`` stands for (a stage with an ``auto`` choice resolves it here)."""
+        return self.backend
+
     def build_backend(self, name: str | None = None, model: str | None = None, base_url: str | None = None,
                       **defaults: Any) -> Any:
         """The stage's backend, or another one (``name``, e.g. a judge or solver): a different backend
         does not inherit this one's server URL and ``backend_args``, nor its model."""
-        same = not name or name == self.backend
-        return build_backend(name or self.backend, model or (self.model if same else None),
+        same = not name or name == self.backend_name
+        return build_backend(name or self.backend_name, model or (self.model if same else None),
                              base_url or (self.base_url if same else None), self.backend_args if same else [],
                              getattr(self, "seed", None), **defaults)
 
