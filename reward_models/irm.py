@@ -13,7 +13,6 @@ reward maps one score to [0, 1] with ``sigmoid(score)``; train with ``center_rew
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,10 +22,11 @@ from typing import Any
 from trl import RewardConfig
 
 from reward_models.common import default_device, ensure_pad_token, resolve_checkpoint, split_held_out
+from wizardmath.args import JudgeArguments, ModelArguments, ReportArguments, default_output
 
 
 @dataclass
-class IRMConfig(RewardConfig):
+class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RewardConfig):
     """``wizardmath train-irm``: every ``RewardConfig`` / ``TrainingArguments`` flag plus the IRM's own.
 
     ``resume_from_checkpoint``: unset resumes from the last ``checkpoint-*`` in ``output_dir`` when
@@ -34,20 +34,20 @@ class IRMConfig(RewardConfig):
     ``--overwrite true`` deletes them); ``last`` or a path resumes from that checkpoint.
     """
 
-    model: str = field(default="tiny-model", metadata={"help": "Causal LM checkpoint to start from; a 1-output sequence-classification head is added."})
-    data_path: str = field(default="evolve", metadata={"help": "An evolve --output folder (pairs are built here) or a preference JSONL (chosen/rejected)."})
+    model: str | None = field(default=None, metadata={"help": "Causal LM checkpoint to start from; a 1-output sequence-classification head is added."})
+    data_path: str = field(default=default_output("evolve"), metadata={"help": "An evolve --output folder (pairs are built here) or a preference JSONL (chosen/rejected)."})
     judge: str = field(default="symbolic", metadata={"help": "Ranks each group of candidates: symbolic (facts of the symbolic world) or llm (rubric prompt).", "choices": ["symbolic", "llm"]})
     judge_backend: str = field(default="openai", metadata={"help": "llm judge: backend name."})
-    judge_model: str | None = field(default=None, metadata={"help": "llm judge: model name."})
-    judge_base_url: str | None = field(default=None, metadata={"help": "llm judge: OpenAI-compatible server URL."})
     include_parent: bool = field(default=True, metadata={"help": "Rank the parent problem together with its evolved candidates."})
     max_pairs_per_group: int | None = field(default=16, metadata={"help": "Sample at most this many pairs per group (None: all)."})
     eval_data_path: str | None = field(default=None, metadata={"help": "Held-out pairs file; without it, eval_fraction of the groups are held out."})
     eval_fraction: float = field(default=0.15, metadata={"help": "Fraction of candidate groups held out for pairwise accuracy."})
-    output_dir: str | None = field(default="checkpoints/irm", metadata={"help": "Where checkpoints, the pairs and the final model go."})
+    output_dir: str | None = field(default=default_output("irm"), metadata={"help": "Where checkpoints, the pairs and the final model go."})
     overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
 
     def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("train-irm needs --model: the causal LM to start from (e.g. the SFT model folder)")
         if not 0 <= self.eval_fraction < 1:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if self.judge not in ("symbolic", "llm"):
@@ -61,13 +61,7 @@ def _pairs(config: IRMConfig) -> tuple[list[dict], list[dict]]:
     from reward_models.irm_data import pairs_from, read_pairs
     from wizardmath.jsonl import write_jsonl
 
-    def judge_backend() -> Any:
-        from wizardmath.backends import get_backend
-
-        kwargs = {k: v for k, v in (("model", config.judge_model), ("base_url", config.judge_base_url)) if v}
-        return get_backend(config.judge_backend, **kwargs)
-
-    pairs, built = pairs_from(config.data_path, config.judge, judge_backend, config.max_pairs_per_group, config.include_parent, config.seed)
+    pairs, built = pairs_from(config.data_path, config.judge, config.build_judge, config.max_pairs_per_group, config.include_parent, config.seed)
     if built:
         write_jsonl(Path(config.output_dir) / "irm_pairs.jsonl", pairs)
     if config.eval_data_path:
@@ -85,8 +79,9 @@ def pairwise_accuracy(irm: InstructionRewardModel, pairs: Sequence[dict[str, Any
 
 def train_irm(config: IRMConfig) -> dict[str, Any]:
     """Build or read preference pairs, train the IRM, save it, and report held-out pairwise accuracy."""
-    os.environ.setdefault("WANDB_MODE", "offline")  # report_to wandb stays local unless WANDB_MODE=online
     from wizardmath.runstate import check_model, trainer_lock
+
+    config.setup_reporting()
 
     check_model(config.model)
     with trainer_lock(config.output_dir, "train-irm"):
@@ -105,14 +100,16 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
     train, held = _pairs(config)
     if not train:
         raise ValueError(f"{config.data_path}: no preference pairs to train on (are there groups of >= 2 distinct candidates?)")
-    tokenizer = AutoTokenizer.from_pretrained(config.model)
-    model = AutoModelForSequenceClassification.from_pretrained(config.model, num_labels=1)
+    tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
+    model = AutoModelForSequenceClassification.from_pretrained(config.model, num_labels=1, dtype=config.load_dtype(),
+                                                               trust_remote_code=config.trust_remote_code)
     ensure_pad_token(tokenizer, model)
     trainer = RewardTrainer(
         model=model,
         args=config,
         train_dataset=Dataset.from_list([{"chosen": p["chosen"], "rejected": p["rejected"]} for p in train]),
         processing_class=tokenizer,
+        peft_config=config.to_peft_config("SEQ_CLS"),
     )
     resume = "no" if config.overwrite and config.resume_from_checkpoint is None else config.resume_from_checkpoint
     checkpoint = resolve_checkpoint(config.output_dir, resume)
@@ -124,6 +121,8 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
                  config.overwrite, ["irm_summary.json"])
     result = trainer.train(resume_from_checkpoint=checkpoint)
     check_trained("train-irm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
+    if config.use_lora:  # one plain checkpoint that from_pretrained loads
+        trainer.model = trainer.model.merge_and_unload()
     trainer.save_model(config.output_dir)
     summary: dict[str, Any] = {
         "model": config.output_dir,

@@ -24,6 +24,7 @@ runs a second labeller and keeps each solution's steps up to the first step wher
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wizardmath.args import BackendArguments, JudgeArguments, check_limit, default_output
 from wizardmath.backends import Backend, SamplingParams
 from wizardmath.data.templates import chat_messages, format_prompt
 
@@ -216,7 +218,17 @@ class JudgeLabeler(Labeler):
         return out
 
 
-LABELERS: dict[str, Callable[..., Labeler]] = {"rule": RuleLabeler, "mc": MonteCarloLabeler, "judge": JudgeLabeler}
+def _mc_labeler(config: LabelConfig, policy: Callable[[], Backend]) -> Labeler:
+    return MonteCarloLabeler(policy(), config.mc_rollouts, config.mc_temperature, config.max_new_tokens, config.mc_hard,
+                             config.template, completion_prefix="" if config.template == "chat" else " ", seed=config.seed)
+
+
+# name -> builder from the label-prm config and the (lazily built) policy backend
+LABELERS: dict[str, Callable[[LabelConfig, Callable[[], Backend]], Labeler]] = {
+    "rule": lambda config, policy: RuleLabeler(),
+    "mc": _mc_labeler,
+    "judge": lambda config, policy: JudgeLabeler(config.build_judge()),
+}
 
 
 # ---------------------------------------------------------------------------------------- agreement
@@ -247,14 +259,14 @@ def agreeing_prefix(a: StepLabels, b: StepLabels) -> int:
 
 
 @dataclass
-class LabelConfig:
+class LabelConfig(BackendArguments, JudgeArguments):
     """``wizardmath label-prm``: sample (or read) solutions, label their steps, write stepwise JSONL."""
 
     labeler: str = field(default="rule", metadata={"help": "Step labeller: rule, mc or judge.", "choices": list(LABELERS)})
-    output: str = field(default="prm.jsonl", metadata={"help": "Stepwise JSONL to append to (re-running skips ids already there)."})
+    output: str = field(default=default_output("prm_labels.jsonl"), metadata={"help": "Stepwise JSONL to append to (re-running skips ids already there)."})
     model: str | None = field(default=None, metadata={"help": "Policy (the SFT model) that writes solutions and, for mc, the rollouts."})
     backend: str = field(default="transformers", metadata={"help": "Backend serving the policy: transformers, openai, vllm, ..."})
-    base_url: str | None = field(default=None, metadata={"help": "Server URL when the policy backend is openai."})
+    judge_backend: str = field(default="openai", metadata={"help": "judge: backend of the judging LLM."})
     dataset: str = field(default="jsonl", metadata={"help": "Problems to solve: gsm8k, math, math500, jsonl (data_path) or a hub name."})
     data_path: str | None = field(default=None, metadata={"help": "Local problems file (e.g. evolve's problems.jsonl); with import_format, the file or hub name to import."})
     split: str = field(default="train", metadata={"help": "Split of a hub data set."})
@@ -268,9 +280,6 @@ class LabelConfig:
     mc_rollouts: int = field(default=8, metadata={"help": "mc: rollouts from every step prefix."})
     mc_temperature: float = field(default=0.8, metadata={"help": "mc: rollout temperature."})
     mc_hard: str = field(default="any", metadata={"help": "mc: hard label is 'any' rollout correct or the 'majority'."})
-    judge_backend: str = field(default="openai", metadata={"help": "judge: backend of the judging LLM."})
-    judge_model: str | None = field(default=None, metadata={"help": "judge: model name on that backend."})
-    judge_base_url: str | None = field(default=None, metadata={"help": "judge: server URL (OpenAI-compatible)."})
     agree_with: str | None = field(default=None, metadata={"help": "Second labeller; keep each solution's steps up to the first disagreement."})
     unknown: str = field(default="keep", metadata={"help": "Steps no labeller could decide: keep (null labels, masked in training) or drop the record (strict TRL)."})
     import_format: str | None = field(default=None, metadata={"help": "Convert data_path instead of labelling: prm800k, math-shepherd or stepwise."})
@@ -285,6 +294,7 @@ class LabelConfig:
             value = getattr(self, name)
             if value is not None and value not in LABELERS:
                 raise ValueError(f"{name}: unknown labeller '{value}'; valid: {', '.join(LABELERS)}")
+        check_limit(self.limit)
         if self.unknown not in ("keep", "drop"):
             raise ValueError(f"unknown must be 'keep' or 'drop', got {self.unknown!r}")
         if self.import_format is not None and not self.data_path:
@@ -294,18 +304,6 @@ class LabelConfig:
             raise ValueError("set --model to the policy (SFT) checkpoint: it writes the solutions and the mc rollouts")
         if self.import_format is None and self.solutions_path is None and not self.data_path and self.dataset == "jsonl":
             raise ValueError("set --data-path to the problems (e.g. evolve's problems.jsonl), or --solutions_path")
-
-
-def _make_labeler(name: str, config: LabelConfig, policy: Callable[[], Backend]) -> Labeler:
-    from wizardmath.backends import get_backend
-
-    if name == "rule":
-        return RuleLabeler()
-    if name == "mc":
-        return MonteCarloLabeler(policy(), config.mc_rollouts, config.mc_temperature, config.max_new_tokens, config.mc_hard,
-                                 config.template, completion_prefix="" if config.template == "chat" else " ", seed=config.seed)
-    kwargs = {k: v for k, v in (("model", config.judge_model), ("base_url", config.judge_base_url)) if v}
-    return JudgeLabeler(get_backend(config.judge_backend, **kwargs))
 
 
 def _problem_text(row: dict[str, Any]) -> str | None:
@@ -386,7 +384,7 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
     from wizardmath.runstate import OutputLock, check_manifest, fingerprint
 
     with OutputLock(config.output, "label-prm", folder=False):
-        free = ("overwrite", "resume", "limit", "chunk", "batch_size", "base_url", "judge_base_url")
+        free = ("overwrite", "resume", "limit", "chunk", "batch_size", "base_url", "judge_base_url", "backend_args")
         settings = {k: v for k, v in asdict(config).items() if k not in free}
         settings["input_files"] = fingerprint([config.data_path or "", config.solutions_path or ""])
         check_manifest(str(config.output) + ".run.json", settings, [config.output, dropped_path(config.output)],
@@ -401,7 +399,6 @@ def dropped_path(output: str | os.PathLike) -> Path:
 
 
 def _label_prm(config: LabelConfig) -> dict[str, Any]:
-    from wizardmath.backends import get_backend
     from wizardmath.jsonl import JsonlWriter, read_ids, write_json, write_jsonl
     from wizardmath.runstate import merge_counts
 
@@ -415,20 +412,10 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
         print(f"label-prm: imported {count} {config.import_format} records to {config.output}")
         return {"records": count}
 
-    cache: dict[str, Backend] = {}
-
-    def policy() -> Backend:
-        if "policy" not in cache:
-            kwargs: dict[str, Any] = {"model": config.model}
-            if config.backend == "transformers":
-                kwargs["batch_size"] = config.batch_size
-            if config.base_url:
-                kwargs["base_url"] = config.base_url
-            cache["policy"] = get_backend(config.backend, **kwargs)
-        return cache["policy"]
-
-    primary = _make_labeler(config.labeler, config, policy)
-    second = _make_labeler(config.agree_with, config, policy) if config.agree_with else None
+    local = {"batch_size": config.batch_size} if config.backend == "transformers" else {}
+    policy = functools.cache(lambda: config.build_backend(**local))  # built only when a labeller or sampling needs it
+    primary = LABELERS[config.labeler](config, policy)
+    second = LABELERS[config.agree_with](config, policy) if config.agree_with else None
     done = read_ids(config.output) | read_ids(dropped_path(config.output))
     stats = {"records": 0, "steps": 0, "positive": 0, "negative": 0, "unlabelled": 0, "dropped": 0, "agree": 0, "compared": 0,
              "retry_pending": 0}

@@ -21,7 +21,6 @@ TRL 1.x no longer ships a PRM trainer; ``PRMTrainer`` is a ``transformers.Traine
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,6 +36,7 @@ from reward_models.common import (
     split_held_out,
     split_solution,
 )
+from wizardmath.args import ModelArguments, ReportArguments, check_limit, default_output
 from wizardmath.data.templates import TEMPLATES, format_prompt
 
 IGNORE = -100.0
@@ -184,7 +184,7 @@ class PRMTrainer(Trainer):
 
 
 @dataclass
-class PRMConfig(TrainingArguments):
+class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
     """``wizardmath train-prm``: every ``TrainingArguments`` flag plus the PRM's own.
 
     ``resume_from_checkpoint``: unset resumes from the last ``checkpoint-*`` in ``output_dir`` when
@@ -192,8 +192,8 @@ class PRMConfig(TrainingArguments):
     ``--overwrite true`` deletes them); ``last`` or a path resumes from that checkpoint.
     """
 
-    model: str = field(default="tiny-model", metadata={"help": "Causal LM checkpoint to start from (ideally the SFT model); a 2-way token-classification head is added."})
-    data_path: str = field(default="prm.jsonl", metadata={"help": "Stepwise data: a local JSONL/JSON/Parquet file or a hub data set name."})
+    model: str | None = field(default=None, metadata={"help": "Causal LM checkpoint to start from (ideally the SFT model); a 2-way token-classification head is added."})
+    data_path: str = field(default=default_output("prm_labels.jsonl"), metadata={"help": "Stepwise data: a local JSONL/JSON/Parquet file or a hub data set name."})
     data_format: str = field(default="auto", metadata={"help": "auto, stepwise (TRL prompt/completions/labels), prm800k or math-shepherd."})
     split: str = field(default="train", metadata={"help": "Split to read from a hub data set."})
     neutral_as: str = field(default="positive", metadata={"help": "PRM800K rating 0 counts as positive or negative."})
@@ -205,13 +205,16 @@ class PRMConfig(TrainingArguments):
     step_separator: str = field(default="\n", metadata={"help": "Text after every step; the PRM is read at its last token."})
     max_length: int = field(default=1024, metadata={"help": "Longest tokenized solution; the prompt is cut from the left, then trailing steps dropped."})
     use_soft_labels: bool = field(default=True, metadata={"help": "Train on soft_labels (Monte-Carlo) when a record has them, else on labels."})
-    output_dir: str | None = field(default="checkpoints/prm", metadata={"help": "Where checkpoints and the final model go."})
+    output_dir: str | None = field(default=default_output("prm"), metadata={"help": "Where checkpoints and the final model go."})
     overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
     logging_steps: float = field(default=10, metadata={"help": "Log every this many optimizer steps."})
 
     def __post_init__(self) -> None:
         from reward_models.stepwise import FORMATS
 
+        if not self.model:
+            raise ValueError("train-prm needs --model: the causal LM to start from (ideally the SFT model folder)")
+        check_limit(self.limit)
         if self.template not in TEMPLATES:
             raise ValueError(f"template: '{self.template}' is not one of {', '.join(TEMPLATES)}")
         if self.data_format not in ("auto", *FORMATS):
@@ -252,8 +255,9 @@ def _datasets(config: PRMConfig, tokenizer: Any) -> tuple[Any, list[dict], list[
 
 def train_prm(config: PRMConfig) -> dict[str, Any]:
     """Train a PRM from ``config.model`` on stepwise data; save it to ``output_dir``; report held-out AUC."""
-    os.environ.setdefault("WANDB_MODE", "offline")  # report_to wandb stays local unless WANDB_MODE=online
     from wizardmath.runstate import check_model, trainer_lock
+
+    config.setup_reporting()
 
     check_model(config.model)
     with trainer_lock(config.output_dir, "train-prm"):
@@ -267,15 +271,20 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
 
     start = time.perf_counter()
     set_seed(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(config.model)
+    tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
     ensure_pad_token(tokenizer)
     train_set, train_records, held = _datasets(config, tokenizer)
     model = AutoModelForTokenClassification.from_pretrained(
-        config.model, num_labels=2, id2label={0: "wrong", 1: "correct"}, label2id={"wrong": 0, "correct": 1}
+        config.model, num_labels=2, id2label={0: "wrong", 1: "correct"}, label2id={"wrong": 0, "correct": 1},
+        dtype=config.load_dtype(), trust_remote_code=config.trust_remote_code,
     )
     ensure_pad_token(tokenizer, model)
     model.config.prm_format = asdict(config.step_format)
     model.config.prm_max_length = config.max_length
+    if config.use_lora:  # peft keeps the new classification head trainable (modules_to_save)
+        from peft import get_peft_model
+
+        model = get_peft_model(model, config.to_peft_config("TOKEN_CLS"))
     trainer = PRMTrainer(
         model=model, args=config, train_dataset=train_set, data_collator=StepCollator(tokenizer.pad_token_id), processing_class=tokenizer
     )
@@ -289,6 +298,8 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
                  config.overwrite, ["prm_summary.json"])
     result = trainer.train(resume_from_checkpoint=checkpoint)
     check_trained("train-prm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
+    if config.use_lora:  # one plain checkpoint that from_pretrained loads
+        trainer.model = trainer.model.merge_and_unload()
     trainer.save_model(config.output_dir)
     summary: dict[str, Any] = {
         "model": config.output_dir,

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from wizardmath.jsonl import DataError, iter_jsonl
+from wizardmath.jsonl import DataError
 
 Record = dict[str, Any]
 SHEPHERD_TAG = "ки"
@@ -185,11 +185,9 @@ def detect_format(row: Record) -> str:
 def _rows(source: str, split: str) -> tuple[Iterator[tuple[int, Record]], str]:
     path = Path(source)
     if path.is_file():
-        if path.suffix.lower() in (".jsonl", ".ndjson"):
-            return iter_jsonl(path), str(path)
-        from wizardmath.data.loaders import _local_rows
+        from wizardmath.data import local_rows  # JSONL, JSON or Parquet, rows numbered for errors
 
-        return _local_rows(path), str(path)
+        return local_rows(path), str(path)
     from datasets import load_dataset
 
     rows = load_dataset(source, split=split)

@@ -106,10 +106,14 @@ def test_aggregate_edge_cases_and_defaults():
 
 def test_config_validation():
     with pytest.raises(ValueError, match="template"):
-        PRMConfig(template="alpaca", output_dir="x")
+        PRMConfig(model="m", template="alpaca", output_dir="x")
     with pytest.raises(ValueError, match="auto, stepwise, prm800k, math-shepherd"):
-        PRMConfig(data_format="csv", output_dir="x")
-    assert PRMConfig(output_dir="x").step_separator == "\n"
+        PRMConfig(model="m", data_format="csv", output_dir="x")
+    with pytest.raises(ValueError, match="train-prm needs --model"):
+        PRMConfig(output_dir="x")
+    with pytest.raises(ValueError, match="limit must be >= 1"):
+        PRMConfig(model="m", output_dir="x", limit=0)
+    assert PRMConfig(model="m", output_dir="x").step_separator == "\n"
 
 
 @pytest.mark.slow
@@ -121,7 +125,13 @@ def test_trained_prm_saves_loads_and_scores(trained_prm):
     problem = "Tom has 5 apples. He buys 3 more apples. How many apples does Tom have now?"
     steps = ["Step 1: Tom buys 3 more, so 5 + 3 = 8.", "The answer is: 8"]
     scores = prm.score_steps(problem, steps)
-    assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+    # each score is P(correct) of the head at that step's separator token, computed here by hand
+    ids, positions = encode_steps(prm.tokenizer, problem, steps, prm.fmt, prm.max_length)
+    with torch.no_grad():
+        logits = prm.model(input_ids=torch.tensor([ids])).logits[0]
+    expected = [torch.softmax(logits[p].float(), dim=-1)[1].item() for p in positions]
+    assert len(scores) == 2 and scores == pytest.approx(expected, abs=1e-5)
+    assert scores[0] != pytest.approx(scores[1], abs=1e-6)  # read at two different tokens, not one broadcast value
     whole = prm.score_solution(problem, " " + "\n".join(steps))
     # split_steps keeps the answer line with the step it follows: one step, scored as that text
     assert whole == pytest.approx(prm.score_steps(problem, ["\n".join(steps)])[0], abs=1e-5)

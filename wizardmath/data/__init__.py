@@ -1,6 +1,13 @@
 """Problem records, data-set loaders and prompt templates."""
 
-from wizardmath.data.loaders import HUB_SOURCES, gsm8k_answer, load_problems, parse_field_map, save_problems
+from wizardmath.data.loaders import (
+    HUB_SOURCES,
+    gsm8k_answer,
+    load_problems,
+    local_rows,
+    parse_field_map,
+    save_problems,
+)
 from wizardmath.data.records import MathProblem
 from wizardmath.data.templates import (
     ANSWER_PREFIX,
@@ -22,6 +29,7 @@ __all__ = [
     "format_solution",
     "gsm8k_answer",
     "load_problems",
+    "local_rows",
     "parse_field_map",
     "save_problems",
 ]

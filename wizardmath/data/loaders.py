@@ -176,7 +176,7 @@ _add_benchmarks()
 LOCAL_ALIASES = ("jsonl", "local", "json", "parquet")
 
 
-def _local_rows(path: Path) -> Iterator[tuple[int, Row]]:
+def local_rows(path: Path) -> Iterator[tuple[int, Row]]:
     """Rows of a local file with their 1-based line (JSONL) or record number (JSON, Parquet)."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
@@ -229,7 +229,7 @@ def load_problems(
     if key in NORMALISERS:
         normalise = NORMALISERS[key]
         if data_path is not None:
-            rows, where = _local_rows(Path(data_path)), str(data_path)
+            rows, where = local_rows(Path(data_path)), str(data_path)
         else:
             hub, configs = HUB_SOURCES[key]
             if split == "test":
@@ -238,7 +238,7 @@ def load_problems(
     elif key in LOCAL_ALIASES:
         if data_path is None:
             raise ValueError(f"dataset '{dataset}' reads a local file: set data_path (--data-path FILE)")
-        normalise, rows, where = _generic, _local_rows(Path(data_path)), str(data_path)
+        normalise, rows, where = _generic, local_rows(Path(data_path)), str(data_path)
     elif "/" in dataset or Path(dataset).exists():
         config = field_map.pop("config", None)
         normalise, rows, where = _generic, _hub_rows(dataset, (config,), split), f"{dataset}[{split}]"
