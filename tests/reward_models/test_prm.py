@@ -184,3 +184,26 @@ def test_resume_from_checkpoint_matches_an_uninterrupted_run(tiny_model_dir, ste
         run(resume_from_checkpoint="no")  # the old checkpoints would stay for the next default run to resume
     fresh = run(resume_from_checkpoint="no", overwrite=True)
     assert fresh["resumed_from"] is None and fresh["global_step"] == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["prm", "irm"])
+def test_lora_reward_models_save_plain_merged_checkpoints(kind, tiny_model_dir, stepwise_file, evolve_dir, tmp_path, train_args):
+    """use_lora trains adapters (the embeddings stay as they were) and saves one merged model."""
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    from reward_models.irm import IRMConfig, train_irm
+
+    out = tmp_path / kind
+    lora = {"use_lora": True, "lora_r": 4, "lora_target_modules": ["q_proj", "v_proj"], "max_steps": 2, **train_args(out)}
+    if kind == "prm":
+        train_prm(PRMConfig(model=str(tiny_model_dir), data_path=str(stepwise_file), eval_fraction=0.0, **lora))
+        auto = AutoModelForTokenClassification
+    else:
+        train_irm(IRMConfig(model=str(tiny_model_dir), data_path=str(evolve_dir), gradient_checkpointing=False, **lora))
+        auto = AutoModelForSequenceClassification
+    saved, base = auto.from_pretrained(out).state_dict(), auto.from_pretrained(tiny_model_dir).state_dict()
+    assert not any("lora" in k for k in saved)
+    assert torch.equal(saved["model.embed_tokens.weight"], base["model.embed_tokens.weight"])
+    query = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(saved[query], base[query])  # the adapters were merged in
