@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -30,13 +31,65 @@ def test_help_is_fast_and_light():
     assert out.strip().endswith("False")
 
 
-@pytest.mark.parametrize("name", ["init-tiny", "data", "sft"])
-def test_stage_help_shows_shared_flags(name, capsys):
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_has_help(name, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([name, "--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    assert "--config FILE" in out and "--seed" in out
+    assert f"usage: wizardmath {name}" in out and "--config FILE" in out
+
+
+@pytest.mark.parametrize("name", ["init-tiny", "data", "sft", "eval", "evolve", "train-prm"])
+def test_stage_help_shows_shared_flags(name, capsys):
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    assert "--seed" in capsys.readouterr().out
+
+
+# One cheap bad input per command: (flags, exit status, what the one-line error must say).
+BAD_INPUT = {
+    "init-tiny": (["--hidden_size", "-4"], 2, "hidden_size must be >= 1, got -4"),
+    "data": (["show", "--dataset", "jsonl", "--data_path", "{tmp}/missing.jsonl"], 1, "missing.jsonl: no such file"),
+    "verify": ([], 2, "give either --input FILE or --gold G --pred P"),
+    "eval": (["--model", "m", "--num_samples", "0"], 2, "num_samples must be >= 1, got 0"),
+    "evolve": (["--num_seeds", "0"], 2, "set num_seeds"),
+    "solve": (["--num_samples", "1", "--keep_per_problem", "2"], 2, "keep_per_problem \\(2\\) cannot exceed num_samples \\(1\\)"),
+    "sft": (["--output", "{tmp}/out"], 2, "sft needs --model"),
+    "train-irm": (["--output_dir", "{tmp}/out"], 2, "train-irm needs --model"),
+    "label-prm": (["--labeler", "oracle"], 2, "invalid choice: 'oracle'"),
+    "train-prm": (["--model", "m", "--output_dir", "{tmp}/out", "--limit", "0"], 2, "limit must be >= 1"),
+    "score": ([], 2, "give either --problem"),
+    "ppo": ([], 2, "needs --model"),
+    "grpo": ([], 2, "needs --model"),
+    "pipeline": (["--nonsense", "1"], 2, "nonsense"),
+}
+
+
+def test_bad_input_table_covers_every_command():
+    assert set(BAD_INPUT) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUT))
+def test_bad_input_is_one_clear_line(name, tmp_path, capsys):
+    flags, status, message = BAD_INPUT[name]
+    flags = [f.replace("{tmp}", str(tmp_path)) for f in flags]
+    try:
+        code = main([name, *flags])
+    except SystemExit as exit_info:  # argparse's own errors (a bad choice)
+        code = exit_info.code
+    err = capsys.readouterr().err
+    assert code == status, err
+    assert re.search(message, err) and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_unknown_yaml_key_names_file_and_key(name, tmp_path, capsys):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("no_such_key: 10\n")
+    assert main([name, "--config", str(bad)]) == 2
+    assert f"{bad}: key 'no_such_key': unknown" in capsys.readouterr().err
 
 
 def test_config_error_exit_code(tmp_path, capsys):
