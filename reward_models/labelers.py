@@ -37,7 +37,7 @@ from typing import Any
 
 from wizardmath.args import BackendArguments, JudgeArguments, check_limit, default_output
 from wizardmath.backends import Backend, SamplingParams
-from wizardmath.data.templates import chat_messages, format_prompt
+from wizardmath.data import chat_messages, format_prompt
 
 PROMPTS = Path(__file__).parent / "prompts"  # judge rubrics: data, not code
 

@@ -37,7 +37,7 @@ from reward_models.common import (
     split_solution,
 )
 from wizardmath.args import ModelArguments, ReportArguments, check_limit, default_output
-from wizardmath.data.templates import TEMPLATES, format_prompt
+from wizardmath.data import TEMPLATES, format_prompt
 
 IGNORE = -100.0
 

@@ -1,8 +1,8 @@
 """``wizardmath score``: score problems with an IRM or solutions with a PRM, from the command line.
 
     wizardmath score --model checkpoints/irm --problem "Tom has 5 apples. ..."
-    wizardmath score --model checkpoints/prm --problem "..." --solution " Step 1: ...\\nThe answer is: 8"
-    wizardmath score --model checkpoints/prm --data-path solutions.jsonl --output scored.jsonl
+    wizardmath score --model runs/prm --problem "..." --solution " Step 1: ...\\nThe answer is: 8"
+    wizardmath score --model runs/prm --data-path solutions.jsonl --output scored.jsonl
 
 The kind of model is read from its config (a 1-output head is an IRM, a 2-way token head a PRM).
 A file gets one output line per input line with ``irm_score`` or ``prm_score`` and ``prm_steps``
@@ -22,7 +22,7 @@ KINDS = ("auto", "irm", "prm")
 
 @dataclass
 class ScoreConfig:
-    model: str = field(default="checkpoints/prm", metadata={"help": "A trained IRM or PRM folder."})
+    model: str | None = field(default=None, metadata={"help": "A trained IRM or PRM folder (train-irm / train-prm write runs/irm, runs/prm)."})
     kind: str = field(default="auto", metadata={"help": "auto (read from the model config), irm or prm.", "choices": list(KINDS)})
     problem: str | None = field(default=None, metadata={"help": "Score this one problem (IRM) or, with --solution, this solution (PRM)."})
     solution: str | None = field(default=None, metadata={"help": "PRM: the solution text of --problem."})
@@ -38,6 +38,8 @@ class ScoreConfig:
     def __post_init__(self) -> None:
         from reward_models.prm import AGGREGATES
 
+        if not self.model:
+            raise ValueError("score needs --model: a trained IRM or PRM folder (e.g. runs/prm)")
         if self.kind not in KINDS:
             raise ValueError(f"kind: '{self.kind}' is not one of {', '.join(KINDS)}")
         if self.aggregate not in AGGREGATES:

@@ -59,7 +59,7 @@ BAD_INPUT = {
     "train-irm": (["--output_dir", "{tmp}/out"], 2, "train-irm needs --model"),
     "label-prm": (["--labeler", "oracle"], 2, "invalid choice: 'oracle'"),
     "train-prm": (["--model", "m", "--output_dir", "{tmp}/out", "--limit", "0"], 2, "limit must be >= 1"),
-    "score": ([], 2, "give either --problem"),
+    "score": (["--model", "m"], 2, "give either --problem"),
     "ppo": ([], 2, "needs --model"),
     "grpo": ([], 2, "needs --model"),
     "pipeline": (["--nonsense", "1"], 2, "nonsense"),

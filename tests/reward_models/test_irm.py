@@ -105,15 +105,18 @@ def test_trained_irm_scores_and_orders_pairs(trained_irm):
     one = irm.score(texts, batch_size=1)
     both = irm.score(texts, batch_size=2)
     assert one == pytest.approx(both, abs=1e-4)  # padding does not change a score
-    assert all(isinstance(s, float) for s in one)
+    assert one[0] != pytest.approx(one[1], abs=1e-6)  # a score per text, not one value for all
 
 
 @pytest.mark.slow
 def test_score_command_for_both_kinds(trained_irm, trained_prm, tmp_path, capsys):
+    from reward_models import InstructionRewardModel, ProcessRewardModel
     from wizardmath.cli import main
 
-    assert main(["score", "--model", str(trained_irm), "--problem", "Tom has 4 apples. How many apples does Tom have now?"]) == 0
-    assert "irm_score" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    problem = "Tom has 4 apples. How many apples does Tom have now?"
+    assert main(["score", "--model", str(trained_irm), "--problem", problem]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["irm_score"] == pytest.approx(InstructionRewardModel.from_pretrained(str(trained_irm), device="cpu").score([problem])[0], abs=1e-5)
     rows = tmp_path / "solutions.jsonl"
     rows.write_text(json.dumps({"id": "a", "problem": "Tom has 4 apples.", "solution": " Step 1: 4 + 1 = 5.\nThe answer is: 5"}) + "\n")
     out = tmp_path / "scored.jsonl"
@@ -121,7 +124,10 @@ def test_score_command_for_both_kinds(trained_irm, trained_prm, tmp_path, capsys
     assert main(["score", "--model", str(trained_prm), "--data-path", str(rows), "--output", str(out), "--aggregate", "last"]) == 0  # resumes: no duplicate
     assert main(["score", "--model", str(trained_prm), "--data-path", str(rows), "--output", str(out)]) == 1  # other aggregate: refused
     scored = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(scored) == 1 and len(scored[0]["prm_steps"]) == 1 and 0 <= scored[0]["prm_score"] <= 1
+    solution = " Step 1: 4 + 1 = 5.\nThe answer is: 5"
+    expected = ProcessRewardModel.from_pretrained(str(trained_prm), device="cpu").score_solution("Tom has 4 apples.", solution, "last")
+    assert len(scored) == 1 and len(scored[0]["prm_steps"]) == 1
+    assert scored[0]["prm_score"] == pytest.approx(expected, abs=1e-5) == scored[0]["prm_steps"][-1]
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"id": "b", "problem": "x"}) + "\n")
     assert main(["score", "--model", str(trained_prm), "--data-path", str(bad)]) == 1
