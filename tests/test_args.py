@@ -11,7 +11,7 @@ import torch
 
 from wizardmath import args as A
 from wizardmath.checkpoints import last_checkpoint
-from wizardmath.config import ConfigError, load_config
+from wizardmath.config import ConfigError, load_config, parse_config
 
 
 @dataclass
@@ -44,6 +44,17 @@ def test_unknown_dtype_and_bad_limit_name_the_field(tmp_path):
     path.write_text("lora_rank: 8\n")
     with pytest.raises(ConfigError, match=f"{path}: key 'lora_rank': unknown"):
         load_config(Stage, path)
+    path.write_text("use_lora: 'yes'\n")
+    with pytest.raises(ConfigError, match=f"{path}: key 'use_lora': expected bool"):
+        load_config(Stage, path)
+
+
+def test_groups_parse_from_yaml_and_flags_as_one_flat_config(tmp_path):
+    path = tmp_path / "stage.yaml"
+    path.write_text("use_lora: true\nlora_r: 4\nbackend: openai\nreport_to: [wandb]\n")
+    config = parse_config(Stage, ["--config", str(path), "--lora_r", "8", "--judge_model", "j", "--use_cpu", "true"])
+    assert (config.use_lora, config.lora_r, config.backend, config.report_to, config.judge_model) == (True, 8, "openai", ["wandb"], "j")
+    assert config.bf16 is False  # resolved in __post_init__ on the parsed values
 
 
 def test_to_peft_config_only_with_use_lora():
