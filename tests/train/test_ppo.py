@@ -11,8 +11,9 @@ import torch
 
 from wizardmath import rewards as R
 from wizardmath.config import load_config
-from wizardmath.train import ppo, ppo_plan
-from wizardmath.train.ppo import PPOConfig, train_ppo
+from wizardmath.eval.greedy import Rollout, response_mask
+from wizardmath.train import ppo_plan, ppo_rollout
+from wizardmath.train.ppo import PPOConfig, PPOPlanConfig, ppo_command, train_ppo
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,12 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("size", ["7b", "13b", "70b"])
 def test_real_configs_load_validate_and_plan(size, capsys):
-    config = load_config(PPOConfig, REPO / f"configs/llama2-{size}/ppo.yaml", dry_run=True)
+    config = load_config(PPOPlanConfig, REPO / f"configs/llama2-{size}/ppo.yaml", dry_run=True)
     assert config.reward_funcs == ["irm", "prm", "verifier"] and config.reward_combine == "product"
     assert config.rollout_backend == "vllm" and config.bf16
     # the non-dry-run checks pass too (batch arithmetic, paths present)
-    load_config(PPOConfig, REPO / f"configs/llama2-{size}/ppo.yaml", dry_run=False, output_dir="x", data_path="p.jsonl")
-    assert train_ppo(config) == {"dry_run": True}
+    load_config(PPOPlanConfig, REPO / f"configs/llama2-{size}/ppo.yaml", dry_run=False, output_dir="x", data_path="p.jsonl")
+    assert ppo_command(config) == {"dry_run": True}
     plan = capsys.readouterr().out
     assert f"ZeRO stage {config.zero_stage}" in plan and f"{config.num_gpus} GPU(s)" in plan
     total = float(plan.split("total per GPU (before activations)")[1].split("GiB")[0])
@@ -45,13 +46,13 @@ def test_llama2_parameter_counts():
 
 def test_memory_plan_shards_by_zero_stage(tiny_model_dir):
     def total(**kw):
-        plan = ppo_plan.memory_plan(PPOConfig(model="llama-2-7b", dry_run=True, num_gpus=8, bf16=True, **kw))
+        plan = ppo_plan.memory_plan(PPOPlanConfig(model="llama-2-7b", dry_run=True, num_gpus=8, bf16=True, **kw))
         return float(plan.split("total per GPU (before activations)")[1].split("GiB")[0])
 
     stages = [total(zero_stage=z) for z in range(4)]
     assert stages == sorted(stages, reverse=True) and stages[0] > 100 > stages[3]
     assert total(zero_stage=3, lora=True) < total(zero_stage=3)
-    assert "0.00B parameters" in ppo_plan.memory_plan(PPOConfig(model=str(tiny_model_dir), dry_run=True))
+    assert "0.00B parameters" in ppo_plan.memory_plan(PPOPlanConfig(model=str(tiny_model_dir), dry_run=True))
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ def test_bad_config_says_what_to_set(kw, message):
 def test_response_mask_ends_after_first_eos():
     eos = 2
     response = torch.tensor([[5, 6, 2, 7, 2], [5, 5, 5, 5, 5], [2, 9, 9, 9, 9]])
-    mask, truncated = ppo.response_mask(response, eos)
+    mask, truncated = response_mask(response, eos)
     assert mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]]
     assert truncated.tolist() == [False, True, False]
 
@@ -95,8 +96,8 @@ def test_step_rewards_land_on_the_token_that_ends_the_false_claim(tiny_model_dir
     response = torch.tensor([ids + pad, ids + pad])
     mask = torch.tensor([[1.0] * len(ids) + [0.0] * 3] * 2)
     decoded = tokenizer.decode(ids, skip_special_tokens=True)
-    rollout = ppo.Rollout(response[:, :0], mask[:, :0], response, mask, [decoded] * 2, torch.tensor([False, False]))
-    dense = ppo.place_step_rewards(tokenizer, rollout, R.arithmetic_step_rewards(rollout.texts[:1]) + [[]])
+    rollout = Rollout(response[:, :0], mask[:, :0], response, mask, [decoded] * 2, torch.tensor([False, False]))
+    dense = ppo_rollout.place_step_rewards(tokenizer, rollout, R.arithmetic_step_rewards(rollout.texts[:1]) + [[]])
     assert dense[1].abs().sum() == 0 and dense[0].sum() == -1.0
     where = int(dense[0].nonzero())
     assert tokenizer.decode(ids[: where + 1]).endswith("= 11")  # the last token of the false claim
@@ -104,12 +105,12 @@ def test_step_rewards_land_on_the_token_that_ends_the_false_claim(tiny_model_dir
 
 
 def test_batch_indices_are_a_function_of_seed_and_step():
-    first = [ppo.batch_indices(s, 10, 4, seed=3) for s in range(5)]
-    assert first == [ppo.batch_indices(s, 10, 4, seed=3) for s in range(5)]
+    first = [ppo_rollout.batch_indices(s, 10, 4, seed=3) for s in range(5)]
+    assert first == [ppo_rollout.batch_indices(s, 10, 4, seed=3) for s in range(5)]
     epoch0 = sum(first[:2], []) + first[2][:2]  # 10 problems: steps 0, 1 and half of 2 are one epoch
     assert sorted(epoch0) == list(range(10))
-    ranks = [ppo.batch_indices(0, 10, 2, seed=3, rank=r, world=2) for r in range(2)]
-    assert ranks[0] + ranks[1] == ppo.batch_indices(0, 10, 4, seed=3)
+    ranks = [ppo_rollout.batch_indices(0, 10, 2, seed=3, rank=r, world=2) for r in range(2)]
+    assert ranks[0] + ranks[1] == ppo_rollout.batch_indices(0, 10, 4, seed=3)
 
 
 # --- short runs on the tiny model

@@ -85,10 +85,10 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
 
     from trl import GRPOTrainer
 
+    from wizardmath.eval.greedy import greedy_accuracy
     from wizardmath.jsonl import write_json
     from wizardmath.rewards import build_reward
     from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, rl_settings
-    from wizardmath.train.ppo import greedy_accuracy
     from wizardmath.train.sft import last_checkpoint, load_model_and_tokenizer
 
     if "wandb" in (config.report_to or []):

@@ -1,5 +1,9 @@
 """The PPO dry run's per-GPU memory plan: weights, gradients and optimizer states by ZeRO stage.
 
+``PPOPlanConfig`` is what ``wizardmath ppo`` parses: the trainer's ``PPOConfig`` plus the plan's own keys
+(how many GPUs, which ZeRO stage), which the recipes' YAML files carry; ``ppo_command`` prints the plan
+with ``--dry_run true`` and trains otherwise.
+
 Read from a local ``config.json`` or, for the recipes' base models, from their published shapes, so a 70B
 plan needs no download and no GPU: ``wizardmath ppo --config configs/llama2-70b/ppo.yaml --dry_run true``.
 Every process also holds a full copy of the IRM and PRM it is rewarded with (``reward_funcs``); their
@@ -10,11 +14,39 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from wizardmath.train.ppo import PPOConfig
+from wizardmath.train.ppo_config import PPOConfig
+
+
+@dataclass
+class PPOPlanConfig(PPOConfig):
+    """``PPOConfig`` plus the keys of the memory plan alone (a real run takes its GPUs from accelerate)."""
+
+    dry_run: bool = field(default=False, metadata={"help": "Print the per-GPU memory plan from the model config and exit."})
+    num_gpus: int = field(default=1, metadata={"help": "dry_run: GPUs to plan for (a real run takes them from accelerate)."})
+    zero_stage: int = field(default=0, metadata={"help": "dry_run: DeepSpeed ZeRO stage to plan for (0-3)."})
+    offload_optimizer: bool = field(default=False, metadata={"help": "dry_run: optimizer states offloaded to CPU."})
+
+    def __post_init__(self) -> None:
+        if self.zero_stage not in (0, 1, 2, 3):
+            raise ValueError(f"zero_stage must be 0-3, got {self.zero_stage}")
+        if self.dry_run:  # a plan needs no output folder or problems
+            self.check_choices()
+        else:
+            super().__post_init__()
+
+
+def ppo_command(config: PPOPlanConfig) -> dict[str, Any]:
+    """``wizardmath ppo``: the memory plan with ``dry_run``, else ``train_ppo``."""
+    if config.dry_run:
+        print(memory_plan(config))
+        return {"dry_run": True}
+    from wizardmath.train.ppo import train_ppo
+
+    return train_ppo(config)
 
 # LLaMA-2 shapes (Touvron et al. 2023, Table 1 and the released configs), for planning without downloads.
 LLAMA2_SHAPES = {
@@ -64,7 +96,7 @@ def model_shape(name: str) -> dict[str, Any]:
     return shape
 
 
-def reward_model_rows(config: PPOConfig, policy_shape: dict[str, Any]) -> list[tuple[str, float]]:
+def reward_model_rows(config: PPOPlanConfig, policy_shape: dict[str, Any]) -> list[tuple[str, float]]:
     """Per-GPU bytes of the IRM and PRM weights: each process loads both whole (bf16 as DeepSpeed saves them)."""
     rows = []
     for kind in ("irm", "prm"):
@@ -90,7 +122,7 @@ def count_params(shape: dict[str, Any], lora_r: int = 0, lora_modules: tuple[str
     return embed + layers * per_layer + h, lora
 
 
-def memory_plan(config: PPOConfig) -> str:
+def memory_plan(config: PPOPlanConfig) -> str:
     """Per-GPU bytes of weights, gradients and optimizer states for this PPO setup (activations excluded)."""
     shape = model_shape(config.model)
     params, lora = count_params(shape, config.lora_r if config.lora else 0, tuple(config.lora_target_modules))
@@ -103,7 +135,7 @@ def memory_plan(config: PPOConfig) -> str:
              0 if config.offload_optimizer else trainable * (12 if config.bf16 else 8) / shard["optim"])]
     if not config.lora:
         rows.append(("reference weights (frozen)", params * half / shard["params"]))
-    if config.value_model == "separate":
+    if config.value_model == "separate" and config.uses_critic:
         rows += [("critic weights + gradients", 2 * params * half / shard["params"]),
                  ("critic optimizer", 0 if config.offload_optimizer else params * (12 if config.bf16 else 8) / shard["optim"])]
     rows += reward_model_rows(config, shape)
