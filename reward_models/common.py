@@ -21,8 +21,7 @@ def resolve_checkpoint(output_dir: str, resume: str | None) -> str | None:
     Defaulting to resume is what makes a killed ``train-prm`` / ``train-irm`` safe to start again
     with the same command.
     """
-    # The SFT stage's finder skips a checkpoint torn by a kill mid-save (same Trainer layout here).
-    from wizardmath.train.sft import last_checkpoint
+    from wizardmath.checkpoints import last_checkpoint  # skips a checkpoint torn by a kill mid-save
 
     if resume is not None and resume.lower() in NO_RESUME:
         return None

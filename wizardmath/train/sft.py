@@ -23,6 +23,7 @@ from typing import Any
 
 from trl import SFTConfig as TRLSFTConfig
 
+from wizardmath.checkpoints import last_checkpoint
 from wizardmath.jsonl import DataError, iter_jsonl, write_json
 
 
@@ -114,32 +115,6 @@ def load_model_and_tokenizer(name: str, torch_dtype: str = "auto", trust_remote_
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
-
-
-def last_checkpoint(output_dir: str | os.PathLike) -> str | None:
-    """The newest *complete* ``checkpoint-N`` folder in ``output_dir``, or ``None``.
-
-    The Trainer writes ``trainer_state.json`` last, so a run killed while saving leaves a folder
-    without it (or with it torn); transformers' ``get_last_checkpoint`` would pick that folder and
-    the resume would fail. We skip it and resume from the one before.
-    """
-    import json
-    import re
-
-    folder = Path(output_dir)
-    if not folder.is_dir():
-        return None
-    steps = sorted(
-        ((int(m.group(1)), p) for p in folder.iterdir() if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir()),
-        reverse=True,
-    )
-    for _, path in steps:
-        try:
-            json.loads((path / "trainer_state.json").read_text())
-        except (OSError, ValueError):
-            continue
-        return str(path)
-    return None
 
 
 def train_sft(config: SFTConfig) -> dict[str, Any]:
