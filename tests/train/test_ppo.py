@@ -51,7 +51,7 @@ def test_memory_plan_shards_by_zero_stage(tiny_model_dir):
 
     stages = [total(zero_stage=z) for z in range(4)]
     assert stages == sorted(stages, reverse=True) and stages[0] > 100 > stages[3]
-    assert total(zero_stage=3, lora=True) < total(zero_stage=3)
+    assert total(zero_stage=3, use_lora=True) < total(zero_stage=3)
     assert "0.00B parameters" in ppo_plan.memory_plan(PPOPlanConfig(model=str(tiny_model_dir), dry_run=True))
 
 
@@ -212,7 +212,7 @@ def test_training_goes_on_when_a_reward_hangs_or_raises(tiny_config, monkeypatch
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", [{"lora": True, "lora_r": 4}, {"value_model": "separate"},
+@pytest.mark.parametrize("variant", [{"use_lora": True, "lora_r": 4}, {"value_model": "separate"},
                                      {"advantage_estimator": "grpo", "num_samples": 2, "batch_size": 2},
                                      {"step_reward": "arithmetic", "step_reward_coef": 0.5}])
 def test_variants_run(tiny_config, variant):
@@ -223,7 +223,7 @@ def test_variants_run(tiny_config, variant):
     assert (Path(config.output_dir) / "config.json").is_file()  # a plain model: LoRA merged on save
     if variant.get("step_reward"):
         assert row["reward/step_arithmetic"] <= 0  # -0.5 per false claim, summed over the response
-    if variant.get("lora"):
+    if variant.get("use_lora"):
         assert abs(row["kl/mean"]) < 1e-5  # step 1 samples before any update: policy == adapter-free reference
 
 

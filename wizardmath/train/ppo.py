@@ -136,8 +136,9 @@ def setup(config: PPOConfig) -> PPOState:
     from wizardmath.train.ppo_rollout import VLLMRollout
     from wizardmath.train.ppo_state import trackers_for
 
-    accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation_steps,
-                              mixed_precision="bf16" if config.bf16 else "no", log_with=trackers_for(config) or None)
+    accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation_steps, cpu=config.use_cpu,
+                              mixed_precision="bf16" if config.bf16 else "no", log_with=trackers_for(config) or None,
+                              project_dir=config.output_dir)
     plugin = getattr(accelerator.state, "deepspeed_plugin", None)
     if plugin is not None:  # our loop has no dataloader for accelerate to read the micro-batch size from
         plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch_size

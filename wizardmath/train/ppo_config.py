@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wizardmath.args import ModelArguments, ReportArguments
 from wizardmath.rewards import STEP_REWARDS, RewardArguments
 from wizardmath.train import ppo_core as core
 from wizardmath.train.rl_data import ProblemArguments
 
 
 @dataclass
-class PPOConfig(ProblemArguments, RewardArguments):
-    """Everything a PPO run needs; YAML keys and ``--flags`` are these field names."""
+class PPOConfig(ModelArguments, ReportArguments, ProblemArguments, RewardArguments):
+    """Everything a PPO run needs; YAML keys and ``--flags`` are these field names.
+
+    The model, its precision and LoRA come from ``ModelArguments``, ``report_to`` from
+    ``ReportArguments``; PPO keeps its own defaults for a few of them (below)."""
 
     ref_model: str | None = field(default=None, metadata={"help": "Frozen reference for the KL penalty (default: model)."})
     eval_steps: int = field(default=0, metadata={"help": "Evaluate every N steps (0: only before and after training)."})
@@ -65,21 +69,21 @@ class PPOConfig(ProblemArguments, RewardArguments):
     # models
     value_model: str = field(default="shared", metadata={"help": "shared (value head on the policy) or separate (critic network)."})
     critic_model: str | None = field(default=None, metadata={"help": "Critic backbone for value_model separate (default: model)."})
-    lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft); the reference is the adapter-free policy."})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], metadata={"help": "LoRA modules."})
-    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPUs that have it)."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for activation memory."})
+    # PPO's own defaults for shared fields
+    bf16: bool | None = field(default=False, metadata={"help": "bf16 weights and mixed precision (GPUs that have it); torch_dtype auto follows it."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout (PPO turns every dropout off: its ratios assume one network)."})
+    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], metadata={"help": "LoRA modules."})
+    report_to: str | list[str] = field(default="wandb", metadata={"help": "wandb (offline unless WANDB_MODE says otherwise), tensorboard or none."})
     # bookkeeping
     save_steps: int = field(default=50, metadata={"help": "Checkpoint every N steps (0: only at the end)."})
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept."})
     resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir."})
     max_minutes: float | None = field(default=None, metadata={"help": "Stop (and save) after this much wall time."})
-    report_to: str = field(default="wandb", metadata={"help": "wandb (offline unless WANDB_MODE says otherwise) or none."})
     reward_weights: list[float] | None = field(default=None, metadata={"help": "weighted_sum: one weight per reward_funcs entry."})
 
     def __post_init__(self) -> None:
+        super().__post_init__()  # ModelArguments: bf16 resolved once
         self.check_choices()
         self.check_run()
 

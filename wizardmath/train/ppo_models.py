@@ -51,24 +51,26 @@ def build_models(config: PPOConfig):
     """Tokenizer (left padding), ``ActorCritic`` and the frozen reference (None with LoRA)."""
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(config.model, padding_side="left")
+    remote = config.trust_remote_code
+    tokenizer = AutoTokenizer.from_pretrained(config.model, padding_side="left", trust_remote_code=remote)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    dtype = torch.bfloat16 if config.bf16 else torch.float32
-    policy = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
+    # torch_dtype auto follows bf16 here (the recipes set it), so a config means the same on any GPU
+    dtype = (torch.bfloat16 if config.bf16 else torch.float32) if config.torch_dtype == "auto" else config.load_dtype()
+    policy = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype, trust_remote_code=remote)
     if config.gradient_checkpointing:
         policy.gradient_checkpointing_enable()
     ref = None
-    if config.lora:
-        from peft import LoraConfig, get_peft_model
+    if config.use_lora:
+        from peft import get_peft_model
 
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
-        policy = get_peft_model(policy, lora)
+        policy = get_peft_model(policy, config.to_peft_config())
     else:
-        ref = AutoModelForCausalLM.from_pretrained(config.ref_model or config.model, dtype=dtype).requires_grad_(False).eval()
+        ref = AutoModelForCausalLM.from_pretrained(config.ref_model or config.model, dtype=dtype, trust_remote_code=remote)
+        ref = ref.requires_grad_(False).eval()
     critic = None
     if config.value_model == "separate" and config.uses_critic:  # GRPO learns no values: no critic to hold
-        critic = AutoModel.from_pretrained(config.critic_model or config.model, dtype=dtype)
+        critic = AutoModel.from_pretrained(config.critic_model or config.model, dtype=dtype, trust_remote_code=remote)
     model = ActorCritic(policy, critic)
     for module in model.modules():  # PPO's ratios assume the same network at rollout and update time
         if isinstance(module, nn.Dropout):
@@ -110,7 +112,7 @@ def save_policy(accelerator, model, tokenizer, config: PPOConfig) -> None:
     unwrapped = accelerator.unwrap_model(model)
     state = accelerator.get_state_dict(model)  # gathers ZeRO-3 shards
     policy = unwrapped.policy
-    if config.lora:
+    if config.use_lora:
         policy = policy.merge_and_unload()
         state = None
     else:

@@ -33,10 +33,11 @@ class PPOPlanConfig(PPOConfig):
     def __post_init__(self) -> None:
         if self.zero_stage not in (0, 1, 2, 3):
             raise ValueError(f"zero_stage must be 0-3, got {self.zero_stage}")
-        if self.dry_run:  # a plan needs no output folder or problems
-            self.check_choices()
-        else:
-            super().__post_init__()
+        super().__post_init__()
+
+    def check_run(self) -> None:
+        if not self.dry_run:  # a plan needs no output folder or problems
+            super().check_run()
 
 
 def ppo_command(config: PPOPlanConfig) -> dict[str, Any]:
@@ -125,15 +126,15 @@ def count_params(shape: dict[str, Any], lora_r: int = 0, lora_modules: tuple[str
 def memory_plan(config: PPOPlanConfig) -> str:
     """Per-GPU bytes of weights, gradients and optimizer states for this PPO setup (activations excluded)."""
     shape = model_shape(config.model)
-    params, lora = count_params(shape, config.lora_r if config.lora else 0, tuple(config.lora_target_modules))
+    params, lora = count_params(shape, config.lora_r if config.use_lora else 0, tuple(config.lora_target_modules))
     n, z, half = config.num_gpus, config.zero_stage, 2 if config.bf16 else 4
-    trainable = lora if config.lora else params
+    trainable = lora if config.use_lora else params
     shard = {"params": n if z >= 3 else 1, "grads": n if z >= 2 else 1, "optim": n if z >= 1 else 1}
     rows = [("policy weights", params * half / shard["params"]),
             ("policy gradients", trainable * half / shard["grads"]),
             ("optimizer (fp32 master + Adam m, v)" if config.bf16 else "optimizer (Adam m, v)",
              0 if config.offload_optimizer else trainable * (12 if config.bf16 else 8) / shard["optim"])]
-    if not config.lora:
+    if not config.use_lora:
         rows.append(("reference weights (frozen)", params * half / shard["params"]))
     if config.value_model == "separate" and config.uses_critic:
         rows += [("critic weights + gradients", 2 * params * half / shard["params"]),
@@ -148,7 +149,7 @@ def memory_plan(config: PPOPlanConfig) -> str:
     total = sum(b for _, b in rows)
     gib = 1024**3
     lines = [f"PPO memory plan: {config.model} ({params / 1e9:.2f}B parameters"
-             + (f", LoRA {lora / 1e6:.1f}M trainable" if config.lora else "") + f"), {n} GPU(s), ZeRO stage {z}, "
+             + (f", LoRA {lora / 1e6:.1f}M trainable" if config.use_lora else "") + f"), {n} GPU(s), ZeRO stage {z}, "
              + ("bf16" if config.bf16 else "fp32") + (", optimizer offloaded to CPU" if config.offload_optimizer else ""),
              *(f"  {name:<40} {b / gib:8.1f} GiB" for name, b in rows),
              f"  {'total per GPU (before activations)':<40} {total / gib:8.1f} GiB"]

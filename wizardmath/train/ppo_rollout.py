@@ -133,14 +133,14 @@ class VLLMRollout:
         """Load the current policy into the engine, one gathered tensor at a time (LoRA merged first)."""
         policy = accelerator.unwrap_model(model).policy
         engine = self.llm.llm_engine.model_executor.driver_worker.model_runner.model
-        if self.config.lora:
+        if self.config.use_lora:
             policy.merge_adapter()
         for name, param in policy.named_parameters():
             if "lora_" in name:
                 continue
             with gathered(accelerator, params=[param]):
                 engine.load_weights([(name.replace("base_model.model.", "").replace(".base_layer", ""), param.data)])
-        if self.config.lora:
+        if self.config.use_lora:
             policy.unmerge_adapter()
         self.llm.reset_prefix_cache()
 

@@ -54,12 +54,11 @@ class PPOState:
 
 
 def last_checkpoint(output_dir: str | os.PathLike) -> Path | None:
-    """Newest ``checkpoint-N`` whose ``ppo_state.json`` was written (it is written last)."""
-    found = []
-    for path in Path(output_dir).glob("checkpoint-*"):
-        if path.name.split("-")[-1].isdigit() and (path / STATE_FILE).is_file():
-            found.append((int(path.name.split("-")[-1]), path))
-    return max(found)[1] if found else None
+    """Newest complete ``checkpoint-N`` (its ``ppo_state.json``, written last, is whole)."""
+    from wizardmath.checkpoints import last_checkpoint as newest_complete
+
+    found = newest_complete(output_dir, STATE_FILE)
+    return Path(found) if found else None
 
 
 def save_checkpoint(state: PPOState, elapsed: float) -> None:
@@ -106,7 +105,7 @@ class MetricsLog:
         if accelerator.log_with:
             wandb = {"name": Path(config.output_dir).name, "dir": config.output_dir, "resume": "allow"}
             try:
-                accelerator.init_trackers("wizardmath", config=tracker_config(config), init_kwargs={"wandb": wandb})
+                accelerator.init_trackers(config.wandb_project, config=tracker_config(config), init_kwargs={"wandb": wandb})
             except Exception as err:  # noqa: BLE001 (logging must not stop training)
                 accelerator.print(f"trackers disabled: {err}")
 
@@ -129,7 +128,4 @@ class MetricsLog:
 
 def trackers_for(config: PPOConfig) -> list[str]:
     """``Accelerator(log_with=...)`` for ``report_to`` (wandb runs offline unless WANDB_MODE says otherwise)."""
-    if config.report_to != "wandb":
-        return []
-    os.environ.setdefault("WANDB_MODE", "offline")
-    return ["wandb"]
+    return config.setup_reporting()

@@ -9,9 +9,9 @@ from wizardmath.data.records import MathProblem
 
 @dataclass
 class ProblemArguments:
-    """Which SFT model to improve, on which problems, and where its greedy accuracy is measured."""
+    """On which problems the SFT model (``ModelArguments.model``) improves, and where its greedy accuracy
+    is measured."""
 
-    model: str = field(default="", metadata={"help": "The SFT model to improve: a local folder or a hub name."})
     dataset: str = field(default="jsonl", metadata={"help": "Prompt source: jsonl (problem/answer/id lines), gsm8k, math, ..."})
     data_path: str | None = field(default=None, metadata={"help": "Problems JSONL (or a local copy of the data set)."})
     split: str = field(default="train", metadata={"help": "Split for named data sets."})
