@@ -189,42 +189,119 @@ def test_resume_gives_the_same_next_step(tiny_config):
     assert kept == ["checkpoint-2", "checkpoint-3"]  # save_total_limit 2
 
 
-def hang_or_raise(completions, **_):
+def hang_raise_or_score(completions, id, **_):
+    """By problem number: 0 mod 3 hangs past the timeout, 1 mod 3 raises, 2 mod 3 scores 1."""
     import time
 
-    text = completions[0]
-    if len(text) % 3 == 0:
+    number = int((id[0] if isinstance(id, list | tuple) else id)[1:])
+    if number % 3 == 0:
         time.sleep(30)
-    if len(text) % 3 == 1:
+    if number % 3 == 1:
         raise RuntimeError("bad sample")
     return [1.0]
 
 
 @pytest.mark.slow
 def test_training_goes_on_when_a_reward_hangs_or_raises(tiny_config, monkeypatch):
-    monkeypatch.setitem(R.REWARDS, "flaky", R.RewardSpec(lambda a: hang_or_raise, True, "test"))
-    config = tiny_config(steps=1, reward_funcs=["flaky"], reward_timeout=1.0, max_new_tokens=8)
+    monkeypatch.setitem(R.REWARDS, "flaky", R.RewardSpec(lambda a: hang_raise_or_score, True, "test"))
+    config = tiny_config(steps=1, batch_size=6, reward_funcs=["flaky"], reward_timeout=1.0, max_new_tokens=8)
+    numbers = ppo_rollout.batch_indices(0, 12, 6, seed=0)
+    assert {n % 3 for n in numbers} == {0, 1, 2}  # the step sees a hang, a raise and a score
     summary = train_ppo(config)
     assert summary["steps"] == 1
     row = _metrics(config)[0]
-    assert math.isfinite(row["reward/mean"]) and 0 <= row["reward/mean"] <= 1
-    assert row.get("reward/flaky_errors", 0) >= 0
+    failed = sum(n % 3 != 2 for n in numbers)
+    assert row["reward/flaky_errors"] == failed  # each hung or raising sample counted once ...
+    assert row["reward/mean"] == pytest.approx((6 - failed) / 6)  # ... and scored 0, the others 1
+    assert math.isfinite(row["loss/policy"])
+
+
+def _checkpoint_state(config, step: int) -> dict[str, torch.Tensor]:
+    return torch.load(Path(config.output_dir) / f"checkpoint-{step}" / "pytorch_model.bin", weights_only=True)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", [{"use_lora": True, "lora_r": 4}, {"value_model": "separate"},
-                                     {"advantage_estimator": "grpo", "num_samples": 2, "batch_size": 2},
-                                     {"step_reward": "arithmetic", "step_reward_coef": 0.5}])
-def test_variants_run(tiny_config, variant):
-    config = tiny_config(steps=1, **variant)
+def test_lora_reference_is_the_adapter_free_policy(tiny_config, tiny_model_dir):
+    config = tiny_config(steps=1, use_lora=True, lora_r=4)
+    train_ppo(config)
+    row = _metrics(config)[0]
+    assert abs(row["kl/mean"]) < 1e-5  # step 1 samples before any update: policy == adapter-free reference
+    assert (Path(config.output_dir) / "config.json").is_file()  # a plain model: LoRA merged on save
+    before, after = _weights(tiny_model_dir), _weights(config.output_dir)
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed and all(any(m in k for m in config.lora_target_modules) for k in changed)  # only adapted layers
+
+
+@pytest.mark.slow
+def test_separate_critic_is_trained_on_the_value_loss(tiny_config):
+    config = tiny_config(steps=1, value_model="separate", save_steps=1)
+    train_ppo(config)
+    row = _metrics(config)[0]
+    assert row["loss/value"] > 0 and math.isfinite(row["value/explained_variance"])  # zero-initialised head, scores > 0
+    state = _checkpoint_state(config, 1)
+    assert any(k.startswith("critic.") for k in state) and state["v_head.weight"].abs().sum() > 0
+
+
+@pytest.mark.slow
+def test_grpo_computes_no_value_loss(tiny_config):
+    config = tiny_config(steps=1, advantage_estimator="grpo", num_samples=2, batch_size=2, value_model="separate",
+                         save_steps=1)
     train_ppo(config)
     row = _metrics(config)[0]
     assert math.isfinite(row["loss/policy"]) and math.isfinite(row["kl/mean"])
-    assert (Path(config.output_dir) / "config.json").is_file()  # a plain model: LoRA merged on save
-    if variant.get("step_reward"):
-        assert row["reward/step_arithmetic"] <= 0  # -0.5 per false claim, summed over the response
-    if variant.get("use_lora"):
-        assert abs(row["kl/mean"]) < 1e-5  # step 1 samples before any update: policy == adapter-free reference
+    assert not {"loss/value", "value/clipfrac", "value/explained_variance"} & set(row)
+    state = _checkpoint_state(config, 1)
+    assert not any(k.startswith("critic.") for k in state)  # no critic is built for GRPO
+    assert state["v_head.weight"].abs().sum() == 0  # and the value head never learned
+
+
+def test_keep_groups_drops_groups_that_are_all_right_or_all_wrong():
+    class Reward:
+        last_terms = {"verifier": [1.0, 0.0, 1.0, 1.0, 0.0, None]}  # groups of 2: mixed, all right, all wrong
+
+    config = PPOConfig(model="m", output_dir="o", data_path="p", num_samples=2, batch_size=3, mini_batch_size=2,
+                       filter_groups=True)
+    scores = torch.tensor([0.9, 0.1, 0.9, 0.9, 0.1, 0.1])
+    assert ppo_rollout.keep_groups(config, Reward(), scores, seed=0).tolist() == [0, 1]
+    Reward.last_terms = {}  # no verifier term: correct means a score over 0.5
+    assert ppo_rollout.keep_groups(config, Reward(), torch.tensor([0.9, 0.1, 0.9, 0.9]), seed=0).tolist() == [0, 1]
+
+
+@pytest.mark.slow
+def test_filter_groups_learns_nothing_from_groups_without_contrast(tiny_config, tiny_model_dir, monkeypatch):
+    monkeypatch.setitem(R.REWARDS, "one", R.RewardSpec(lambda a: lambda completions, **_: [1.0] * len(completions),
+                                                       False, "test"))
+    config = tiny_config(steps=1, reward_funcs=["one"], num_samples=2, batch_size=2, filter_groups=True)
+    train_ppo(config)
+    row = _metrics(config)[0]
+    assert row["filter/kept"] == 0.0 and "loss/policy" not in row  # every group all right: no update
+    before, after = _weights(tiny_model_dir), _weights(config.output_dir)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.slow
+def test_keep_best_returns_the_policy_of_the_best_validation_step(tiny_config, problems, monkeypatch):
+    from wizardmath.train import ppo
+
+    curve = [0.5, 0.9, 0.1]  # validation accuracy at steps 0, 1 and 2 (the end), then none
+    monkeypatch.setattr(ppo, "evaluate", lambda state: curve.pop(0) if curve else float("nan"))
+    config = tiny_config(steps=2, eval_steps=1, keep_best=True, eval_data_path=str(problems))
+    summary = train_ppo(config)
+    assert summary["best_step"] == 1 and summary["last_step"] == 2 and summary["accuracy"] == 0.9
+    assert [list(point) for point in summary["eval_curve"]] == [[0, 0.5], [1, 0.9], [2, 0.1]]
+    one_step = tiny_config(steps=1)
+    one_step.output_dir += "-one-step"
+    train_ppo(one_step)  # the same seed: the same first step
+    best, after_one = _weights(config.output_dir), _weights(one_step.output_dir)
+    assert all(torch.equal(best[k], after_one[k]) for k in best)
+
+
+@pytest.mark.slow
+def test_step_rewards_reach_the_metrics(tiny_config, monkeypatch):
+    monkeypatch.setitem(R.STEP_REWARDS, "arithmetic", lambda texts: [[(1, -1.0)] for _ in texts])  # one event each
+    config = tiny_config(steps=1, step_reward="arithmetic", step_reward_coef=0.5)
+    train_ppo(config)
+    assert _metrics(config)[0]["reward/step_arithmetic"] == pytest.approx(-0.5)  # -coef per event, per response
 
 
 def test_tiny_config_loads_on_its_own():
