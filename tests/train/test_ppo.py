@@ -113,6 +113,25 @@ def test_batch_indices_are_a_function_of_seed_and_step():
     assert ranks[0] + ranks[1] == ppo_rollout.batch_indices(0, 10, 4, seed=3)
 
 
+def test_warmup_reaches_full_rate_linearly_from_the_first_step():
+    from wizardmath.train.ppo_update import advance_schedule, warmup_scheduler
+
+    config = PPOConfig(model="m", output_dir="o", data_path="p", warmup_steps=4, learning_rate=0.1)
+    optimizer = torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1},
+                                 {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1.0}])
+    scheduler = warmup_scheduler(optimizer, config)
+    rates = []
+    for _ in range(6):  # advanced at the start of each step: step s trains at lr * min(1, (s + 1) / 4)
+        advance_schedule(scheduler)
+        rates.append([group["lr"] for group in optimizer.param_groups])
+    assert rates == pytest.approx([[0.1 * f, 1.0 * f] for f in (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)])
+    resumed = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    replayed = warmup_scheduler(resumed, config)
+    advance_schedule(replayed, 2)  # a run resumed after 2 steps replays them, then takes step 2
+    advance_schedule(replayed)
+    assert resumed.param_groups[0]["lr"] == pytest.approx(rates[2][0])
+
+
 # --- short runs on the tiny model
 
 
