@@ -15,7 +15,7 @@ from wizardmath.config import ConfigError, load_config
 
 
 @dataclass
-class Stage(A.ModelArguments, A.BackendArguments, A.ReportArguments):
+class Stage(A.ModelArguments, A.BackendArguments, A.JudgeArguments, A.ReportArguments):
     seed: int = 7
     limit: int | None = field(default=None)
 
@@ -66,6 +66,10 @@ def test_build_backend_kwargs_and_judge_fallbacks(monkeypatch):
     assert calls[-1] == ("symbolic", {"concurrency": 4, "seed": 7})
     with pytest.raises(ValueError, match="key=value"):
         Stage(backend_args=["oops"]).build_backend()
+    A.JudgeArguments(judge_backend="fake", judge_base_url="http://j/v1").build_judge()  # a stage with a judge only
+    assert calls[-1] == ("fake", {"base_url": "http://j/v1"})
+    with pytest.raises(ValueError, match="--judge_backend"):
+        A.JudgeArguments().build_judge()
 
 
 def test_wandb_is_offline_unless_told(monkeypatch):

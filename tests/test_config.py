@@ -82,18 +82,22 @@ def test_load_config_overrides_are_checked():
         load_config(ToyConfig, stepz=4)
 
 
-def test_trainer_config_output_alias_and_yaml(tmp_path):
+def test_trainer_config_output_alias_and_yaml(tmp_path, monkeypatch):
     from wizardmath.train.sft import SFTConfig
 
+    monkeypatch.setattr("wizardmath.args.bf16_supported", lambda: True)  # as on a bf16 GPU, on any machine
     path = write(tmp_path, "learning_rate: 2.0e-5\nnum_train_epochs: 3\nuse_cpu: true\n")
-    config = parse_config(SFTConfig, ["--config", str(path), "--data-path", "x.jsonl", "--output", str(tmp_path / "out")])
+    argv = ["--config", str(path), "--model", "m", "--data-path", "x.jsonl", "--output", str(tmp_path / "out")]
+    config = parse_config(SFTConfig, argv)
     assert config.output_dir == str(tmp_path / "out")
     assert config.learning_rate == 2e-5 and config.num_train_epochs == 3
-    assert config.bf16 is False  # no GPU here: bf16 resolves off instead of failing
+    assert config.bf16 is False  # use_cpu: bf16 resolves off, even on a bf16 GPU (tests/test_args.py: without it)
 
 
 def test_trainer_config_validation_says_what_to_set(tmp_path):
     from wizardmath.train.sft import SFTConfig
 
+    with pytest.raises(ConfigError, match="sft needs --model"):
+        parse_config(SFTConfig, ["--output", str(tmp_path), "--data_path", "x.jsonl"])
     with pytest.raises(ConfigError, match="--data_path"):
-        parse_config(SFTConfig, ["--output", str(tmp_path)])
+        parse_config(SFTConfig, ["--output", str(tmp_path), "--model", "m"])

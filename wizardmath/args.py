@@ -8,8 +8,8 @@ A stage config is a dataclass that inherits the groups it needs, so YAML keys, `
 
 - ``ModelArguments``: the model to load, its dtype and mixed precision (resolved once, honouring
   ``use_cpu``), and LoRA with one ``to_peft_config()``.
-- ``BackendArguments`` (with ``JudgeArguments``): the generation backend and the judge, built by one
-  ``build_backend()``.
+- ``BackendArguments`` and ``JudgeArguments``: the generation backend and an LLM judge, both built by
+  the one ``build_backend()``.
 - ``ReportArguments``: ``report_to`` with wandb offline unless ``WANDB_MODE`` says otherwise.
 
 Shared meanings: ``model`` unset (``None``) means "not given" (a stage that needs one says which flag
@@ -149,6 +149,8 @@ class JudgeArguments:
     judge_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server of the judge (unset: the stage's, when the backend is the same)."})
 
     def build_judge(self, **defaults: Any) -> Any:
+        """The judge's backend; in a stage with ``BackendArguments`` too, an unset or equal
+        ``judge_backend`` shares that backend's settings (see ``BackendArguments.build_backend``)."""
         if isinstance(self, BackendArguments):
             return self.build_backend(self.judge_backend or None, self.judge_model, self.judge_base_url, **defaults)
         if not self.judge_backend:
@@ -157,8 +159,8 @@ class JudgeArguments:
 
 
 @dataclass
-class BackendArguments(JudgeArguments):
-    """The generation backend a stage talks to (plus its judge)."""
+class BackendArguments:
+    """The generation backend a stage talks to."""
 
     backend: str = field(default="symbolic", metadata={"help": "Generation backend: openai, transformers, vllm, symbolic or fake."})
     model: str | None = field(default=None, metadata={"help": "Model name (openai) or path (transformers, vllm); unused by symbolic."})
@@ -168,12 +170,17 @@ class BackendArguments(JudgeArguments):
         metadata={"help": "Extra backend arguments as key=value (values read as YAML), e.g. concurrency=64 error_rate=0.1."},
     )
 
+    @property
+    def backend_name(self) -> str:
+        """The backend ``backend`` stands for (a stage with an ``auto`` choice resolves it here)."""
+        return self.backend
+
     def build_backend(self, name: str | None = None, model: str | None = None, base_url: str | None = None,
                       **defaults: Any) -> Any:
         """The stage's backend, or another one (``name``, e.g. a judge or solver): a different backend
         does not inherit this one's server URL and ``backend_args``, nor its model."""
-        same = not name or name == self.backend
-        return build_backend(name or self.backend, model or (self.model if same else None),
+        same = not name or name == self.backend_name
+        return build_backend(name or self.backend_name, model or (self.model if same else None),
                              base_url or (self.base_url if same else None), self.backend_args if same else [],
                              getattr(self, "seed", None), **defaults)
 

@@ -138,3 +138,19 @@ def test_cli_without_model_or_completions_says_what_to_pass(tmp_path: Path, caps
     data.write_text(json.dumps({"id": "x", "problem": "1+1", "answer": "2"}) + "\n")
     assert main(["eval", "--dataset", "jsonl", "--data-path", str(data), "--output", str(tmp_path / "o")]) == 1
     assert "set --model" in capsys.readouterr().err
+
+
+def test_build_backend_passes_eval_settings_and_backend_args(monkeypatch):
+    from wizardmath.eval.runner import build_backend
+
+    calls = []
+    monkeypatch.setattr("wizardmath.backends.get_backend", lambda name, **kw: calls.append((name, kw)) or name)
+    build_backend(EvalConfig(model="m", batch_size=4, device="cpu", backend_args=["max_length=64"]))
+    assert calls[-1] == ("transformers", {"max_length": 64, "model": "m", "batch_size": 4, "device": "cpu", "dtype": "auto",
+                                          "stop_at_answer": True})
+    build_backend(EvalConfig(base_url="http://x/v1", concurrency=3))  # auto -> openai, the server's default model
+    assert calls[-1] == ("openai", {"model": "default", "base_url": "http://x/v1", "api_key": None, "concurrency": 3, "chat": False})
+    with pytest.raises(ValueError, match="--base-url is for the openai backend"):
+        EvalConfig(model="m", backend="transformers", base_url="http://x/v1")
+    with pytest.raises(ValueError, match="wandb only"):
+        EvalConfig(model="m", report_to="tensorboard")

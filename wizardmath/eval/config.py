@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wizardmath.args import BackendArguments, ReportArguments, check_limit, default_output, report_targets
 from wizardmath.data import TEMPLATES
 from wizardmath.eval.grading import ANSWER_FORMATS
 
@@ -12,7 +13,7 @@ RERANKERS = ("prm",)
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(BackendArguments, ReportArguments):
     """Evaluate a model (local, served, or completions already written) on a math benchmark."""
 
     model: str | None = field(default=None, metadata={"help": "Checkpoint folder or hub name; for --base-url, the served model name."})
@@ -29,7 +30,6 @@ class EvalConfig:
     stop_at_answer: bool = field(default=True, metadata={"help": "Stop each completion at the end of its 'The answer is: X' line."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
     backend: str = field(default="auto", metadata={"help": "auto (openai when --base-url is set, else transformers), transformers, vllm or openai.", "choices": list(EVAL_BACKENDS)})
-    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server, e.g. http://localhost:8000/v1."})
     api_key: str | None = field(default=None, metadata={"help": "API key for --base-url (default: $OPENAI_API_KEY)."})
     concurrency: int = field(default=32, metadata={"help": "Requests in flight at once (openai backend)."})
     batch_size: int = field(default=16, metadata={"help": "Prompts per generate call (transformers backend)."})
@@ -41,14 +41,12 @@ class EvalConfig:
     rerank: str | None = field(default=None, metadata={"help": "Rerank the K samples with a reward model: prm (needs --prm PATH)."})
     prm: str | None = field(default=None, metadata={"help": "Process reward model checkpoint for --rerank prm."})
     prm_aggregate: str = field(default="min", metadata={"help": "How a PRM's step scores make a solution score: min, prod, last or mean."})
-    output: str = field(default="outputs/eval", metadata={"help": "Folder for <dataset>.jsonl and <dataset>.summary.json."})
+    output: str = field(default=default_output("eval"), metadata={"help": "Folder for <dataset>.jsonl and <dataset>.summary.json."})
     name: str | None = field(default=None, metadata={"help": "Base name of the output files (default: the data set name)."})
     overwrite: bool = field(default=False, metadata={"help": "Start over instead of resuming from the results already in --output."})
     chunk_size: int = field(default=0, metadata={"help": "Problems per generate call, written after each; 0 = auto."})
     verify_workers: int = field(default=2, metadata={"help": "Processes for symbolic answer checks."})
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
-    report_to: str = field(default="none", metadata={"help": "none or wandb (offline unless WANDB_MODE says otherwise).", "choices": ["none", "wandb"]})
-    wandb_project: str = field(default="wizardmath", metadata={"help": "wandb project for --report_to wandb."})
 
     def __post_init__(self) -> None:
         if self.num_samples < 1:
@@ -63,6 +61,8 @@ class EvalConfig:
             raise ValueError(f"unknown backend '{self.backend}'; valid: {', '.join(EVAL_BACKENDS)}")
         if self.backend == "openai" and not self.base_url:
             raise ValueError("backend 'openai' needs --base-url (e.g. http://localhost:8000/v1)")
+        if self.base_url and self.backend in ("transformers", "vllm"):
+            raise ValueError(f"--base-url is for the openai backend; backend '{self.backend}' runs the model locally")
         if self.rerank is not None and self.rerank not in RERANKERS:
             raise ValueError(f"unknown rerank '{self.rerank}'; valid: {', '.join(RERANKERS)}")
         if self.rerank == "prm" and not self.prm:
@@ -70,8 +70,9 @@ class EvalConfig:
         for name in ("batch_size", "concurrency", "max_new_tokens", "tensor_parallel_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be >= 1 (or unset for all), got {self.limit}")
+        check_limit(self.limit)
+        if set(report_targets(self.report_to)) - {"wandb"}:
+            raise ValueError(f"eval reports to wandb only (or none), got report_to={self.report_to!r}")
 
     @property
     def backend_name(self) -> str:

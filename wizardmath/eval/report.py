@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from wizardmath.args import report_targets
 from wizardmath.eval.config import EvalConfig
 
 
@@ -69,7 +69,7 @@ class WandbLogger:
     """A wandb run for one evaluation: running accuracy as it goes, the summary at the end."""
 
     def __init__(self, config: EvalConfig, output: Path):
-        os.environ.setdefault("WANDB_MODE", "offline")
+        config.setup_reporting()
         try:
             import wandb
         except ImportError as err:
@@ -90,7 +90,7 @@ class WandbLogger:
 
 
 def open_logger(config: EvalConfig, paths: dict[str, Path]) -> WandbLogger | None:
-    if config.report_to != "wandb":
+    if "wandb" not in report_targets(config.report_to):
         return None
     paths["jsonl"].parent.mkdir(parents=True, exist_ok=True)
     return WandbLogger(config, paths["jsonl"].parent)

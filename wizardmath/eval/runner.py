@@ -85,19 +85,18 @@ def read_completions(path: str | os.PathLike, problems: Sequence[MathProblem]) -
 
 
 def build_backend(config: EvalConfig) -> Backend:
-    from wizardmath.backends import get_backend
-
+    """The eval backend: ``config.build_backend`` with each backend's eval settings."""
     name = config.backend_name
     if name != "openai" and not config.model:
         raise ValueError("set --model (a checkpoint folder or hub name), or --completions FILE to score existing completions")
     if name == "transformers":
-        return get_backend(name, model=config.model, batch_size=config.batch_size, device=config.device,
-                           dtype=config.dtype, stop_at_answer=config.stop_at_answer)
+        return config.build_backend(batch_size=config.batch_size, device=config.device, dtype=config.dtype,
+                                    stop_at_answer=config.stop_at_answer)
     if name == "vllm":
-        return get_backend(name, model=config.model, dtype=config.dtype, seed=config.seed,
-                           tensor_parallel_size=config.tensor_parallel_size, stop_at_answer=config.stop_at_answer)
-    return get_backend(name, base_url=config.base_url, model=config.model or "default", api_key=config.api_key,
-                       concurrency=config.concurrency, chat=config.template == "chat")
+        return config.build_backend(dtype=config.dtype, seed=config.seed, tensor_parallel_size=config.tensor_parallel_size,
+                                    stop_at_answer=config.stop_at_answer)
+    return config.build_backend(model=config.model or "default", api_key=config.api_key, concurrency=config.concurrency,
+                                chat=config.template == "chat")
 
 
 def prm_scorer(config: EvalConfig) -> Scorer:

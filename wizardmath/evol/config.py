@@ -6,6 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wizardmath.args import (  # noqa: F401  (the one builder; evol.engine and solve import it here)
+    BackendArguments,
+    JudgeArguments,
+    build_backend,
+    check_limit,
+    default_output,
+    parse_backend_args,
+)
 from wizardmath.data.templates import TEMPLATES
 
 # Beside the checkout (../shared/data), found from the package, not the working folder: evolution run
@@ -15,44 +23,11 @@ SHARED_TEST_SETS = [str(_SHARED / "gsm8k" / "test.jsonl"), str(_SHARED / "math50
 PARENTS = ("seeds", "previous")
 
 
-def parse_backend_args(args: list[str]) -> dict[str, Any]:
-    """``["concurrency=64", "error_rate=0.1"]`` -> ``{"concurrency": 64, "error_rate": 0.1}`` (values read as YAML)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for arg in args:
-        key, sep, value = arg.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"backend argument {arg!r} must look like key=value")
-        out[key.strip().replace("-", "_")] = yaml.safe_load(value)
-    return out
-
-
-def build_backend(name: str, model: str = "", base_url: str = "", args: list[str] | None = None, seed: int | None = None):
-    """A backend from the registry with the config's model/base_url/extra args."""
-    from wizardmath.backends import get_backend
-
-    kwargs = parse_backend_args(args or [])
-    if model:
-        kwargs.setdefault("model", model)
-    if base_url:
-        kwargs.setdefault("base_url", base_url)
-    if name == "symbolic" and seed is not None:
-        kwargs.setdefault("seed", seed)
-    return get_backend(name, **kwargs)
-
-
 @dataclass
-class BackendFields:
-    """Fields shared by every stage that talks to a generation backend."""
+class BackendFields(BackendArguments):
+    """Fields shared by every stage that talks to a generation backend (evolve, solve)."""
 
     backend: str = field(default="symbolic", metadata={"help": "Generation backend: openai, transformers, vllm, symbolic or fake."})
-    model: str = field(default="", metadata={"help": "Model name (openai) or path (transformers, vllm); unused by symbolic."})
-    base_url: str = field(default="", metadata={"help": "OpenAI-compatible server URL, e.g. http://localhost:8000/v1."})
-    backend_args: list[str] = field(
-        default_factory=list,
-        metadata={"help": "Extra backend arguments as key=value (values read as YAML), e.g. concurrency=64 error_rate=0.1."},
-    )
     seed: int = field(default=0, metadata={"help": "Seed for every random choice (operations, sampling, symbolic world)."})
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
     overwrite: bool = field(default=False, metadata={"help": "Delete what --output holds and start clean."})
@@ -65,15 +40,16 @@ class BackendFields:
         from wizardmath.runstate import fingerprint
 
         # How much of the same data (limit, num_seeds) may grow or shrink: ids stay the same.
-        free = ("base_url", "backend_args", "progress", "overwrite", "resume", "chunk_size", "output", "limit", "num_seeds")
+        free = ("base_url", "judge_base_url", "backend_args", "progress", "overwrite", "resume", "chunk_size", "output", "limit",
+                "num_seeds")
         return {**{k: v for k, v in asdict(self).items() if k not in free}, "input_files": fingerprint(inputs)}
 
 
 @dataclass
-class EvolveConfig(BackendFields):
+class EvolveConfig(BackendFields, JudgeArguments):
     """Math Evol-Instruct: seeds in, evolved problems out (``DIR/problems.jsonl``, ``rejected.jsonl``, ``stats.json``)."""
 
-    output: str = field(default="evol-out", metadata={"help": "Output folder (problems.jsonl, rejected.jsonl, stats.json)."})
+    output: str = field(default=default_output("evolve"), metadata={"help": "Output folder (problems.jsonl, rejected.jsonl, stats.json)."})
     dataset: list[str] = field(
         default_factory=lambda: ["symbolic"],
         metadata={"help": "Seed data sets: symbolic (generated), gsm8k, math, math500, jsonl or hub names; one or more."},
@@ -101,11 +77,9 @@ class EvolveConfig(BackendFields):
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of the evolver (the paper: 0.7)."})
     max_new_tokens: int = field(default=1024, metadata={"help": "Longest evolved problem, in tokens."})
     prompt_dir: str = field(default="", metadata={"help": "Folder of <operation>.txt templates overriding or adding operations."})
-    judge_backend: str = field(default="", metadata={"help": "Backend of the 'equal' judge ('' = the evolver's backend)."})
-    judge_model: str = field(default="", metadata={"help": "Model of the judge ('' = the evolver's model)."})
     equal_judge: bool = field(default=True, metadata={"help": "Ask the judge whether a rewrite equals its parent (no information gain)."})
     solver_backend: str = field(default="", metadata={"help": "Backend that solves candidates ('' = the evolver's backend)."})
-    solver_model: str = field(default="", metadata={"help": "Model of the solver ('' = the evolver's model)."})
+    solver_model: str | None = field(default=None, metadata={"help": "Model of the solver (unset: the evolver's model when the backend is the same)."})
     solver_samples: int = field(default=4, metadata={"help": "K: solver samples per candidate; 0 skips the solvability check."})
     solver_temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of the solver."})
     solver_max_new_tokens: int = field(default=1024, metadata={"help": "Longest solver reply, in tokens."})
@@ -159,8 +133,8 @@ class SolveConfig(BackendFields):
     data_path: str = field(default="", metadata={"help": "Problems to solve: a JSONL file (e.g. DIR/problems.jsonl of evolve)."})
     dataset: str = field(default="jsonl", metadata={"help": "Data set of the problems: jsonl, gsm8k, math, math500, symbolic or a hub name."})
     split: str = field(default="train", metadata={"help": "Split, for named data sets."})
-    limit: int = field(default=0, metadata={"help": "Solve at most this many problems (0 = all)."})
-    output: str = field(default="solve-out", metadata={"help": "Output folder (sft.jsonl, sft_rejected.jsonl, solve_stats.json)."})
+    limit: int | None = field(default=None, metadata={"help": "Solve at most this many problems (unset = all; the symbolic set: 100)."})
+    output: str = field(default=default_output("solve"), metadata={"help": "Output folder (sft.jsonl, sft_rejected.jsonl, solve_stats.json)."})
     num_samples: int = field(default=4, metadata={"help": "K: teacher samples per problem."})
     temperature: float = field(default=0.7, metadata={"help": "Teacher sampling temperature."})
     max_new_tokens: int = field(default=1024, metadata={"help": "Longest solution, in tokens."})
@@ -181,3 +155,4 @@ class SolveConfig(BackendFields):
             raise ValueError(f"majority_threshold must be in [0, 1), got {self.majority_threshold}")
         if self.chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
+        check_limit(self.limit)

@@ -15,7 +15,6 @@ what ``wizardmath eval --model DIR`` evaluates.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,47 +22,37 @@ from typing import Any
 
 from trl import SFTConfig as TRLSFTConfig
 
+from wizardmath.args import (
+    ModelArguments,
+    ReportArguments,
+    bf16_supported,  # noqa: F401  (grpo.py imports it from here until it adopts ModelArguments)
+    check_limit,
+    resolve_dtype,
+)
 from wizardmath.checkpoints import last_checkpoint
 from wizardmath.jsonl import DataError, iter_jsonl, write_json
 
 
-def bf16_supported() -> bool:
-    import torch
-
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-
-
 @dataclass
-class SFTConfig(TRLSFTConfig):
-    """TRL's ``SFTConfig`` (every TrainingArguments flag works) plus what wizardmath adds."""
+class SFTConfig(ModelArguments, ReportArguments, TRLSFTConfig):
+    """TRL's ``SFTConfig`` (every TrainingArguments flag works) plus the shared model and report
+    arguments (``wizardmath.args``) and what SFT adds."""
 
-    model: str = field(default="tiny-model", metadata={"help": "Base model: a local folder or a hub name (LLaMA-2, Mistral, any causal LM)."})
     dataset: str = field(default="jsonl", metadata={"help": "'jsonl' for --data_path, or a hub name / local data-set folder with prompt/completion columns."})
     data_path: str | None = field(default=None, metadata={"help": "Prompt/completion JSONL (the output of `wizardmath solve`)."})
     eval_data_path: str | None = field(default=None, metadata={"help": "Optional held-out prompt/completion JSONL for eval loss."})
     max_samples: int | None = field(default=None, metadata={"help": "Train on at most this many examples (after shuffling)."})
-    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights; merged on save."})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
-    lora_target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-        metadata={"help": "Modules that get LoRA adapters."},
-    )
     auto_resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."})
     overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
-    torch_dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto (bf16 on GPUs that have it, else fp32), bfloat16, float16, float32."})
-    # Defaults that differ from TRL's: bf16 only where supported (None = decide at start), no hub pushes.
-    bf16: bool | None = field(default=None, metadata={"help": "bf16 mixed precision; default: on where the GPU supports it."})
-    report_to: str | list[str] = field(default="none", metadata={"help": "none, wandb (offline unless WANDB_MODE=online), tensorboard, ..."})
 
     def __post_init__(self) -> None:
-        if self.bf16 is None:
-            self.bf16 = bf16_supported()
+        if not self.model:
+            raise ValueError("sft needs --model: the base model folder (e.g. from `wizardmath init-tiny`) or a hub name")
         if self.dataset == "jsonl" and not self.data_path:
             raise ValueError("sft needs training data: set --data_path FILE.jsonl (prompt/completion lines) or --dataset NAME")
         if self.output_dir in (None, "", "trainer_output"):
             raise ValueError("sft needs --output DIR (alias of --output_dir): where checkpoints and the model go")
+        check_limit(self.max_samples, "max_samples")
         super().__post_init__()
 
 
@@ -99,19 +88,14 @@ def load_sft_dataset(config: SFTConfig, path: str | None = None):
     return data
 
 
-def load_model_and_tokenizer(name: str, torch_dtype: str = "auto", trust_remote_code: bool = False):
+def load_model_and_tokenizer(name: str, torch_dtype: str = "auto", trust_remote_code: bool = False, use_cpu: bool = False):
     """A causal LM and its tokenizer with a pad token (LLaMA-2 ships none: reuse eos)."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if torch_dtype == "auto":
-        dtype = torch.bfloat16 if bf16_supported() else torch.float32
-    else:
-        dtype = getattr(torch, torch_dtype)
-    model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(name, dtype=resolve_dtype(torch_dtype, use_cpu), trust_remote_code=trust_remote_code)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
@@ -134,30 +118,18 @@ def _train_sft(config: SFTConfig) -> dict[str, Any]:
 
     from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
 
-    if "wandb" in (config.report_to or []):
-        os.environ.setdefault("WANDB_MODE", "offline")
+    config.setup_reporting()
     start = time.perf_counter()
     train_data = load_sft_dataset(config)
     eval_data = load_sft_dataset(config, config.eval_data_path) if config.eval_data_path else None
-    model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code)
-    peft_config = None
-    if config.use_lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(
-            r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=config.lora_target_modules,
-            task_type="CAUSAL_LM",
-        )
+    model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code, config.use_cpu)
     trainer = SFTTrainer(
         model=model,
         args=config,
         train_dataset=train_data,
         eval_dataset=eval_data,
         processing_class=tokenizer,
-        peft_config=peft_config,
+        peft_config=config.to_peft_config(),
     )
     auto = config.auto_resume and not config.overwrite
     resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
