@@ -34,7 +34,8 @@ def response_mask(response: torch.Tensor, eos_id: int) -> tuple[torch.Tensor, to
     return before_end.float(), ~is_eos.any(-1)
 
 
-def decode_rollout(tokenizer, query: torch.Tensor, query_mask: torch.Tensor, response: torch.Tensor) -> Rollout:
+def decode_rollout(tokenizer, query: torch.Tensor, query_mask: torch.Tensor,
+                   response: torch.Tensor) -> Rollout:
     """A ``Rollout`` from generated ids: tokens after the first EOS become padding, texts are decoded."""
     mask, truncated = response_mask(response, tokenizer.eos_token_id)
     response = torch.where(mask.bool(), response, torch.full_like(response, tokenizer.pad_token_id))
@@ -60,8 +61,8 @@ def generate_hf(policy, tokenizer, prompts: list[str], max_prompt_length: int, m
 
 
 @torch.no_grad()
-def greedy_accuracy(policy, tokenizer, problems: Sequence[Any], template: str = "wizardmath", max_new_tokens: int = 256,
-                    max_prompt_length: int = 1024, batch: int = 64,
+def greedy_accuracy(policy, tokenizer, problems: Sequence[Any], template: str = "wizardmath",
+                    max_new_tokens: int = 256, max_prompt_length: int = 1024, batch: int = 64,
                     gather: Callable[[], AbstractContextManager] = nullcontext) -> float:
     """Greedy accuracy on held-out problems (NaN without any); ``gather`` wraps each ``generate``
     (DeepSpeed ZeRO-3 gathers the sharded weights there)."""
@@ -77,6 +78,7 @@ def greedy_accuracy(policy, tokenizer, problems: Sequence[Any], template: str = 
         prompts = [format_prompt(p.problem, template, tokenizer) for p in chunk]
         with gather():
             texts = generate_hf(policy, tokenizer, prompts, max_prompt_length, max_new_tokens, seed=0).texts
-        correct += sum(verify_batch([(p.answer or "", t) for p, t in zip(chunk, texts, strict=True)], workers=1))
+        pairs = [(p.answer or "", t) for p, t in zip(chunk, texts, strict=True)]
+        correct += sum(verify_batch(pairs, workers=1))
     policy.train(was_training)
     return correct / len(problems)

@@ -31,12 +31,21 @@ class GRPOConfig(ModelArguments, ReportArguments, TRLGRPOConfig, ProblemArgument
     """TRL's ``GRPOConfig`` plus wizardmath's model, report, data, reward and evaluation keys (the shared
     groups come first so their defaults win over TRL's fields of the same name)."""
 
-    auto_resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."})
+    auto_resume: bool = field(
+        default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."}
+    )
     # GRPO's own defaults for shared fields
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
-    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], metadata={"help": "LoRA modules."})
-    report_to: str | list[str] = field(default="wandb", metadata={"help": "wandb (offline unless WANDB_MODE says otherwise), none, ..."})
-    beta: float = field(default=0.04, metadata={"help": "KL coefficient to the reference (TRL's default 0 drops the reference)."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], metadata={"help": "LoRA modules."}
+    )
+    report_to: str | list[str] = field(
+        default="wandb", metadata={"help": "wandb (offline unless WANDB_MODE says otherwise), none, ..."}
+    )
+    beta: float = field(
+        default=0.04,
+        metadata={"help": "KL coefficient to the reference (TRL's default 0 drops the reference)."},
+    )
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -44,7 +53,8 @@ class GRPOConfig(ModelArguments, ReportArguments, TRLGRPOConfig, ProblemArgument
         if self.dataset == "jsonl" and not self.data_path:
             raise ValueError("grpo needs problems: set --data_path FILE.jsonl (problem/answer/id lines)")
         if self.output_dir in (None, "", "trainer_output"):
-            raise ValueError("grpo needs --output DIR (alias of --output_dir): checkpoints and the model go there")
+            raise ValueError("grpo needs --output DIR (alias of --output_dir): checkpoints and the model "
+                             "go there")
         self.validate_rewards(self.reward_weights)
         super().__post_init__()  # ModelArguments resolves bf16 (honouring use_cpu), then TRL's checks
 
@@ -91,11 +101,12 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
     resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
     guard_resume(config.output_dir, "grpo", rl_settings(config), resume, config.overwrite,
                  ["grpo_summary.json"])
-    if resume and 0 < config.max_steps <= checkpoint_step(resume):  # finished: refuse before loading any weights
+    if resume and 0 < config.max_steps <= checkpoint_step(resume):  # finished: refuse before loading weights
         check_trained("grpo", config.output_dir, checkpoint_step(resume), 0)
     data = load_prompts(config)
     held_out = config.held_out_problems()
-    model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code)
+    model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code,
+                                                config.use_cpu)
     reward = build_reward(config, config.reward_weights)
     # weighted_sum: TRL sums the terms itself (and logs each); other combinations are one function
     funcs = list(reward.terms) if config.reward_combine == "weighted_sum" else [reward]
@@ -120,6 +131,7 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
                "final": logs[-1] if logs else {}, "output_dir": config.output_dir}
     if trainer.is_world_process_zero():
         write_json(Path(config.output_dir) / "grpo_summary.json", summary)
-        print(f"grpo: {result.global_step} steps, held-out accuracy {before:.3f} -> {after:.3f} (n={len(held_out)}), "
+        print(f"grpo: {result.global_step} steps, held-out accuracy {before:.3f} -> {after:.3f} "
+              f"(n={len(held_out)}), "
               f"{summary['seconds']:.0f}s; policy saved to {config.output_dir}")
     return summary

@@ -51,7 +51,8 @@ def ppo_step(state: PPOState) -> dict[str, float]:
     config, acc, model = state.config, state.accelerator, state.model
     advance_schedule(state.scheduler)  # warm-up: this step's learning rate (a function of the step alone)
     t0 = time.perf_counter()
-    idx = batch_indices(state.step, len(state.train), config.batch_size, config.seed, acc.process_index, acc.num_processes)
+    idx = batch_indices(state.step, len(state.train), config.batch_size, config.seed, acc.process_index,
+                        acc.num_processes)
     problems = [state.train[i] for i in idx for _ in range(config.num_samples)]
     prompts = [format_prompt(p.problem, config.template, state.tokenizer) for p in problems]
     seed = step_seed(config, state.step, acc.process_index)
@@ -69,12 +70,13 @@ def ppo_step(state: PPOState) -> dict[str, float]:
         if len(rows) == 0:  # nothing to learn from in this batch
             return {**metrics, "kl/mean": 0.0, "kl/coef": state.kl_ctl.value, "time/rollout": t1 - t0}
         rollout = select_rows(rollout, rows)
-        scores, dense = scores[rows.to(scores.device)], (dense[rows.to(dense.device)] if dense is not None else None)
+        scores = scores[rows.to(scores.device)]
+        dense = dense[rows.to(dense.device)] if dense is not None else None
 
     logprobs, ref_logprobs, values = batched_forward(acc.unwrap_model(model), state.ref, rollout, config)
     with torch.no_grad():
-        advantages, returns, kl = compute_advantages(config, scores, logprobs, ref_logprobs, values, rollout.mask,
-                                                     state.kl_ctl.value, dense)
+        advantages, returns, kl = compute_advantages(config, scores, logprobs, ref_logprobs, values,
+                                                     rollout.mask, state.kl_ctl.value, dense)
     batch = Experience(torch.cat([rollout.query, rollout.response], 1),
                        torch.cat([rollout.query_mask, rollout.mask], 1).long(), rollout.query.shape[1],
                        rollout.response, rollout.mask, logprobs, values, advantages, returns)
@@ -101,9 +103,12 @@ def evaluate(state: PPOState) -> float:
     from wizardmath.eval.greedy import greedy_accuracy
 
     config, policy = state.config, state.policy
+
+    def gather():  # ZeRO-3: the whole policy on each GPU while it generates
+        return gathered(state.accelerator, policy, enabled=config.ds3_gather_for_generation)
+
     return greedy_accuracy(policy, state.tokenizer, state.held_out, config.template, config.max_new_tokens,
-                           config.max_prompt_length,
-                           gather=lambda: gathered(state.accelerator, policy, enabled=config.ds3_gather_for_generation))
+                           config.max_prompt_length, gather=gather)
 
 
 def train_ppo(config: PPOConfig) -> dict[str, Any]:
@@ -136,9 +141,9 @@ def setup(config: PPOConfig) -> PPOState:
     from wizardmath.train.ppo_rollout import VLLMRollout
     from wizardmath.train.ppo_state import trackers_for
 
-    accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation_steps, cpu=config.use_cpu,
-                              mixed_precision="bf16" if config.bf16 else "no", log_with=trackers_for(config) or None,
-                              project_dir=config.output_dir)
+    accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation_steps,
+                              cpu=config.use_cpu, mixed_precision="bf16" if config.bf16 else "no",
+                              log_with=trackers_for(config) or None, project_dir=config.output_dir)
     plugin = getattr(accelerator.state, "deepspeed_plugin", None)
     if plugin is not None:  # our loop has no dataloader for accelerate to read the micro-batch size from
         plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch_size
@@ -147,11 +152,13 @@ def setup(config: PPOConfig) -> PPOState:
     train, held_out = config.train_problems(), config.held_out_problems()
     tokenizer, model, ref = build_models(config)
     model, optimizer = accelerator.prepare(model, build_optimizer(model, config))
-    scheduler = warmup_scheduler(optimizer, config)  # before a checkpoint loads: its base rates are the config's
-    kl_ctl = (core.AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon) if config.adaptive_kl
-              else core.FixedKLController(config.kl_coef))
-    state = PPOState(config, accelerator, model, prepare_frozen(accelerator, ref), tokenizer, optimizer, scheduler,
-                     kl_ctl, build_reward(config, config.reward_weights), train, held_out)
+    scheduler = warmup_scheduler(optimizer, config)  # before a checkpoint loads: base rates from the config
+    if config.adaptive_kl:
+        kl_ctl = core.AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
+    else:
+        kl_ctl = core.FixedKLController(config.kl_coef)
+    state = PPOState(config, accelerator, model, prepare_frozen(accelerator, ref), tokenizer, optimizer,
+                     scheduler, kl_ctl, build_reward(config, config.reward_weights), train, held_out)
     resume_from = last_checkpoint(config.output_dir) if config.resume else None
     if resume_from is not None:
         load_checkpoint(state, resume_from)
@@ -194,7 +201,7 @@ def _train_ppo(config: PPOConfig) -> dict[str, Any]:
 
 
 def finish(state: PPOState, best: BestPolicy, metrics: dict[str, float], start: float) -> dict[str, Any]:
-    """Final accuracy (the best validated step's policy with ``keep_best``), the saved policy and the summary."""
+    """Final accuracy (the best validated step's policy with ``keep_best``), the saved policy, the summary."""
     from pathlib import Path
 
     from wizardmath.jsonl import write_json
@@ -217,5 +224,6 @@ def finish(state: PPOState, best: BestPolicy, metrics: dict[str, float], start: 
     if state.accelerator.is_main_process:
         write_json(Path(config.output_dir) / "ppo_summary.json", summary)
         state.accelerator.print(f"ppo: {state.step} steps, held-out accuracy {before:.3f} -> {after:.3f} "
-                                f"(n={len(state.held_out)}), {seconds:.0f}s; policy saved to {config.output_dir}")
+                                f"(n={len(state.held_out)}), {seconds:.0f}s; policy saved to "
+                                f"{config.output_dir}")
     return summary

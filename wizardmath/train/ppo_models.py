@@ -26,7 +26,7 @@ class ActorCritic(nn.Module):
     def __init__(self, policy: nn.Module, critic: nn.Module | None = None):
         super().__init__()
         self.policy, self.critic = policy, critic
-        self.config = policy.config  # accelerate fills DeepSpeed's "auto" bucket sizes from model.config.hidden_size
+        self.config = policy.config  # accelerate sizes DeepSpeed's "auto" buckets by config.hidden_size
         hidden = (critic or policy).config.hidden_size
         self.v_head = nn.Linear(hidden, 1)
         nn.init.zeros_(self.v_head.weight)
@@ -42,7 +42,8 @@ class ActorCritic(nn.Module):
         if self.critic is None:
             hidden = out.hidden_states[-1]
         else:
-            hidden = self.critic(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).last_hidden_state
+            hidden = self.critic(input_ids=input_ids, attention_mask=attention_mask,
+                                 position_ids=position_ids).last_hidden_state
         values = self.v_head(hidden[:, prompt_len - 1 : -1].to(self.v_head.weight.dtype)).squeeze(-1)
         return logits, values
 
@@ -55,8 +56,9 @@ def build_models(config: PPOConfig):
     tokenizer = AutoTokenizer.from_pretrained(config.model, padding_side="left", trust_remote_code=remote)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    # torch_dtype auto follows bf16 here (the recipes set it), so a config means the same on any GPU
-    dtype = (torch.bfloat16 if config.bf16 else torch.float32) if config.torch_dtype == "auto" else config.load_dtype()
+    dtype = config.load_dtype()
+    if config.torch_dtype == "auto":  # follows bf16 (the recipes set it): a config means the same on any GPU
+        dtype = torch.bfloat16 if config.bf16 else torch.float32
     policy = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype, trust_remote_code=remote)
     if config.gradient_checkpointing:
         policy.gradient_checkpointing_enable()
@@ -66,11 +68,13 @@ def build_models(config: PPOConfig):
 
         policy = get_peft_model(policy, config.to_peft_config())
     else:
-        ref = AutoModelForCausalLM.from_pretrained(config.ref_model or config.model, dtype=dtype, trust_remote_code=remote)
+        ref = AutoModelForCausalLM.from_pretrained(config.ref_model or config.model, dtype=dtype,
+                                                   trust_remote_code=remote)
         ref = ref.requires_grad_(False).eval()
     critic = None
     if config.value_model == "separate" and config.uses_critic:  # GRPO learns no values: no critic to hold
-        critic = AutoModel.from_pretrained(config.critic_model or config.model, dtype=dtype, trust_remote_code=remote)
+        critic = AutoModel.from_pretrained(config.critic_model or config.model, dtype=dtype,
+                                           trust_remote_code=remote)
     model = ActorCritic(policy, critic)
     for module in model.modules():  # PPO's ratios assume the same network at rollout and update time
         if isinstance(module, nn.Dropout):

@@ -25,10 +25,16 @@ from wizardmath.train.ppo_config import PPOConfig
 class PPOPlanConfig(PPOConfig):
     """``PPOConfig`` plus the keys of the memory plan alone (a real run takes its GPUs from accelerate)."""
 
-    dry_run: bool = field(default=False, metadata={"help": "Print the per-GPU memory plan from the model config and exit."})
-    num_gpus: int = field(default=1, metadata={"help": "dry_run: GPUs to plan for (a real run takes them from accelerate)."})
+    dry_run: bool = field(
+        default=False, metadata={"help": "Print the per-GPU memory plan from the model config and exit."}
+    )
+    num_gpus: int = field(
+        default=1, metadata={"help": "dry_run: GPUs to plan for (a real run takes them from accelerate)."}
+    )
     zero_stage: int = field(default=0, metadata={"help": "dry_run: DeepSpeed ZeRO stage to plan for (0-3)."})
-    offload_optimizer: bool = field(default=False, metadata={"help": "dry_run: optimizer states offloaded to CPU."})
+    offload_optimizer: bool = field(
+        default=False, metadata={"help": "dry_run: optimizer states offloaded to CPU."}
+    )
 
     def __post_init__(self) -> None:
         if self.zero_stage not in (0, 1, 2, 3):

@@ -62,7 +62,7 @@ def last_checkpoint(output_dir: str | os.PathLike) -> Path | None:
 
 
 def save_checkpoint(state: PPOState, elapsed: float) -> None:
-    """``checkpoint-<step>``, then drop the oldest beyond ``save_total_limit`` (only once the new one is whole)."""
+    """``checkpoint-<step>``; then, the new one whole, the oldest beyond ``save_total_limit`` go."""
     config, accelerator = state.config, state.accelerator
     path = Path(config.output_dir) / f"checkpoint-{state.step}"
     accelerator.save_state(str(path), safe_serialization=False)
@@ -101,11 +101,13 @@ class MetricsLog:
         config, accelerator = state.config, state.accelerator
         self.accelerator, self.main = accelerator, accelerator.is_main_process
         self.path = Path(config.output_dir) / "metrics.jsonl"
-        self.bar = tqdm(total=config.steps, initial=state.step, desc="ppo", disable=not self.main, dynamic_ncols=True)
+        self.bar = tqdm(total=config.steps, initial=state.step, desc="ppo", disable=not self.main,
+                        dynamic_ncols=True)
         if accelerator.log_with:
             wandb = {"name": Path(config.output_dir).name, "dir": config.output_dir, "resume": "allow"}
             try:
-                accelerator.init_trackers(config.wandb_project, config=tracker_config(config), init_kwargs={"wandb": wandb})
+                accelerator.init_trackers(config.wandb_project, config=tracker_config(config),
+                                          init_kwargs={"wandb": wandb})
             except Exception as err:  # noqa: BLE001 (logging must not stop training)
                 accelerator.print(f"trackers disabled: {err}")
 
@@ -119,7 +121,8 @@ class MetricsLog:
             out.write({"step": step, **metrics})
         self.bar.update(1)
         acc = metrics.get("reward/verifier", float("nan"))
-        self.bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", kl=f"{metrics['kl/mean']:.3f}", acc=f"{acc:.2f}")
+        self.bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", kl=f"{metrics['kl/mean']:.3f}",
+                             acc=f"{acc:.2f}")
 
     def close(self) -> None:
         self.bar.close()
@@ -127,5 +130,5 @@ class MetricsLog:
 
 
 def trackers_for(config: PPOConfig) -> list[str]:
-    """``Accelerator(log_with=...)`` for ``report_to`` (wandb runs offline unless WANDB_MODE says otherwise)."""
+    """``Accelerator(log_with=...)`` for ``report_to`` (wandb offline unless WANDB_MODE says otherwise)."""
     return config.setup_reporting()

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from wizardmath.eval.greedy import Rollout
 from wizardmath.train import ppo_core as core
@@ -19,7 +20,7 @@ from wizardmath.train.ppo_models import ActorCritic
 
 
 def build_optimizer(model: ActorCritic, config: PPOConfig) -> torch.optim.Optimizer:
-    """AdamW over two groups: the policy at ``learning_rate``, the value head / critic at ``value_learning_rate``."""
+    """AdamW, two groups: the policy at ``learning_rate``, value head / critic at ``value_learning_rate``."""
     value_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("policy.")]
     policy_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("policy.")]
     groups = [{"params": policy_params, "lr": config.learning_rate},
@@ -27,7 +28,7 @@ def build_optimizer(model: ActorCritic, config: PPOConfig) -> torch.optim.Optimi
     return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
 
 
-def warmup_scheduler(optimizer: torch.optim.Optimizer, config: PPOConfig) -> torch.optim.lr_scheduler.LRScheduler:
+def warmup_scheduler(optimizer: torch.optim.Optimizer, config: PPOConfig) -> LRScheduler:
     """transformers' linear warm-up to a constant learning rate, over ``warmup_steps`` PPO steps.
 
     Build it before a checkpoint is loaded (its base rates are the configured ones) and call
@@ -39,9 +40,9 @@ def warmup_scheduler(optimizer: torch.optim.Optimizer, config: PPOConfig) -> tor
     return get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=config.warmup_steps)
 
 
-def advance_schedule(scheduler: torch.optim.lr_scheduler.LRScheduler, steps: int = 1) -> None:
+def advance_schedule(scheduler: LRScheduler, steps: int = 1) -> None:
     """Move the schedule ``steps`` PPO steps on (a resumed run replays the ones it skips)."""
-    with warnings.catch_warnings():  # stepped before the step's optimizer.step() on purpose (see warmup_scheduler)
+    with warnings.catch_warnings():  # stepped before the step's optimizer.step() on purpose (see above)
         warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)` before")
         for _ in range(steps):
             scheduler.step()
@@ -49,7 +50,7 @@ def advance_schedule(scheduler: torch.optim.lr_scheduler.LRScheduler, steps: int
 
 @dataclass
 class Experience:
-    """A scored rollout ready for the update: ``(batch, prompt_len + T)`` sequences and ``(batch, T)`` the rest.
+    """A scored rollout ready for the update: ``(batch, prompt_len + T)`` sequences, ``(batch, T)`` the rest.
 
     ``values`` is None under GRPO (no critic)."""
 
@@ -83,12 +84,14 @@ def batched_forward(model: ActorCritic, ref, rollout: Rollout, config: PPOConfig
                 ref_logits, _ = model(s, a, plen, with_values=False)
         else:
             pos = (a.cumsum(-1) - 1).clamp(min=0)
-            ref_logits = ref(input_ids=s, attention_mask=a, position_ids=pos, use_cache=False).logits[:, plen - 1 : -1]
+            ref_out = ref(input_ids=s, attention_mask=a, position_ids=pos, use_cache=False)
+            ref_logits = ref_out.logits[:, plen - 1 : -1]
         ref_logprobs.append(core.logprobs_from_logits(ref_logits / config.temperature, r))
     return torch.cat(logprobs), torch.cat(ref_logprobs), (torch.cat(values) if values else None)
 
 
-def compute_advantages(config: PPOConfig, scores, logprobs, ref_logprobs, values, mask, kl_coef: float, dense=None):
+def compute_advantages(config: PPOConfig, scores, logprobs, ref_logprobs, values, mask, kl_coef: float,
+                       dense=None):
     """Per-token KL penalty (and step rewards), then GAE (or group-normalised scores) and whitening.
 
     Returns ``(advantages, returns, kl)``, each ``(batch, T)``."""
@@ -120,7 +123,8 @@ def ppo_update(model, optimizer, accelerator, batch: Experience, config: PPOConf
                 logits, values = model(batch.sequences[idx], batch.attention_mask[idx], batch.prompt_len,
                                        with_values=config.uses_critic)
                 logprobs = core.logprobs_from_logits(logits / config.temperature, batch.response[idx])
-                pg_loss, pg = core.policy_loss(logprobs, batch.logprobs[idx], batch.advantages[idx], mask, config.cliprange)
+                pg_loss, pg = core.policy_loss(logprobs, batch.logprobs[idx], batch.advantages[idx], mask,
+                                               config.cliprange)
                 entropy = core.masked_mean(core.entropy_from_logits(logits), mask)
                 step_stats = {"loss/policy": pg_loss}
                 if batch.values is None:
