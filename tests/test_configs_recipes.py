@@ -117,10 +117,9 @@ def test_accelerate_configs():
 
 
 def test_70b_ppo_is_zero3_and_its_plan_counts_the_reward_models():
-    from wizardmath.train.ppo import PPOConfig
-    from wizardmath.train.ppo_plan import memory_plan
+    from wizardmath.train.ppo_plan import PPOPlanConfig, memory_plan
 
-    config = load_config(PPOConfig, CONFIGS / "llama2-70b/ppo.yaml", dry_run=True)
+    config = load_config(PPOPlanConfig, CONFIGS / "llama2-70b/ppo.yaml", dry_run=True)
     assert config.zero_stage == 3
     plan = memory_plan(config)
     assert "IRM weights (6.7B" in plan and "PRM weights (6.7B" in plan
@@ -129,10 +128,9 @@ def test_70b_ppo_is_zero3_and_its_plan_counts_the_reward_models():
 
 
 def test_one_gpu_recipe_fits_one_80gb_gpu():
-    from wizardmath.train.ppo import PPOConfig
-    from wizardmath.train.ppo_plan import memory_plan
+    from wizardmath.train.ppo_plan import PPOPlanConfig, memory_plan
 
-    config = load_config(PPOConfig, CONFIGS / "qwen2.5-math-1.5b/ppo.yaml", dry_run=True)
+    config = load_config(PPOPlanConfig, CONFIGS / "qwen2.5-math-1.5b/ppo.yaml", dry_run=True)
     plan = memory_plan(config)
     assert "1.54B parameters" in plan and "1 GPU(s)" in plan
     assert float(re.search(r"total per GPU \(before activations\)\s+([\d.]+) GiB", plan).group(1)) < 60

@@ -36,7 +36,7 @@ COMMANDS: dict[str, Command] = {
     "label-prm": Command("reward_models.labelers", "LabelConfig", "label_prm", "Label solution steps for the Process Reward Model."),
     "train-prm": Command("reward_models.prm", "PRMConfig", "train_prm", "Train the Process-supervised Reward Model on stepwise labels."),
     "score": Command("reward_models.score", "ScoreConfig", "score_command", "Score problems (IRM) or solution steps (PRM) with a trained model."),
-    "ppo": Command("wizardmath.train.ppo", "PPOConfig", "train_ppo", "PPO of the SFT model with the RLEIF reward (IRM x PRM x verifier)."),
+    "ppo": Command("wizardmath.train.ppo", "PPOPlanConfig", "ppo_command", "PPO of the SFT model with the RLEIF reward (IRM x PRM x verifier)."),
     "grpo": Command("wizardmath.train.grpo", "GRPOConfig", "train_grpo", "GRPO (TRL) with the same reward functions as PPO."),
     "pipeline": Command("wizardmath.pipeline", "PipelineConfig", "run_pipeline", "Run the stages end to end (the tiny RLEIF demo by default)."),
 }

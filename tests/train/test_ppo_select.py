@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from wizardmath.eval.greedy import Rollout
 from wizardmath.rewards import REWARDS, RandomReward
-from wizardmath.train.ppo import PPOConfig, Rollout, select_rows
+from wizardmath.train.ppo import PPOConfig
+from wizardmath.train.ppo_rollout import select_rows
 from wizardmath.train.ppo_select import BestPolicy, edge_groups
 
 

@@ -23,7 +23,7 @@ def style_probe(policy, tokenizer, problems: Sequence[Any], template: str = "wiz
     """Mean P(terse opening) and entropy (nats) at the first completion token, the share of greedy
     completions in the terse style, and greedy accuracy with each style's opening forced."""
     from wizardmath.data import format_prompt
-    from wizardmath.train.ppo import generate_hf
+    from wizardmath.eval.greedy import generate_hf
     from wizardmath.verify import verify_batch
 
     was_training = policy.training

@@ -21,23 +21,31 @@ from typing import Any
 
 from trl import GRPOConfig as TRLGRPOConfig
 
+from wizardmath.args import ModelArguments, ReportArguments
 from wizardmath.rewards import RewardArguments
 from wizardmath.train.rl_data import ProblemArguments
 
 
 @dataclass
-class GRPOConfig(TRLGRPOConfig, ProblemArguments, RewardArguments):
-    """TRL's ``GRPOConfig`` plus wizardmath's data, reward and evaluation keys."""
+class GRPOConfig(ModelArguments, ReportArguments, TRLGRPOConfig, ProblemArguments, RewardArguments):
+    """TRL's ``GRPOConfig`` plus wizardmath's model, report, data, reward and evaluation keys (the shared
+    groups come first so their defaults win over TRL's fields of the same name)."""
 
-    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft); merged on save."})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], metadata={"help": "LoRA modules."})
-    auto_resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."})
-    torch_dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto (bf16 on GPUs that have it), bfloat16, float32."})
-    bf16: bool | None = field(default=None, metadata={"help": "bf16 mixed precision; default: on where the GPU supports it."})
-    report_to: str | list[str] = field(default="wandb", metadata={"help": "wandb (offline unless WANDB_MODE says otherwise), none, ..."})
-    beta: float = field(default=0.04, metadata={"help": "KL coefficient to the reference (TRL's default 0 drops the reference)."})
+    auto_resume: bool = field(
+        default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."}
+    )
+    # GRPO's own defaults for shared fields
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], metadata={"help": "LoRA modules."}
+    )
+    report_to: str | list[str] = field(
+        default="wandb", metadata={"help": "wandb (offline unless WANDB_MODE says otherwise), none, ..."}
+    )
+    beta: float = field(
+        default=0.04,
+        metadata={"help": "KL coefficient to the reference (TRL's default 0 drops the reference)."},
+    )
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -45,13 +53,10 @@ class GRPOConfig(TRLGRPOConfig, ProblemArguments, RewardArguments):
         if self.dataset == "jsonl" and not self.data_path:
             raise ValueError("grpo needs problems: set --data_path FILE.jsonl (problem/answer/id lines)")
         if self.output_dir in (None, "", "trainer_output"):
-            raise ValueError("grpo needs --output DIR (alias of --output_dir): checkpoints and the model go there")
+            raise ValueError("grpo needs --output DIR (alias of --output_dir): checkpoints and the model "
+                             "go there")
         self.validate_rewards(self.reward_weights)
-        if self.bf16 is None:
-            from wizardmath.train.sft import bf16_supported
-
-            self.bf16 = bf16_supported()
-        super().__post_init__()
+        super().__post_init__()  # ModelArguments resolves bf16 (honouring use_cpu), then TRL's checks
 
 
 def load_prompts(config: GRPOConfig):
@@ -81,37 +86,31 @@ def train_grpo(config: GRPOConfig) -> dict[str, Any]:
 
 
 def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
-    import os
-
     from trl import GRPOTrainer
 
+    from wizardmath.checkpoints import last_checkpoint
+    from wizardmath.eval.greedy import greedy_accuracy
     from wizardmath.jsonl import write_json
     from wizardmath.rewards import build_reward
     from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, rl_settings
-    from wizardmath.train.ppo import greedy_accuracy
-    from wizardmath.train.sft import last_checkpoint, load_model_and_tokenizer
+    from wizardmath.train.sft import load_model_and_tokenizer
 
-    if "wandb" in (config.report_to or []):
-        os.environ.setdefault("WANDB_MODE", "offline")
+    config.setup_reporting()
     start = time.perf_counter()
     auto = config.auto_resume and not config.overwrite
     resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
     guard_resume(config.output_dir, "grpo", rl_settings(config), resume, config.overwrite,
                  ["grpo_summary.json"])
-    if resume and 0 < config.max_steps <= checkpoint_step(resume):  # finished: refuse before loading any weights
+    if resume and 0 < config.max_steps <= checkpoint_step(resume):  # finished: refuse before loading weights
         check_trained("grpo", config.output_dir, checkpoint_step(resume), 0)
     data = load_prompts(config)
     held_out = config.held_out_problems()
-    model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code)
+    model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code,
+                                                config.use_cpu)
     reward = build_reward(config, config.reward_weights)
     # weighted_sum: TRL sums the terms itself (and logs each); other combinations are one function
     funcs = list(reward.terms) if config.reward_combine == "weighted_sum" else [reward]
-    peft_config = None
-    if config.use_lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
-                                 target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
+    peft_config = config.to_peft_config()
     budget = config.max_completion_length or 256
     before = greedy_accuracy(model, tokenizer, held_out, config.template, budget)
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=config, train_dataset=data,
@@ -132,6 +131,7 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
                "final": logs[-1] if logs else {}, "output_dir": config.output_dir}
     if trainer.is_world_process_zero():
         write_json(Path(config.output_dir) / "grpo_summary.json", summary)
-        print(f"grpo: {result.global_step} steps, held-out accuracy {before:.3f} -> {after:.3f} (n={len(held_out)}), "
+        print(f"grpo: {result.global_step} steps, held-out accuracy {before:.3f} -> {after:.3f} "
+              f"(n={len(held_out)}), "
               f"{summary['seconds']:.0f}s; policy saved to {config.output_dir}")
     return summary

@@ -9,18 +9,30 @@ from wizardmath.data.records import MathProblem
 
 @dataclass
 class ProblemArguments:
-    """Which SFT model to improve, on which problems, and where its greedy accuracy is measured."""
+    """On which problems the SFT model (``ModelArguments.model``) improves, and where its greedy accuracy
+    is measured."""
 
-    model: str = field(default="", metadata={"help": "The SFT model to improve: a local folder or a hub name."})
-    dataset: str = field(default="jsonl", metadata={"help": "Prompt source: jsonl (problem/answer/id lines), gsm8k, math, ..."})
-    data_path: str | None = field(default=None, metadata={"help": "Problems JSONL (or a local copy of the data set)."})
+    dataset: str = field(
+        default="jsonl", metadata={"help": "Prompt source: jsonl (problem/answer/id lines), gsm8k, math, ..."}
+    )
+    data_path: str | None = field(
+        default=None, metadata={"help": "Problems JSONL (or a local copy of the data set)."}
+    )
     split: str = field(default="train", metadata={"help": "Split for named data sets."})
     limit: int | None = field(default=None, metadata={"help": "Use at most this many training problems."})
-    eval_data_path: str | None = field(default=None, metadata={"help": "Held-out problems JSONL: greedy accuracy before and after training."})
+    eval_data_path: str | None = field(
+        default=None, metadata={"help": "Held-out problems JSONL: greedy accuracy before and after training."}
+    )
     eval_limit: int = field(default=200, metadata={"help": "Held-out problems evaluated."})
-    template: str = field(default="wizardmath", metadata={"help": "Prompt template: wizardmath, chat or raw."})
-    # here so that ppo and grpo share it: the trainer rule for an output folder with an earlier run's checkpoints
-    overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
+    template: str = field(
+        default="wizardmath", metadata={"help": "Prompt template: wizardmath, chat or raw."}
+    )
+    # here so that ppo and grpo share it: the trainer rule for a folder with an earlier run's checkpoints
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh "
+                          "start is refused while they exist)."},
+    )
 
     def train_problems(self) -> list[MathProblem]:
         from wizardmath.data import load_problems
@@ -33,4 +45,6 @@ class ProblemArguments:
     def held_out_problems(self) -> list[MathProblem]:
         from wizardmath.data import load_problems
 
-        return load_problems("jsonl", self.eval_data_path, limit=self.eval_limit) if self.eval_data_path else []
+        if not self.eval_data_path:
+            return []
+        return load_problems("jsonl", self.eval_data_path, limit=self.eval_limit)
