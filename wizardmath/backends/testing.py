@@ -39,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Union
 
 from wizardmath.backends.base import Prompt, prompt_text
+from wizardmath.data.templates import chat_text
 
 FAULT_KINDS = ("rate_limit", "server_error", "hang", "malformed", "truncated", "bad_request")
 
@@ -316,8 +317,8 @@ class TransformersResponder:
     def encode(self, prompt: Prompt) -> list[int]:
         if isinstance(prompt, str):
             return self.tokenizer(prompt)["input_ids"]
-        ids = self.tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True)
-        return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+        # The chat template writes its own special tokens (as apply_chat_template(tokenize=True) does).
+        return self.tokenizer(chat_text(prompt, self.tokenizer), add_special_tokens=False)["input_ids"]
 
     def __call__(self, prompt: Prompt, body: dict[str, Any]) -> Reply:
         ids = self.encode(prompt)
