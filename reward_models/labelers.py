@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from wizardmath.backends import Backend, SamplingParams
-from wizardmath.data.templates import chat_messages, format_prompt
+from wizardmath.data.templates import build_prompt, chat_messages, format_prompt
 
 PROMPTS = Path(__file__).parent / "prompts"  # judge rubrics: data, not code
 
@@ -308,17 +308,6 @@ def _make_labeler(name: str, config: LabelConfig, policy: Callable[[], Backend])
     return JudgeLabeler(get_backend(config.judge_backend, **kwargs))
 
 
-def _problem_text(row: dict[str, Any]) -> str | None:
-    """The problem of a solutions row: ``problem``, or the problem inside a templated ``prompt``
-    (solve's ``sft.jsonl`` / ``sft_rejected.jsonl`` hold only the rendered WizardMath prompt)."""
-    from wizardmath.data.templates import problem_from_prompt
-
-    if isinstance(row.get("problem"), str):
-        return row["problem"]
-    prompt = _message_text(row.get("prompt"), "user")
-    return problem_from_prompt(prompt) if isinstance(prompt, str) else None
-
-
 def _message_text(value: Any, role: str) -> Any:
     """A conversational field (solve's rows with template chat) as the text of its last ``role`` message."""
     if isinstance(value, list):
@@ -328,17 +317,18 @@ def _message_text(value: Any, role: str) -> Any:
 
 
 def _read_solutions(path: str) -> list[Solution]:
-    """Solutions to label: ``id``, ``problem`` (or ``prompt``), ``solution`` (or ``completion``) and the
-    gold answer in ``gold`` (solve's rejected samples, whose ``answer`` is the wrong one) or ``answer``."""
+    """Solutions to label: ``id``, ``problem`` (solve writes it beside the rendered ``prompt``), ``solution``
+    (or ``completion``) and the gold answer in ``gold`` (solve's rejected samples, whose ``answer`` is the
+    wrong one) or ``answer``."""
     from reward_models.common import split_solution
     from wizardmath.jsonl import DataError, iter_jsonl
 
     out = []
     for line, row in iter_jsonl(path, required=("id",)):
-        problem = _problem_text(row)
+        problem = row.get("problem")
         text = row.get("solution") or _message_text(row.get("completion"), "assistant")
         if not isinstance(problem, str) or not isinstance(text, str):
-            raise DataError(path, line, "needs 'problem' (or 'prompt') and 'solution' (or 'completion') strings", field="solution")
+            raise DataError(path, line, "needs 'problem' and 'solution' (or 'completion') strings", field="solution")
         answer = row.get("gold", row.get("answer"))
         out.append(Solution(str(row["id"]), problem, None if answer is None else str(answer), split_solution(text)))
     return [s for s in out if s.steps]
@@ -359,7 +349,7 @@ def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done:
         sampling = SamplingParams(temperature=config.temperature, max_new_tokens=config.max_new_tokens, n=config.num_samples,
                                   seed=config.seed + begin)
         # chat: messages, which the backend renders with the model's chat template
-        prompts = [chat_messages(p.problem) if config.template == "chat" else format_prompt(p.problem, config.template) for p in batch]
+        prompts = [build_prompt(p.problem, config.template) for p in batch]
         results = policy().generate(prompts, sampling)
         chunk = []
         for p, gens in zip(batch, results, strict=True):
