@@ -33,6 +33,10 @@ vLLM accepts ``n``, ``seed`` and ``stop``; pass sampler extras such as ``{"top_k
 ``model=None`` takes the first model the server lists. Hosted APIs: ``base_url=None`` and
 ``api_key=None`` read ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``; set the per-1k-token prices to get
 ``cost_usd``.
+
+Lifetime: the backend owns one client per event loop. ``generate`` (sync) opens and closes its
+own; async callers hold it with ``async with backend:`` (or call ``aclose()``), so calls on one loop
+share one connection pool however they overlap.
 """
 
 from __future__ import annotations
