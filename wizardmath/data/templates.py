@@ -75,7 +75,10 @@ def _adds_bos(tokenizer: Any) -> bool:
 
 
 def problem_from_prompt(prompt: str) -> str:
-    """The problem inside a WizardMath, chat or raw prompt (the inverse of ``format_prompt``)."""
+    """The problem inside a WizardMath, chat or raw prompt (the inverse of ``format_prompt``).
+
+    For the symbolic backend, which like a model sees only the prompt; stages read the raw
+    ``problem`` that ``solve`` writes beside each prompt instead."""
     if "### Instruction:\n" in prompt:
         prompt = prompt.split("### Instruction:\n", 1)[1].split("\n\n### Response", 1)[0]
     suffix = CHAT_INSTRUCTION.replace("{instruction}", "")
