@@ -328,7 +328,8 @@ def _read_solutions(path: str) -> list[Solution]:
         problem = row.get("problem")
         text = row.get("solution") or _message_text(row.get("completion"), "assistant")
         if not isinstance(problem, str) or not isinstance(text, str):
-            raise DataError(path, line, "needs 'problem' and 'solution' (or 'completion') strings", field="solution")
+            raise DataError(path, line, "needs 'problem' and 'solution' (or 'completion') strings (solve's files from before "
+                            "it wrote 'problem': solve again)", field="problem" if not isinstance(problem, str) else "solution")
         answer = row.get("gold", row.get("answer"))
         out.append(Solution(str(row["id"]), problem, None if answer is None else str(answer), split_solution(text)))
     return [s for s in out if s.steps]

@@ -10,8 +10,8 @@ answer, are kept, up to ``keep_per_problem``. Output, in ``DIR``:
   ends with ``The answer is: X`` (WizardMath format). With ``template: chat`` both are
   conversational (lists of messages), which TRL renders with the model's chat template.
 - ``sft_rejected.jsonl``: wrong solutions (``reason: wrong_answer`` / ``no_answer``, id
-  ``<problem_id>/neg<j>``, with ``problem`` and ``prompt`` too; negatives for the PRM) and one row per problem with no verified
-  solution (id = the problem id, ``reason: no_verified_solution``).
+  ``<problem_id>/neg<j>``, with ``problem`` and ``prompt`` too; negatives for the PRM) and one row per
+  problem with no verified solution (id = the problem id, ``reason: no_verified_solution``).
 - ``solve_stats.json``.
 
 Resumable like ``evolve``: a problem is done once its accepted row or its no-verified-solution row
