@@ -27,7 +27,9 @@ or ``--model DIR`` serves until interrupted and prints its base URL first.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import socket
 import threading
 import time
 import uuid
@@ -113,6 +115,28 @@ class LocalServer(ThreadingHTTPServer):
         self.max_in_flight = 0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.connections: set[socket.socket] = set()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        with self.lock:
+            self.connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening and drop every open (keep-alive) connection, as a server that dies does."""
+        super().server_close()
+        with self.lock:
+            open_now, self.connections = list(self.connections), set()
+        for connection in open_now:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
 
     @property
     def base_url(self) -> str:
