@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from wizardmath.backends import Backend, SamplingParams
-from wizardmath.data.templates import build_prompt, chat_messages, format_prompt
+from wizardmath.data.templates import chat_messages, format_prompt
 
 PROMPTS = Path(__file__).parent / "prompts"  # judge rubrics: data, not code
 
@@ -308,6 +308,11 @@ def _make_labeler(name: str, config: LabelConfig, policy: Callable[[], Backend])
     return JudgeLabeler(get_backend(config.judge_backend, **kwargs))
 
 
+def _problem_text(row: dict[str, Any]) -> str | None:
+    """The problem of a solutions row: ``problem`` (solve writes it beside the rendered ``prompt``)."""
+    return row["problem"] if isinstance(row.get("problem"), str) else None
+
+
 def _message_text(value: Any, role: str) -> Any:
     """A conversational field (solve's rows with template chat) as the text of its last ``role`` message."""
     if isinstance(value, list):
@@ -325,7 +330,7 @@ def _read_solutions(path: str) -> list[Solution]:
 
     out = []
     for line, row in iter_jsonl(path, required=("id",)):
-        problem = row.get("problem")
+        problem = _problem_text(row)
         text = row.get("solution") or _message_text(row.get("completion"), "assistant")
         if not isinstance(problem, str) or not isinstance(text, str):
             raise DataError(path, line, "needs 'problem' and 'solution' (or 'completion') strings (solve's files from before "
@@ -340,6 +345,7 @@ def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done:
     the backend failed to produce are counted in ``stats["retry_pending"]`` (the next run redoes them)."""
     from reward_models.common import split_solution
     from wizardmath.data import load_problems
+    from wizardmath.data.templates import build_prompt
 
     problems = load_problems(config.dataset, config.data_path, config.split, config.limit)
     if not problems:
