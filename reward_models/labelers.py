@@ -307,14 +307,8 @@ class LabelConfig(BackendArguments, JudgeArguments):
 
 
 def _problem_text(row: dict[str, Any]) -> str | None:
-    """The problem of a solutions row: ``problem``, or the problem inside a templated ``prompt``
-    (solve's ``sft.jsonl`` / ``sft_rejected.jsonl`` hold only the rendered WizardMath prompt)."""
-    from wizardmath.data.templates import problem_from_prompt
-
-    if isinstance(row.get("problem"), str):
-        return row["problem"]
-    prompt = _message_text(row.get("prompt"), "user")
-    return problem_from_prompt(prompt) if isinstance(prompt, str) else None
+    """The problem of a solutions row: ``problem`` (solve writes it beside the rendered ``prompt``)."""
+    return row["problem"] if isinstance(row.get("problem"), str) else None
 
 
 def _message_text(value: Any, role: str) -> Any:
@@ -326,8 +320,9 @@ def _message_text(value: Any, role: str) -> Any:
 
 
 def _read_solutions(path: str) -> list[Solution]:
-    """Solutions to label: ``id``, ``problem`` (or ``prompt``), ``solution`` (or ``completion``) and the
-    gold answer in ``gold`` (solve's rejected samples, whose ``answer`` is the wrong one) or ``answer``."""
+    """Solutions to label: ``id``, ``problem`` (solve writes it beside the rendered ``prompt``), ``solution``
+    (or ``completion``) and the gold answer in ``gold`` (solve's rejected samples, whose ``answer`` is the
+    wrong one) or ``answer``."""
     from reward_models.common import split_solution
     from wizardmath.jsonl import DataError, iter_jsonl
 
@@ -336,7 +331,8 @@ def _read_solutions(path: str) -> list[Solution]:
         problem = _problem_text(row)
         text = row.get("solution") or _message_text(row.get("completion"), "assistant")
         if not isinstance(problem, str) or not isinstance(text, str):
-            raise DataError(path, line, "needs 'problem' (or 'prompt') and 'solution' (or 'completion') strings", field="solution")
+            raise DataError(path, line, "needs 'problem' and 'solution' (or 'completion') strings (solve's files from before "
+                            "it wrote 'problem': solve again)", field="problem" if not isinstance(problem, str) else "solution")
         answer = row.get("gold", row.get("answer"))
         out.append(Solution(str(row["id"]), problem, None if answer is None else str(answer), split_solution(text)))
     return [s for s in out if s.steps]
@@ -347,6 +343,7 @@ def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done:
     the backend failed to produce are counted in ``stats["retry_pending"]`` (the next run redoes them)."""
     from reward_models.common import split_solution
     from wizardmath.data import load_problems
+    from wizardmath.data.templates import build_prompt
 
     problems = load_problems(config.dataset, config.data_path, config.split, config.limit)
     if not problems:
@@ -357,7 +354,7 @@ def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done:
         sampling = SamplingParams(temperature=config.temperature, max_new_tokens=config.max_new_tokens, n=config.num_samples,
                                   seed=config.seed + begin)
         # chat: messages, which the backend renders with the model's chat template
-        prompts = [chat_messages(p.problem) if config.template == "chat" else format_prompt(p.problem, config.template) for p in batch]
+        prompts = [build_prompt(p.problem, config.template) for p in batch]
         results = policy().generate(prompts, sampling)
         chunk = []
         for p, gens in zip(batch, results, strict=True):

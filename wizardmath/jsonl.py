@@ -10,10 +10,13 @@ Errors in input files name the file, the 1-based line number and, where known, t
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 class DataError(ValueError):
@@ -105,14 +108,46 @@ def read_ids(path: str | os.PathLike, key: str = "id") -> set[str]:
     return ids
 
 
+def repair_jsonl(path: str | os.PathLike) -> int:
+    """Move every line that is not a whole JSON object to ``FILE.torn``; returns how many moved."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    good: list[bytes] = []
+    torn: list[tuple[int, bytes]] = []
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                ok = line.endswith(b"\n") and isinstance(json.loads(line.decode("utf-8")), dict)
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
+                ok = False
+            if ok:
+                good.append(line)
+            else:
+                torn.append((number, line))
+    if not torn:
+        return 0
+    aside = path.with_name(path.name + ".torn")
+    with aside.open("ab") as handle:
+        for _, line in torn:
+            handle.write(line if line.endswith(b"\n") else line + b"\n")
+    tmp = path.with_name(path.name + ".repair")
+    tmp.write_bytes(b"".join(good))
+    os.replace(tmp, path)
+    numbers = ", ".join(str(n) for n, _ in torn[:5]) + (" ..." if len(torn) > 5 else "")
+    logger.warning("%s: moved %d torn line(s) (line %s) to %s; their records will be redone", path, len(torn), numbers, aside)
+    return len(torn)
+
+
+
 class JsonlWriter:
     """Append records to a JSONL file, one flushed line each; safe to reopen after a crash."""
 
     def __init__(self, path: str | os.PathLike, fsync: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        from wizardmath.runstate import repair_jsonl
-
         repair_jsonl(self.path)  # a torn line anywhere (usually the last) goes to FILE.torn
         self._handle = self.path.open("a", encoding="utf-8")
         self._fsync = fsync

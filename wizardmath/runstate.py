@@ -7,7 +7,7 @@ torn-line repair and the exit codes.
 - ``check_manifest``: an append-only stage records its settings (and a fingerprint of its input
   files) on first write; a re-run with other settings or data is refused unless ``resume`` (carry
   on anyway) or ``overwrite`` (delete the outputs and start clean).
-- ``repair_jsonl``: lines of a results file that are not whole JSON objects (a torn write,
+- ``repair_jsonl`` (from ``wizardmath.jsonl``): lines of a results file that are not whole JSON objects (a torn write,
   anywhere in the file) are moved to ``FILE.torn`` with a warning, so a re-run redoes them.
 - Exit codes: ``EXIT_INCOMPLETE`` when a backend, judge or solver failure left records to retry
   (``retry_pending`` in the stage's result), ``EXIT_LOCKED`` when another writer holds the output.
@@ -25,6 +25,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from wizardmath.jsonl import repair_jsonl  # noqa: F401 (defined beside JsonlWriter, which runs it; callers import it here)
 
 logger = logging.getLogger(__name__)
 
@@ -182,39 +184,6 @@ def check_manifest(manifest: str | os.PathLike, settings: dict[str, Any], output
     from wizardmath.jsonl import write_json
 
     write_json(manifest, settings)
-
-
-def repair_jsonl(path: str | os.PathLike) -> int:
-    """Move every line that is not a whole JSON object to ``FILE.torn``; returns how many moved."""
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return 0
-    good: list[bytes] = []
-    torn: list[tuple[int, bytes]] = []
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                ok = line.endswith(b"\n") and isinstance(json.loads(line.decode("utf-8")), dict)
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
-                ok = False
-            if ok:
-                good.append(line)
-            else:
-                torn.append((number, line))
-    if not torn:
-        return 0
-    aside = path.with_name(path.name + ".torn")
-    with aside.open("ab") as handle:
-        for _, line in torn:
-            handle.write(line if line.endswith(b"\n") else line + b"\n")
-    tmp = path.with_name(path.name + ".repair")
-    tmp.write_bytes(b"".join(good))
-    os.replace(tmp, path)
-    numbers = ", ".join(str(n) for n, _ in torn[:5]) + (" ..." if len(torn) > 5 else "")
-    logger.warning("%s: moved %d torn line(s) (line %s) to %s; their records will be redone", path, len(torn), numbers, aside)
-    return len(torn)
 
 
 def exit_code(result: Any) -> int:

@@ -224,8 +224,34 @@ def test_on_result_reports_progress_as_results_arrive():
     seen: list[int] = []
     with serve() as server:
         b = backend(server)
-        asyncio.run(b.agenerate(["a", "b", "c"], SamplingParams(), on_result=lambda i, gens: seen.append(i)))
+
+        async def run():
+            async with b:
+                await b.agenerate(["a", "b", "c"], SamplingParams(), on_result=lambda i, gens: seen.append(i))
+
+        asyncio.run(run())
     assert sorted(seen) == [0, 1, 2]
+
+
+def test_the_backend_owns_its_client_for_as_long_as_the_caller_holds_it():
+    """Calls on one loop share one client (kept open between calls); leaving ``async with`` closes it,
+    and a later loop gets a fresh one."""
+    with serve() as server:
+        b = backend(server)
+
+        async def session():
+            async with b:
+                await b.agenerate(["a"], SamplingParams())
+                client = b._client()
+                await b.agenerate(["b", "c"], SamplingParams())
+                assert b._client() is client and not client.is_closed()
+            assert not b._clients
+            return client
+
+        first = asyncio.run(session())
+        assert first.is_closed()
+        second = asyncio.run(session())
+        assert second is not first and b.stats["responses"] == 6 and b.stats["failures"] == 0
 
 
 def test_registry_builds_it_by_name():
@@ -284,8 +310,9 @@ def test_overlapping_calls_on_one_loop_share_the_client_safely():
         b = backend(server)
 
         async def run():
-            return await asyncio.gather(b.agenerate(["fast"], SamplingParams()),
-                                        b.agenerate(["slow 1", "slow 2"], SamplingParams()))
+            async with b:
+                return await asyncio.gather(b.agenerate(["fast"], SamplingParams()),
+                                            b.agenerate(["slow 1", "slow 2"], SamplingParams()))
 
         fast, slow = asyncio.run(run())
     assert texts(fast) == [["ok fast"]] and texts(slow) == [["ok slow 1"], ["ok slow 2"]]

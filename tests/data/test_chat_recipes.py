@@ -57,7 +57,7 @@ def test_prm_encodes_chat_prompts_with_one_bos(bos_template_model):
 def test_label_prm_with_chat_template_reads_solve_rows_and_samples(bos_template_model, tmp_path):
     from reward_models.labelers import LabelConfig, label_prm
 
-    rows = [{"id": f"p{i}", "prompt": [{"role": "user", "content": CHAT_INSTRUCTION.format(instruction=f"What is {i} + 2?")}],
+    rows = [{"id": f"p{i}", "problem": f"What is {i} + 2?", "prompt": [{"role": "user", "content": CHAT_INSTRUCTION.format(instruction=f"What is {i} + 2?")}],
              "completion": [{"role": "assistant", "content": f"Step 1: {i} + 2 = {i + 2}\n{ANSWER_PREFIX}{i + 2}"}],
              "answer": str(i + 2)} for i in range(3)]
     solutions = tmp_path / "sft.jsonl"

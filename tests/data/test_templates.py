@@ -35,3 +35,17 @@ def test_chat_template_with_tiny_tokenizer(tiny_model_dir):
 def test_solution_format_ends_with_the_answer_line():
     text = format_solution(["3 + 4 = 7.", "7 * 2 = 14."], "14")
     assert text == " Step 1: 3 + 4 = 7.\nStep 2: 7 * 2 = 14.\n" + ANSWER_PREFIX + "14"
+
+
+def test_build_prompt_and_chat_text_are_the_one_chat_or_template_choice(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from wizardmath.data.templates import build_prompt, chat_text
+
+    assert build_prompt("What is 2+2?", "wizardmath") == format_prompt("What is 2+2?")
+    assert build_prompt("What is 2+2?", "chat") == chat_messages("What is 2+2?")  # each backend renders messages its way
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    messages = chat_messages("What is 2+2?")
+    assert chat_text(messages, tokenizer).startswith("<|user|>\nWhat is 2+2?")
+    tokenizer.chat_template = None  # no template: the contents, flattened
+    assert chat_text(messages, tokenizer) == messages[0]["content"] and chat_text("as is", tokenizer) == "as is"

@@ -35,7 +35,10 @@ def test_rerank_with_an_untrained_prm(tiny_model_dir: Path, small_problems, tmp_
     record = json.loads(next((tmp_path / "out").glob("*.jsonl")).read_text())
     expected = ProcessRewardModel.from_pretrained(str(prm_dir)).score_solutions(["1+1"] * 3, texts, aggregate="min")
     assert record["scores"] == pytest.approx(expected)
-    assert all(0.0 <= s <= 1.0 for s in record["scores"])
+    assert len({round(s, 9) for s in expected}) == 3  # distinct scores, so the picks below depend on them
+    assert record["correct"] == [True, False, True]
     best_is_right = record["correct"][max(range(3), key=lambda i: (expected[i], -i))]
     assert summary["rerank@3"] == float(best_is_right)
-    assert "weighted_maj@3" in summary and summary["settings"]["prm_aggregate"] == "min"
+    # the score-weighted vote: answer 2 (texts 0 and 2) against answer 3 (text 1)
+    assert summary["weighted_maj@3"] == float(expected[0] + expected[2] > expected[1])
+    assert summary["settings"]["prm_aggregate"] == "min"

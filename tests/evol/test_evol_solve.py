@@ -38,8 +38,9 @@ def test_solve_symbolic_problems_with_gold(tmp_path):
         assert row["prompt"] == format_prompt(p.problem, "wizardmath")
         assert row["completion"] == p.solution  # the gold step-by-step solution, WizardMath format
         assert row["completion"].startswith(" Step 1: ") and row["completion"].endswith(f"The answer is: {p.answer}")
-        assert row["answer"] == p.answer and row["problem_id"] == p.id
+        assert row["answer"] == p.answer and row["problem_id"] == p.id and row["problem"] == p.problem  # raw, beside the prompt
     wrong = [n for n in negatives if n["reason"] == "wrong_answer"]
+    assert all(n["problem"] == gold[n["problem_id"]].problem for n in wrong)
     assert 0.15 < len(wrong) / (4 * len(problems)) < 0.45
     assert all(n["answer"] != gold[n["problem_id"]].answer and n["gold"] == gold[n["problem_id"]].answer for n in wrong)
     assert stats["counts"]["wrong_answer"] == len(wrong)
@@ -87,6 +88,7 @@ def test_majority_without_gold_and_chat_format(monkeypatch, tmp_path):
     assert [r["id"] for r in rows] == ["p2"]  # p1 is a 2-2 tie: no majority above one half
     assert rows[0]["answer"] == "5" and rows[0]["round"] == 2 and rows[0]["parent_id"] == "p0"
     assert rows[0]["prompt"][0]["role"] == "user" and rows[0]["completion"][0]["role"] == "assistant"
+    assert rows[0]["problem"] == "the second one"  # what later stages read, instead of undoing the chat instruction
     rejected = read_jsonl(tmp_path / "o/sft_rejected.jsonl")
     assert {"p1"} == {r["id"] for r in rejected if r["reason"] == "no_verified_solution"}
     assert stats["yield"] == 0.5

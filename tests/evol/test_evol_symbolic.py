@@ -48,7 +48,8 @@ def test_sample_texts_covers_the_vocabulary():
 
 
 def test_registered_as_symbolic_backend():
-    assert isinstance(get_backend("symbolic", seed=3, error_rate=0.2), SymbolicBackend)
+    backend = get_backend("symbolic", seed=3, error_rate=0.2)
+    assert isinstance(backend, SymbolicBackend) and (backend.seed, backend.error_rate) == (3, 0.2)
     with pytest.raises(ValueError, match="failure_rate"):
         SymbolicBackend(failure_rate=2.0)
 

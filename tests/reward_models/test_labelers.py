@@ -154,7 +154,7 @@ def test_solve_output_rows_are_read_with_their_gold_answer(tmp_path):
     from wizardmath.data.templates import format_prompt
 
     source, out = tmp_path / "sft_rejected.jsonl", tmp_path / "labels.jsonl"
-    row = {"id": "p/neg0", "prompt": format_prompt(PROBLEM), "completion": " " + "\n".join(LATE.steps), "answer": "17", "gold": "16"}
+    row = {"id": "p/neg0", "problem": PROBLEM, "prompt": format_prompt(PROBLEM), "completion": " " + "\n".join(LATE.steps), "answer": "17", "gold": "16"}
     source.write_text(json.dumps(row) + "\n")
     label_prm(LabelConfig(labeler="rule", solutions_path=str(source), output=str(out)))
     record = json.loads(out.read_text())

@@ -7,9 +7,14 @@ name            what                                                 needs
                 serve, hosted APIs), async, rate-limited, retried
 ``transformers`` a local causal LM, batched ``generate``            a model path or hub name
 ``vllm``        vLLM offline engine                                  a CUDA GPU and ``vllm``
-``symbolic``    structured word problems with exact answers (no LLM) nothing
+``symbolic``    structured word problems with exact answers (no LLM) nothing (registered by
+                                                                     ``wizardmath.evol``)
 ``fake``        deterministic responses for tests                    nothing
 =============== =================================================== ==========================
+
+This package is the bottom of the generation stack and names no package above it: a backend
+defined higher up registers itself (``register_backend``), and any ``"package.module:Class"`` works
+as a name too, so a plugin needs no entry here.
 """
 
 from __future__ import annotations
@@ -33,16 +38,23 @@ BACKENDS: dict[str, str] = {
     "openai": "wizardmath.backends.openai_backend:OpenAIBackend",
     "transformers": "wizardmath.backends.transformers_backend:TransformersBackend",
     "vllm": "wizardmath.backends.vllm_backend:VLLMBackend",
-    "symbolic": "wizardmath.evol.symbolic:SymbolicBackend",
     "fake": "wizardmath.backends.base:FakeBackend",
 }
 
 
+def register_backend(name: str, target: str) -> None:
+    """Make ``get_backend(name)`` build ``target`` (``"package.module:Class"``, imported on first use)."""
+    if target.count(":") != 1:
+        raise ValueError(f"backend '{name}': target must be 'package.module:Class', got {target!r}")
+    BACKENDS[name] = target
+
+
 def get_backend(name: str, **kwargs: Any) -> Backend:
-    """Build the backend registered as ``name`` with ``kwargs``."""
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend '{name}'; valid: {', '.join(BACKENDS)}")
-    module, cls = BACKENDS[name].split(":")
+    """Build the backend registered as ``name`` (or named ``"package.module:Class"``) with ``kwargs``."""
+    target = BACKENDS.get(name, name if name.count(":") == 1 else None)
+    if target is None:
+        raise ValueError(f"unknown backend '{name}'; valid: {', '.join(BACKENDS)} or 'package.module:Class'")
+    module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)(**kwargs)
 
 
@@ -57,4 +69,5 @@ __all__ = [
     "SamplingParams",
     "get_backend",
     "prompt_text",
+    "register_backend",
 ]

@@ -5,8 +5,15 @@ symbolic world and test fakes.
 A prompt is a plain string (completion-style) or a list of chat messages
 (``[{"role": "user", "content": ...}]``); backends that only do one kind convert the other.
 
-Async backends implement only ``agenerate_one`` (one prompt, one request); ``AsyncBackend`` fans
-out with bounded concurrency, so every HTTP backend gets the same scheduling for free.
+Every backend also has ``agenerate(prompts, sampling, on_result)``, so async drivers (the
+evolution engine, ``solve``) have one code path: a sync backend runs ``generate`` in a worker
+thread and reports results in prompt order; async backends implement only ``agenerate_one`` (one
+prompt, one request) and ``AsyncBackend`` fans out with bounded concurrency, so every HTTP backend
+gets the same scheduling for free and reports each result as it arrives.
+
+Lifetime: a backend owns its resources. ``with backend:`` / ``close()`` releases them for good;
+``async with backend:`` / ``aclose()`` releases what the running event loop opened (an HTTP
+client's connection pool), and the backend stays usable from another loop.
 """
 
 from __future__ import annotations
@@ -16,10 +23,12 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
-Message = dict[str, str]
-Prompt = Union[str, list[Message]]  # noqa: UP007 (runtime alias)
+from wizardmath.data.templates import Message, Prompt, prompt_text
+
+__all__ = ["AsyncBackend", "Backend", "FakeBackend", "Generation", "Message", "Prompt", "SamplingParams", "prompt_text",
+           "run_coroutine"]
 
 
 @dataclass(frozen=True)
@@ -54,13 +63,6 @@ class Generation:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def prompt_text(prompt: Prompt) -> str:
-    """A chat prompt flattened to text, for backends without a chat template."""
-    if isinstance(prompt, str):
-        return prompt
-    return "\n\n".join(m["content"] for m in prompt)
-
-
 class Backend(ABC):
     """A text generator. Subclasses set ``name`` and implement ``generate``."""
 
@@ -69,14 +71,37 @@ class Backend(ABC):
     @abstractmethod
     def generate(self, prompts: Sequence[Prompt], sampling: SamplingParams) -> list[list[Generation]]: ...
 
+    async def agenerate(
+        self,
+        prompts: Sequence[Prompt],
+        sampling: SamplingParams,
+        on_result: Callable[[int, list[Generation]], None] | None = None,
+    ) -> list[list[Generation]]:
+        """``generate`` in a worker thread (the event loop stays free); ``on_result(index, gens)`` fires
+        for each prompt in order once the batch is done."""
+        results = await asyncio.to_thread(self.generate, list(prompts), sampling)
+        if on_result is not None:
+            for index, gens in enumerate(results):
+                on_result(index, gens)
+        return results
+
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release servers, pools or GPU memory."""
+
+    async def aclose(self) -> None:  # noqa: B027 (optional hook)
+        """Release what the running event loop opened (e.g. an HTTP client); the backend stays usable."""
 
     def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> Backend:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def run_coroutine(coro: Any) -> Any:
@@ -132,7 +157,13 @@ class AsyncBackend(Backend):
         return results
 
     def generate(self, prompts: Sequence[Prompt], sampling: SamplingParams) -> list[list[Generation]]:
-        return run_coroutine(self.agenerate(prompts, sampling))
+        """From sync code: one event loop for this call, which releases what it opened when done."""
+
+        async def once() -> list[list[Generation]]:
+            async with self:
+                return await self.agenerate(prompts, sampling)
+
+        return run_coroutine(once())
 
 
 class FakeBackend(Backend):

@@ -33,6 +33,10 @@ vLLM accepts ``n``, ``seed`` and ``stop``; pass sampler extras such as ``{"top_k
 ``model=None`` takes the first model the server lists. Hosted APIs: ``base_url=None`` and
 ``api_key=None`` read ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``; set the per-1k-token prices to get
 ``cost_usd``.
+
+Lifetime: the backend owns one client per event loop. ``generate`` (sync) opens and closes its
+own; async callers hold it with ``async with backend:`` (or call ``aclose()``), so calls on one loop
+share one connection pool however they overlap.
 """
 
 from __future__ import annotations
@@ -168,9 +172,8 @@ class OpenAIBackend(AsyncBackend):
         self.limiter = RateLimiter(requests_per_minute, tokens_per_minute)
         self.n_supported: bool | None = None  # learnt from the server: None until we know
         self._rng = random.Random(retry_seed)
-        # One client per event loop (httpx pools cannot cross loops) and the calls in flight on it.
+        # One client per event loop (httpx pools cannot cross loops); ``aclose`` closes the loop's own.
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
-        self._active: Counter[asyncio.AbstractEventLoop] = Counter()
         self.reset_stats()
 
     # ---------------------------------------------------------------- accounting
@@ -209,6 +212,8 @@ class OpenAIBackend(AsyncBackend):
     def _client(self) -> Any:
         """The client for the running event loop, made on first use."""
         loop = asyncio.get_running_loop()
+        for dead in [other for other in self._clients if other.is_closed()]:  # a caller that never closed
+            del self._clients[dead]
         if loop not in self._clients:
             import openai
 
@@ -219,7 +224,8 @@ class OpenAIBackend(AsyncBackend):
         return self._clients[loop]
 
     async def aclose(self) -> None:
-        """Close this loop's client (async callers of ``agenerate_one`` call this when done)."""
+        """Close the running loop's client (``async with backend:`` does this on exit); a later call
+        on this or another loop opens a new one. ``generate`` (sync) closes its own."""
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.close()
@@ -239,32 +245,16 @@ class OpenAIBackend(AsyncBackend):
 
     # ---------------------------------------------------------------- generation
     async def agenerate(self, prompts: Sequence[Prompt], sampling: SamplingParams, on_result=None) -> list[list[Generation]]:
-        """All prompts; the loop's client is closed when the last overlapping call on it ends."""
-        start, loop = time.perf_counter(), asyncio.get_running_loop()
-        self._active[loop] += 1
+        """All prompts, on the running loop's client (open until ``aclose`` / the end of ``async with``)."""
+        start = time.perf_counter()
         try:
             await self._resolve_model()
             return await super().agenerate(prompts, sampling, on_result)
         finally:
             self._wall += time.perf_counter() - start
-            self._active[loop] -= 1
-            if self._active[loop] == 0:
-                del self._active[loop]
-                await self.aclose()
 
     async def agenerate_one(self, prompt: Prompt, sampling: SamplingParams) -> list[Generation]:
-        """``sampling.n`` generations for one prompt; failures come back as ``Generation.error``.
-
-        Called directly (not through ``agenerate``), the client stays open until ``aclose()``.
-        """
-        loop = asyncio.get_running_loop()
-        self._active[loop] += 1  # an overlapping agenerate() must not close the client under us
-        try:
-            return await self._generate_n(prompt, sampling)
-        finally:
-            self._active[loop] -= 1
-
-    async def _generate_n(self, prompt: Prompt, sampling: SamplingParams) -> list[Generation]:
+        """``sampling.n`` generations for one prompt; failures come back as ``Generation.error``."""
         await self._resolve_model()
         n, gens = sampling.n, []
         if n > 1 and self.n_supported is not False:

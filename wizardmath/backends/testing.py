@@ -27,7 +27,9 @@ or ``--model DIR`` serves until interrupted and prints its base URL first.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import socket
 import threading
 import time
 import uuid
@@ -39,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Union
 
 from wizardmath.backends.base import Prompt, prompt_text
+from wizardmath.data.templates import chat_text
 
 FAULT_KINDS = ("rate_limit", "server_error", "hang", "malformed", "truncated", "bad_request")
 
@@ -112,6 +115,28 @@ class LocalServer(ThreadingHTTPServer):
         self.max_in_flight = 0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.connections: set[socket.socket] = set()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        with self.lock:
+            self.connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening and drop every open (keep-alive) connection, as a server that dies does."""
+        super().server_close()
+        with self.lock:
+            open_now, self.connections = list(self.connections), set()
+        for connection in open_now:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
 
     @property
     def base_url(self) -> str:
@@ -316,8 +341,8 @@ class TransformersResponder:
     def encode(self, prompt: Prompt) -> list[int]:
         if isinstance(prompt, str):
             return self.tokenizer(prompt)["input_ids"]
-        ids = self.tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True)
-        return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+        # The chat template writes its own special tokens (as apply_chat_template(tokenize=True) does).
+        return self.tokenizer(chat_text(prompt, self.tokenizer), add_special_tokens=False)["input_ids"]
 
     def __call__(self, prompt: Prompt, body: dict[str, Any]) -> Reply:
         ids = self.encode(prompt)

@@ -23,7 +23,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams, prompt_text
+from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams
+from wizardmath.data.templates import chat_text
 
 # The WizardMath answer line; matched case-insensitively, as the verifier does.
 ANSWER_MARKER = re.compile(r"(?i)\banswer\s+is\b")
@@ -196,11 +197,7 @@ class TransformersBackend(Backend):
 
     def render(self, prompt: Prompt) -> str:
         """Text for one prompt: chat messages through the chat template when the tokenizer has one."""
-        if isinstance(prompt, str):
-            return prompt
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-        return prompt_text(prompt)
+        return chat_text(prompt, self.tokenizer)
 
     def _encode(self, text: str) -> list[int]:
         # A chat template usually writes the bos token itself; don't add a second one.

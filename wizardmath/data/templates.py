@@ -3,12 +3,19 @@
 ``wizardmath`` is the Alpaca-style template the WizardMath models were trained and evaluated with;
 ``chat`` renders the problem through the tokenizer's chat template (instruct models); ``raw`` is
 the bare problem. Responses end with ``The answer is: X``, the line WizardMath's evaluation reads.
+
+The chat-or-template choice lives here alone: ``build_prompt`` is what a stage sends a backend
+(messages under ``chat``, rendered text otherwise) and ``chat_text`` is how a local tokenizer turns
+messages into text (its chat template, or the contents joined when it has none).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Union
+
+Message = dict[str, str]
+Prompt = Union[str, list[Message]]  # noqa: UP007 (runtime alias)
 
 WIZARDMATH_TEMPLATE = (
     "Below is an instruction that describes a task. "
@@ -27,15 +34,39 @@ def format_prompt(problem: str, template: str = "wizardmath", tokenizer: Any = N
     if template == "raw":
         return problem.strip()
     if template == "chat":
-        messages = chat_messages(problem)
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise ValueError("template 'chat' needs a tokenizer with a chat template; use 'wizardmath' or 'raw'")
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = chat_text(chat_messages(problem), tokenizer)
         # PPO, GRPO and the PRM tokenize this text with the tokenizer's special tokens, which add the BOS
         # again when the template writes it (Llama-3): keep one.
         bos = getattr(tokenizer, "bos_token", None)
         return text[len(bos):] if bos and text.startswith(bos) and _adds_bos(tokenizer) else text
     raise ValueError(f"unknown template '{template}'; valid: {', '.join(TEMPLATES)}")
+
+
+def build_prompt(problem: str, template: str) -> Prompt:
+    """What a stage sends a backend: ``chat`` stays messages, so each backend applies its own chat
+    template (the tokenizer's locally, the server's over HTTP); other templates are rendered here."""
+    if template == "chat":
+        return chat_messages(problem)
+    return format_prompt(problem, template)
+
+
+def prompt_text(prompt: Prompt) -> str:
+    """A chat prompt flattened to text, for backends without a chat template."""
+    if isinstance(prompt, str):
+        return prompt
+    return "\n\n".join(m["content"] for m in prompt)
+
+
+def chat_text(prompt: Prompt, tokenizer: Any) -> str:
+    """Text for a local model: messages through the tokenizer's chat template (with the generation
+    prompt), flattened when it has none; a string is already text."""
+    if isinstance(prompt, str):
+        return prompt
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    return prompt_text(prompt)
 
 
 def _adds_bos(tokenizer: Any) -> bool:
@@ -44,7 +75,10 @@ def _adds_bos(tokenizer: Any) -> bool:
 
 
 def problem_from_prompt(prompt: str) -> str:
-    """The problem inside a WizardMath, chat or raw prompt (the inverse of ``format_prompt``)."""
+    """The problem inside a WizardMath, chat or raw prompt (the inverse of ``format_prompt``).
+
+    For the symbolic backend, which like a model sees only the prompt; stages read the raw
+    ``problem`` that ``solve`` writes beside each prompt instead."""
     if "### Instruction:\n" in prompt:
         prompt = prompt.split("### Instruction:\n", 1)[1].split("\n\n### Response", 1)[0]
     suffix = CHAT_INSTRUCTION.replace("{instruction}", "")

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams
-from wizardmath.data import MathProblem, chat_messages, format_prompt, load_problems
+from wizardmath.data import MathProblem, load_problems
+from wizardmath.data.templates import build_prompt as render_prompt
 from wizardmath.eval.config import EvalConfig
 from wizardmath.eval.grading import Scorer, grade_chunk
 from wizardmath.eval.metrics import PAPER_RESULTS, summarize
@@ -125,11 +126,8 @@ def build_scorer(config: EvalConfig) -> Scorer | None:
 
 
 def build_prompt(problem: MathProblem, template: str) -> Prompt:
-    """Text templates are rendered here; ``chat`` stays messages so each backend applies its own
-    chat template (the tokenizer's locally, the server's over HTTP)."""
-    if template == "chat":
-        return chat_messages(problem.problem)
-    return format_prompt(problem.problem, template)
+    """The prompt sent for ``problem`` (see ``wizardmath.data.templates.build_prompt``)."""
+    return render_prompt(problem.problem, template)
 
 
 def backend_generate(backend: Backend, config: EvalConfig) -> Generate:

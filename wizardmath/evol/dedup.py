@@ -54,6 +54,7 @@ class NearDuplicateIndex:
 
             self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self._hashes: dict[str, object] = {}
+        self._rank: dict[str, int] = {}  # id -> how many were added before it
         self._permutations = None
         self._last: tuple[str, object] | None = None  # find() then add() of the same text hashes once
 
@@ -70,23 +71,25 @@ class NearDuplicateIndex:
         self._last = (text, m)
         return m
 
-    def find(self, text: str) -> str | None:
+    def find(self, text: str, among_first: int | None = None) -> str | None:
+        """The earliest added problem (of the first ``among_first``, or all) that ``text`` nearly repeats."""
+        limit = len(self._rank) if among_first is None else among_first
         key = normalize(text)
-        if key in self.exact:
+        if key in self.exact and self._rank[self.exact[key]] < limit:
             return self.exact[key]
         if self._lsh is None:
             return None
         m = self._minhash(text)
-        for other in self._lsh.query(m):
-            if m.jaccard(self._hashes[other]) >= self.threshold:  # LSH candidates are approximate
-                return other
-        return None
+        # LSH candidates are approximate and come in no fixed order: check each, keep the earliest.
+        found = [other for other in self._lsh.query(m) if self._rank[other] < limit and m.jaccard(self._hashes[other]) >= self.threshold]
+        return min(found, key=self._rank.__getitem__, default=None)
 
     def add(self, id: str, text: str) -> None:
         key = normalize(text)
         if key in self.exact or id in self._hashes:
             return
         self.exact[key] = id
+        self._rank[id] = len(self._rank)
         if self._lsh is not None:
             m = self._minhash(text)
             self._lsh.insert(id, m)

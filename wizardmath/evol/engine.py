@@ -13,24 +13,32 @@ Flow of one round (``EvolveConfig.rounds[r]``):
 Resume: ids already in either file are skipped and the near-duplicate index is rebuilt from
 ``problems.jsonl`` in file order; since every choice is seeded per candidate and the symbolic
 backend is seeded per (prompt, sample), a run killed at any moment and restarted with the same
-command ends with the same ids as an uninterrupted one. On async (HTTP) backends candidates stream:
-each is written as soon as its last check returns.
+command ends with the same ids as an uninterrupted one.
+
+One driver (``Engine.arun_chunk``) serves every backend: each check is one ``agenerate`` call over
+the chunk (sync backends run ``generate`` in a worker thread, async ones stream results as they
+arrive), and candidates are written in plan order, each as soon as it and every candidate planned
+before it have a verdict. So the near-duplicate index grows in plan order and which of two
+near-duplicates is kept never depends on timing; the cheap first near-duplicate check looks only at
+problems accepted before the chunk, as the last check before writing sees the rest. The run holds
+one event loop and leaves each backend's resources to the backend (``async with backend``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizardmath.backends.base import AsyncBackend, Backend, Generation, SamplingParams
+from wizardmath.backends.base import Backend, Generation, SamplingParams, run_coroutine
 from wizardmath.data.records import MathProblem
+from wizardmath.data.templates import build_prompt
 from wizardmath.evol import eliminator as E
 from wizardmath.evol.config import EvolveConfig, build_backend
 from wizardmath.evol.dedup import NearDuplicateIndex, contamination_index
@@ -155,8 +163,9 @@ class Engine:
 
     # --------------------------------------------------------------- per-candidate checks
 
-    def after_generation(self, cand: Candidate, gen: Generation) -> None:
-        """Rules, contamination and a first near-duplicate check (cheap, before any further call)."""
+    def after_generation(self, cand: Candidate, gen: Generation, known: int) -> None:
+        """Rules, contamination and a first near-duplicate check against the ``known`` problems accepted
+        before this chunk (cheap, before any further call; the rest are checked just before writing)."""
         cand.meta = {k: v for k, v in gen.meta.items() if k != "cost"}
         if gen.error:
             cand.defer("evolver", gen.error)
@@ -170,10 +179,10 @@ class Engine:
         if contaminated:
             cand.reject("contaminated", contaminated)
             return
-        self.check_duplicate(cand)
+        self.check_duplicate(cand, known)
 
-    def check_duplicate(self, cand: Candidate) -> None:
-        other = self.dedup.find(cand.text)
+    def check_duplicate(self, cand: Candidate, known: int | None = None) -> None:
+        other = self.dedup.find(cand.text, known)
         if other is not None:
             cand.reject("near_duplicate", f"of {other}")
 
@@ -189,10 +198,8 @@ class Engine:
         if verdict:
             cand.reject("no_information_gain", "the judge found it equal to its parent")
 
-    def solve_prompt(self, cand: Candidate) -> str:
-        from wizardmath.data.templates import format_prompt
-
-        return format_prompt(cand.text, self.config.solver_template)
+    def solve_prompt(self, cand: Candidate) -> Any:
+        return build_prompt(cand.text, self.config.solver_template)
 
     def after_solve(self, cand: Candidate, gens: list[Generation]) -> None:
         failed = [g.error for g in gens if g.error]
@@ -240,73 +247,63 @@ class Engine:
             return SamplingParams(temperature=0.0, max_new_tokens=8, n=1, seed=c.seed)
         return SamplingParams(temperature=c.solver_temperature, max_new_tokens=c.solver_max_new_tokens, n=n, seed=c.seed)
 
-    def run_chunk(self, chunk: list[Candidate], accepted: JsonlWriter, rejected: JsonlWriter) -> int:
-        """Sync backends: each check is one batched call over the chunk; records are written at the end."""
-        for group in _prompt_groups(chunk):
-            gens = self.evolver.generate([g[0].prompt for g in group], self.sampling("evolve", _needed(group)))
-            for cands, outs in zip(group, gens, strict=True):
-                self.count("evolve", outs[: len(cands)])
-                for cand in cands:
-                    self.after_generation(cand, outs[cand.sample])
-        live = [c for c in chunk if c.open]
-        if live and self.config.equal_judge:
-            gens = self.judge.generate([self.judge_prompt(c) for c in live], self.sampling("judge"))
-            for cand, outs in zip(live, gens, strict=True):
-                self.count("judge", outs)
-                self.after_judge(cand, outs[0])
-        live = [c for c in live if c.open]
-        if live and self.config.solver_samples:
-            gens = self.solver.generate([self.solve_prompt(c) for c in live], self.sampling("solve", self.config.solver_samples))
-            for cand, outs in zip(live, gens, strict=True):
-                self.count("solve", outs)
-                self.after_solve(cand, outs)
-        return sum(self.finish(c, accepted, rejected) for c in chunk)
-
     async def arun_chunk(self, chunk: list[Candidate], accepted: JsonlWriter, rejected: JsonlWriter, bar=None) -> int:
-        """Async backends: the same checks, one ``agenerate`` per check over the chunk, and every
-        candidate written the moment its verdict is known (streaming ``on_result``)."""
-        kept = 0
+        """Evolve -> judge -> solve a chunk, one ``agenerate`` per check over it; returns how many were kept.
 
-        def done(cand: Candidate) -> None:
-            nonlocal kept
-            kept += self.finish(cand, accepted, rejected)
-            if bar is not None:
-                bar.update(1)
-
-        async def evolve_group(group: list[list[Candidate]]) -> None:
-            def on_result(index: int, outs: list[Generation]) -> None:
+        Candidates are written in plan order, each as soon as it and those planned before it are done."""
+        writer = _InPlanOrder(chunk, lambda cand: self.finish(cand, accepted, rejected), bar)
+        known = len(self.dedup)
+        for group in _prompt_groups(chunk):  # groups differ in n; one call each
+            def on_evolved(index: int, outs: list[Generation], group=group) -> None:
                 self.count("evolve", outs[: len(group[index])])
                 for cand in group[index]:
-                    self.after_generation(cand, outs[cand.sample])
+                    self.after_generation(cand, outs[cand.sample], known)
                     if not cand.open:
-                        done(cand)
+                        writer.done(cand)
 
-            await _agenerate(self.evolver, [g[0].prompt for g in group], self.sampling("evolve", _needed(group)), on_result)
-
-        for group in _prompt_groups(chunk):  # one at a time: OpenAIBackend closes its client when a call ends
-            await evolve_group(group)
+            await self.evolver.agenerate([g[0].prompt for g in group], self.sampling("evolve", _needed(group)), on_evolved)
         live = [c for c in chunk if c.open]
         if live and self.config.equal_judge:
-            def on_judge(index: int, outs: list[Generation]) -> None:
+            def on_judged(index: int, outs: list[Generation]) -> None:
                 self.count("judge", outs)
                 self.after_judge(live[index], outs[0])
                 if not live[index].open:
-                    done(live[index])
+                    writer.done(live[index])
 
-            await _agenerate(self.judge, [self.judge_prompt(c) for c in live], self.sampling("judge"), on_judge)
+            await self.judge.agenerate([self.judge_prompt(c) for c in live], self.sampling("judge"), on_judged)
             live = [c for c in live if c.open]
         if live and self.config.solver_samples:
-            def on_solve(index: int, outs: list[Generation]) -> None:
+            def on_solved(index: int, outs: list[Generation]) -> None:
                 self.count("solve", outs)
                 self.after_solve(live[index], outs)
-                done(live[index])
+                writer.done(live[index])
 
             sampling = self.sampling("solve", self.config.solver_samples)
-            await _agenerate(self.solver, [self.solve_prompt(c) for c in live], sampling, on_solve)
+            await self.solver.agenerate([self.solve_prompt(c) for c in live], sampling, on_solved)
         else:
             for cand in live:
-                done(cand)
-        return kept
+                writer.done(cand)
+        return writer.kept
+
+
+class _InPlanOrder:
+    """Hands candidates to ``finish`` in chunk (plan) order as their verdicts arrive in any order."""
+
+    def __init__(self, chunk: list[Candidate], finish: Callable[[Candidate], bool], bar=None):
+        self.chunk, self.finish, self.bar = chunk, finish, bar
+        self.position = {id(cand): i for i, cand in enumerate(chunk)}
+        self.ready: set[int] = set()
+        self.next = 0
+        self.kept = 0
+
+    def done(self, cand: Candidate) -> None:
+        self.ready.add(self.position[id(cand)])
+        while self.next in self.ready:
+            self.ready.discard(self.next)
+            self.kept += self.finish(self.chunk[self.next])
+            self.next += 1
+            if self.bar is not None:
+                self.bar.update(1)
 
 
 def _prompt_groups(chunk: list[Candidate]) -> list[list[list[Candidate]]]:
@@ -322,16 +319,6 @@ def _prompt_groups(chunk: list[Candidate]) -> list[list[list[Candidate]]]:
 
 def _needed(group: list[list[Candidate]]) -> int:
     return max(c.sample for cands in group for c in cands) + 1
-
-
-async def _agenerate(backend: Backend, prompts: list[str], sampling: SamplingParams,
-                     on_result: Callable[[int, list[Generation]], None]) -> None:
-    """``agenerate`` with streaming results on async backends; one ``generate`` in a thread otherwise."""
-    if isinstance(backend, AsyncBackend):
-        await backend.agenerate(prompts, sampling, on_result=on_result)
-        return
-    for index, outs in enumerate(await asyncio.to_thread(backend.generate, prompts, sampling)):
-        on_result(index, outs)
 
 
 def write_stats(engine: Engine, path: Path) -> dict[str, Any]:
@@ -407,22 +394,31 @@ def _evolve(config: EvolveConfig, seeds_loaded: list[MathProblem]) -> dict[str, 
     with JsonlWriter(problems_path) as accepted, JsonlWriter(rejected_path) as rejected:  # cuts torn last lines
         done = _read_written(engine, problems_path, rejected_path)
         seeds = _write_seeds(engine, seeds_loaded, done, accepted, rejected)
-        for number, weights in enumerate(engine.schedule, start=1):
-            if engine.retry:
-                logger.warning("evolve: %d candidates of round %d failed on the backend (%s); rounds from %d on "
-                               "wait for the next run", sum(engine.retry.values()), number - 1, dict(engine.retry), number)
-                break
-            parents = seeds if config.round_parents[number - 1] == "seeds" else engine.kept[number - 1]
-            plan = plan_round(parents, weights, number, config.fanout[number - 1], config.seed, engine.ops)
-            order = {c.id: i for i, c in enumerate(plan)}
-            todo = [c for c in plan if c.id not in done]
-            _run_round(engine, number, todo, len(plan), accepted, rejected, stats_path)
-            engine.kept[number].sort(key=lambda r: order.get(r.id, 0))  # plan order, however results arrived
+        run_coroutine(_run_rounds(engine, seeds, done, accepted, rejected, stats_path))
     stats = write_stats(engine, stats_path)
     for backend in engine.backends().values():
         backend.close()
     logger.info("evolve: %d accepted, %d rejected in %.1fs", stats["accepted"], stats["rejected"], stats["wall_seconds"])
     return stats
+
+
+async def _run_rounds(engine: Engine, seeds: list[MathProblem], done: set[str], accepted: JsonlWriter,
+                      rejected: JsonlWriter, stats_path: Path) -> None:
+    """Every round not yet done, in one event loop; each backend releases its resources on the way out."""
+    async with AsyncExitStack() as stack:
+        for backend in engine.backends().values():
+            await stack.enter_async_context(backend)
+        for number, weights in enumerate(engine.schedule, start=1):
+            if engine.retry:
+                logger.warning("evolve: %d candidates of round %d failed on the backend (%s); rounds from %d on "
+                               "wait for the next run", sum(engine.retry.values()), number - 1, dict(engine.retry), number)
+                break
+            parents = seeds if engine.config.round_parents[number - 1] == "seeds" else engine.kept[number - 1]
+            plan = plan_round(parents, weights, number, engine.config.fanout[number - 1], engine.config.seed, engine.ops)
+            order = {c.id: i for i, c in enumerate(plan)}
+            todo = [c for c in plan if c.id not in done]
+            await _run_round(engine, number, todo, len(plan), accepted, rejected, stats_path)
+            engine.kept[number].sort(key=lambda r: order.get(r.id, 0))  # plan order, whichever run wrote them
 
 
 def _read_previous_stats(path: Path) -> dict[str, Any]:
@@ -468,22 +464,15 @@ def _write_seeds(engine: Engine, seeds: list[MathProblem], done: set[str], accep
     return [s for s in seeds if s.id in have]
 
 
-def _run_round(engine: Engine, number: int, todo: list[Candidate], total: int, accepted: JsonlWriter,
-               rejected: JsonlWriter, stats_path: Path) -> None:
+async def _run_round(engine: Engine, number: int, todo: list[Candidate], total: int, accepted: JsonlWriter,
+                     rejected: JsonlWriter, stats_path: Path) -> None:
     from tqdm.auto import tqdm
 
     size = engine.config.chunk_size
     bar = tqdm(total=total, initial=total - len(todo), desc=f"round {number}", unit="cand", disable=not engine.config.progress)
     kept = 0
     for start in range(0, len(todo), size):
-        chunk = todo[start : start + size]
-        if isinstance(engine.evolver, AsyncBackend):
-            from wizardmath.backends.base import run_coroutine
-
-            kept += run_coroutine(engine.arun_chunk(chunk, accepted, rejected, bar))
-        else:
-            kept += engine.run_chunk(chunk, accepted, rejected)
-            bar.update(len(chunk))
+        kept += await engine.arun_chunk(todo[start : start + size], accepted, rejected, bar)
         bar.set_postfix(kept=kept)
         write_stats(engine, stats_path)
     bar.close()

@@ -4,13 +4,14 @@ For each problem the teacher samples K solutions; those whose final answer is eq
 (``wizardmath.verify.is_equivalent``) to the gold answer, or, without gold, to the majority
 answer, are kept, up to ``keep_per_problem``. Output, in ``DIR``:
 
-- ``sft.jsonl``: TRL prompt/completion rows ``{"id", "problem_id", "prompt", "completion", "answer",
-  "parent_id"?, "round"?, "source"?}``; ``prompt = format_prompt(problem, template)`` and the
-  completion ends with ``The answer is: X`` (WizardMath format). With ``template: chat`` both are
+- ``sft.jsonl``: TRL prompt/completion rows ``{"id", "problem_id", "problem", "prompt", "completion",
+  "answer", "parent_id"?, "round"?, "source"?}``; ``problem`` is the raw problem text (later stages read
+  it rather than undo a template), ``prompt = build_prompt(problem, template)`` and the completion
+  ends with ``The answer is: X`` (WizardMath format). With ``template: chat`` both are
   conversational (lists of messages), which TRL renders with the model's chat template.
 - ``sft_rejected.jsonl``: wrong solutions (``reason: wrong_answer`` / ``no_answer``, id
-  ``<problem_id>/neg<j>``; negatives for the PRM) and one row per problem with no verified
-  solution (id = the problem id, ``reason: no_verified_solution``).
+  ``<problem_id>/neg<j>``, with ``problem`` and ``prompt`` too; negatives for the PRM) and one row per
+  problem with no verified solution (id = the problem id, ``reason: no_verified_solution``).
 - ``solve_stats.json``.
 
 Resumable like ``evolve``: a problem is done once its accepted row or its no-verified-solution row
@@ -21,12 +22,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wizardmath.backends.base import AsyncBackend, Generation, SamplingParams, run_coroutine
+from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams, run_coroutine
 from wizardmath.data.records import MathProblem
-from wizardmath.data.templates import ANSWER_PREFIX, chat_messages, format_prompt
+from wizardmath.data.templates import ANSWER_PREFIX, build_prompt
 from wizardmath.evol import eliminator as E
 from wizardmath.evol.config import SolveConfig, build_backend
 from wizardmath.jsonl import OWN_FILE, JsonlWriter, iter_jsonl, read_ids, write_json
@@ -63,10 +65,8 @@ class Solver:
         self.counts: Counter[str] = Counter()
         self.neg_done = read_ids(self.out / "sft_rejected.jsonl")
 
-    def prompt(self, problem: MathProblem) -> Any:
-        if self.config.template == "chat":
-            return chat_messages(problem.problem)
-        return format_prompt(problem.problem, self.config.template)
+    def prompt(self, problem: MathProblem) -> Prompt:
+        return build_prompt(problem.problem, self.config.template)
 
     def handle(self, problem: MathProblem, gens: list[Generation], accepted: JsonlWriter, rejected: JsonlWriter) -> None:
         """Judge the K samples of one problem and write its rows (negatives first, then the verdict)."""
@@ -87,7 +87,8 @@ class Solver:
             if j in good or f"{problem.id}/neg{j}" in self.neg_done:
                 continue
             reason = "no_answer" if vote.answers[j] is None else "wrong_answer"
-            rejected.write({"id": f"{problem.id}/neg{j}", "problem_id": problem.id, "prompt": prompt, "completion": reply,
+            rejected.write({"id": f"{problem.id}/neg{j}", "problem_id": problem.id, "problem": problem.problem,
+                            "prompt": prompt, "completion": reply,
                             "answer": vote.answers[j], "gold": vote.answer, "reason": reason, **extra})
             self.counts[reason] += 1
         if not good:
@@ -100,8 +101,8 @@ class Solver:
             if c.template == "chat":
                 completion = [{"role": "assistant", "content": completion}]
             rid = problem.id if rank == 0 else f"{problem.id}/s{rank}"
-            accepted.write({"id": rid, "problem_id": problem.id, "prompt": prompt, "completion": completion,
-                            "answer": vote.answer, **extra})
+            accepted.write({"id": rid, "problem_id": problem.id, "problem": problem.problem, "prompt": prompt,
+                            "completion": completion, "answer": vote.answer, **extra})
             self.counts["rows"] += 1
         self.counts["solved"] += 1
 
@@ -122,6 +123,16 @@ def _done_ids(out: Path) -> set[str]:
         JsonlWriter(path).close()  # cut a torn last line first
         done |= {r["id"] for _, r in iter_jsonl(path, max_bytes=OWN_FILE) if r.get("reason") == "no_verified_solution"}
     return done
+
+
+async def _solve_chunks(teacher: Backend, prompts: list[Prompt], problems: list[MathProblem], sampling: SamplingParams,
+                        size: int, on_result: Callable[[MathProblem, list[Generation]], None]) -> None:
+    """Chunk by chunk in one event loop; each problem is written as soon as its samples are in (sync
+    backends: in order, async ones: as they arrive). The teacher releases its resources on the way out."""
+    async with teacher:
+        for start in range(0, len(problems), size):
+            chunk = problems[start : start + size]
+            await teacher.agenerate(prompts[start : start + size], sampling, lambda i, gens, chunk=chunk: on_result(chunk[i], gens))
 
 
 def solve(config: SolveConfig) -> dict[str, Any]:
@@ -151,19 +162,11 @@ def _solve(config: SolveConfig, problems: list[MathProblem]) -> dict[str, Any]:
     sampling = SamplingParams(temperature=config.temperature, max_new_tokens=config.max_new_tokens, n=config.num_samples, seed=config.seed)
     bar = tqdm(total=len(problems), initial=len(problems) - len(todo), desc="solve", unit="problem", disable=not config.progress)
     with JsonlWriter(solver.out / "sft.jsonl") as accepted, JsonlWriter(solver.out / "sft_rejected.jsonl") as rejected:
-        for start in range(0, len(todo), config.chunk_size):
-            chunk = todo[start : start + config.chunk_size]
-            prompts = [solver.prompt(p) for p in chunk]
-            if isinstance(solver.teacher, AsyncBackend):
-                def on_result(i: int, gens: list[Generation], chunk=chunk) -> None:
-                    solver.handle(chunk[i], gens, accepted, rejected)
-                    bar.update(1)
+        def on_result(problem: MathProblem, gens: list[Generation]) -> None:
+            solver.handle(problem, gens, accepted, rejected)
+            bar.update(1)
 
-                run_coroutine(solver.teacher.agenerate(prompts, sampling, on_result=on_result))
-            else:
-                for problem, gens in zip(chunk, solver.teacher.generate(prompts, sampling), strict=True):
-                    solver.handle(problem, gens, accepted, rejected)
-                bar.update(len(chunk))
+        run_coroutine(_solve_chunks(solver.teacher, [solver.prompt(p) for p in todo], todo, sampling, config.chunk_size, on_result))
     bar.close()
     solver.teacher.close()
     rows = len(read_ids(solver.out / "sft.jsonl", key="problem_id"))
