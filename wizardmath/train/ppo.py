@@ -27,7 +27,7 @@ import torch
 from wizardmath.train import ppo_core as core
 from wizardmath.train.ppo_config import PPOConfig
 from wizardmath.train.ppo_models import build_models, gathered, prepare_frozen, save_policy
-from wizardmath.train.ppo_plan import PPOPlanConfig, ppo_command
+from wizardmath.train.ppo_plan import PPOPlanConfig, memory_plan
 from wizardmath.train.ppo_rollout import batch_indices, generate, keep_groups, score, select_rows, step_seed
 from wizardmath.train.ppo_select import BestPolicy
 from wizardmath.train.ppo_state import MetricsLog, PPOState, last_checkpoint, load_checkpoint, save_checkpoint
@@ -227,3 +227,11 @@ def finish(state: PPOState, best: BestPolicy, metrics: dict[str, float], start: 
                                 f"(n={len(state.held_out)}), {seconds:.0f}s; policy saved to "
                                 f"{config.output_dir}")
     return summary
+
+
+def ppo_command(config: PPOPlanConfig) -> dict[str, Any]:
+    """``wizardmath ppo``: the memory plan with ``dry_run``, else ``train_ppo``."""
+    if config.dry_run:
+        print(memory_plan(config))
+        return {"dry_run": True}
+    return train_ppo(config)

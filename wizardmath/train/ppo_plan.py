@@ -46,16 +46,6 @@ class PPOPlanConfig(PPOConfig):
             super().check_run()
 
 
-def ppo_command(config: PPOPlanConfig) -> dict[str, Any]:
-    """``wizardmath ppo``: the memory plan with ``dry_run``, else ``train_ppo``."""
-    if config.dry_run:
-        print(memory_plan(config))
-        return {"dry_run": True}
-    from wizardmath.train.ppo import train_ppo
-
-    return train_ppo(config)
-
-
 def _shape(hidden: int, intermediate: int, layers: int, heads: int, kv_heads: int,
            **extra: Any) -> dict[str, Any]:
     return {"hidden_size": hidden, "intermediate_size": intermediate, "num_hidden_layers": layers,
