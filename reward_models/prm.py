@@ -20,7 +20,6 @@ TRL 1.x no longer ships a PRM trainer; ``PRMTrainer`` is a ``transformers.Traine
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -37,24 +36,13 @@ from reward_models.common import (
     split_held_out,
     split_solution,
 )
+from reward_models.stepwise import AGGREGATES
 from wizardmath.data.templates import TEMPLATES, format_prompt
 
 IGNORE = -100.0
 
 
 # --------------------------------------------------------------------------------------- aggregation
-
-
-def _prod(scores: Sequence[float]) -> float:
-    return math.prod(scores)
-
-
-AGGREGATES = {
-    "min": min,  # the paper's choice: a solution is as good as its weakest step
-    "prod": _prod,  # probability every step is right, if steps were independent
-    "last": lambda s: s[-1],  # the last step already conditions on all before it
-    "mean": lambda s: sum(s) / len(s),
-}
 
 
 def aggregate(scores: Sequence[float], how: str = "min") -> float:

@@ -111,6 +111,7 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
                 functions[key] = dill.loads(blob)
             except BaseException as err:  # noqa: BLE001 - reported on each call that needs it
                 functions[key] = err
+            outbox.send(("defined", key))
             continue
         _, key, args = message
         try:
@@ -185,10 +186,7 @@ class Worker:
             self.ready = True
         return True
 
-    def submit(self, key: str, blob: bytes | None, args: tuple) -> None:
-        if blob is not None and key not in self.defined:
-            self.outbox.send(("define", key, blob))
-            self.defined.add(key)
+    def submit(self, key: str, args: tuple) -> None:
         self.outbox.send(("call", key, args))
 
     def alive(self) -> bool:
@@ -274,7 +272,11 @@ class WorkerPool:
         self._release(worker)
 
     def run(self, jobs: Sequence[Job], timeout: float | None = None, workers: int | None = None) -> list[Outcome]:
-        """Each job's ``Outcome``, in order; no job runs longer than ``timeout`` seconds of wall clock."""
+        """Each job's ``Outcome``, in order; no job runs longer than ``timeout`` seconds of wall clock.
+
+        A slot moves its job through three phases without blocking the others: ``boot`` (the worker
+        is starting), ``load`` (the job's function is being unpickled: imports count as boot, not
+        job time; both under ``BOOT_TIMEOUT``) and ``run`` (under ``timeout``)."""
         limit = self.timeout if timeout is None else float(timeout)
         size = max(1, self.workers if workers is None else workers)
         self.keep = max(self.keep, size)
@@ -287,47 +289,54 @@ class WorkerPool:
             return [Outcome(False, error=f"send failed: {_describe(err)}")] * len(jobs)
         queue = list(range(len(jobs)))[::-1]
         slots = [self._acquire() for _ in range(min(size, len(jobs)))]
-        busy: dict[int, tuple[int, float]] = {}  # slot -> (job index, deadline)
+        busy: dict[int, tuple[str, int, float]] = {}  # slot -> (phase, job index, deadline)
 
-        def replace(slot: int) -> None:
+        def fail(slot: int, error: str) -> None:
+            results[busy.pop(slot)[1]] = Outcome(False, error=error)
             slots[slot].kill()
             slots[slot] = self._new_worker()  # boots while the others work
 
+        def advance(slot: int, job: int) -> None:
+            worker, (key, blob, args) = slots[slot], prepared[job]
+            try:
+                if not worker.ready:
+                    busy[slot] = ("boot", job, time.monotonic() + BOOT_TIMEOUT)
+                elif blob is not None and key not in worker.defined:
+                    worker.outbox.send(("define", key, blob))
+                    worker.defined.add(key)
+                    busy[slot] = ("load", job, time.monotonic() + BOOT_TIMEOUT)
+                else:
+                    busy[slot] = ("run", job, time.monotonic() + limit)
+                    worker.submit(key, args)
+            except Exception as err:  # broken pipe or unpicklable arguments
+                busy[slot] = ("send", job, 0.0)
+                fail(slot, f"send failed: {_describe(err)}")
+
         try:
             while queue or busy:
-                for slot, worker in enumerate(slots):
-                    if slot in busy or not queue:
-                        continue
-                    job = queue.pop()
-                    if not worker.wait_ready():
-                        replace(slot)
-                        results[job] = Outcome(False, error="worker failed to start")
-                        continue
-                    try:
-                        worker.submit(*prepared[job])
-                    except Exception as err:  # broken pipe or unpicklable arguments
-                        replace(slot)
-                        results[job] = Outcome(False, error=f"send failed: {_describe(err)}")
-                        continue
-                    busy[slot] = (job, time.monotonic() + limit)
+                for slot in range(len(slots)):
+                    if slot not in busy and queue:
+                        advance(slot, queue.pop())
                 if not busy:
                     continue
-                soonest = min(deadline for _, deadline in busy.values())
+                soonest = min(deadline for _, _, deadline in busy.values())
                 ready = wait([slots[slot].conn for slot in busy], timeout=max(0.0, soonest - time.monotonic()))
                 now = time.monotonic()
-                for slot, (job, deadline) in list(busy.items()):
+                for slot, (phase, job, deadline) in list(busy.items()):
                     if slots[slot].conn in ready:
-                        del busy[slot]
                         try:
                             status, value = slots[slot].conn.recv()
-                            results[job] = Outcome(True, value) if status == "ok" else Outcome(False, error=value)
                         except (EOFError, OSError):
-                            replace(slot)
-                            results[job] = Outcome(False, error="worker crashed")
+                            fail(slot, "worker crashed" if phase == "run" else "worker failed to start")
+                            continue
+                        if phase == "run":
+                            del busy[slot]
+                            results[job] = Outcome(True, value) if status == "ok" else Outcome(False, error=value)
+                        else:  # "ready" after boot, "defined" after load: on to the next phase
+                            slots[slot].ready = True
+                            advance(slot, job)
                     elif now >= deadline:
-                        del busy[slot]
-                        replace(slot)
-                        results[job] = Outcome(False, error=f"timeout: over {limit:g}s")
+                        fail(slot, f"timeout: over {limit:g}s" if phase == "run" else "worker failed to start")
         finally:
             for slot, worker in enumerate(slots):
                 if slot in busy:  # interrupted mid-job: its late answer must not reach the next caller
