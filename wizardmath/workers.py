@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib
+import itertools
 import os
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from typing import Any
 
 BOOT_TIMEOUT = 60.0
 ERROR_CHARS = 500
+MAX_SHIPPED = 256
 
 IN_WORKER = False
 """True inside a worker process (its parent bounds its time)."""
@@ -230,6 +232,7 @@ class WorkerPool:
         self._settings = {"memory_limit": memory_limit, "preload": list(preload)}
         self._idle: list[Worker] = []
         self._shipped: dict[int, tuple[Callable[..., Any], str, bytes]] = {}
+        self._serial = itertools.count()
         self._lock = threading.Lock()
         _POOLS.add(self)
 
@@ -258,10 +261,12 @@ class WorkerPool:
             return target, None
         with self._lock:
             entry = self._shipped.get(id(target))
-            if entry is None or entry[0] is not target:
+            if entry is None:  # the entry holds ``target``, so its id is not reused while cached
                 import dill
 
-                entry = (target, f"shipped:{id(target)}:{len(self._shipped)}", dill.dumps(target, recurse=True))
+                if len(self._shipped) >= MAX_SHIPPED:  # callers making a new lambda per call
+                    self._shipped.clear()
+                entry = (target, f"shipped:{next(self._serial)}", dill.dumps(target, recurse=True))
                 self._shipped[id(target)] = entry
         return entry[1], entry[2]
 
