@@ -91,7 +91,7 @@ def test_prm_aggregates_step_scores():
     assert R.PRMReward(prm, "last")([solution], problem=["p"]) == pytest.approx([0.7])
     assert R.PRMReward(prm, "mean")([solution, ""], problem=["p", "p"]) == pytest.approx([0.6, 0.0])  # "": no steps
     with pytest.raises(ValueError, match="valid: min, prod, last, mean"):
-        R.PRMReward(prm, "max")
+        R.PRMReward(prm, "max")([solution], problem=["p"])
 
 
 # --- composition

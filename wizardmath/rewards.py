@@ -37,10 +37,10 @@ token holding that character, so GAE credits the mistake, not the whole response
 Safety: a reward must never block or crash training. User terms run per sample in reused worker
 processes (``wizardmath.workers.WorkerPool``, shipped there with ``dill`` so closures work) under a
 hard wall-clock limit; a sample that hangs is killed and scores 0, one that raises scores 0, and
-the worker is replaced. The verifier already runs sympy in killable
-sandbox processes (``verify_batch``), the IRM/PRM are neural nets run in-process in batches, and
-``format``/``arithmetic`` are a regex and size-bounded exact arithmetic, so the built-in terms skip
-the pool; any exception they raise zeroes that term for the batch, never the run.
+the worker is replaced. The verifier already runs sympy in the same kind of killable workers
+(``verify_batch``), the IRM/PRM are neural nets run in-process in batches, and ``format`` /
+``arithmetic`` are a regex and size-bounded exact arithmetic, so the built-in terms skip the pool;
+any exception they raise zeroes that term for the batch, never the run.
 """
 
 from __future__ import annotations
@@ -208,8 +208,6 @@ class PRMReward:
     __name__ = "prm"
 
     def __init__(self, model: Any, aggregate: str = "min"):
-        if aggregate not in AGGREGATES:
-            raise ValueError(f"unknown prm_aggregate '{aggregate}'; valid: {', '.join(AGGREGATES)}")
         self.model, self.aggregate = model, aggregate
 
     def __call__(self, completions: list[Any], problem=None, prompts=None, **_: Any) -> list[float | None]:
