@@ -177,10 +177,11 @@ class Worker:
         with contextlib.suppress(OSError):
             self.outbox.send(("setup", settings))
 
-    def wait_ready(self) -> bool:
+    def wait_ready(self, timeout: float = BOOT_TIMEOUT) -> bool:
+        """Whether the worker has booted, waiting up to ``timeout`` seconds for it."""
         if not self.ready:
             try:
-                if not self.conn.poll(BOOT_TIMEOUT):
+                if not self.conn.poll(timeout):
                     return False
                 self.conn.recv()
             except (EOFError, OSError):
@@ -240,12 +241,16 @@ class WorkerPool:
         return Worker({**self._settings, "sys_path": list(sys.path)})
 
     def _acquire(self) -> Worker:
+        """An idle worker, a booted one first (after a kill its replacement may still be booting)."""
         with self._lock:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.alive():
-                    return worker
+            for worker in [w for w in self._idle if not w.alive()]:
+                self._idle.remove(worker)
                 worker.kill()
+            if self._idle:
+                booted = [w for w in self._idle if w.wait_ready(0)]
+                worker = (booted or self._idle)[-1]
+                self._idle.remove(worker)
+                return worker
         return self._new_worker()
 
     def _release(self, worker: Worker) -> None:
@@ -270,11 +275,13 @@ class WorkerPool:
                 self._shipped[id(target)] = entry
         return entry[1], entry[2]
 
-    def warm_up(self) -> None:
-        """Boot one worker now, so the first job does not wait for it."""
-        worker = self._acquire()
-        worker.wait_ready()
-        self._release(worker)
+    def warm_up(self, count: int | None = None) -> None:
+        """Boot ``count`` workers (default: ``workers``) now, so the first jobs do not wait for them."""
+        booting = [self._acquire() for _ in range(count or self.workers)]
+        for worker in booting:
+            worker.wait_ready()
+        for worker in booting:
+            self._release(worker)
 
     def run(self, jobs: Sequence[Job], timeout: float | None = None, workers: int | None = None) -> list[Outcome]:
         """Each job's ``Outcome``, in order; no job runs longer than ``timeout`` seconds of wall clock.

@@ -37,7 +37,7 @@ def symbolic_compare(gold: str, answer: str, options: VerifyOptions) -> tuple[bo
 
 
 def warm_up() -> None:
-    """Boot one worker now (about a second, once) so the first symbolic comparison is not slowed."""
+    """Boot the pool's workers now (about a second, once) so the first symbolic comparisons are not slowed."""
     POOL.warm_up()
 
 
