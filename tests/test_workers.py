@@ -28,6 +28,21 @@ def misbehave(how: str) -> object:
     return how
 
 
+class SlowToLoad:
+    """A job function whose unpickling in the worker takes a second, like a heavy import."""
+
+    def __reduce__(self):
+        return (_load_slowly, ())
+
+    def __call__(self) -> str:
+        return "loaded"
+
+
+def _load_slowly() -> SlowToLoad:
+    time.sleep(1.0)
+    return SlowToLoad()
+
+
 @pytest.fixture
 def pool():
     pool = WorkerPool(workers=2, timeout=5)
@@ -65,6 +80,11 @@ def test_closures_by_value_names_by_import_and_bad_arguments(pool):
     assert not missing.ok and missing.error.startswith("AttributeError")
     [unpicklable] = pool.run([(slow_square, (threading.Lock(),))])
     assert not unpicklable.ok and unpicklable.error.startswith("send failed")
+
+
+@pytest.mark.timeout(60)
+def test_loading_a_function_is_boot_time_not_job_time(pool):
+    assert pool.run([(SlowToLoad(), ())], timeout=0.5) == [Outcome(True, "loaded")]
 
 
 @pytest.mark.timeout(60)
