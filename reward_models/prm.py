@@ -20,7 +20,6 @@ TRL 1.x no longer ships a PRM trainer; ``PRMTrainer`` is a ``transformers.Traine
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,6 +35,7 @@ from reward_models.common import (
     split_held_out,
     split_solution,
 )
+from reward_models.stepwise import AGGREGATES
 from wizardmath.args import ModelArguments, ReportArguments, check_limit, default_output
 from wizardmath.data import TEMPLATES, format_prompt
 
@@ -43,18 +43,6 @@ IGNORE = -100.0
 
 
 # --------------------------------------------------------------------------------------- aggregation
-
-
-def _prod(scores: Sequence[float]) -> float:
-    return math.prod(scores)
-
-
-AGGREGATES = {
-    "min": min,  # the paper's choice: a solution is as good as its weakest step
-    "prod": _prod,  # probability every step is right, if steps were independent
-    "last": lambda s: s[-1],  # the last step already conditions on all before it
-    "mean": lambda s: sum(s) / len(s),
-}
 
 
 def aggregate(scores: Sequence[float], how: str = "min") -> float:

@@ -24,6 +24,7 @@ Importers:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +33,14 @@ from typing import Any
 from wizardmath.jsonl import DataError
 
 Record = dict[str, Any]
+
+AGGREGATES: dict[str, Callable[[list[float]], float]] = {
+    "min": min,  # the paper's choice: a solution is as good as its weakest step
+    "prod": math.prod,  # probability every step is right, if steps were independent
+    "last": lambda s: s[-1],  # the last step already conditions on all before it
+    "mean": lambda s: sum(s) / len(s),
+}
+"""How a PRM's step scores become one solution score (``prm.aggregate``, the ``prm`` reward)."""
 SHEPHERD_TAG = "ки"
 FORMATS = ("stepwise", "prm800k", "math-shepherd")
 _STEP_ONE = re.compile(r"Step\s*1\s*[:：]")

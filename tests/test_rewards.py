@@ -9,6 +9,7 @@ import time
 import pytest
 
 from wizardmath import rewards as R
+from wizardmath.workers import WorkerPool
 
 GOOD = " Step 1: 5 + 7 = 12.\nThe answer is: 12"
 WRONG = " Step 1: 5 + 7 = 13.\nThe answer is: 13"
@@ -39,9 +40,18 @@ class FakeIRM:
         return [0.0 if "easy" in p else 2.0 for p in problems]
 
 
-class FakePRM:
-    def score_steps(self, problem, steps):
-        return [0.9, 0.2, 0.7][: len(steps)]
+def fake_prm():
+    """reward_models' PRM with its network replaced: the real splitting and aggregation run."""
+    from reward_models.prm import ProcessRewardModel
+
+    class FakePRM(ProcessRewardModel):
+        def __init__(self):
+            pass
+
+        def score_batch(self, items, batch_size=16):
+            return [[0.9, 0.2, 0.7][: len(steps)] for _, steps in items]
+
+    return FakePRM()
 
 
 def test_arithmetic_step_reward_marks_the_end_of_each_false_claim():
@@ -75,10 +85,13 @@ def test_irm_is_sigmoid_of_the_problem_score_and_cached():
 
 def test_prm_aggregates_step_scores():
     solution = " Step 1: a.\nStep 2: b.\nStep 3: c.\nThe answer is: 1"
-    assert R.PRMReward(FakePRM(), "min")([solution], problem=["p"]) == pytest.approx([0.2])
-    assert R.PRMReward(FakePRM(), "prod")([solution], problem=["p"]) == pytest.approx([0.9 * 0.2 * 0.7])
-    assert R.PRMReward(FakePRM(), "last")([solution], problem=["p"]) == pytest.approx([0.7])
-    assert R.PRMReward(FakePRM(), "mean")([""], problem=["p"]) == [0.0]  # no steps at all
+    prm = fake_prm()
+    assert R.PRMReward(prm, "min")([solution], problem=["p"]) == pytest.approx([0.2])
+    assert R.PRMReward(prm, "prod")([solution], problem=["p"]) == pytest.approx([0.9 * 0.2 * 0.7])
+    assert R.PRMReward(prm, "last")([solution], problem=["p"]) == pytest.approx([0.7])
+    assert R.PRMReward(prm, "mean")([solution, ""], problem=["p", "p"]) == pytest.approx([0.6, 0.0])  # "": no steps
+    with pytest.raises(ValueError, match="valid: min, prod, last, mean"):
+        R.PRMReward(prm, "max")([solution], problem=["p"])
 
 
 # --- composition
@@ -174,17 +187,20 @@ def test_in_process_term_that_raises_zeroes_the_batch_only():
     def broken(completions, **_):
         raise RuntimeError("boom")
 
-    term = R.SafeReward("broken", broken, None, 0)
+    term = R.SafeReward("broken", broken)
     with pytest.warns(UserWarning, match="boom"):
         assert term(["a", "b"]) == [0.0, 0.0]
-    nan = R.SafeReward("nan", lambda completions, **_: [float("nan"), 1.0], None, 0)
+    nan = R.SafeReward("nan", lambda completions, **_: [float("nan"), 1.0])
     assert nan(["a", "b"]) == [0.0, 1.0]
 
 
-def test_pool_handles_closures_and_is_reusable():
+def test_isolated_closure_terms_run_in_reused_workers():
     scale = 3.0
-    pool = R.RewardPool([lambda completions, **_: [scale * len(completions[0])]], workers=1, timeout=5)
+    pool = WorkerPool(workers=1, timeout=5)
+    term = R.SafeReward("scaled", lambda completions, **_: [scale * len(completions[0])], pool)
     try:
-        assert pool.run([(0, "ab", {}), (0, "a", {})]) == [(6.0, None), (3.0, None)]
+        assert term(["ab", "a"], answer=["x", "y"]) == [6.0, 3.0]
+        pids = {o.value for o in pool.run([(os.getpid, ())] * 2)}
+        assert term(["abc"]) == [9.0] and {o.value for o in pool.run([(os.getpid, ())])} == pids
     finally:
         pool.close()

@@ -34,25 +34,27 @@ token holding that character, so GAE credits the mistake, not the whole response
                 (``20 - 7 = 11``); needs no gold answer
 ==============  ==========================================================================
 
-Safety: a reward must never block or crash training. User terms run per sample in worker processes
-(``RewardPool``) under a hard wall-clock limit; a sample that hangs is killed and scores 0, one
-that raises scores 0, and the worker is replaced. The verifier already runs sympy in killable
-sandbox processes (``verify_batch``), the IRM/PRM are neural nets run in-process in batches, and
-``format``/``arithmetic`` are a regex and size-bounded exact arithmetic, so the built-in terms skip
-the pool; any exception they raise zeroes that term for the batch, never the run.
+Safety: a reward must never block or crash training. User terms run per sample in reused worker
+processes (``wizardmath.workers.WorkerPool``, shipped there with ``dill`` so closures work) under a
+hard wall-clock limit; a sample that hangs is killed and scores 0, one that raises scores 0, and
+the worker is replaced. The verifier already runs sympy in the same kind of killable workers
+(``verify_batch``), the IRM/PRM are neural nets run in-process in batches, and ``format`` /
+``arithmetic`` are a regex and size-bounded exact arithmetic, so the built-in terms skip the pool;
+any exception they raise zeroes that term for the batch, never the run.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
-import multiprocessing
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
 from typing import Any
+
+from reward_models.stepwise import AGGREGATES
+from wizardmath.workers import WorkerPool
 
 RewardFunc = Callable[..., list[float | None]]
 Factory = Callable[["RewardArguments"], RewardFunc]
@@ -196,38 +198,22 @@ class IRMReward:
         return [self.cache[t] for t in texts]
 
 
-AGGREGATES: dict[str, Callable[[list[float]], float]] = {
-    "min": min,
-    "prod": math.prod,
-    "last": lambda scores: scores[-1],
-    "mean": lambda scores: sum(scores) / len(scores),
-}
-
-
 class PRMReward:
     """The PRM's step scores of the solution, aggregated (``min`` in the paper); no steps -> 0.
 
-    Uses the model's batched ``score_solutions`` when it has one (``reward_models.prm`` does).
+    Scoring is ``reward_models``' batched ``ProcessRewardModel.score_solutions`` (steps split,
+    scored and aggregated there, as for best-of-K reranking), so a reward and a rerank agree.
     """
 
     __name__ = "prm"
 
     def __init__(self, model: Any, aggregate: str = "min"):
-        self.model, self.how, self.aggregate = model, aggregate, AGGREGATES[aggregate]
+        self.model, self.aggregate = model, aggregate
 
     def __call__(self, completions: list[Any], problem=None, prompts=None, **_: Any) -> list[float | None]:
         texts = _problems(len(completions), problem, prompts)
         solutions = [completion_text(c) for c in completions]
-        if hasattr(self.model, "score_solutions"):
-            return [float(s) for s in self.model.score_solutions(texts, solutions, self.how)]
-        from wizardmath.verify import split_steps
-
-        out: list[float | None] = []
-        for text, solution in zip(texts, solutions, strict=True):
-            steps = split_steps(solution)
-            scores = self.model.score_steps(text, steps) if steps else []
-            out.append(float(self.aggregate([float(s) for s in scores])) if scores else 0.0)
-        return out
+        return [float(s) for s in self.model.score_solutions(texts, solutions, aggregate=self.aggregate)]
 
 
 def _claims(completion: Any) -> list[Any]:
@@ -300,90 +286,10 @@ def _import_reward(spec: str) -> RewardFunc:
 # ----------------------------------------------------------------------------- isolation
 
 
-def _worker_main(conn: Connection, funcs: list[RewardFunc]) -> None:
-    """Score one sample per message; exceptions go back as text so the parent can zero that sample."""
-    while True:
-        message = conn.recv()
-        if message is None:
-            return
-        job, index, completion, columns = message
-        try:
-            value = funcs[index]([completion], **{k: [v] for k, v in columns.items()})[0]
-            conn.send((job, None if value is None else float(value), None))
-        except BaseException as err:  # noqa: BLE001 (report anything, keep serving)
-            conn.send((job, None, f"{type(err).__name__}: {err}"))
-
-
-class RewardPool:
-    """Worker processes that run reward functions one sample at a time under a hard deadline.
-
-    Workers are forked (where the OS can), so closures and functions defined anywhere work; an
-    overrunning or crashed worker is killed and replaced, and its sample reads ``(None, reason)``.
-    """
-
-    def __init__(self, funcs: list[RewardFunc], workers: int = 2, timeout: float = 10.0):
-        self.funcs, self.size, self.timeout = funcs, workers, timeout
-        methods = multiprocessing.get_all_start_methods()
-        self.ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        self.workers: list[tuple[Any, Connection] | None] = [None] * workers
-
-    def _start(self, slot: int) -> tuple[Any, Connection]:
-        parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker_main, args=(child, self.funcs), daemon=True, name=f"reward-{slot}")
-        proc.start()
-        child.close()
-        self.workers[slot] = (proc, parent)
-        return proc, parent
-
-    def _kill(self, slot: int) -> None:
-        entry, self.workers[slot] = self.workers[slot], None
-        if entry is not None:
-            entry[0].kill()
-            entry[0].join(timeout=5)
-            entry[1].close()
-
-    def run(self, jobs: list[tuple[int, Any, dict[str, Any]]]) -> list[tuple[float | None, str | None]]:
-        """``jobs`` are ``(func_index, completion, columns_of_one_sample)``; results come back in order."""
-        results: list[tuple[float | None, str | None]] = [(None, "lost")] * len(jobs)
-        queue = list(range(len(jobs)))[::-1]
-        busy: dict[int, tuple[int, float]] = {}  # slot -> (job, deadline)
-        while queue or busy:
-            for slot in range(self.size):
-                if slot not in busy and queue:
-                    job = queue.pop()
-                    proc, conn = self.workers[slot] or self._start(slot)
-                    try:
-                        conn.send((job, *jobs[job]))
-                    except (OSError, ValueError) as err:  # broken pipe or unpicklable sample
-                        results[job] = (None, f"send failed: {err}")
-                        self._kill(slot)
-                        continue
-                    busy[slot] = (job, time.monotonic() + self.timeout)
-            if not busy:
-                continue
-            soonest = min(deadline for _, deadline in busy.values())
-            conns = {self.workers[slot][1]: slot for slot in busy}
-            ready = wait(list(conns), timeout=max(0.0, soonest - time.monotonic()))
-            for conn in ready:
-                slot = conns[conn]
-                job, _ = busy.pop(slot)
-                try:
-                    _, value, error = conn.recv()
-                    results[job] = (value, error)
-                except (EOFError, OSError):
-                    results[job] = (None, "worker crashed")
-                    self._kill(slot)
-            now = time.monotonic()
-            for slot, (job, deadline) in list(busy.items()):
-                if now >= deadline:
-                    results[job] = (None, f"timeout: over {self.timeout:g}s")
-                    busy.pop(slot)
-                    self._kill(slot)
-        return results
-
-    def close(self) -> None:
-        for slot in range(self.size):
-            self._kill(slot)
+def score_one_sample(func: RewardFunc, completion: Any, columns: dict[str, Any]) -> float | None:
+    """An isolated term on one sample (runs inside a worker): the batch contract with batches of one."""
+    value = func([completion], **{k: [v] for k, v in columns.items()})[0]
+    return None if value is None else float(value)
 
 
 # ----------------------------------------------------------------------------- combination
@@ -436,8 +342,9 @@ COMBINERS: dict[str, Callable[..., list[float | None]]] = {
 class SafeReward:
     """One term that never raises: isolated terms go through the pool, others are called in batch."""
 
-    def __init__(self, name: str, func: RewardFunc, pool: RewardPool | None, index: int):
-        self.__name__, self.func, self.pool, self.index = name, func, pool, index
+    def __init__(self, name: str, func: RewardFunc, pool: WorkerPool | None = None):
+        self.__name__, self.func, self.pool = name, func, pool
+        self.job = functools.partial(score_one_sample, func)  # one object: shipped to each worker once
         self.errors: list[str] = []
 
     def __call__(self, completions: list[Any], **columns: Any) -> list[float | None]:
@@ -445,9 +352,9 @@ class SafeReward:
         self.errors = []
         if self.pool is not None:
             per_sample = [{k: v[i] for k, v in columns.items() if _is_column(v, n)} for i in range(n)]
-            results = self.pool.run([(self.index, completions[i], per_sample[i]) for i in range(n)])
-            self.errors = [e for _, e in results if e]
-            return [0.0 if e else v for v, e in results]
+            outcomes = self.pool.run([(self.job, (completions[i], per_sample[i])) for i in range(n)])
+            self.errors = [o.error for o in outcomes if not o.ok]
+            return [o.value if o.ok else 0.0 for o in outcomes]
         try:
             values = list(self.func(completions, **columns))
             if len(values) != n:
@@ -470,7 +377,7 @@ class CombinedReward:
     a term zeroed because it hung or raised (the trainers log both).
     """
 
-    def __init__(self, terms: list[SafeReward], combine: str, weights: Sequence[float] | None, on_wrong: float, pool):
+    def __init__(self, terms: list[SafeReward], combine: str, weights: Sequence[float] | None, on_wrong: float, pool: WorkerPool | None):
         self.terms, self.combine, self.on_wrong, self.pool = terms, combine, on_wrong, pool
         self.weights = dict(zip([t.__name__ for t in terms], weights or [1.0] * len(terms), strict=True))
         self.__name__ = f"reward_{combine}"
@@ -497,10 +404,7 @@ def build_reward(args: RewardArguments, weights: Sequence[float] | None = None) 
             funcs.append((name, REWARDS[name].build(args), REWARDS[name].isolate))
         else:
             funcs.append((name.rpartition(":")[2], _import_reward(name), True))
-    isolated = [f for _, f, iso in funcs if iso]
-    pool = RewardPool(isolated, args.reward_workers, args.reward_timeout) if isolated else None
-    terms, index = [], 0
-    for name, func, iso in funcs:
-        terms.append(SafeReward(name, func, pool if iso else None, index))
-        index += iso
+    isolated = any(iso for _, _, iso in funcs)
+    pool = WorkerPool(args.reward_workers, args.reward_timeout) if isolated else None
+    terms = [SafeReward(name, func, pool if iso else None) for name, func, iso in funcs]
     return CombinedReward(terms, args.reward_combine, weights, args.reward_on_wrong, pool)

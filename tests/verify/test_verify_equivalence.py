@@ -61,10 +61,16 @@ def test_number_fallback_option():
     assert not verify("8", text, VerifyOptions(number_fallback=False))
 
 
-def test_percent_option():
-    assert verify("50", "50%") and not verify("0.5", "50%")
-    assert verify("0.5", "50%", VerifyOptions(percent=True)) and verify("25\\%", "0.25", VerifyOptions(percent=True))
-    assert not verify("0.5", "40%", VerifyOptions(percent=True))
+@pytest.mark.timeout(60)
+def test_percent_option_both_ways():
+    """``percent`` is read by the comparer, in-process and in the sympy worker, in tuples too."""
+    on = VerifyOptions(percent=True)
+    assert verify("50", "50%") and verify("50", "50%", on)  # a percent always equals its number
+    assert not verify("0.5", "50%") and verify("0.5", "50%", on) and verify("25\\%", "0.25", on)
+    assert not verify("0.5", "40%", on)
+    assert not verify("(0.5, 0.2)", "(50\\%, 20\\%)") and verify("(0.5, 0.2)", "(50\\%, 20\\%)", on)
+    radical = ("\\frac{\\sqrt{2}}{200}", "\\frac{\\sqrt{2}}{2}\\%")  # undecided in-process: decided by sympy
+    assert not verify(*radical) and verify(*radical, on)
 
 
 def test_relative_tolerance_option():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from wizardmath.verify import check_steps, split_steps
@@ -63,6 +65,8 @@ def test_wrong_step_has_reason():
 
 
 def test_hostile_steps_are_unknown_fast():
+    start = time.perf_counter()
     assert verdicts("9**9**9**9 = 1") == ["unknown"]
     assert verdicts("<<10**10**10=1>>") == ["unknown"]
-    assert verdicts("1" * 50_000 + " = 1") in (["unknown"], ["wrong"])
+    assert verdicts("1" * 50_000 + " = 1") == ["unknown"]  # too long to read: unknown, never a verdict
+    assert time.perf_counter() - start < 2.0

@@ -20,7 +20,9 @@ class VerifyOptions:
 
     percent: bool = False
     """``50%`` always equals ``50``; with True it also equals ``0.5`` when only one side carries the
-    percent sign (off by default: a model answering 0.5 for "what percent" is wrong)."""
+    percent sign (off by default: a model answering 0.5 for "what percent" is wrong). Read by
+    ``compare.compare_strings`` for every scalar, inside tuples and sets too, in-process and in the
+    sympy worker."""
 
     rel_tol: float = 0.0
     """Relative tolerance for numbers: 0 compares exactly (``0.333`` != ``1/3``); e.g. ``1e-2``

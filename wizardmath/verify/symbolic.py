@@ -18,6 +18,7 @@ import random
 
 import sympy
 
+from wizardmath.verify.compare import fast_scalar
 from wizardmath.verify.grammar import Node
 from wizardmath.verify.numeric import TooBig, check_power
 
@@ -169,9 +170,7 @@ def sympy_equal(a: sympy.Expr, b: sympy.Expr, rel_tol: float = 0.0) -> bool:
 
 
 def sympy_scalar(max_bits: int, rel_tol: float = 0.0):
-    """The scalar comparator for ``equivalence.compare_nodes`` that falls back to sympy."""
-    from wizardmath.verify.equivalence import fast_scalar
-
+    """The scalar comparator for ``compare.compare_nodes`` that falls back to sympy."""
     fast = fast_scalar(max_bits, rel_tol)
 
     def same(a: Node, b: Node) -> bool:
