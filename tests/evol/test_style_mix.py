@@ -62,3 +62,30 @@ def test_share_one_is_the_clean_world_and_a_mix_uses_both_styles_at_its_share():
         assert verify_batch([(problem.answer, g.text)], workers=1)[0]
     with pytest.raises(ValueError, match="decomposed_share"):
         SymbolicBackend(decomposed_share=1.5)
+
+
+def test_lean_terse_keeps_each_decomposed_equation_and_drops_only_the_restated_sentences():
+    wp = W.WordProblem("Tom", "He", "coins", 16, [W.Step("add", 4), W.Step("packs", 2, 3), W.Step("div", 2)], price=2)
+    lean, answer = styled_solution(wp, gold_values(wp), "terse", terse_form="lean")
+    assert lean == (f" {TERSE_HEAD}\nStep 1: 16 + 4 = 20.\nStep 2: 2 * 3 = 6, then 20 + 6 = 26.\nStep 3: 26 / 2 = 13.\n"
+                    "Step 4: 13 * 2 = 26.\nThe answer is: 26")
+    assert answer == "26" and solution_style(lean) == "terse"
+    decomposed, _ = styled_solution(wp, gold_values(wp), "decomposed")
+    equations = [line.split(", so ", 1)[1] for line in decomposed.strip().splitlines()[:-1]]
+    assert [line.split(": ", 1)[1] for line in lean.strip().splitlines()[1:-1]] == equations
+    assert all(v.verdict != "wrong" for v in check_steps(lean))
+    with pytest.raises(ValueError, match="unknown terse form"):
+        styled_solution(wp, gold_values(wp), "terse", terse_form="short")
+    with pytest.raises(ValueError, match="terse_form"):
+        SymbolicBackend(terse_form="short")
+
+
+def test_lean_slips_are_caught_by_the_step_checker():
+    rng = random.Random(3)
+    wrong = []
+    for problem in generate_problems(20, seed=5, min_ops=2, max_ops=4):
+        wp = W.parse(problem.problem)
+        text, answer = styled_solution(wp, slipped_values(wp, rng), "terse", terse_form="lean")
+        if answer != problem.answer:
+            wrong.append(any(v.verdict == "wrong" for v in check_steps(text)))
+    assert len(wrong) >= 15 and sum(wrong) >= len(wrong) - 1

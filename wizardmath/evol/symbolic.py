@@ -195,7 +195,10 @@ STYLES = ("decomposed", "terse")
 TERSE_HEAD = "In short,"
 
 
-def styled_solution(wp: WordProblem, seq: list[int], style: str = "decomposed") -> tuple[str, str]:
+TERSE_FORMS = ("folded", "lean")
+
+
+def styled_solution(wp: WordProblem, seq: list[int], style: str = "decomposed", terse_form: str = "folded") -> tuple[str, str]:
     """(solution, answer) of ``wp`` whose counts after each step (then the price total) are ``seq[1:]``.
 
     ``decomposed`` is the gold format: one step per line, the problem's sentence restated before its
@@ -204,6 +207,9 @@ def styled_solution(wp: WordProblem, seq: list[int], style: str = "decomposed") 
     restated sentences, and runs of additions, subtractions and bags folded into one expression whose
     result is written at once (12 + 5 - 3 = 14). Both are correct when ``seq`` is; a tiny student has to
     copy numbers from far back and do several operations in one go in the terse style.
+    ``terse_form="lean"`` keeps the decomposed lines' equations, one step per line, and drops only the
+    restated sentences (" In short,\nStep 1: 16 + 4 = 20.\n..."): the two styles then share their
+    arithmetic, and differ only in where the numbers a line needs are read from.
     """
     from wizardmath.data.templates import format_solution
 
@@ -214,6 +220,14 @@ def styled_solution(wp: WordProblem, seq: list[int], style: str = "decomposed") 
         return format_solution(lines, str(seq[-1])), str(seq[-1])
     if style != "terse":
         raise ValueError(f"unknown solution style '{style}'; valid: {', '.join(STYLES)}")
+    if terse_form == "lean":
+        lines = [f"Step {i + 1}: " + W.step_line(wp, step, seq[i], seq[i + 1]).split(", so ", 1)[1]
+                 for i, step in enumerate(wp.steps)]
+        if wp.price is not None:
+            lines.append(f"Step {len(lines) + 1}: {seq[len(wp.steps)]} * {wp.price} = {seq[-1]}.")
+        return " " + "\n".join([TERSE_HEAD, *lines, f"The answer is: {seq[-1]}"]), str(seq[-1])
+    if terse_form != "folded":
+        raise ValueError(f"unknown terse form '{terse_form}'; valid: {', '.join(TERSE_FORMS)}")
     equations, chain = [], ""
     for i, step in enumerate(wp.steps):
         if step.op in ("add", "sub", "packs"):
@@ -248,9 +262,9 @@ def slipped_values(wp: WordProblem, rng: random.Random) -> list[int]:
     return out
 
 
-def _slip(lines_wp: WordProblem, rng: random.Random, style: str = "decomposed") -> tuple[str, str]:
+def _slip(lines_wp: WordProblem, rng: random.Random, style: str = "decomposed", terse_form: str = "folded") -> tuple[str, str]:
     """A solution with one arithmetic slip (see ``slipped_values``)."""
-    return styled_solution(lines_wp, slipped_values(lines_wp, rng), style)
+    return styled_solution(lines_wp, slipped_values(lines_wp, rng), style, terse_form)
 
 
 def gold_values(wp: WordProblem) -> list[int]:
@@ -259,7 +273,8 @@ def gold_values(wp: WordProblem) -> list[int]:
     return [*seq, seq[-1] * wp.price] if wp.price is not None else seq
 
 
-def solve_problem(text: str, rng: random.Random, error_rate: float, decomposed_share: float = 1.0) -> tuple[str, dict[str, Any]]:
+def solve_problem(text: str, rng: random.Random, error_rate: float, decomposed_share: float = 1.0,
+                  terse_form: str = "folded") -> tuple[str, dict[str, Any]]:
     """A solver's reply to ``text``: the gold solution, a slip, or why it cannot be solved.
 
     With ``decomposed_share < 1`` each reply picks its style: decomposed with that probability, else terse
@@ -277,11 +292,11 @@ def solve_problem(text: str, rng: random.Random, error_rate: float, decomposed_s
     # The clean world (share 1) draws nothing more, so its replies stay exactly what they were.
     style = "decomposed" if decomposed_share >= 1.0 or rng.random() < decomposed_share else "terse"
     if slip:
-        text, answer = _slip(wp, rng, style)
+        text, answer = _slip(wp, rng, style, terse_form)
         return text, {"solved": True, "slip": True, "answer": answer, "style": style}
     if style == "decomposed":
         return solved[0], {"solved": True, "slip": False, "answer": solved[1], "style": style}
-    text, answer = styled_solution(wp, gold_values(wp), style)
+    text, answer = styled_solution(wp, gold_values(wp), style, terse_form)
     return text, {"solved": True, "slip": False, "answer": answer, "style": style}
 
 
@@ -296,7 +311,7 @@ class SymbolicBackend(Backend):
     name = "symbolic"
 
     def __init__(self, seed: int = 0, failure_rate: float = 0.12, error_rate: float = 0.0,
-                 decomposed_share: float = 1.0, failures: Sequence[str] = FAILURES, prompt_dir: str | None = None, world: WorldConfig | None = None,
+                 decomposed_share: float = 1.0, terse_form: str = "folded", failures: Sequence[str] = FAILURES, prompt_dir: str | None = None, world: WorldConfig | None = None,
                  **world_overrides: Any):
         from wizardmath.evol.operations import load_operations
 
@@ -307,7 +322,9 @@ class SymbolicBackend(Backend):
         if unknown:
             raise ValueError(f"symbolic backend: unknown failures {sorted(unknown)}; valid: {', '.join(FAILURES)}")
         self.seed, self.failure_rate, self.error_rate = seed, failure_rate, error_rate
-        self.decomposed_share = decomposed_share
+        if terse_form not in TERSE_FORMS:
+            raise ValueError(f"symbolic backend: unknown terse_form '{terse_form}'; valid: {', '.join(TERSE_FORMS)}")
+        self.decomposed_share, self.terse_form = decomposed_share, terse_form
         self.failures = tuple(failures)
         self.world = dataclasses.replace(world or DEFAULT_WORLD, **world_overrides)
         self.ops = load_operations(prompt_dir)
@@ -341,7 +358,7 @@ class SymbolicBackend(Backend):
             parent = op.extract(prompt) if op.direction != "judge" else None
             if parent is not None:
                 return self.evolve_text(parent, name, rng)
-        return solve_problem(problem_from_prompt(prompt), rng, self.error_rate, self.decomposed_share)
+        return solve_problem(problem_from_prompt(prompt), rng, self.error_rate, self.decomposed_share, self.terse_form)
 
     def evolve_text(self, parent: str, operation: str, rng: random.Random) -> tuple[str, dict[str, Any]]:
         wp = W.parse(parent)
