@@ -42,13 +42,23 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "gsm8k" / "test.jsonl"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="Model folder (default: build the tiny model in a temp folder).")
+    parser.add_argument(
+        "--model", default=None, help="Model folder (default: build the tiny model in a temp folder)."
+    )
     parser.add_argument("--data-path", default=str(DEFAULT_DATA), help="GSM8k test JSONL.")
     parser.add_argument("--problems", type=int, default=64, help="Problems per arm.")
-    parser.add_argument("--batch-size", type=int, default=32, help="Prompts per generate call in the batched arm.")
-    parser.add_argument("--max-new-tokens", type=int, default=256, help="Tokens generated per problem (both arms).")
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="Prompts per generate call in the batched arm."
+    )
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=256, help="Tokens generated per problem (both arms)."
+    )
     parser.add_argument("--repeats", type=int, default=2, help="Runs per arm; the best is reported.")
-    parser.add_argument("--dtype", default="bfloat16", help="Model dtype for both arms (bfloat16 halves KV-cache traffic on CPUs with AMX/AVX512-BF16).")
+    parser.add_argument(
+        "--dtype",
+        default="bfloat16",
+        help="Model dtype for both arms (bfloat16 halves KV-cache traffic on CPUs with AMX/AVX512-BF16).",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both arms).")
     parser.add_argument("--target", type=float, default=4.0, help="Required speed-up.")
     return parser.parse_args(argv)
@@ -82,25 +92,33 @@ def main(argv: list[str] | None = None) -> int:
         sampling = SamplingParams(max_new_tokens=args.max_new_tokens)
         backend.generate(prompts[:2], SamplingParams(max_new_tokens=2))  # warm-up: first-call costs
         lengths = [len(backend._encode(p)) for p in prompts]
-        print(f"model {model}: {sum(p.numel() for p in backend.model.parameters()) / 1e6:.2f}M params, device cpu, "
-              f"{args.dtype}, {args.threads} thread(s); {len(prompts)} GSM8k prompts of {min(lengths)}-{max(lengths)} tokens; "
-              f"greedy, {args.max_new_tokens} new tokens each")
+        print(
+            f"model {model}: {sum(p.numel() for p in backend.model.parameters()) / 1e6:.2f}M params, device cpu, "
+            f"{args.dtype}, {args.threads} thread(s); {len(prompts)} GSM8k prompts of {min(lengths)}-{max(lengths)} tokens; "
+            f"greedy, {args.max_new_tokens} new tokens each"
+        )
         best = {"batched": float("inf"), "one at a time": float("inf")}
         outputs = {}
         for _ in range(args.repeats):
             for label, size in (("batched", args.batch_size), ("one at a time", 1)):
                 seconds, outputs[label] = timed(backend, prompts, sampling, size)
                 best[label] = min(best[label], seconds)
-                print(f"  {label:>13}: {seconds:7.2f} s  ({len(prompts) / seconds:6.2f} problems/s)", flush=True)
+                print(
+                    f"  {label:>13}: {seconds:7.2f} s  ({len(prompts) / seconds:6.2f} problems/s)", flush=True
+                )
     tokens = {label: sum(g[0].completion_tokens for g in out) for label, out in outputs.items()}
-    same = sum(a[0].text == b[0].text for a, b in zip(outputs["batched"], outputs["one at a time"], strict=True))
+    same = sum(
+        a[0].text == b[0].text for a, b in zip(outputs["batched"], outputs["one at a time"], strict=True)
+    )
     rate = {label: len(prompts) / seconds for label, seconds in best.items()}
     ratio = rate["batched"] / rate["one at a time"]
     print(f"batched (batch {args.batch_size}): {rate['batched']:.2f} problems/s, {tokens['batched']} tokens")
     print(f"one at a time:        {rate['one at a time']:.2f} problems/s, {tokens['one at a time']} tokens")
     print(f"identical greedy outputs: {same}/{len(prompts)}")
     print(f"load average during the run: {os.getloadavg()[1]:.1f} (1-5 min) on {os.cpu_count()} cores")
-    print(f"speed-up: {ratio:.1f}x (target >= {args.target:g}x): {'PASS' if ratio >= args.target else 'FAIL'}")
+    print(
+        f"speed-up: {ratio:.1f}x (target >= {args.target:g}x): {'PASS' if ratio >= args.target else 'FAIL'}"
+    )
     return 0 if ratio >= args.target else 1
 
 

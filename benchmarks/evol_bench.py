@@ -27,7 +27,8 @@ def start_server(delay: float) -> tuple[subprocess.Popen, str]:
     """The test server in a child process; returns it and its base URL (its first stdout line)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "wizardmath.backends.testing", "--delay", str(delay)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     base_url = proc.stdout.readline().strip()
     if not base_url.startswith("http"):
@@ -50,7 +51,11 @@ def timed_run(base_url: str, count: int, concurrency: int, label: str) -> tuple[
     results = backend.generate(prompts, SamplingParams(max_new_tokens=32))
     seconds = time.perf_counter() - start
     stats = {**backend.stats, "client_cpu_s": time.process_time() - cpu}
-    missing = [i for i, (p, r) in enumerate(zip(prompts, results, strict=True)) if not r[0].text.endswith(p) or r[0].error]
+    missing = [
+        i
+        for i, (p, r) in enumerate(zip(prompts, results, strict=True))
+        if not r[0].text.endswith(p) or r[0].error
+    ]
     if missing:
         raise RuntimeError(f"{label}: {len(missing)} prompts got no answer, e.g. {missing[:5]}")
     return seconds, stats
@@ -61,19 +66,28 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--delay", type=float, default=0.2, help="server latency per request, seconds")
-    parser.add_argument("--sequential", type=int, default=None,
-                        help="requests in the sequential run (default: all); fewer is extrapolated and says so")
+    parser.add_argument(
+        "--sequential",
+        type=int,
+        default=None,
+        help="requests in the sequential run (default: all); fewer is extrapolated and says so",
+    )
     args = parser.parse_args()
     sequential_count = args.sequential or args.requests
 
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other processes compete for the CPUs)")
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other processes compete for the CPUs)"
+    )
     proc, base_url = start_server(args.delay)
     try:
         timed_run(base_url, 8, 8, "warmup")  # imports, first connections
         concurrent_s, stats = timed_run(base_url, args.requests, args.concurrency, "concurrent")
-        print(f"concurrent: {args.requests} requests at concurrency {args.concurrency} in {concurrent_s:.2f} s "
-              f"({stats['requests']} HTTP requests, {stats['retries_total']} retries, "
-              f"client CPU {stats['client_cpu_s']:.2f} s)", flush=True)
+        print(
+            f"concurrent: {args.requests} requests at concurrency {args.concurrency} in {concurrent_s:.2f} s "
+            f"({stats['requests']} HTTP requests, {stats['retries_total']} retries, "
+            f"client CPU {stats['client_cpu_s']:.2f} s)",
+            flush=True,
+        )
         sequential_s, _ = timed_run(base_url, sequential_count, 1, "sequential")
     finally:
         proc.terminate()
@@ -83,8 +97,10 @@ def main() -> int:
         print(f"sequential: {args.requests} requests one at a time in {sequential_s:.2f} s (all measured)")
     else:
         sequential_s *= args.requests / sequential_count
-        print(f"sequential: MEASURED ON A SUBSET of {sequential_count} requests, extrapolated to "
-              f"{args.requests}: {sequential_s:.2f} s")
+        print(
+            f"sequential: MEASURED ON A SUBSET of {sequential_count} requests, extrapolated to "
+            f"{args.requests}: {sequential_s:.2f} s"
+        )
     ideal = math.ceil(args.requests / args.concurrency) * args.delay
     ratio, speedup = concurrent_s / ideal, sequential_s / concurrent_s
     print(f"ideal: ceil({args.requests}/{args.concurrency}) x {args.delay} s = {ideal:.2f} s")

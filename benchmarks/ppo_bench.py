@@ -42,8 +42,16 @@ def run(model: str, data: Path, out: Path, steps: int, **overrides) -> dict[str,
     """PPO for ``steps`` steps; median seconds per phase (first step dropped as warm-up when steps > 1)."""
     from wizardmath.train.ppo import PPOConfig, train_ppo
 
-    config = PPOConfig(model=model, data_path=str(data), output_dir=str(out), steps=steps, save_steps=0,
-                       report_to="none", resume=False, **overrides)
+    config = PPOConfig(
+        model=model,
+        data_path=str(data),
+        output_dir=str(out),
+        steps=steps,
+        save_steps=0,
+        report_to="none",
+        resume=False,
+        **overrides,
+    )
     start = time.perf_counter()
     train_ppo(config)
     wall = time.perf_counter() - start
@@ -51,15 +59,19 @@ def run(model: str, data: Path, out: Path, steps: int, **overrides) -> dict[str,
     rows = rows[1:] if len(rows) > 1 else rows
     result = {k: statistics.median(r[k] for r in rows) for k in PHASES}
     result["step"] = sum(result.values())
-    result["tokens/s"] = statistics.median(r["response/length"] * config.batch_size * config.num_samples / r["time/rollout"] for r in rows)
+    result["tokens/s"] = statistics.median(
+        r["response/length"] * config.batch_size * config.num_samples / r["time/rollout"] for r in rows
+    )
     result["responses/s"] = config.batch_size * config.num_samples / result["step"]
     result["wall"] = wall
     return result
 
 
 def table(name: str, r: dict[str, float]) -> str:
-    return (f"{name:<28} rollout {r['time/rollout']:7.2f}s  reward {r['time/reward']:6.3f}s  update {r['time/update']:7.2f}s"
-            f"  step {r['step']:7.2f}s  ({r['tokens/s']:7.0f} generated tokens/s, {r['responses/s']:5.1f} responses/s)")
+    return (
+        f"{name:<28} rollout {r['time/rollout']:7.2f}s  reward {r['time/reward']:6.3f}s  update {r['time/update']:7.2f}s"
+        f"  step {r['step']:7.2f}s  ({r['tokens/s']:7.0f} generated tokens/s, {r['responses/s']:5.1f} responses/s)"
+    )
 
 
 def cpu_bench(args, work: Path) -> None:
@@ -70,13 +82,29 @@ def cpu_bench(args, work: Path) -> None:
     # Before (issue 14): 32 prompts x 2 samples, GAE critic, 2 epochs of minibatches of 32. After: 32 prompts x a
     # group of 8 (256 responses), group-normalised advantages, DAPO-style filtering, 1 epoch of minibatches of 64.
     setups = {
-        "before: 32x2, gae, 2 epochs": dict(batch_size=args.batch_size, num_samples=2, mini_batch_size=32, ppo_epochs=2),
-        "after: 32x8, grpo, filtered": dict(batch_size=args.batch_size, num_samples=8, mini_batch_size=64, ppo_epochs=1,
-                                           advantage_estimator="grpo", filter_groups=True, keep_easy=0.1),
+        "before: 32x2, gae, 2 epochs": dict(
+            batch_size=args.batch_size, num_samples=2, mini_batch_size=32, ppo_epochs=2
+        ),
+        "after: 32x8, grpo, filtered": dict(
+            batch_size=args.batch_size,
+            num_samples=8,
+            mini_batch_size=64,
+            ppo_epochs=1,
+            advantage_estimator="grpo",
+            filter_groups=True,
+            keep_easy=0.1,
+        ),
     }
     for index, (name, setup) in enumerate(setups.items()):
-        r = run(model, data, work / f"cpu{index}", args.steps, max_new_tokens=args.max_new_tokens, reward_funcs=["verifier"],
-                **setup)
+        r = run(
+            model,
+            data,
+            work / f"cpu{index}",
+            args.steps,
+            max_new_tokens=args.max_new_tokens,
+            reward_funcs=["verifier"],
+            **setup,
+        )
         print(table(f"CPU tiny, {name}", r))
 
 
@@ -91,9 +119,18 @@ def gpu_bench(args, work: Path) -> None:
     from wizardmath.tiny import TinyConfig, build_tokenizer
 
     tokenizer = build_tokenizer(TinyConfig())
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=1024, intermediate_size=2816, num_hidden_layers=12,
-                         num_attention_heads=16, num_key_value_heads=16, max_position_embeddings=2048,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=1024,
+        intermediate_size=2816,
+        num_hidden_layers=12,
+        num_attention_heads=16,
+        num_key_value_heads=16,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config).to(torch.bfloat16)
     params = sum(p.numel() for p in model.parameters())
@@ -109,10 +146,20 @@ def gpu_bench(args, work: Path) -> None:
     if find_spec("vllm") is None:
         print("vLLM rollouts skipped: vllm is not installed (pip install 'wizardmath[vllm]')")
         return
-    vllm = run(str(folder), data, work / "gpu-vllm", args.steps, rollout_backend="vllm", vllm_gpu_memory_utilization=0.3, **common)
+    vllm = run(
+        str(folder),
+        data,
+        work / "gpu-vllm",
+        args.steps,
+        rollout_backend="vllm",
+        vllm_gpu_memory_utilization=0.3,
+        **common,
+    )
     print(table(f"GPU {params / 1e6:.0f}M, vLLM", vllm))
-    print(f"vLLM / HF rollout speed-up: {hf['time/rollout'] / vllm['time/rollout']:.1f}x; "
-          f"step speed-up: {hf['step'] / vllm['step']:.1f}x")
+    print(
+        f"vLLM / HF rollout speed-up: {hf['time/rollout'] / vllm['time/rollout']:.1f}x; "
+        f"step speed-up: {hf['step'] / vllm['step']:.1f}x"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

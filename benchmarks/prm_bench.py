@@ -40,8 +40,17 @@ def sample(backend, problems, n: int, temperature: float, max_new_tokens: int, s
     results = backend.generate([format_prompt(p.problem) for p in problems], sampling)
     out = []
     for p, gens in zip(problems, results, strict=True):
-        out.append([Solution(f"{p.id}/s{k}", p.problem, p.answer, split_solution(g.text) or [g.text.strip() or "(empty)"])
-                    for k, g in enumerate(gens)])
+        out.append(
+            [
+                Solution(
+                    f"{p.id}/s{k}",
+                    p.problem,
+                    p.answer,
+                    split_solution(g.text) or [g.text.strip() or "(empty)"],
+                )
+                for k, g in enumerate(gens)
+            ]
+        )
     return out
 
 
@@ -49,7 +58,9 @@ def label_file(path: Path, solutions, labels) -> int:
     from reward_models.labelers import _record
     from wizardmath.jsonl import write_jsonl
 
-    return write_jsonl(path, (_record(s, lab, len(s.steps), "rule") for s, lab in zip(solutions, labels, strict=True)))
+    return write_jsonl(
+        path, (_record(s, lab, len(s.steps), "rule") for s, lab in zip(solutions, labels, strict=True))
+    )
 
 
 def add_extra(path: Path, extra: str, limit: int, seed: int) -> None:
@@ -93,7 +104,9 @@ def best_of_k(groups, scores_min, scores_last):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sft", required=True, help="the tiny SFT model (policy and PRM base)")
     parser.add_argument("--work", default="runs/prm_bench")
     parser.add_argument("--prm-config", default="configs/tiny/prm.yaml")
@@ -106,12 +119,23 @@ def main() -> None:
     parser.add_argument("--mc-solutions", type=int, default=150)
     parser.add_argument("--mc-rollouts", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--min-ops", type=int, default=1, help="fewest arithmetic steps of a symbolic problem")
-    parser.add_argument("--max-ops", type=int, default=4, help="most arithmetic steps (lower it for a weak SFT model)")
-    parser.add_argument("--extra-labels", default=None,
-                        help="stepwise JSONL added to the PRM's training data (e.g. the teacher's labelled solve output)")
-    parser.add_argument("--extra-limit", type=int, default=1600, help="use at most this many extra records (random)")
-    parser.add_argument("--epochs", type=float, default=None, help="override num_train_epochs of --prm-config")
+    parser.add_argument(
+        "--min-ops", type=int, default=1, help="fewest arithmetic steps of a symbolic problem"
+    )
+    parser.add_argument(
+        "--max-ops", type=int, default=4, help="most arithmetic steps (lower it for a weak SFT model)"
+    )
+    parser.add_argument(
+        "--extra-labels",
+        default=None,
+        help="stepwise JSONL added to the PRM's training data (e.g. the teacher's labelled solve output)",
+    )
+    parser.add_argument(
+        "--extra-limit", type=int, default=1600, help="use at most this many extra records (random)"
+    )
+    parser.add_argument(
+        "--epochs", type=float, default=None, help="override num_train_epochs of --prm-config"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -125,15 +149,31 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     report: dict = {"args": vars(args)}
-    train_problems = generate_problems(args.train_problems, seed=1000 + args.seed, min_ops=args.min_ops,
-                                       max_ops=args.max_ops, prefix="prmtrain")
-    test_problems = generate_problems(args.test_problems, seed=2000 + args.seed, min_ops=args.min_ops,
-                                      max_ops=args.max_ops, prefix="prmtest",
-                                      exclude={p.problem for p in train_problems})
+    train_problems = generate_problems(
+        args.train_problems,
+        seed=1000 + args.seed,
+        min_ops=args.min_ops,
+        max_ops=args.max_ops,
+        prefix="prmtrain",
+    )
+    test_problems = generate_problems(
+        args.test_problems,
+        seed=2000 + args.seed,
+        min_ops=args.min_ops,
+        max_ops=args.max_ops,
+        prefix="prmtest",
+        exclude={p.problem for p in train_problems},
+    )
     backend = get_backend("transformers", model=args.sft, batch_size=args.batch_size, device="cpu")
 
     start = time.perf_counter()
-    train_solutions = [s for group in sample(backend, train_problems, args.samples, args.temperature, args.max_new_tokens, args.seed) for s in group]
+    train_solutions = [
+        s
+        for group in sample(
+            backend, train_problems, args.samples, args.temperature, args.max_new_tokens, args.seed
+        )
+        for s in group
+    ]
     test_groups = sample(backend, test_problems, args.k, args.temperature, args.max_new_tokens, args.seed + 1)
     report["sampling_seconds"] = round(time.perf_counter() - start, 1)
     rule = RuleLabeler()
@@ -146,44 +186,78 @@ def main() -> None:
     label_file(work / "prm_test_labels.jsonl", test_solutions, test_labels)
 
     start = time.perf_counter()
-    config = load_config(PRMConfig, args.prm_config, model=args.sft, data_path=str(work / "prm_labels.jsonl"),
-                         output_dir=str(work / "prm"), eval_fraction=0.0, resume_from_checkpoint="no",
-                         **({"num_train_epochs": args.epochs} if args.epochs else {}))
+    config = load_config(
+        PRMConfig,
+        args.prm_config,
+        model=args.sft,
+        data_path=str(work / "prm_labels.jsonl"),
+        output_dir=str(work / "prm"),
+        eval_fraction=0.0,
+        resume_from_checkpoint="no",
+        **({"num_train_epochs": args.epochs} if args.epochs else {}),
+    )
     train_summary = train_prm(config)
     report["train_prm_seconds"] = round(time.perf_counter() - start, 1)
     report["train_steps"] = train_summary["train_steps_labelled"]
 
     prm = ProcessRewardModel.from_pretrained(str(work / "prm"), device="cpu")
     step_scores = prm.score_batch([(s.problem, s.steps) for s in test_solutions], batch_size=32)
-    pairs = [(score, lab) for scores, labs in zip(step_scores, test_labels, strict=True)
-             for score, lab in zip(scores, labs.labels, strict=True) if lab is not None]
+    pairs = [
+        (score, lab)
+        for scores, labs in zip(step_scores, test_labels, strict=True)
+        for score, lab in zip(scores, labs.labels, strict=True)
+        if lab is not None
+    ]
     report["test_steps_labelled"] = len(pairs)
     report["test_step_error_rate"] = sum(not y for _, y in pairs) / max(len(pairs), 1)
     report["step_auc"] = auc([s for s, _ in pairs], [y for _, y in pairs])
 
     mc_pick = random.Random(args.seed).sample(test_solutions, min(args.mc_solutions, len(test_solutions)))
     start = time.perf_counter()
-    mc = MonteCarloLabeler(backend, rollouts=args.mc_rollouts, temperature=args.temperature,
-                           max_new_tokens=args.max_new_tokens, seed=args.seed + 2).label(mc_pick)
+    mc = MonteCarloLabeler(
+        backend,
+        rollouts=args.mc_rollouts,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed + 2,
+    ).label(mc_pick)
     rule_pick = rule.label(mc_pick)
     agree, compared = agreement(mc, rule_pick)
     # the two ways they part: rule says wrong but some rollout still reaches the answer (the policy
     # carries on from the right value it did not write), or rule says right and no rollout gets there
-    recovered = sum(u is True and v is False for a, b in zip(mc, rule_pick, strict=True) for u, v in zip(a.labels, b.labels, strict=True))
-    report.update(mc_seconds=round(time.perf_counter() - start, 1), mc_agreement=agree / max(compared, 1), mc_steps_compared=compared,
-                  mc_true_rule_false=recovered, mc_false_rule_true=compared - agree - recovered)
+    recovered = sum(
+        u is True and v is False
+        for a, b in zip(mc, rule_pick, strict=True)
+        for u, v in zip(a.labels, b.labels, strict=True)
+    )
+    report.update(
+        mc_seconds=round(time.perf_counter() - start, 1),
+        mc_agreement=agree / max(compared, 1),
+        mc_steps_compared=compared,
+        mc_true_rule_false=recovered,
+        mc_false_rule_true=compared - agree - recovered,
+    )
 
     flat_min = [min(s) if s else 0.0 for s in step_scores]
     flat_last = [s[-1] if s else 0.0 for s in step_scores]
     k = args.k
-    report["best_of_k"] = best_of_k(test_groups, [flat_min[i : i + k] for i in range(0, len(flat_min), k)],
-                                    [flat_last[i : i + k] for i in range(0, len(flat_last), k)])
+    report["best_of_k"] = best_of_k(
+        test_groups,
+        [flat_min[i : i + k] for i in range(0, len(flat_min), k)],
+        [flat_last[i : i + k] for i in range(0, len(flat_last), k)],
+    )
     (work / "prm_bench.json").write_text(json.dumps(report, indent=2))
     print(f"\nPRM bench (tiny world, CPU) -> {work / 'prm_bench.json'}")
-    print(f"  train: {len(train_solutions)} solutions, {report['train_steps']} labelled steps, train-prm {report['train_prm_seconds']} s")
-    print(f"  held-out step AUC (rule labels): {report['step_auc']:.3f} on {len(pairs)} steps ({report['test_step_error_rate']:.0%} wrong)")
-    print(f"  Monte-Carlo vs rule agreement:   {report['mc_agreement']:.3f} on {compared} steps ({args.mc_rollouts} rollouts; "
-          f"{recovered} rule-wrong steps MC finds recoverable, {report['mc_false_rule_true']} rule-right steps no rollout finishes)")
+    print(
+        f"  train: {len(train_solutions)} solutions, {report['train_steps']} labelled steps, train-prm {report['train_prm_seconds']} s"
+    )
+    print(
+        f"  held-out step AUC (rule labels): {report['step_auc']:.3f} on {len(pairs)} steps ({report['test_step_error_rate']:.0%} wrong)"
+    )
+    print(
+        f"  Monte-Carlo vs rule agreement:   {report['mc_agreement']:.3f} on {compared} steps ({args.mc_rollouts} rollouts; "
+        f"{recovered} rule-wrong steps MC finds recoverable, {report['mc_false_rule_true']} rule-right steps no rollout finishes)"
+    )
     print(f"  best-of-{k} on {len(test_groups)} held-out problems:")
     for name, value in report["best_of_k"].items():
         print(f"    {name:<30} {value:6.1%}")

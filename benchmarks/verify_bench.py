@@ -81,8 +81,13 @@ def timed(fn: Callable[[str, str], bool], pairs: list[Pair]) -> tuple[list[bool]
 
 def summary(name: str, results: list[bool], times: list[float], labels: list[bool] | None) -> dict:
     total = sum(times)
-    row = {"tool": name, "pairs": len(results), "pairs_per_s": len(results) / total if total else float("inf"),
-           "worst_ms": 1000 * max(times, default=0.0), "true": sum(results)}
+    row = {
+        "tool": name,
+        "pairs": len(results),
+        "pairs_per_s": len(results) / total if total else float("inf"),
+        "worst_ms": 1000 * max(times, default=0.0),
+        "true": sum(results),
+    }
     if labels is not None:
         row["accuracy"] = sum(r == lab for r, lab in zip(results, labels, strict=True)) / max(len(labels), 1)
     return row
@@ -93,9 +98,15 @@ def show(title: str, rows: list[dict]) -> None:
     base = rows[-1] if len(rows) > 1 else None
     for row in rows:
         acc = f"accuracy {100 * row['accuracy']:6.2f}%  " if "accuracy" in row else ""
-        ratio = f"  ({row['pairs_per_s'] / base['pairs_per_s']:.1f}x Math-Verify)" if base and row is not base else ""
-        print(f"  {row['tool']:12} {acc}true {row['true']:5}/{row['pairs']:<5}  "
-              f"{row['pairs_per_s']:10.1f} pairs/s  worst {row['worst_ms']:9.1f} ms{ratio}")
+        ratio = (
+            f"  ({row['pairs_per_s'] / base['pairs_per_s']:.1f}x Math-Verify)"
+            if base and row is not base
+            else ""
+        )
+        print(
+            f"  {row['tool']:12} {acc}true {row['true']:5}/{row['pairs']:<5}  "
+            f"{row['pairs_per_s']:10.1f} pairs/s  worst {row['worst_ms']:9.1f} ms{ratio}"
+        )
 
 
 def run_tools(title: str, pairs: list[Pair], labels: list[bool] | None, mv: Callable | None) -> tuple:
@@ -141,10 +152,14 @@ def section_datasets(data_dir: Path, mv: Callable | None) -> None:
     direct = [(r["answer"], r["solution"]) for r in math]
     run_tools("(b) MATH-500: verify(answer, solution)", direct, [True] * len(direct), mv)
     shifted = [(golds[(i + 1) % len(math)], r["solution"]) for i, r in enumerate(math)]
-    ours_res, mv_res = run_tools("(b) MATH-500 shifted: next problem's answer vs this solution", shifted, None, mv)
+    ours_res, mv_res = run_tools(
+        "(b) MATH-500 shifted: next problem's answer vs this solution", shifted, None, mv
+    )
     for i, ok in enumerate(ours_res):
         if ok:
-            print(f"  ours true at {i}: next answer {golds[(i + 1) % len(math)]!r} vs this answer {golds[i]!r}")
+            print(
+                f"  ours true at {i}: next answer {golds[(i + 1) % len(math)]!r} vs this answer {golds[i]!r}"
+            )
     if mv_res:
         print(f"  math-verify true at: {[i for i, ok in enumerate(mv_res) if ok]}")
 
@@ -153,7 +168,9 @@ def section_datasets(data_dir: Path, mv: Callable | None) -> None:
     direct = [(n, r["answer"]) for n, r in zip(numbers, gsm, strict=True)]
     run_tools("(b) GSM8k test: verify(gold number, answer text)", direct, [True] * len(direct), mv)
     shifted = [(numbers[(i + 1) % len(gsm)], r["answer"]) for i, r in enumerate(gsm)]
-    coincide = sum(numbers[i].replace(",", "") == numbers[(i + 1) % len(gsm)].replace(",", "") for i in range(len(gsm)))
+    coincide = sum(
+        numbers[i].replace(",", "") == numbers[(i + 1) % len(gsm)].replace(",", "") for i in range(len(gsm))
+    )
     run_tools(f"(b) GSM8k shifted ({coincide} adjacent golds coincide)", shifted, None, mv)
 
 
@@ -166,10 +183,15 @@ def numeric_pairs(n: int, rng: random.Random) -> tuple[list[Pair], list[bool]]:
         equal = rng.random() < 0.5
         shown = value if equal else value + rng.choice([1, -1, 10, 0.5])
         text = f"{shown:,}" if isinstance(shown, int) and rng.random() < 0.3 else str(shown)
-        template = rng.choice([
-            "{x}", "The answer is: {x}", "So she makes {a} * 2 = {x} dollars.\n#### {x}",
-            "Thus the total is $\\boxed{{{x}}}$.", "He pays ${x} in total. The answer is {x}.",
-        ])
+        template = rng.choice(
+            [
+                "{x}",
+                "The answer is: {x}",
+                "So she makes {a} * 2 = {x} dollars.\n#### {x}",
+                "Thus the total is $\\boxed{{{x}}}$.",
+                "He pays ${x} in total. The answer is {x}.",
+            ]
+        )
         pairs.append((gold, template.format(x=text, a=rng.randint(1, 50))))
         labels.append(equal)
     return pairs, labels
@@ -182,17 +204,66 @@ def section_numeric(n: int, seed: int, mv: Callable | None) -> None:
 
 # -- (d) fuzz and hostile ---------------------------------------------------------------------------
 HOSTILE = [
-    "9**9**9**9", "10^{10^{10^{10}}}", "2^{2^{2^{2^{2^{2}}}}}", "{" * 5000 + "1" + "}" * 5000, "(" * 5000,
-    "\\frac{" * 5000, f"__import__('os').system('touch {PWNED}')", f"\\boxed{{__import__('os').system('touch {PWNED}')}}",
-    f"$\\boxed{{open('{PWNED}', 'w')}}$", "1" * 100_000, "x+" * 50_000 + "x", "\x00" * 100, "3\x00" * 1000,
-    "\\boxed{" + "\\sqrt{" * 3000 + "2" + "}" * 3000 + "}", "99999999999!", "(10^{9999})^{9999}", "\\left(" * 2000,
-    "\\begin{pmatrix}" + "1&" * 5000 + "1\\end{pmatrix}", "x^{x^{x^{x^{x^{x^{x}}}}}}", "\\sin(" * 1000 + "x" + ")" * 1000,
-    "a" * 100_000, "\\boxed{" * 5000, "1e999999999", "0." + "9" * 50_000, "\\frac{1}{0}", "(x+1)^{100000}",
-    "\\prod_{k=1}^{10^{10}} k", "\\int_0^1 x dx", "2^{-10^{10}}", "((((x+1)^2+1)^2+1)^2+1)^{150}",
+    "9**9**9**9",
+    "10^{10^{10^{10}}}",
+    "2^{2^{2^{2^{2^{2}}}}}",
+    "{" * 5000 + "1" + "}" * 5000,
+    "(" * 5000,
+    "\\frac{" * 5000,
+    f"__import__('os').system('touch {PWNED}')",
+    f"\\boxed{{__import__('os').system('touch {PWNED}')}}",
+    f"$\\boxed{{open('{PWNED}', 'w')}}$",
+    "1" * 100_000,
+    "x+" * 50_000 + "x",
+    "\x00" * 100,
+    "3\x00" * 1000,
+    "\\boxed{" + "\\sqrt{" * 3000 + "2" + "}" * 3000 + "}",
+    "99999999999!",
+    "(10^{9999})^{9999}",
+    "\\left(" * 2000,
+    "\\begin{pmatrix}" + "1&" * 5000 + "1\\end{pmatrix}",
+    "x^{x^{x^{x^{x^{x^{x}}}}}}",
+    "\\sin(" * 1000 + "x" + ")" * 1000,
+    "a" * 100_000,
+    "\\boxed{" * 5000,
+    "1e999999999",
+    "0." + "9" * 50_000,
+    "\\frac{1}{0}",
+    "(x+1)^{100000}",
+    "\\prod_{k=1}^{10^{10}} k",
+    "\\int_0^1 x dx",
+    "2^{-10^{10}}",
+    "((((x+1)^2+1)^2+1)^2+1)^{150}",
 ]
 ALPHABET = string.digits + "+-*/^_()[]{}\\,.=<>|!$% abcxyz" + "\n"
-TOKENS = ["\\frac", "\\sqrt", "\\boxed{", "\\pi", "\\infty", "\\cup", "\\left(", "\\right)", "^{", "}", "{", "x", "10",
-          "9", "**", "\\pm", "\\text{", "\\begin{pmatrix}", "\\end{pmatrix}", "&", "\\\\", "e", "i", "!", "%", "The answer is: "]
+TOKENS = [
+    "\\frac",
+    "\\sqrt",
+    "\\boxed{",
+    "\\pi",
+    "\\infty",
+    "\\cup",
+    "\\left(",
+    "\\right)",
+    "^{",
+    "}",
+    "{",
+    "x",
+    "10",
+    "9",
+    "**",
+    "\\pm",
+    "\\text{",
+    "\\begin{pmatrix}",
+    "\\end{pmatrix}",
+    "&",
+    "\\\\",
+    "e",
+    "i",
+    "!",
+    "%",
+    "The answer is: ",
+]
 
 
 def fuzz_strings(n: int, rng: random.Random) -> list[str]:
@@ -237,8 +308,10 @@ def section_fuzz(n: int, n_mv: int, seed: int, mv: Callable | None) -> None:
     rows = [summary("wizardmath", results, times, None)]
     side_effects = int(PWNED.exists())
     print(f"\n== (d) {n} fuzzed and hostile strings ({len(HOSTILE)} hand-made hostile ones first)")
-    print(f"  wizardmath: over 3 s: {over}, crashes: {crashes}, side effects: {side_effects}, "
-          f"equal: {sum(results)}")
+    print(
+        f"  wizardmath: over 3 s: {over}, crashes: {crashes}, side effects: {side_effects}, "
+        f"equal: {sum(results)}"
+    )
     if mv is not None and n_mv:
         subset = pairs[:n_mv]
         mv_res, mv_t = timed(mv, subset)
@@ -278,7 +351,12 @@ def section_long(data_dir: Path, mv: Callable | None) -> None:
         pairs = long_outputs(math, boxed)
         size = sum(len(p) for _, p in pairs) / len(pairs)
         label = "with \\boxed" if boxed else "without \\boxed (answer in the final sentence)"
-        run_tools(f"(e) {len(pairs)} long outputs, mean {size / 1024:.1f} kB, {label}", pairs, [True] * len(pairs), mv)
+        run_tools(
+            f"(e) {len(pairs)} long outputs, mean {size / 1024:.1f} kB, {label}",
+            pairs,
+            [True] * len(pairs),
+            mv,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,8 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="table,datasets,numeric,fuzz,long", help="comma-separated sections")
     parser.add_argument("--numeric", type=int, default=5000)
     parser.add_argument("--fuzz", type=int, default=10_000)
-    parser.add_argument("--fuzz-math-verify", type=int, default=500,
-                        help="how many fuzz strings Math-Verify also gets (it is slow on them)")
+    parser.add_argument(
+        "--fuzz-math-verify",
+        type=int,
+        default=500,
+        help="how many fuzz strings Math-Verify also gets (it is slow on them)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-math-verify", action="store_true")
     args = parser.parse_args(argv)

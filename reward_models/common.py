@@ -30,10 +30,14 @@ def resolve_checkpoint(output_dir: str, resume: str | None) -> str | None:
         return last
     if resume.lower() in LAST:
         if last is None:
-            raise ValueError(f"resume_from_checkpoint={resume!r}: no checkpoint-* folder in {output_dir}; set it to 'no' to start fresh")
+            raise ValueError(
+                f"resume_from_checkpoint={resume!r}: no checkpoint-* folder in {output_dir}; set it to 'no' to start fresh"
+            )
         return last
     if not Path(resume).is_dir():
-        raise ValueError(f"resume_from_checkpoint: {resume} is not a folder; use 'last', 'no' or a checkpoint path")
+        raise ValueError(
+            f"resume_from_checkpoint: {resume} is not a folder; use 'last', 'no' or a checkpoint path"
+        )
     return resume
 
 
@@ -41,7 +45,9 @@ def ensure_pad_token(tokenizer: Any, model: Any = None) -> None:
     """Sequence/token classification needs a pad token; fall back to EOS (LLaMA-2 ships none)."""
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
-            raise ValueError("the tokenizer has neither a pad nor an eos token; add one before training a reward model")
+            raise ValueError(
+                "the tokenizer has neither a pad nor an eos token; add one before training a reward model"
+            )
         tokenizer.pad_token = tokenizer.eos_token
     if model is not None:
         model.config.pad_token_id = tokenizer.pad_token_id

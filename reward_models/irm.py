@@ -34,20 +34,55 @@ class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RewardConfig):
     ``--overwrite true`` deletes them); ``last`` or a path resumes from that checkpoint.
     """
 
-    model: str | None = field(default=None, metadata={"help": "Causal LM checkpoint to start from; a 1-output sequence-classification head is added."})
-    data_path: str = field(default=default_output("evolve"), metadata={"help": "An evolve --output folder (pairs are built here) or a preference JSONL (chosen/rejected)."})
-    judge: str = field(default="symbolic", metadata={"help": "Ranks each group of candidates: symbolic (facts of the symbolic world) or llm (rubric prompt).", "choices": ["symbolic", "llm"]})
+    model: str | None = field(
+        default=None,
+        metadata={
+            "help": "Causal LM checkpoint to start from; a 1-output sequence-classification head is added."
+        },
+    )
+    data_path: str = field(
+        default=default_output("evolve"),
+        metadata={
+            "help": "An evolve --output folder (pairs are built here) or a preference JSONL (chosen/rejected)."
+        },
+    )
+    judge: str = field(
+        default="symbolic",
+        metadata={
+            "help": "Ranks each group of candidates: symbolic (facts of the symbolic world) or llm (rubric prompt).",
+            "choices": ["symbolic", "llm"],
+        },
+    )
     judge_backend: str = field(default="openai", metadata={"help": "llm judge: backend name."})
-    include_parent: bool = field(default=True, metadata={"help": "Rank the parent problem together with its evolved candidates."})
-    max_pairs_per_group: int | None = field(default=16, metadata={"help": "Sample at most this many pairs per group (None: all)."})
-    eval_data_path: str | None = field(default=None, metadata={"help": "Held-out pairs file; without it, eval_fraction of the groups are held out."})
-    eval_fraction: float = field(default=0.15, metadata={"help": "Fraction of candidate groups held out for pairwise accuracy."})
-    output_dir: str | None = field(default=default_output("irm"), metadata={"help": "Where checkpoints, the pairs and the final model go."})
-    overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
+    include_parent: bool = field(
+        default=True, metadata={"help": "Rank the parent problem together with its evolved candidates."}
+    )
+    max_pairs_per_group: int | None = field(
+        default=16, metadata={"help": "Sample at most this many pairs per group (None: all)."}
+    )
+    eval_data_path: str | None = field(
+        default=None,
+        metadata={"help": "Held-out pairs file; without it, eval_fraction of the groups are held out."},
+    )
+    eval_fraction: float = field(
+        default=0.15, metadata={"help": "Fraction of candidate groups held out for pairwise accuracy."}
+    )
+    output_dir: str | None = field(
+        default=default_output("irm"),
+        metadata={"help": "Where checkpoints, the pairs and the final model go."},
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={
+            "help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if not self.model:
-            raise ValueError("train-irm needs --model: the causal LM to start from (e.g. the SFT model folder)")
+            raise ValueError(
+                "train-irm needs --model: the causal LM to start from (e.g. the SFT model folder)"
+            )
         if not 0 <= self.eval_fraction < 1:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if self.judge not in ("symbolic", "llm"):
@@ -61,7 +96,14 @@ def _pairs(config: IRMConfig) -> tuple[list[dict], list[dict]]:
     from reward_models.irm_data import pairs_from, read_pairs
     from wizardmath.jsonl import write_jsonl
 
-    pairs, built = pairs_from(config.data_path, config.judge, config.build_judge, config.max_pairs_per_group, config.include_parent, config.seed)
+    pairs, built = pairs_from(
+        config.data_path,
+        config.judge,
+        config.build_judge,
+        config.max_pairs_per_group,
+        config.include_parent,
+        config.seed,
+    )
     if built:
         write_jsonl(Path(config.output_dir) / "irm_pairs.jsonl", pairs)
     if config.eval_data_path:
@@ -73,8 +115,19 @@ def pairwise_accuracy(irm: InstructionRewardModel, pairs: Sequence[dict[str, Any
     """Fraction of pairs where the chosen problem outscores the rejected one (ties count half)."""
     texts = sorted({p[k] for p in pairs for k in ("chosen", "rejected")})
     scores = dict(zip(texts, irm.score(texts), strict=True))
-    wins = sum(1.0 if scores[p["chosen"]] > scores[p["rejected"]] else 0.5 if scores[p["chosen"]] == scores[p["rejected"]] else 0.0 for p in pairs)
-    return {"eval_pairs": len(pairs), "eval_groups": len({p["group"] for p in pairs}), "pairwise_accuracy": wins / max(len(pairs), 1)}
+    wins = sum(
+        1.0
+        if scores[p["chosen"]] > scores[p["rejected"]]
+        else 0.5
+        if scores[p["chosen"]] == scores[p["rejected"]]
+        else 0.0
+        for p in pairs
+    )
+    return {
+        "eval_pairs": len(pairs),
+        "eval_groups": len({p["group"] for p in pairs}),
+        "pairwise_accuracy": wins / max(len(pairs), 1),
+    }
 
 
 def train_irm(config: IRMConfig) -> dict[str, Any]:
@@ -99,10 +152,13 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
     set_seed(config.seed)
     train, held = _pairs(config)
     if not train:
-        raise ValueError(f"{config.data_path}: no preference pairs to train on (are there groups of >= 2 distinct candidates?)")
+        raise ValueError(
+            f"{config.data_path}: no preference pairs to train on (are there groups of >= 2 distinct candidates?)"
+        )
     tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
-    model = AutoModelForSequenceClassification.from_pretrained(config.model, num_labels=1, dtype=config.load_dtype(),
-                                                               trust_remote_code=config.trust_remote_code)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        config.model, num_labels=1, dtype=config.load_dtype(), trust_remote_code=config.trust_remote_code
+    )
     ensure_pad_token(tokenizer, model)
     trainer = RewardTrainer(
         model=model,
@@ -111,14 +167,22 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
         processing_class=tokenizer,
         peft_config=config.to_peft_config("SEQ_CLS"),
     )
-    resume = "no" if config.overwrite and config.resume_from_checkpoint is None else config.resume_from_checkpoint
+    resume = (
+        "no" if config.overwrite and config.resume_from_checkpoint is None else config.resume_from_checkpoint
+    )
     checkpoint = resolve_checkpoint(config.output_dir, resume)
     if checkpoint:
         print(f"train-irm: resuming from {checkpoint}")
     from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
 
-    guard_resume(config.output_dir, "train-irm", trainer_settings(config, config.data_path), checkpoint,
-                 config.overwrite, ["irm_summary.json"])
+    guard_resume(
+        config.output_dir,
+        "train-irm",
+        trainer_settings(config, config.data_path),
+        checkpoint,
+        config.overwrite,
+        ["irm_summary.json"],
+    )
     result = trainer.train(resume_from_checkpoint=checkpoint)
     check_trained("train-irm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
     if config.use_lora:  # one plain checkpoint that from_pretrained loads
@@ -137,7 +201,11 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
         summary.update(pairwise_accuracy(irm, held))
     summary["seconds"] = round(time.perf_counter() - start, 1)
     write_json(Path(config.output_dir) / "irm_summary.json", summary)
-    shown = {k: summary[k] for k in ("train_pairs", "global_step", "train_loss", "eval_pairs", "pairwise_accuracy", "seconds") if k in summary}
+    shown = {
+        k: summary[k]
+        for k in ("train_pairs", "global_step", "train_loss", "eval_pairs", "pairwise_accuracy", "seconds")
+        if k in summary
+    }
     print(f"train-irm: saved to {config.output_dir}: {shown}")
     return summary
 
@@ -161,7 +229,9 @@ class InstructionRewardModel:
 
         model = AutoModelForSequenceClassification.from_pretrained(path)
         if model.config.num_labels != 1:
-            raise ValueError(f"{path}: an IRM has a 1-output head, this one has {model.config.num_labels} (is it a PRM?)")
+            raise ValueError(
+                f"{path}: an IRM has a 1-output head, this one has {model.config.num_labels} (is it a PRM?)"
+            )
         return cls(model, AutoTokenizer.from_pretrained(path), default_device(device))
 
     def score(self, problems: Sequence[str], batch_size: int = 32) -> list[float]:
@@ -176,7 +246,9 @@ class InstructionRewardModel:
                 texts = [p if p.endswith(eos) else p + eos for p in problems[begin : begin + batch_size]]
                 batch = self.tokenizer(texts, padding=True, return_tensors="pt").to(self.device)
                 with torch.no_grad():
-                    logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                    logits = self.model(
+                        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+                    ).logits
                 out.extend(float(x) for x in logits[:, 0].float().cpu())
         finally:
             self.tokenizer.padding_side = side

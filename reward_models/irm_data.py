@@ -45,11 +45,19 @@ def load_candidates(source: str | Path) -> list[Candidate]:
         for line, row in iter_jsonl(path, required=("id", "problem")):
             if not isinstance(row["problem"], str) or not row["problem"].strip():
                 raise DataError(path, line, "empty or not a string", field="problem")
-            out.append({**row, "accepted": path.name != "rejected.jsonl" and "reason" not in row, "where": f"{path}:{line}"})
+            out.append(
+                {
+                    **row,
+                    "accepted": path.name != "rejected.jsonl" and "reason" not in row,
+                    "where": f"{path}:{line}",
+                }
+            )
     return out
 
 
-def group_candidates(candidates: Sequence[Candidate], include_parent: bool = True, min_size: int = 2) -> dict[str, list[Candidate]]:
+def group_candidates(
+    candidates: Sequence[Candidate], include_parent: bool = True, min_size: int = 2
+) -> dict[str, list[Candidate]]:
     """Candidates by parent id, deduplicated by text; groups smaller than ``min_size`` are dropped."""
     by_id = {c["id"]: c for c in candidates}
     groups: dict[str, list[Candidate]] = defaultdict(list)
@@ -135,7 +143,9 @@ class LLMRanker:
         from wizardmath.backends import SamplingParams
 
         self.backend = backend
-        self.template = Path(prompt_file).read_text() if prompt_file else (PROMPTS / "irm_judge.txt").read_text()
+        self.template = (
+            Path(prompt_file).read_text() if prompt_file else (PROMPTS / "irm_judge.txt").read_text()
+        )
         self.sampling = SamplingParams(temperature=0.0, max_new_tokens=max_new_tokens)
 
     def rank_groups(self, groups: Sequence[Sequence[Candidate]]) -> list[list[float | None]]:
@@ -190,12 +200,14 @@ def build_pairs(
         if max_pairs_per_group is not None and len(found) > max_pairs_per_group:
             found = rng.sample(found, max_pairs_per_group)
         for win, lose in found:
-            pairs.append({
-                "id": f"{name}/{group[win]['id']}>{group[lose]['id']}",
-                "chosen": group[win]["problem"],
-                "rejected": group[lose]["problem"],
-                "group": name,
-            })
+            pairs.append(
+                {
+                    "id": f"{name}/{group[win]['id']}>{group[lose]['id']}",
+                    "chosen": group[win]["problem"],
+                    "rejected": group[lose]["problem"],
+                    "group": name,
+                }
+            )
     return pairs
 
 
@@ -205,18 +217,28 @@ def read_pairs(path: str | Path) -> list[dict[str, Any]]:
     for line, row in iter_jsonl(path, required=("chosen", "rejected")):
         for name in ("chosen", "rejected"):
             if not isinstance(row[name], str) or not row[name].strip():
-                raise DataError(path, line, "expected a non-empty string (implicit-prompt preference format)", field=name)
+                raise DataError(
+                    path, line, "expected a non-empty string (implicit-prompt preference format)", field=name
+                )
         prompt = row.get("prompt") or ""
-        out.append({
-            "chosen": prompt + row["chosen"],
-            "rejected": prompt + row["rejected"],
-            "group": str(row.get("group") or row.get("id") or f"{line}"),
-        })
+        out.append(
+            {
+                "chosen": prompt + row["chosen"],
+                "rejected": prompt + row["rejected"],
+                "group": str(row.get("group") or row.get("id") or f"{line}"),
+            }
+        )
     return out
 
 
-def pairs_from(source: str, judge: str = "symbolic", backend_factory: Callable[[], Any] | None = None,
-               max_pairs_per_group: int | None = 16, include_parent: bool = True, seed: int = 0) -> tuple[list[dict[str, Any]], bool]:
+def pairs_from(
+    source: str,
+    judge: str = "symbolic",
+    backend_factory: Callable[[], Any] | None = None,
+    max_pairs_per_group: int | None = 16,
+    include_parent: bool = True,
+    seed: int = 0,
+) -> tuple[list[dict[str, Any]], bool]:
     """Pairs from an evolution folder (built here) or a pairs file; the flag says they were built."""
     path = Path(source)
     if path.is_dir() or (path.is_file() and _looks_like_candidates(path)):

@@ -63,7 +63,9 @@ class Solution:
 class StepLabels:
     labels: Labels
     soft: list[float | None] | None = None
-    backend_error: str | None = None  # a failed rollout or judge call: no labels, the record is redone next run
+    backend_error: str | None = (
+        None  # a failed rollout or judge call: no labels, the record is redone next run
+    )
 
 
 def prefix_closed(labels: Labels) -> Labels:
@@ -129,7 +131,9 @@ def prompt_text(backend: Backend, problem: str, template: str) -> str:
         return backend.render(chat_messages(problem))
     if hasattr(backend, "llm"):  # vLLM
         return format_prompt(problem, "chat", backend.llm.get_tokenizer())
-    raise ValueError("mc labels with template 'chat' continue a rendered chat prompt: use the transformers or vllm backend")
+    raise ValueError(
+        "mc labels with template 'chat' continue a rendered chat prompt: use the transformers or vllm backend"
+    )
 
 
 class MonteCarloLabeler(Labeler):
@@ -137,13 +141,25 @@ class MonteCarloLabeler(Labeler):
 
     name = "mc"
 
-    def __init__(self, backend: Backend, rollouts: int = 8, temperature: float = 0.8, max_new_tokens: int = 256,
-                 hard: str = "any", template: str = "wizardmath", completion_prefix: str = " ", seed: int = 0,
-                 chunk: int = 256, progress: bool = True):
+    def __init__(
+        self,
+        backend: Backend,
+        rollouts: int = 8,
+        temperature: float = 0.8,
+        max_new_tokens: int = 256,
+        hard: str = "any",
+        template: str = "wizardmath",
+        completion_prefix: str = " ",
+        seed: int = 0,
+        chunk: int = 256,
+        progress: bool = True,
+    ):
         if hard not in ("any", "majority"):
             raise ValueError(f"mc hard label rule must be 'any' or 'majority', got {hard!r}")
         self.backend, self.rollouts, self.hard = backend, rollouts, hard
-        self.sampling = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens, n=rollouts, seed=seed)
+        self.sampling = SamplingParams(
+            temperature=temperature, max_new_tokens=max_new_tokens, n=rollouts, seed=seed
+        )
         self.template, self.prefix, self.chunk, self.progress = template, completion_prefix, chunk, progress
 
     def _prefix(self, s: Solution, upto: int) -> str:
@@ -154,14 +170,19 @@ class MonteCarloLabeler(Labeler):
 
         from wizardmath.verify import verify
 
-        jobs = [(si, i) for si, s in enumerate(solutions) for i in range(len(s.steps) - 1) if s.answer is not None]
+        jobs = [
+            (si, i) for si, s in enumerate(solutions) for i in range(len(s.steps) - 1) if s.answer is not None
+        ]
         soft: list[list[float | None]] = [[None] * len(s.steps) for s in solutions]
         errors: dict[int, str] = {}
         bar = tqdm(total=len(jobs), desc="mc rollouts", unit="prefix", disable=not self.progress)
         for begin in range(0, len(jobs), self.chunk):
             batch = jobs[begin : begin + self.chunk]
-            prompts = [prompt_text(self.backend, solutions[si].problem, self.template) + self._prefix(solutions[si], i)
-                       for si, i in batch]
+            prompts = [
+                prompt_text(self.backend, solutions[si].problem, self.template)
+                + self._prefix(solutions[si], i)
+                for si, i in batch
+            ]
             results = self.backend.generate(prompts, self.sampling)
             for (si, i), gens in zip(batch, results, strict=True):
                 s = solutions[si]
@@ -201,26 +222,45 @@ class JudgeLabeler(Labeler):
 
     def __init__(self, backend: Backend, max_new_tokens: int = 512, prompt_file: str | None = None):
         self.backend = backend
-        self.template = Path(prompt_file).read_text() if prompt_file else (PROMPTS / "prm_judge.txt").read_text()
+        self.template = (
+            Path(prompt_file).read_text() if prompt_file else (PROMPTS / "prm_judge.txt").read_text()
+        )
         self.sampling = SamplingParams(temperature=0.0, max_new_tokens=max_new_tokens)
 
     def label(self, solutions: Sequence[Solution]) -> list[StepLabels]:
         prompts = [
-            [{"role": "user", "content": self.template.format(problem=s.problem, solution=s.text, num_steps=len(s.steps))}]
+            [
+                {
+                    "role": "user",
+                    "content": self.template.format(
+                        problem=s.problem, solution=s.text, num_steps=len(s.steps)
+                    ),
+                }
+            ]
             for s in solutions
         ]
         out = []
         for s, gens in zip(solutions, self.backend.generate(prompts, self.sampling), strict=True):
             if not gens or gens[0].error is not None:
-                out.append(StepLabels([None] * len(s.steps), backend_error=gens[0].error if gens else "no reply"))
+                out.append(
+                    StepLabels([None] * len(s.steps), backend_error=gens[0].error if gens else "no reply")
+                )
                 continue
             out.append(StepLabels(prefix_closed(parse_judge(gens[0].text, len(s.steps)))))
         return out
 
 
 def _mc_labeler(config: LabelConfig, policy: Callable[[], Backend]) -> Labeler:
-    return MonteCarloLabeler(policy(), config.mc_rollouts, config.mc_temperature, config.max_new_tokens, config.mc_hard,
-                             config.template, completion_prefix="" if config.template == "chat" else " ", seed=config.seed)
+    return MonteCarloLabeler(
+        policy(),
+        config.mc_rollouts,
+        config.mc_temperature,
+        config.max_new_tokens,
+        config.mc_hard,
+        config.template,
+        completion_prefix="" if config.template == "chat" else " ",
+        seed=config.seed,
+    )
 
 
 # name -> builder from the label-prm config and the (lazily built) policy backend
@@ -262,32 +302,80 @@ def agreeing_prefix(a: StepLabels, b: StepLabels) -> int:
 class LabelConfig(BackendArguments, JudgeArguments):
     """``wizardmath label-prm``: sample (or read) solutions, label their steps, write stepwise JSONL."""
 
-    labeler: str = field(default="rule", metadata={"help": "Step labeller: rule, mc or judge.", "choices": list(LABELERS)})
-    output: str = field(default=default_output("prm_labels.jsonl"), metadata={"help": "Stepwise JSONL to append to (re-running skips ids already there)."})
-    model: str | None = field(default=None, metadata={"help": "Policy (the SFT model) that writes solutions and, for mc, the rollouts."})
-    backend: str = field(default="transformers", metadata={"help": "Backend serving the policy: transformers, openai, vllm, ..."})
+    labeler: str = field(
+        default="rule", metadata={"help": "Step labeller: rule, mc or judge.", "choices": list(LABELERS)}
+    )
+    output: str = field(
+        default=default_output("prm_labels.jsonl"),
+        metadata={"help": "Stepwise JSONL to append to (re-running skips ids already there)."},
+    )
+    model: str | None = field(
+        default=None,
+        metadata={"help": "Policy (the SFT model) that writes solutions and, for mc, the rollouts."},
+    )
+    backend: str = field(
+        default="transformers",
+        metadata={"help": "Backend serving the policy: transformers, openai, vllm, ..."},
+    )
     judge_backend: str = field(default="openai", metadata={"help": "judge: backend of the judging LLM."})
-    dataset: str = field(default="jsonl", metadata={"help": "Problems to solve: gsm8k, math, math500, jsonl (data_path) or a hub name."})
-    data_path: str | None = field(default=None, metadata={"help": "Local problems file (e.g. evolve's problems.jsonl); with import_format, the file or hub name to import."})
+    dataset: str = field(
+        default="jsonl",
+        metadata={"help": "Problems to solve: gsm8k, math, math500, jsonl (data_path) or a hub name."},
+    )
+    data_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Local problems file (e.g. evolve's problems.jsonl); with import_format, the file or hub name to import."
+        },
+    )
     split: str = field(default="train", metadata={"help": "Split of a hub data set."})
-    limit: int | None = field(default=None, metadata={"help": "Use at most this many problems (or imported records)."})
-    solutions_path: str | None = field(default=None, metadata={"help": "Label these solutions (JSONL: id, problem, answer, solution) instead of sampling."})
+    limit: int | None = field(
+        default=None, metadata={"help": "Use at most this many problems (or imported records)."}
+    )
+    solutions_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Label these solutions (JSONL: id, problem, answer, solution) instead of sampling."
+        },
+    )
     num_samples: int = field(default=4, metadata={"help": "Solutions sampled per problem."})
     temperature: float = field(default=0.8, metadata={"help": "Sampling temperature of the solutions."})
     max_new_tokens: int = field(default=256, metadata={"help": "Longest solution or rollout, in tokens."})
     batch_size: int = field(default=32, metadata={"help": "Prompts per generate call (local backends)."})
-    template: str = field(default="wizardmath", metadata={"help": "Prompt template the policy was trained with."})
+    template: str = field(
+        default="wizardmath", metadata={"help": "Prompt template the policy was trained with."}
+    )
     mc_rollouts: int = field(default=8, metadata={"help": "mc: rollouts from every step prefix."})
     mc_temperature: float = field(default=0.8, metadata={"help": "mc: rollout temperature."})
-    mc_hard: str = field(default="any", metadata={"help": "mc: hard label is 'any' rollout correct or the 'majority'."})
-    agree_with: str | None = field(default=None, metadata={"help": "Second labeller; keep each solution's steps up to the first disagreement."})
-    unknown: str = field(default="keep", metadata={"help": "Steps no labeller could decide: keep (null labels, masked in training) or drop the record (strict TRL)."})
-    import_format: str | None = field(default=None, metadata={"help": "Convert data_path instead of labelling: prm800k, math-shepherd or stepwise."})
-    neutral_as: str = field(default="positive", metadata={"help": "prm800k import: rating 0 counts as positive or negative."})
-    chunk: int = field(default=64, metadata={"help": "Problems per labelling round (each round is written before the next)."})
+    mc_hard: str = field(
+        default="any", metadata={"help": "mc: hard label is 'any' rollout correct or the 'majority'."}
+    )
+    agree_with: str | None = field(
+        default=None,
+        metadata={"help": "Second labeller; keep each solution's steps up to the first disagreement."},
+    )
+    unknown: str = field(
+        default="keep",
+        metadata={
+            "help": "Steps no labeller could decide: keep (null labels, masked in training) or drop the record (strict TRL)."
+        },
+    )
+    import_format: str | None = field(
+        default=None,
+        metadata={"help": "Convert data_path instead of labelling: prm800k, math-shepherd or stepwise."},
+    )
+    neutral_as: str = field(
+        default="positive", metadata={"help": "prm800k import: rating 0 counts as positive or negative."}
+    )
+    chunk: int = field(
+        default=64, metadata={"help": "Problems per labelling round (each round is written before the next)."}
+    )
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
     overwrite: bool = field(default=False, metadata={"help": "Delete --output and start clean."})
-    resume: bool = field(default=False, metadata={"help": "Append to --output even though it was written with other data or settings."})
+    resume: bool = field(
+        default=False,
+        metadata={"help": "Append to --output even though it was written with other data or settings."},
+    )
 
     def __post_init__(self) -> None:
         for name in ("labeler", "agree_with"):
@@ -298,12 +386,25 @@ class LabelConfig(BackendArguments, JudgeArguments):
         if self.unknown not in ("keep", "drop"):
             raise ValueError(f"unknown must be 'keep' or 'drop', got {self.unknown!r}")
         if self.import_format is not None and not self.data_path:
-            raise ValueError("import_format needs data_path: a local PRM800K / Math-Shepherd file or a hub data set name")
-        needs_policy = self.import_format is None and (self.solutions_path is None or "mc" in (self.labeler, self.agree_with))
+            raise ValueError(
+                "import_format needs data_path: a local PRM800K / Math-Shepherd file or a hub data set name"
+            )
+        needs_policy = self.import_format is None and (
+            self.solutions_path is None or "mc" in (self.labeler, self.agree_with)
+        )
         if needs_policy and not self.model:
-            raise ValueError("set --model to the policy (SFT) checkpoint: it writes the solutions and the mc rollouts")
-        if self.import_format is None and self.solutions_path is None and not self.data_path and self.dataset == "jsonl":
-            raise ValueError("set --data-path to the problems (e.g. evolve's problems.jsonl), or --solutions_path")
+            raise ValueError(
+                "set --model to the policy (SFT) checkpoint: it writes the solutions and the mc rollouts"
+            )
+        if (
+            self.import_format is None
+            and self.solutions_path is None
+            and not self.data_path
+            and self.dataset == "jsonl"
+        ):
+            raise ValueError(
+                "set --data-path to the problems (e.g. evolve's problems.jsonl), or --solutions_path"
+            )
 
 
 def _problem_text(row: dict[str, Any]) -> str | None:
@@ -331,14 +432,23 @@ def _read_solutions(path: str) -> list[Solution]:
         problem = _problem_text(row)
         text = row.get("solution") or _message_text(row.get("completion"), "assistant")
         if not isinstance(problem, str) or not isinstance(text, str):
-            raise DataError(path, line, "needs 'problem' and 'solution' (or 'completion') strings (solve's files from before "
-                            "it wrote 'problem': solve again)", field="problem" if not isinstance(problem, str) else "solution")
+            raise DataError(
+                path,
+                line,
+                "needs 'problem' and 'solution' (or 'completion') strings (solve's files from before "
+                "it wrote 'problem': solve again)",
+                field="problem" if not isinstance(problem, str) else "solution",
+            )
         answer = row.get("gold", row.get("answer"))
-        out.append(Solution(str(row["id"]), problem, None if answer is None else str(answer), split_solution(text)))
+        out.append(
+            Solution(str(row["id"]), problem, None if answer is None else str(answer), split_solution(text))
+        )
     return [s for s in out if s.steps]
 
 
-def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done: set[str], stats: dict[str, int]):
+def _sampled_solutions(
+    config: LabelConfig, policy: Callable[[], Backend], done: set[str], stats: dict[str, int]
+):
     """Chunks of freshly sampled solutions, skipping problems whose samples are all written; samples
     the backend failed to produce are counted in ``stats["retry_pending"]`` (the next run redoes them)."""
     from reward_models.common import split_solution
@@ -348,11 +458,19 @@ def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done:
     problems = load_problems(config.dataset, config.data_path, config.split, config.limit)
     if not problems:
         raise ValueError(f"{config.data_path or config.dataset}: no problems to label (empty input)")
-    todo = [p for p in problems if p.answer is not None and any(f"{p.id}/s{k}" not in done for k in range(config.num_samples))]
+    todo = [
+        p
+        for p in problems
+        if p.answer is not None and any(f"{p.id}/s{k}" not in done for k in range(config.num_samples))
+    ]
     for begin in range(0, len(todo), config.chunk):
         batch = todo[begin : begin + config.chunk]
-        sampling = SamplingParams(temperature=config.temperature, max_new_tokens=config.max_new_tokens, n=config.num_samples,
-                                  seed=config.seed + begin)
+        sampling = SamplingParams(
+            temperature=config.temperature,
+            max_new_tokens=config.max_new_tokens,
+            n=config.num_samples,
+            seed=config.seed + begin,
+        )
         # chat: messages, which the backend renders with the model's chat template
         prompts = [build_prompt(p.problem, config.template) for p in batch]
         results = policy().generate(prompts, sampling)
@@ -367,7 +485,12 @@ def _sampled_solutions(config: LabelConfig, policy: Callable[[], Backend], done:
 
 
 def _record(s: Solution, labels: StepLabels, keep: int, name: str) -> dict[str, Any]:
-    record: dict[str, Any] = {"id": s.id, "prompt": s.problem, "completions": s.steps[:keep], "labels": labels.labels[:keep]}
+    record: dict[str, Any] = {
+        "id": s.id,
+        "prompt": s.problem,
+        "completions": s.steps[:keep],
+        "labels": labels.labels[:keep],
+    }
     if labels.soft is not None:
         record["soft_labels"] = labels.soft[:keep]
     record.update({"answer": s.answer, "labeler": name, **({"meta": s.meta} if s.meta else {})})
@@ -381,11 +504,25 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
     from wizardmath.runstate import OutputLock, check_manifest, fingerprint
 
     with OutputLock(config.output, "label-prm", folder=False):
-        free = ("overwrite", "resume", "limit", "chunk", "batch_size", "base_url", "judge_base_url", "backend_args")
+        free = (
+            "overwrite",
+            "resume",
+            "limit",
+            "chunk",
+            "batch_size",
+            "base_url",
+            "judge_base_url",
+            "backend_args",
+        )
         settings = {k: v for k, v in asdict(config).items() if k not in free}
         settings["input_files"] = fingerprint([config.data_path or "", config.solutions_path or ""])
-        check_manifest(str(config.output) + ".run.json", settings, [config.output, dropped_path(config.output)],
-                       config.overwrite, config.resume)
+        check_manifest(
+            str(config.output) + ".run.json",
+            settings,
+            [config.output, dropped_path(config.output)],
+            config.overwrite,
+            config.resume,
+        )
         return _label_prm(config)
 
 
@@ -402,7 +539,9 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
     if config.import_format is not None:
         from reward_models.stepwise import load_stepwise
 
-        records = load_stepwise(config.data_path, config.import_format, config.split, config.neutral_as, config.limit)
+        records = load_stepwise(
+            config.data_path, config.import_format, config.split, config.neutral_as, config.limit
+        )
         if config.unknown == "drop":
             records = [r for r in records if None not in r["labels"]]
         count = write_jsonl(config.output, records)
@@ -410,18 +549,32 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
         return {"records": count}
 
     local = {"batch_size": config.batch_size} if config.backend == "transformers" else {}
-    policy = functools.cache(lambda: config.build_backend(**local))  # built only when a labeller or sampling needs it
+    policy = functools.cache(
+        lambda: config.build_backend(**local)
+    )  # built only when a labeller or sampling needs it
     primary = LABELERS[config.labeler](config, policy)
     second = LABELERS[config.agree_with](config, policy) if config.agree_with else None
     done = read_ids(config.output) | read_ids(dropped_path(config.output))
-    stats = {"records": 0, "steps": 0, "positive": 0, "negative": 0, "unlabelled": 0, "dropped": 0, "agree": 0, "compared": 0,
-             "retry_pending": 0}
+    stats = {
+        "records": 0,
+        "steps": 0,
+        "positive": 0,
+        "negative": 0,
+        "unlabelled": 0,
+        "dropped": 0,
+        "agree": 0,
+        "compared": 0,
+        "retry_pending": 0,
+    }
     if config.solutions_path:
         every = _read_solutions(config.solutions_path)
         if not every:
             raise ValueError(f"{config.solutions_path}: no solutions to label (empty input)")
         solutions = [s for s in every if s.id not in done]
-        chunks = (solutions[i : i + config.chunk * config.num_samples] for i in range(0, len(solutions), config.chunk * config.num_samples))
+        chunks = (
+            solutions[i : i + config.chunk * config.num_samples]
+            for i in range(0, len(solutions), config.chunk * config.num_samples)
+        )
     else:
         chunks = _sampled_solutions(config, policy, done, stats)
     with JsonlWriter(config.output) as writer, ExitStack() as stack:
@@ -457,7 +610,11 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
         before = json.loads(stats_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         before = {}
-    total = {**merge_counts({k: v for k, v in before.items() if k in stats and k not in ("retry_pending", "agreement")}, stats)}
+    total = {
+        **merge_counts(
+            {k: v for k, v in before.items() if k in stats and k not in ("retry_pending", "agreement")}, stats
+        )
+    }
     if second is not None:
         total["agreement"] = total["agree"] / total["compared"] if total["compared"] else None
     write_json(stats_path, total)

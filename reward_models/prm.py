@@ -76,10 +76,15 @@ def encode_steps(
     around it. Too long: the prompt is cut from the left first, then trailing steps are dropped (they
     get no position).
     """
-    prompt_ids = tokenizer(format_prompt(prompt, fmt.template, tokenizer), add_special_tokens=True)["input_ids"]
+    prompt_ids = tokenizer(format_prompt(prompt, fmt.template, tokenizer), add_special_tokens=True)[
+        "input_ids"
+    ]
     sep_ids = tokenizer(fmt.step_separator, add_special_tokens=False)["input_ids"]
     pieces = [
-        tokenizer((fmt.completion_prefix if i == 0 else "") + step.strip(), add_special_tokens=False)["input_ids"] + sep_ids
+        tokenizer((fmt.completion_prefix if i == 0 else "") + step.strip(), add_special_tokens=False)[
+            "input_ids"
+        ]
+        + sep_ids
         for i, step in enumerate(steps)
     ]
     if max_length is not None:
@@ -109,7 +114,9 @@ def step_targets(record: dict[str, Any], use_soft: bool) -> list[float]:
     return out
 
 
-def encode_record(tokenizer: Any, record: dict[str, Any], fmt: StepFormat, max_length: int, use_soft: bool) -> dict[str, list]:
+def encode_record(
+    tokenizer: Any, record: dict[str, Any], fmt: StepFormat, max_length: int, use_soft: bool
+) -> dict[str, list]:
     ids, positions = encode_steps(tokenizer, record["prompt"], record["completions"], fmt, max_length)
     labels = [IGNORE] * len(ids)
     for position, target in zip(positions, step_targets(record, use_soft), strict=False):
@@ -163,7 +170,9 @@ class PRMTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False)
+        outputs = model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
+        )
         loss = prm_loss(outputs.logits, labels)
         return (loss, outputs) if return_outputs else loss
 
@@ -180,35 +189,85 @@ class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
     ``--overwrite true`` deletes them); ``last`` or a path resumes from that checkpoint.
     """
 
-    model: str | None = field(default=None, metadata={"help": "Causal LM checkpoint to start from (ideally the SFT model); a 2-way token-classification head is added."})
-    data_path: str = field(default=default_output("prm_labels.jsonl"), metadata={"help": "Stepwise data: a local JSONL/JSON/Parquet file or a hub data set name."})
-    data_format: str = field(default="auto", metadata={"help": "auto, stepwise (TRL prompt/completions/labels), prm800k or math-shepherd."})
+    model: str | None = field(
+        default=None,
+        metadata={
+            "help": "Causal LM checkpoint to start from (ideally the SFT model); a 2-way token-classification head is added."
+        },
+    )
+    data_path: str = field(
+        default=default_output("prm_labels.jsonl"),
+        metadata={"help": "Stepwise data: a local JSONL/JSON/Parquet file or a hub data set name."},
+    )
+    data_format: str = field(
+        default="auto",
+        metadata={"help": "auto, stepwise (TRL prompt/completions/labels), prm800k or math-shepherd."},
+    )
     split: str = field(default="train", metadata={"help": "Split to read from a hub data set."})
-    neutral_as: str = field(default="positive", metadata={"help": "PRM800K rating 0 counts as positive or negative."})
+    neutral_as: str = field(
+        default="positive", metadata={"help": "PRM800K rating 0 counts as positive or negative."}
+    )
     limit: int | None = field(default=None, metadata={"help": "Read at most this many records."})
-    eval_data_path: str | None = field(default=None, metadata={"help": "Held-out stepwise file; without it, eval_fraction of the problems are held out."})
-    eval_fraction: float = field(default=0.1, metadata={"help": "Fraction of problems (by prompt) held out for the step AUC when no eval file is given."})
-    template: str = field(default="wizardmath", metadata={"help": "Prompt template the steps follow: wizardmath, chat or raw (match the SFT model)."})
-    completion_prefix: str = field(default=" ", metadata={"help": "Text between the prompt and the first step (WizardMath responses start with a space)."})
-    step_separator: str = field(default="\n", metadata={"help": "Text after every step; the PRM is read at its last token."})
-    max_length: int = field(default=1024, metadata={"help": "Longest tokenized solution; the prompt is cut from the left, then trailing steps dropped."})
-    use_soft_labels: bool = field(default=True, metadata={"help": "Train on soft_labels (Monte-Carlo) when a record has them, else on labels."})
-    output_dir: str | None = field(default=default_output("prm"), metadata={"help": "Where checkpoints and the final model go."})
-    overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
+    eval_data_path: str | None = field(
+        default=None,
+        metadata={"help": "Held-out stepwise file; without it, eval_fraction of the problems are held out."},
+    )
+    eval_fraction: float = field(
+        default=0.1,
+        metadata={
+            "help": "Fraction of problems (by prompt) held out for the step AUC when no eval file is given."
+        },
+    )
+    template: str = field(
+        default="wizardmath",
+        metadata={"help": "Prompt template the steps follow: wizardmath, chat or raw (match the SFT model)."},
+    )
+    completion_prefix: str = field(
+        default=" ",
+        metadata={
+            "help": "Text between the prompt and the first step (WizardMath responses start with a space)."
+        },
+    )
+    step_separator: str = field(
+        default="\n", metadata={"help": "Text after every step; the PRM is read at its last token."}
+    )
+    max_length: int = field(
+        default=1024,
+        metadata={
+            "help": "Longest tokenized solution; the prompt is cut from the left, then trailing steps dropped."
+        },
+    )
+    use_soft_labels: bool = field(
+        default=True,
+        metadata={"help": "Train on soft_labels (Monte-Carlo) when a record has them, else on labels."},
+    )
+    output_dir: str | None = field(
+        default=default_output("prm"), metadata={"help": "Where checkpoints and the final model go."}
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={
+            "help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."
+        },
+    )
     logging_steps: float = field(default=10, metadata={"help": "Log every this many optimizer steps."})
 
     def __post_init__(self) -> None:
         from reward_models.stepwise import FORMATS
 
         if not self.model:
-            raise ValueError("train-prm needs --model: the causal LM to start from (ideally the SFT model folder)")
+            raise ValueError(
+                "train-prm needs --model: the causal LM to start from (ideally the SFT model folder)"
+            )
         check_limit(self.limit)
         if self.template not in TEMPLATES:
             raise ValueError(f"template: '{self.template}' is not one of {', '.join(TEMPLATES)}")
         if self.data_format not in ("auto", *FORMATS):
             raise ValueError(f"data_format: '{self.data_format}' is not one of auto, {', '.join(FORMATS)}")
         if not self.step_separator:
-            raise ValueError("step_separator must not be empty (the PRM reads its score there); '\\n' is the default")
+            raise ValueError(
+                "step_separator must not be empty (the PRM reads its score there); '\\n' is the default"
+            )
         if not 0 <= self.eval_fraction < 1:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if self.neutral_as not in ("positive", "negative"):
@@ -228,16 +287,23 @@ def _datasets(config: PRMConfig, tokenizer: Any) -> tuple[Any, list[dict], list[
 
     from reward_models.stepwise import load_stepwise
 
-    records = load_stepwise(config.data_path, config.data_format, config.split, config.neutral_as, config.limit)
+    records = load_stepwise(
+        config.data_path, config.data_format, config.split, config.neutral_as, config.limit
+    )
     if config.eval_data_path:
-        train, held = records, load_stepwise(config.eval_data_path, config.data_format, "test", config.neutral_as)
+        train, held = (
+            records,
+            load_stepwise(config.eval_data_path, config.data_format, "test", config.neutral_as),
+        )
     else:
         train, held = split_held_out(records, lambda r: r["prompt"], config.eval_fraction)
     fmt = config.step_format
     rows = [encode_record(tokenizer, r, fmt, config.max_length, config.use_soft_labels) for r in train]
     rows = [r for r in rows if any(v != IGNORE for v in r["labels"])]
     if not rows:
-        raise ValueError(f"{config.data_path}: no record has a labelled step that fits in max_length={config.max_length}")
+        raise ValueError(
+            f"{config.data_path}: no record has a labelled step that fits in max_length={config.max_length}"
+        )
     return Dataset.from_list(rows), train, held
 
 
@@ -263,8 +329,12 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
     ensure_pad_token(tokenizer)
     train_set, train_records, held = _datasets(config, tokenizer)
     model = AutoModelForTokenClassification.from_pretrained(
-        config.model, num_labels=2, id2label={0: "wrong", 1: "correct"}, label2id={"wrong": 0, "correct": 1},
-        dtype=config.load_dtype(), trust_remote_code=config.trust_remote_code,
+        config.model,
+        num_labels=2,
+        id2label={0: "wrong", 1: "correct"},
+        label2id={"wrong": 0, "correct": 1},
+        dtype=config.load_dtype(),
+        trust_remote_code=config.trust_remote_code,
     )
     ensure_pad_token(tokenizer, model)
     model.config.prm_format = asdict(config.step_format)
@@ -274,16 +344,28 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
 
         model = get_peft_model(model, config.to_peft_config("TOKEN_CLS"))
     trainer = PRMTrainer(
-        model=model, args=config, train_dataset=train_set, data_collator=StepCollator(tokenizer.pad_token_id), processing_class=tokenizer
+        model=model,
+        args=config,
+        train_dataset=train_set,
+        data_collator=StepCollator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
     )
-    resume = "no" if config.overwrite and config.resume_from_checkpoint is None else config.resume_from_checkpoint
+    resume = (
+        "no" if config.overwrite and config.resume_from_checkpoint is None else config.resume_from_checkpoint
+    )
     checkpoint = resolve_checkpoint(config.output_dir, resume)
     if checkpoint:
         print(f"train-prm: resuming from {checkpoint}")
     from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
 
-    guard_resume(config.output_dir, "train-prm", trainer_settings(config, config.data_path), checkpoint,
-                 config.overwrite, ["prm_summary.json"])
+    guard_resume(
+        config.output_dir,
+        "train-prm",
+        trainer_settings(config, config.data_path),
+        checkpoint,
+        config.overwrite,
+        ["prm_summary.json"],
+    )
     result = trainer.train(resume_from_checkpoint=checkpoint)
     check_trained("train-prm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
     if config.use_lora:  # one plain checkpoint that from_pretrained loads
@@ -303,12 +385,18 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
         summary.update(evaluate_steps(prm, held))
     summary["seconds"] = round(time.perf_counter() - start, 1)
     write_json(Path(config.output_dir) / "prm_summary.json", summary)
-    shown = {k: summary[k] for k in ("train_records", "global_step", "train_loss", "eval_records", "step_auc", "seconds") if k in summary}
+    shown = {
+        k: summary[k]
+        for k in ("train_records", "global_step", "train_loss", "eval_records", "step_auc", "seconds")
+        if k in summary
+    }
     print(f"train-prm: saved to {config.output_dir}: {shown}")
     return summary
 
 
-def evaluate_steps(prm: ProcessRewardModel, records: list[dict[str, Any]], batch_size: int = 32) -> dict[str, Any]:
+def evaluate_steps(
+    prm: ProcessRewardModel, records: list[dict[str, Any]], batch_size: int = 32
+) -> dict[str, Any]:
     """Step-level AUC and accuracy (threshold 0.5) of ``prm`` on labelled stepwise records."""
     from reward_models.common import auc
 
@@ -340,7 +428,14 @@ class ProcessRewardModel:
     the last step that fitted.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, fmt: StepFormat | None = None, max_length: int = 1024, device: str | None = None):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        fmt: StepFormat | None = None,
+        max_length: int = 1024,
+        device: str | None = None,
+    ):
         self.device = default_device(device) if device or not hasattr(model, "device") else str(model.device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -354,12 +449,16 @@ class ProcessRewardModel:
 
         model = AutoModelForTokenClassification.from_pretrained(path)
         if model.config.num_labels != 2:
-            raise ValueError(f"{path}: a PRM has a 2-way token-classification head, this one has {model.config.num_labels}")
+            raise ValueError(
+                f"{path}: a PRM has a 2-way token-classification head, this one has {model.config.num_labels}"
+            )
         fmt = StepFormat(**getattr(model.config, "prm_format", None) or {})
         max_length = getattr(model.config, "prm_max_length", None) or 1024
         return cls(model, AutoTokenizer.from_pretrained(path), fmt, max_length, default_device(device))
 
-    def score_batch(self, items: Sequence[tuple[str, Sequence[str]]], batch_size: int = 16) -> list[list[float]]:
+    def score_batch(
+        self, items: Sequence[tuple[str, Sequence[str]]], batch_size: int = 16
+    ) -> list[list[float]]:
         """Step scores for many ``(problem, steps)`` pairs, ``batch_size`` solutions per forward pass."""
         import torch
 
@@ -371,7 +470,8 @@ class ProcessRewardModel:
             batch = collate([{"input_ids": ids, "labels": [IGNORE] * len(ids)} for ids, _ in encoded])
             with torch.no_grad():
                 logits = self.model(
-                    input_ids=batch["input_ids"].to(self.device), attention_mask=batch["attention_mask"].to(self.device)
+                    input_ids=batch["input_ids"].to(self.device),
+                    attention_mask=batch["attention_mask"].to(self.device),
                 ).logits
             probs = torch.softmax(logits.float(), dim=-1)[..., 1].cpu()
             for row, ((_, positions), (_, steps)) in enumerate(zip(encoded, chunk, strict=True)):
@@ -389,8 +489,12 @@ class ProcessRewardModel:
     def score_solution(self, problem: str, solution: str, aggregate: str = "min") -> float:
         return self.score_solutions([problem], [solution], aggregate)[0]
 
-    def score_solutions(self, problems: Sequence[str], solutions: Sequence[str], aggregate: str = "min", batch_size: int = 16) -> list[float]:
+    def score_solutions(
+        self, problems: Sequence[str], solutions: Sequence[str], aggregate: str = "min", batch_size: int = 16
+    ) -> list[float]:
         """One score per (problem, solution): split into steps, score, aggregate (best-of-K reranking)."""
         steps = [split_solution(s) for s in solutions]
-        scored = iter(self.score_batch([(p, s) for p, s in zip(problems, steps, strict=True) if s], batch_size))
+        scored = iter(
+            self.score_batch([(p, s) for p, s in zip(problems, steps, strict=True) if s], batch_size)
+        )
         return [_aggregate(next(scored), aggregate) if s else 0.0 for s in steps]

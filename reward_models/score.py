@@ -22,18 +22,41 @@ KINDS = ("auto", "irm", "prm")
 
 @dataclass
 class ScoreConfig:
-    model: str | None = field(default=None, metadata={"help": "A trained IRM or PRM folder (train-irm / train-prm write runs/irm, runs/prm)."})
-    kind: str = field(default="auto", metadata={"help": "auto (read from the model config), irm or prm.", "choices": list(KINDS)})
-    problem: str | None = field(default=None, metadata={"help": "Score this one problem (IRM) or, with --solution, this solution (PRM)."})
+    model: str | None = field(
+        default=None,
+        metadata={"help": "A trained IRM or PRM folder (train-irm / train-prm write runs/irm, runs/prm)."},
+    )
+    kind: str = field(
+        default="auto",
+        metadata={"help": "auto (read from the model config), irm or prm.", "choices": list(KINDS)},
+    )
+    problem: str | None = field(
+        default=None,
+        metadata={"help": "Score this one problem (IRM) or, with --solution, this solution (PRM)."},
+    )
     solution: str | None = field(default=None, metadata={"help": "PRM: the solution text of --problem."})
-    data_path: str | None = field(default=None, metadata={"help": "JSONL to score: problem (or prompt), and for a PRM solution/completion or completions (steps)."})
-    output: str | None = field(default=None, metadata={"help": "JSONL to write; without it, lines go to stdout."})
-    aggregate: str = field(default="min", metadata={"help": "PRM: how step scores become one: min, prod, last or mean."})
+    data_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "JSONL to score: problem (or prompt), and for a PRM solution/completion or completions (steps)."
+        },
+    )
+    output: str | None = field(
+        default=None, metadata={"help": "JSONL to write; without it, lines go to stdout."}
+    )
+    aggregate: str = field(
+        default="min", metadata={"help": "PRM: how step scores become one: min, prod, last or mean."}
+    )
     batch_size: int = field(default=16, metadata={"help": "Texts per forward pass."})
-    device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1 ...; default: cuda when available."})
+    device: str | None = field(
+        default=None, metadata={"help": "cpu, cuda, cuda:1 ...; default: cuda when available."}
+    )
     seed: int = field(default=0, metadata={"help": "Unused; accepted so shared flags work everywhere."})
     overwrite: bool = field(default=False, metadata={"help": "Delete --output and start clean."})
-    resume: bool = field(default=False, metadata={"help": "Append to --output even though it was written with another model or data."})
+    resume: bool = field(
+        default=False,
+        metadata={"help": "Append to --output even though it was written with another model or data."},
+    )
 
     def __post_init__(self) -> None:
         from reward_models.prm import AGGREGATES
@@ -64,7 +87,15 @@ def _rows(config: ScoreConfig) -> list[tuple[int | None, dict[str, Any]]]:
     from wizardmath.jsonl import iter_jsonl
 
     if config.problem is not None:
-        return [(None, {"problem": config.problem, **({"solution": config.solution} if config.solution is not None else {})})]
+        return [
+            (
+                None,
+                {
+                    "problem": config.problem,
+                    **({"solution": config.solution} if config.solution is not None else {}),
+                },
+            )
+        ]
     return list(iter_jsonl(config.data_path))
 
 
@@ -85,7 +116,12 @@ def _steps(row: dict[str, Any], where: str, line: int | None) -> list[str]:
         return [str(s) for s in row["completions"]]
     text = row.get("solution") or row.get("completion")
     if not isinstance(text, str):
-        raise DataError(where, line, "missing: need 'solution', 'completion' or 'completions' (a PRM scores solutions)", field="solution")
+        raise DataError(
+            where,
+            line,
+            "missing: need 'solution', 'completion' or 'completions' (a PRM scores solutions)",
+            field="solution",
+        )
     return split_solution(text)
 
 
@@ -95,9 +131,15 @@ def score_command(config: ScoreConfig) -> int:
     from wizardmath.runstate import OutputLock, check_manifest, fingerprint
 
     with OutputLock(config.output, "score", folder=False):
-        settings = {"model": config.model, "kind": config.kind, "aggregate": config.aggregate,
-                    "input_files": fingerprint([config.data_path or ""])}
-        check_manifest(config.output + ".run.json", settings, [config.output], config.overwrite, config.resume)
+        settings = {
+            "model": config.model,
+            "kind": config.kind,
+            "aggregate": config.aggregate,
+            "input_files": fingerprint([config.data_path or ""]),
+        }
+        check_manifest(
+            config.output + ".run.json", settings, [config.output], config.overwrite, config.resume
+        )
         return _score(config)
 
 
@@ -128,7 +170,8 @@ def _score(config: ScoreConfig) -> int:
         items = [(_problem(r, where, line), _steps(r, where, line)) for line, r in rows]
         step_scores = prm.score_batch(items, config.batch_size)
         results = [
-            {**r, "prm_steps": s, "prm_score": aggregate(s, config.aggregate)} for (_, r), s in zip(rows, step_scores, strict=True)
+            {**r, "prm_steps": s, "prm_score": aggregate(s, config.aggregate)}
+            for (_, r), s in zip(rows, step_scores, strict=True)
         ]
     if config.output:
         with JsonlWriter(config.output) as writer:

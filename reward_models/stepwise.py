@@ -55,7 +55,9 @@ def check_record(record: Record, where: str, line: int | None) -> Record:
         raise DataError(where, line, "expected a non-empty list of step strings", field="completions")
     if not isinstance(labels, list) or len(labels) != len(steps):
         got = len(labels) if isinstance(labels, list) else type(labels).__name__
-        raise DataError(where, line, f"expected a list of {len(steps)} labels (one per step), got {got}", field="labels")
+        raise DataError(
+            where, line, f"expected a list of {len(steps)} labels (one per step), got {got}", field="labels"
+        )
     out = []
     for value in labels:
         if value is None or isinstance(value, bool):
@@ -69,8 +71,15 @@ def check_record(record: Record, where: str, line: int | None) -> Record:
         if not isinstance(soft, list) or len(soft) != len(steps):
             raise DataError(where, line, f"expected {len(steps)} values in [0, 1]", field="soft_labels")
         for value in soft:
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1):
-                raise DataError(where, line, f"soft labels must be numbers in [0, 1] or null, got {value!r}", field="soft_labels")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
+            ):
+                raise DataError(
+                    where,
+                    line,
+                    f"soft labels must be numbers in [0, 1] or null, got {value!r}",
+                    field="soft_labels",
+                )
     return {**record, "labels": out}
 
 
@@ -99,7 +108,12 @@ def from_prm800k(row: Record, where: str, line: int | None, neutral_as: str = "p
         chosen = step.get("chosen_completion")
         if chosen is not None:
             if not isinstance(chosen, int) or not 0 <= chosen < len(options):
-                raise DataError(where, line, f"step {index}: chosen_completion {chosen!r} out of range", field="label.steps")
+                raise DataError(
+                    where,
+                    line,
+                    f"step {index}: chosen_completion {chosen!r} out of range",
+                    field="label.steps",
+                )
             pick = options[chosen]
         elif step.get("human_completion") is not None:
             human = step["human_completion"]
@@ -111,7 +125,9 @@ def from_prm800k(row: Record, where: str, line: int | None, neutral_as: str = "p
         else:
             break
         if not isinstance(pick, dict) or not isinstance(pick.get("text"), str):
-            raise DataError(where, line, f"step {index}: completion without a 'text' string", field="label.steps")
+            raise DataError(
+                where, line, f"step {index}: completion without a 'text' string", field="label.steps"
+            )
         steps.append(pick["text"])
         labels.append(_rating_label(pick.get("rating"), neutral_as))
         if chosen is None:
@@ -150,7 +166,12 @@ def from_math_shepherd(row: Record, where: str, line: int | None) -> Record | No
         at = position - k * (len(SHEPHERD_TAG) - 1)  # each earlier tag became one character
         mark = tagged[at] if at < len(tagged) else ""
         if not mark or mark not in "+-":
-            raise DataError(where, line, f"step {k + 1}: expected '+' or '-' where 'input' has its tag, got {mark!r}", field="label")
+            raise DataError(
+                where,
+                line,
+                f"step {k + 1}: expected '+' or '-' where 'input' has its tag, got {mark!r}",
+                field="label",
+            )
         steps.append(piece.strip())
         labels.append(mark == "+")
         position += len(SHEPHERD_TAG)
@@ -188,7 +209,9 @@ def detect_format(row: Record) -> str:
         return "prm800k"
     if "input" in row and "label" in row:
         return "math-shepherd"
-    raise ValueError(f"cannot tell the stepwise format from keys {sorted(row)}; set the format explicitly ({', '.join(FORMATS)})")
+    raise ValueError(
+        f"cannot tell the stepwise format from keys {sorted(row)}; set the format explicitly ({', '.join(FORMATS)})"
+    )
 
 
 def _rows(source: str, split: str) -> tuple[Iterator[tuple[int, Record]], str]:
@@ -204,7 +227,11 @@ def _rows(source: str, split: str) -> tuple[Iterator[tuple[int, Record]], str]:
 
 
 def load_stepwise(
-    source: str, fmt: str = "auto", split: str = "train", neutral_as: str = "positive", limit: int | None = None
+    source: str,
+    fmt: str = "auto",
+    split: str = "train",
+    neutral_as: str = "positive",
+    limit: int | None = None,
 ) -> list[Record]:
     """Read stepwise records from a local file or a hub data set, converting PRM800K / Math-Shepherd.
 

@@ -35,7 +35,11 @@ def tiny_model_config(folder: str) -> str:
 
     from wizardmath.tiny import TinyConfig
 
-    shape = {k: v for k, v in dataclasses.asdict(TinyConfig()).items() if k.endswith(("_size", "_layers", "_heads"))}
+    shape = {
+        k: v
+        for k, v in dataclasses.asdict(TinyConfig()).items()
+        if k.endswith(("_size", "_layers", "_heads"))
+    }
     (Path(folder) / "config.json").write_text(json.dumps({**shape, "tie_word_embeddings": False}))
     return folder
 
@@ -68,7 +72,10 @@ def check_command(argv: list[str]) -> str:
         rest = [*rest, "--dry_run", "true"]
     cpu_note = ""
     if _is_trainer_config(cls) and not _has_cuda():
-        rest, cpu_note = [*rest, "--use_cpu", "true"], "  (no GPU here: checked with use_cpu)"  # bf16 needs one
+        rest, cpu_note = (
+            [*rest, "--use_cpu", "true"],
+            "  (no GPU here: checked with use_cpu)",
+        )  # bf16 needs one
     config = parse_config(cls, rest, prog=f"wizardmath {stage}")
     config_path = next((rest[i + 1] for i, a in enumerate(rest[:-1]) if a == "--config"), None)
     where = f"{stage} --config {config_path or '(none)'}"

@@ -30,14 +30,36 @@ GPU = REPO / "configs" / "gpu_check"
 # CPU (CI) overrides: the tiny default model, fp32, a handful of steps per stage.
 CPU = {
     "evolve": {"num_seeds": 30},
-    "sft": {"max_steps": 8, "per_device_train_batch_size": 4, "bf16": False, "torch_dtype": "float32", "use_cpu": True},
+    "sft": {
+        "max_steps": 8,
+        "per_device_train_batch_size": 4,
+        "bf16": False,
+        "torch_dtype": "float32",
+        "use_cpu": True,
+    },
     "train-irm": {"max_steps": 3, "per_device_train_batch_size": 4, "bf16": False, "use_cpu": True},
     "label-prm": {"limit": 8, "num_samples": 2, "batch_size": 16, "max_new_tokens": 48},
     "train-prm": {"max_steps": 3, "per_device_train_batch_size": 4, "bf16": False, "use_cpu": True},
-    "ppo": {"steps": 1, "batch_size": 4, "num_samples": 2, "mini_batch_size": 8, "gradient_accumulation_steps": 1,
-            "max_new_tokens": 32, "bf16": False, "eval_limit": 4},
-    "grpo": {"max_steps": 1, "per_device_train_batch_size": 4, "num_generations": 2, "max_completion_length": 32,
-             "bf16": False, "torch_dtype": "float32", "use_cpu": True, "eval_limit": 4},
+    "ppo": {
+        "steps": 1,
+        "batch_size": 4,
+        "num_samples": 2,
+        "mini_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "max_new_tokens": 32,
+        "bf16": False,
+        "eval_limit": 4,
+    },
+    "grpo": {
+        "max_steps": 1,
+        "per_device_train_batch_size": 4,
+        "num_generations": 2,
+        "max_completion_length": 32,
+        "bf16": False,
+        "torch_dtype": "float32",
+        "use_cpu": True,
+        "eval_limit": 4,
+    },
     "eval": {"dtype": "float32", "batch_size": 8, "max_new_tokens": 48, "limit": 8, "device": "cpu"},
 }
 TOKENS = [0]  # token positions through embedding layers in this process
@@ -112,7 +134,9 @@ class Check:
             result = fn()
         except Exception as err:  # one failed stage must not hide the others' figures
             traceback.print_exc()
-            self.rows.append({"stage": stage, "status": "FAILED", "error": f"{type(err).__name__}: {err}"[:300]})
+            self.rows.append(
+                {"stage": stage, "status": "FAILED", "error": f"{type(err).__name__}: {err}"[:300]}
+            )
             return None
         self.record(stage, time.perf_counter() - start, device_stats(self.cuda))
         return result
@@ -121,9 +145,21 @@ class Check:
         """Run a CLI stage under ``accelerate launch`` (DeepSpeed needs its own process)."""
         stats = self.out / f"{stage}.stats.json"
         stats.unlink(missing_ok=True)
-        command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", accelerate_config,
-                   str(Path(__file__)), "--child", *argv]
-        env = {**os.environ, "GPU_CHECK_STATS": str(stats), "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        command = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            accelerate_config,
+            str(Path(__file__)),
+            "--child",
+            *argv,
+        ]
+        env = {
+            **os.environ,
+            "GPU_CHECK_STATS": str(stats),
+            "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        }
         start = time.perf_counter()
         done = subprocess.run(command, cwd=REPO, env=env)
         if done.returncode != 0 or not stats.is_file():
@@ -135,22 +171,35 @@ class Check:
         self.rows.append({"stage": stage, "status": "skipped", "error": why})
 
     def record(self, stage: str, seconds: float, stats: dict[str, Any]) -> None:
-        self.rows.append({"stage": stage, "status": "ok", "seconds": round(seconds, 1),
-                          "tokens_per_s": round(stats["tokens"] / seconds) if seconds > 0 else None,
-                          "peak_gib": stats["peak_gib"]})
+        self.rows.append(
+            {
+                "stage": stage,
+                "status": "ok",
+                "seconds": round(seconds, 1),
+                "tokens_per_s": round(stats["tokens"] / seconds) if seconds > 0 else None,
+                "peak_gib": stats["peak_gib"],
+            }
+        )
 
     def report(self) -> int:
         print(f"\n{'stage':<14} {'status':<8} {'seconds':>8} {'tokens/s':>10} {'peak GiB':>9}")
         for row in self.rows:
             tps, peak = row.get("tokens_per_s"), row.get("peak_gib")
-            print(f"{row['stage']:<14} {row['status']:<8} {row.get('seconds', ''):>8} {tps if tps is not None else '':>10} "
-                  f"{peak if peak is not None else '-':>9}" + (f"  {row['error']}" if row.get("error") else ""))
+            print(
+                f"{row['stage']:<14} {row['status']:<8} {row.get('seconds', ''):>8} {tps if tps is not None else '':>10} "
+                f"{peak if peak is not None else '-':>9}" + (f"  {row['error']}" if row.get("error") else "")
+            )
         failed = [r["stage"] for r in self.rows if r["status"] == "FAILED"]
         skipped = [r["stage"] for r in self.rows if r["status"] == "skipped"]
-        (self.out / "gpu_check.json").write_text(json.dumps({"cuda": self.cuda, "stages": self.rows}, indent=2))
+        (self.out / "gpu_check.json").write_text(
+            json.dumps({"cuda": self.cuda, "stages": self.rows}, indent=2)
+        )
         ok = not failed and (not self.cuda or not skipped)
-        print(f"gpu check: {'PASS' if ok else 'FAIL'} on {'CUDA' if self.cuda else 'CPU'}"
-              + (f"; failed: {', '.join(failed)}" if failed else "") + f"; details in {self.out / 'gpu_check.json'}")
+        print(
+            f"gpu check: {'PASS' if ok else 'FAIL'} on {'CUDA' if self.cuda else 'CPU'}"
+            + (f"; failed: {', '.join(failed)}" if failed else "")
+            + f"; details in {self.out / 'gpu_check.json'}"
+        )
         return 0 if ok else 1
 
 
@@ -162,16 +211,29 @@ def prepare(check: Check) -> tuple[str, Path, Path, Path]:
     from wizardmath.tiny import TinyConfig, init_tiny
 
     out = check.out
-    model = check.config(TinyConfig, "tiny_model.yaml" if check.cuda else "", "init-tiny", output=str(out / "base"))
+    model = check.config(
+        TinyConfig, "tiny_model.yaml" if check.cuda else "", "init-tiny", output=str(out / "base")
+    )
     check.run("init-tiny", lambda: init_tiny(model))
     test = out / "test.jsonl"
     write_jsonl(test, (p.to_dict() for p in generate_problems(200, 1_000_003, 1, 4, prefix="test")))
     from wizardmath.config import load_config
 
-    evolve_config = load_config(EvolveConfig, REPO / "configs/tiny/evolve.yaml", output=str(out / "evol"), progress=False,
-                                decontaminate=[str(test)], **({} if check.cuda else CPU["evolve"]))
-    solve_config = load_config(SolveConfig, REPO / "configs/tiny/solve.yaml", data_path=str(out / "evol/problems.jsonl"),
-                               output=str(out / "solve"), progress=False)
+    evolve_config = load_config(
+        EvolveConfig,
+        REPO / "configs/tiny/evolve.yaml",
+        output=str(out / "evol"),
+        progress=False,
+        decontaminate=[str(test)],
+        **({} if check.cuda else CPU["evolve"]),
+    )
+    solve_config = load_config(
+        SolveConfig,
+        REPO / "configs/tiny/solve.yaml",
+        data_path=str(out / "evol/problems.jsonl"),
+        output=str(out / "solve"),
+        progress=False,
+    )
     check.run("data", lambda: (evolve(evolve_config), solve(solve_config)))
     return str(out / "base"), out / "evol", out / "solve/sft.jsonl", test
 
@@ -183,7 +245,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", default="runs/gpu_check")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
     args = parser.parse_args(argv)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "WANDB_MODE": "offline"})
+    os.environ.update(
+        {
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "WANDB_MODE": "offline",
+        }
+    )
     import torch
 
     cuda = torch.cuda.is_available() if args.device == "auto" else args.device == "cuda"
@@ -200,7 +269,9 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     count_embedded_tokens()
     check = Check(out, cuda)
-    print(f"gpu check on {torch.cuda.get_device_name(0) if cuda else 'CPU'}: torch {torch.__version__}, output {out}")
+    print(
+        f"gpu check on {torch.cuda.get_device_name(0) if cuda else 'CPU'}: torch {torch.__version__}, output {out}"
+    )
 
     from reward_models.irm import IRMConfig, train_irm
     from reward_models.labelers import LabelConfig, label_prm
@@ -212,26 +283,82 @@ def main(argv: list[str]) -> int:
 
     base, evol, sft_data, test = prepare(check)
     sft = str(out / "sft")
-    check.run("sft", lambda: train_sft(check.config(SFTConfig, "sft.yaml", "sft", model=base, data_path=str(sft_data), output_dir=sft)))
+    check.run(
+        "sft",
+        lambda: train_sft(
+            check.config(SFTConfig, "sft.yaml", "sft", model=base, data_path=str(sft_data), output_dir=sft)
+        ),
+    )
     irm, prm, labels = str(out / "irm"), str(out / "prm"), str(out / "prm_labels.jsonl")
-    check.run("train-irm", lambda: train_irm(check.config(IRMConfig, "irm.yaml", "train-irm", model=sft, data_path=str(evol), output_dir=irm)))
-    check.run("label-prm", lambda: label_prm(check.config(LabelConfig, "label_prm.yaml", "label-prm", model=sft,
-                                                          data_path=str(evol / "problems.jsonl"), output=labels)))
-    check.run("train-prm", lambda: train_prm(check.config(PRMConfig, "prm.yaml", "train-prm", model=sft, data_path=labels, output_dir=prm)))
-    rl = {"model": sft, "data_path": str(evol / "problems.jsonl"), "eval_data_path": str(test), "irm_path": irm, "prm_path": prm}
+    check.run(
+        "train-irm",
+        lambda: train_irm(
+            check.config(IRMConfig, "irm.yaml", "train-irm", model=sft, data_path=str(evol), output_dir=irm)
+        ),
+    )
+    check.run(
+        "label-prm",
+        lambda: label_prm(
+            check.config(
+                LabelConfig,
+                "label_prm.yaml",
+                "label-prm",
+                model=sft,
+                data_path=str(evol / "problems.jsonl"),
+                output=labels,
+            )
+        ),
+    )
+    check.run(
+        "train-prm",
+        lambda: train_prm(
+            check.config(PRMConfig, "prm.yaml", "train-prm", model=sft, data_path=labels, output_dir=prm)
+        ),
+    )
+    rl = {
+        "model": sft,
+        "data_path": str(evol / "problems.jsonl"),
+        "eval_data_path": str(test),
+        "irm_path": irm,
+        "prm_path": prm,
+    }
     if cuda:
         for zero in (2, 3):
             flags = [f"--{k}" if k != "data_path" else "--data_path" for k in rl]
-            argv = ["ppo", "--config", str(GPU / "ppo.yaml"), *[x for k, v in zip(flags, rl.values(), strict=True) for x in (k, v)],
-                    "--output", str(out / f"ppo_zero{zero}")]
+            argv = [
+                "ppo",
+                "--config",
+                str(GPU / "ppo.yaml"),
+                *[x for k, v in zip(flags, rl.values(), strict=True) for x in (k, v)],
+                "--output",
+                str(out / f"ppo_zero{zero}"),
+            ]
             check.launch(f"ppo-zero{zero}", str(REPO / f"configs/accelerate/gpu_check_zero{zero}.yaml"), argv)
     else:
         for zero in (2, 3):
             check.skip(f"ppo-zero{zero}", "DeepSpeed stage: needs CUDA")
-        check.run("ppo", lambda: train_ppo(check.config(PPOConfig, "ppo.yaml", "ppo", output_dir=str(out / "ppo"), **rl)))
-    check.run("grpo", lambda: train_grpo(check.config(GRPOConfig, "grpo.yaml", "grpo", output_dir=str(out / "grpo"), **rl)))
-    check.run("eval", lambda: evaluate(check.config(EvalConfig, "eval.yaml", "eval", model=sft, data_path=str(test),
-                                                    output=str(out / "eval"), name="heldout")))
+        check.run(
+            "ppo",
+            lambda: train_ppo(check.config(PPOConfig, "ppo.yaml", "ppo", output_dir=str(out / "ppo"), **rl)),
+        )
+    check.run(
+        "grpo",
+        lambda: train_grpo(check.config(GRPOConfig, "grpo.yaml", "grpo", output_dir=str(out / "grpo"), **rl)),
+    )
+    check.run(
+        "eval",
+        lambda: evaluate(
+            check.config(
+                EvalConfig,
+                "eval.yaml",
+                "eval",
+                model=sft,
+                data_path=str(test),
+                output=str(out / "eval"),
+                name="heldout",
+            )
+        ),
+    )
     return check.report()
 
 

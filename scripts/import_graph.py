@@ -37,8 +37,17 @@ from pathlib import Path
 
 PACKAGES = ("wizardmath", "reward_models")
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("wizardmath", "wizardmath.jsonl", "wizardmath.runstate", "wizardmath.config", "wizardmath.checkpoints",
-              "wizardmath.workers")),
+    (
+        "base",
+        (
+            "wizardmath",
+            "wizardmath.jsonl",
+            "wizardmath.runstate",
+            "wizardmath.config",
+            "wizardmath.checkpoints",
+            "wizardmath.workers",
+        ),
+    ),
     ("verify", ("wizardmath.verify",)),
     ("data", ("wizardmath.data",)),
     ("backends", ("wizardmath.backends",)),
@@ -77,7 +86,9 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
             if node.level:
                 parent = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(parent + ([base] if base else []))
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names
+            ]
         for target in targets:
             while target and target not in modules:  # `import a.b.c` of a name inside a module
                 target = target.rpartition(".")[0]
@@ -90,7 +101,9 @@ def layer_of(module: str) -> int | None:
     best: tuple[int, int] | None = None  # (prefix length, layer): the longest prefix decides
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            inside = module == prefix or (module.startswith(prefix + ".") and prefix != "wizardmath")  # the root is itself only
+            inside = module == prefix or (
+                module.startswith(prefix + ".") and prefix != "wizardmath"
+            )  # the root is itself only
             if inside and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), index)
     return None if best is None else best[1]
@@ -157,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         uses = ", ".join(f"{names[b]} ({count})" for (a, b), count in sorted(arrows.items()) if a == number)
         print(f"{number:2d} {layer:<14} {len(members):3d} modules -> {uses or '-'}")
 
-    problems = [f"no layer: {name} (add it to LAYERS in {Path(__file__).name})" for name in sorted(layers) if layers[name] is None]
+    problems = [
+        f"no layer: {name} (add it to LAYERS in {Path(__file__).name})"
+        for name in sorted(layers)
+        if layers[name] is None
+    ]
     for name in sorted(graph):
         for target in sorted(graph[name]):
             low, high = layers[name], layers[target]

@@ -52,32 +52,57 @@ def test_unknown_dtype_and_bad_limit_name_the_field(tmp_path):
 def test_groups_parse_from_yaml_and_flags_as_one_flat_config(tmp_path):
     path = tmp_path / "stage.yaml"
     path.write_text("use_lora: true\nlora_r: 4\nbackend: openai\nreport_to: [wandb]\n")
-    config = parse_config(Stage, ["--config", str(path), "--lora_r", "8", "--judge_model", "j", "--use_cpu", "true"])
-    assert (config.use_lora, config.lora_r, config.backend, config.report_to, config.judge_model) == (True, 8, "openai", ["wandb"], "j")
+    config = parse_config(
+        Stage, ["--config", str(path), "--lora_r", "8", "--judge_model", "j", "--use_cpu", "true"]
+    )
+    assert (config.use_lora, config.lora_r, config.backend, config.report_to, config.judge_model) == (
+        True,
+        8,
+        "openai",
+        ["wandb"],
+        "j",
+    )
     assert config.bf16 is False  # resolved in __post_init__ on the parsed values
 
 
 def test_to_peft_config_only_with_use_lora():
     assert Stage().to_peft_config() is None
-    lora = Stage(use_lora=True, lora_r=4, lora_alpha=8, lora_dropout=0.0, lora_target_modules=["q_proj"]).to_peft_config("SEQ_CLS")
-    assert (lora.r, lora.lora_alpha, lora.lora_dropout, set(lora.target_modules), lora.task_type) == (4, 8, 0.0, {"q_proj"}, "SEQ_CLS")
+    lora = Stage(
+        use_lora=True, lora_r=4, lora_alpha=8, lora_dropout=0.0, lora_target_modules=["q_proj"]
+    ).to_peft_config("SEQ_CLS")
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout, set(lora.target_modules), lora.task_type) == (
+        4,
+        8,
+        0.0,
+        {"q_proj"},
+        "SEQ_CLS",
+    )
 
 
 def test_build_backend_kwargs_and_judge_fallbacks(monkeypatch):
     calls = []
-    monkeypatch.setattr("wizardmath.backends.get_backend", lambda name, **kw: calls.append((name, kw)) or name)
+    monkeypatch.setattr(
+        "wizardmath.backends.get_backend", lambda name, **kw: calls.append((name, kw)) or name
+    )
     stage = Stage(backend="openai", model="m", base_url="http://x/v1", backend_args=["concurrency=8"])
     stage.build_backend(batch_size=4)
-    assert calls[-1] == ("openai", {"concurrency": 8, "model": "m", "base_url": "http://x/v1", "batch_size": 4})
+    assert calls[-1] == (
+        "openai",
+        {"concurrency": 8, "model": "m", "base_url": "http://x/v1", "batch_size": 4},
+    )
     stage.build_judge()  # same backend: the stage's model, server and extra args
     assert calls[-1] == ("openai", {"concurrency": 8, "model": "m", "base_url": "http://x/v1"})
-    Stage(backend="symbolic", judge_backend="openai", judge_model="j").build_judge()  # another backend: its own settings only
+    Stage(
+        backend="symbolic", judge_backend="openai", judge_model="j"
+    ).build_judge()  # another backend: its own settings only
     assert calls[-1] == ("openai", {"model": "j"})
     Stage(backend="symbolic", backend_args=["concurrency=4"]).build_backend()
     assert calls[-1] == ("symbolic", {"concurrency": 4, "seed": 7})
     with pytest.raises(ValueError, match="key=value"):
         Stage(backend_args=["oops"]).build_backend()
-    A.JudgeArguments(judge_backend="fake", judge_base_url="http://j/v1").build_judge()  # a stage with a judge only
+    A.JudgeArguments(
+        judge_backend="fake", judge_base_url="http://j/v1"
+    ).build_judge()  # a stage with a judge only
     assert calls[-1] == ("fake", {"base_url": "http://j/v1"})
     with pytest.raises(ValueError, match="--judge_backend"):
         A.JudgeArguments().build_judge()

@@ -8,7 +8,19 @@ import pytest
 
 from wizardmath.cli import COMMANDS, main
 
-STAGES = ["init-tiny", "data", "verify", "eval", "evolve", "solve", "sft", "pipeline", "train-irm", "train-prm", "ppo"]
+STAGES = [
+    "init-tiny",
+    "data",
+    "verify",
+    "eval",
+    "evolve",
+    "solve",
+    "sft",
+    "pipeline",
+    "train-irm",
+    "train-prm",
+    "ppo",
+]
 
 
 def test_help_lists_every_stage(capsys):
@@ -50,11 +62,19 @@ def test_stage_help_shows_shared_flags(name, capsys):
 # One cheap bad input per command: (flags, exit status, what the one-line error must say).
 BAD_INPUT = {
     "init-tiny": (["--hidden_size", "-4"], 2, "hidden_size must be >= 1, got -4"),
-    "data": (["show", "--dataset", "jsonl", "--data_path", "{tmp}/missing.jsonl"], 1, "missing.jsonl: no such file"),
+    "data": (
+        ["show", "--dataset", "jsonl", "--data_path", "{tmp}/missing.jsonl"],
+        1,
+        "missing.jsonl: no such file",
+    ),
     "verify": ([], 2, "give either --input FILE or --gold G --pred P"),
     "eval": (["--model", "m", "--num_samples", "0"], 2, "num_samples must be >= 1, got 0"),
     "evolve": (["--num_seeds", "0"], 2, "set num_seeds"),
-    "solve": (["--num_samples", "1", "--keep_per_problem", "2"], 2, "keep_per_problem \\(2\\) cannot exceed num_samples \\(1\\)"),
+    "solve": (
+        ["--num_samples", "1", "--keep_per_problem", "2"],
+        2,
+        "keep_per_problem \\(2\\) cannot exceed num_samples \\(1\\)",
+    ),
     "sft": (["--output", "{tmp}/out"], 2, "sft needs --model"),
     "train-irm": (["--output_dir", "{tmp}/out"], 2, "train-irm needs --model"),
     "label-prm": (["--labeler", "oracle"], 2, "invalid choice: 'oracle'"),

@@ -49,7 +49,12 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path):
 
 @pytest.mark.parametrize(
     "text, key",
-    [("steps: many\n", "steps"), ("learning_rate: fast\n", "learning_rate"), ("use_lora: 3\n", "use_lora"), ("tags: x\n", "tags")],
+    [
+        ("steps: many\n", "steps"),
+        ("learning_rate: fast\n", "learning_rate"),
+        ("use_lora: 3\n", "use_lora"),
+        ("tags: x\n", "tags"),
+    ],
 )
 def test_wrong_yaml_type_names_file_and_key(tmp_path, text, key):
     path = write(tmp_path, text)
@@ -87,11 +92,22 @@ def test_trainer_config_output_alias_and_yaml(tmp_path, monkeypatch):
 
     monkeypatch.setattr("wizardmath.args.bf16_supported", lambda: True)  # as on a bf16 GPU, on any machine
     path = write(tmp_path, "learning_rate: 2.0e-5\nnum_train_epochs: 3\nuse_cpu: true\n")
-    argv = ["--config", str(path), "--model", "m", "--data-path", "x.jsonl", "--output", str(tmp_path / "out")]
+    argv = [
+        "--config",
+        str(path),
+        "--model",
+        "m",
+        "--data-path",
+        "x.jsonl",
+        "--output",
+        str(tmp_path / "out"),
+    ]
     config = parse_config(SFTConfig, argv)
     assert config.output_dir == str(tmp_path / "out")
     assert config.learning_rate == 2e-5 and config.num_train_epochs == 3
-    assert config.bf16 is False  # use_cpu: bf16 resolves off, even on a bf16 GPU (tests/test_args.py: without it)
+    assert (
+        config.bf16 is False
+    )  # use_cpu: bf16 resolves off, even on a bf16 GPU (tests/test_args.py: without it)
 
 
 def test_trainer_config_validation_says_what_to_set(tmp_path):

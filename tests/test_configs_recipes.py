@@ -17,11 +17,31 @@ from wizardmath.config import check_mapping, load_config, read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
-RECIPES = ["llama2-7b", "llama2-13b", "llama2-70b", "mistral-7b", "qwen2.5-math-1.5b", "qwen2.5-7b", "llama3.1-8b"]
+RECIPES = [
+    "llama2-7b",
+    "llama2-13b",
+    "llama2-70b",
+    "mistral-7b",
+    "qwen2.5-math-1.5b",
+    "qwen2.5-7b",
+    "llama3.1-8b",
+]
 CHAT_RECIPES = ["qwen2.5-math-1.5b", "qwen2.5-7b", "llama3.1-8b"]
-STAGES = {"sft": "sft", "irm": "train-irm", "prm": "train-prm", "label_prm": "label-prm", "ppo": "ppo", "grpo": "grpo",
-          "eval": "eval", "solve": "solve", "solve_openai": "solve", "evolve": "evolve", "openai": "evolve",
-          "pipeline": "pipeline", "tiny_model": "init-tiny"}
+STAGES = {
+    "sft": "sft",
+    "irm": "train-irm",
+    "prm": "train-prm",
+    "label_prm": "label-prm",
+    "ppo": "ppo",
+    "grpo": "grpo",
+    "eval": "eval",
+    "solve": "solve",
+    "solve_openai": "solve",
+    "evolve": "evolve",
+    "openai": "evolve",
+    "pipeline": "pipeline",
+    "tiny_model": "init-tiny",
+}
 
 
 def stage_of(stem: str) -> str | None:
@@ -65,7 +85,9 @@ def test_config_validates_against_its_dataclass(path):
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_recipe_has_every_stage_run_rleif_calls(recipe):
     folder = CONFIGS / recipe
-    needed = {"sft", "irm", "label_prm", "prm", "ppo", "grpo", "eval"} | ({"solve"} if recipe in CHAT_RECIPES else set())
+    needed = {"sft", "irm", "label_prm", "prm", "ppo", "grpo", "eval"} | (
+        {"solve"} if recipe in CHAT_RECIPES else set()
+    )
     assert needed <= {p.stem for p in folder.glob("*.yaml")}
     for stage in needed:
         text = (folder / f"{stage}.yaml").read_text()
@@ -75,14 +97,18 @@ def test_recipe_has_every_stage_run_rleif_calls(recipe):
         assert re.search(r"GPU|Hardware", header), f"{recipe}/{stage}: no hardware"
         assert re.search(r"Expect", header), f"{recipe}/{stage}: no expected figures"
         if stage in ("sft", "irm", "prm", "ppo", "grpo", "label_prm"):
-            assert re.search(r"paper|recipe|Math-Shepherd|DeepSeekMath|assumption", header, re.I), f"{recipe}/{stage}"
+            assert re.search(r"paper|recipe|Math-Shepherd|DeepSeekMath|assumption", header, re.I), (
+                f"{recipe}/{stage}"
+            )
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_launch_lines_name_their_own_config(recipe):
     for path in (CONFIGS / recipe).glob("*.yaml"):
         first = re.search(r"--config (configs/\S+\.yaml)", path.read_text())
-        assert first is None or first.group(1) == f"configs/{recipe}/{path.name}", f"{path} launches {first.group(1)}"
+        assert first is None or first.group(1) == f"configs/{recipe}/{path.name}", (
+            f"{path} launches {first.group(1)}"
+        )
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
@@ -142,8 +168,15 @@ def run_dry(recipe: str, log: Path, **env: str) -> None:
         environment.pop("NUM_GPUS")
     if recipe in ("llama2-13b", "llama2-70b"):
         environment.setdefault("RM_MODEL", "runs/7b/sft")
-    subprocess.run(["bash", str(REPO / "scripts/run_rleif.sh"), f"runs/{recipe}", recipe], check=True,
-                   env=environment, cwd=REPO, capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        ["bash", str(REPO / "scripts/run_rleif.sh"), f"runs/{recipe}", recipe],
+        check=True,
+        env=environment,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_run_rleif_dry_runs_for_every_recipe(tmp_path, capsys):
@@ -164,14 +197,22 @@ def test_run_rleif_dry_runs_for_every_recipe(tmp_path, capsys):
             assert f"--config configs/{recipe}/{stage}.yaml" in out, (recipe, stage)
     assert out.count("PPO memory plan") == len(RECIPES) + 1 and out.count("IRM weights") == len(RECIPES)
     assert "--config configs/qwen2.5-7b/grpo.yaml" in out
-    assert "--config configs/qwen2.5-7b/solve.yaml" in out and "--config configs/evolve/solve_openai.yaml" in out
+    assert (
+        "--config configs/qwen2.5-7b/solve.yaml" in out and "--config configs/evolve/solve_openai.yaml" in out
+    )
 
 
 def test_large_recipes_need_their_7b_reward_model_named(tmp_path):
     env = {**os.environ, "DRY_RUN": "1", "DRY_RUN_LOG": str(tmp_path / "log.txt"), "NUM_GPUS": "8"}
     env.pop("RM_MODEL", None)
-    done = subprocess.run(["bash", str(REPO / "scripts/03_reward_models.sh"), "runs/70b", "llama2-70b"], env=env,
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts/03_reward_models.sh"), "runs/70b", "llama2-70b"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0 and "set RM_MODEL" in done.stderr
     assert not (tmp_path / "log.txt").exists() or "train-irm" not in (tmp_path / "log.txt").read_text()
 
@@ -192,10 +233,24 @@ def test_scripts_pick_the_accelerate_config_by_gpus_and_zero_stage(tmp_path):
     def record(script: str, *args: str, gpus: str) -> str:
         log.write_text("")
         env = {**os.environ, "DRY_RUN": "1", "DRY_RUN_LOG": str(log), "NUM_GPUS": gpus}
-        subprocess.run(["bash", str(REPO / "scripts" / script), *args], check=True, env=env, cwd=REPO, timeout=60)
+        subprocess.run(
+            ["bash", str(REPO / "scripts" / script), *args], check=True, env=env, cwd=REPO, timeout=60
+        )
         return log.read_text().split()[0]
 
-    assert record("04_ppo.sh", "runs/70b", "configs/llama2-70b/ppo.yaml", gpus="32") == "@configs/accelerate/multi_node_offload.yaml"
-    assert record("04_ppo.sh", "runs/7b", "configs/llama2-7b/ppo.yaml", gpus="8") == "@configs/accelerate/deepspeed_zero3.yaml"
-    assert record("03_sft.sh", "runs/70b", "configs/llama2-70b/sft.yaml", gpus="32") == "@configs/accelerate/multi_node.yaml"
-    assert record("03_sft.sh", "runs/7b", "configs/llama2-7b/sft.yaml", gpus="8") == "@configs/accelerate/deepspeed_zero2.yaml"
+    assert (
+        record("04_ppo.sh", "runs/70b", "configs/llama2-70b/ppo.yaml", gpus="32")
+        == "@configs/accelerate/multi_node_offload.yaml"
+    )
+    assert (
+        record("04_ppo.sh", "runs/7b", "configs/llama2-7b/ppo.yaml", gpus="8")
+        == "@configs/accelerate/deepspeed_zero3.yaml"
+    )
+    assert (
+        record("03_sft.sh", "runs/70b", "configs/llama2-70b/sft.yaml", gpus="32")
+        == "@configs/accelerate/multi_node.yaml"
+    )
+    assert (
+        record("03_sft.sh", "runs/7b", "configs/llama2-7b/sft.yaml", gpus="8")
+        == "@configs/accelerate/deepspeed_zero2.yaml"
+    )

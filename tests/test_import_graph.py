@@ -15,7 +15,9 @@ PENDING: set[str] = set()
 
 
 def run(root: Path) -> tuple[int, list[str], str]:
-    result = subprocess.run([sys.executable, str(SCRIPT), "--root", str(root)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--root", str(root)], capture_output=True, text=True, timeout=120
+    )
     problems = result.stdout.split("# problems:")[1].splitlines()[1:]
     return result.returncode, problems, result.stdout
 
@@ -36,26 +38,35 @@ def test_the_repository_has_no_new_cycle_or_upward_import():
 
 
 def test_a_clean_tree_passes_and_prints_its_graph(tmp_path):
-    root = tree(tmp_path, {
-        "wizardmath/jsonl.py": "import json\n",
-        "wizardmath/evol/__init__.py": "from .engine import run\n",  # relative: wizardmath.evol.engine
-        "wizardmath/evol/engine.py": "def run():\n    from wizardmath.jsonl import dumps\n",
-    })
+    root = tree(
+        tmp_path,
+        {
+            "wizardmath/jsonl.py": "import json\n",
+            "wizardmath/evol/__init__.py": "from .engine import run\n",  # relative: wizardmath.evol.engine
+            "wizardmath/evol/engine.py": "def run():\n    from wizardmath.jsonl import dumps\n",
+        },
+    )
     code, problems, out = run(root)
     assert (code, problems) == (0, [])
-    assert "wizardmath.evol -> wizardmath.evol.engine\n" in out and "wizardmath.evol.engine -> wizardmath.jsonl\n" in out
+    assert (
+        "wizardmath.evol -> wizardmath.evol.engine\n" in out
+        and "wizardmath.evol.engine -> wizardmath.jsonl\n" in out
+    )
     assert " 5 evol             2 modules -> base (1)" in out
 
 
 def test_an_upward_import_a_cycle_and_an_unplaced_module_fail(tmp_path):
-    root = tree(tmp_path, {
-        "wizardmath/backends/__init__.py": "",
-        "wizardmath/backends/base.py": "def f():\n    import wizardmath.evol.symbolic\n",  # lazy still counts
-        "wizardmath/evol/__init__.py": "",
-        "wizardmath/evol/symbolic.py": "from wizardmath.evol import world\n",
-        "wizardmath/evol/world.py": "from wizardmath.evol.symbolic import X\n",
-        "wizardmath/extra.py": "",
-    })
+    root = tree(
+        tmp_path,
+        {
+            "wizardmath/backends/__init__.py": "",
+            "wizardmath/backends/base.py": "def f():\n    import wizardmath.evol.symbolic\n",  # lazy still counts
+            "wizardmath/evol/__init__.py": "",
+            "wizardmath/evol/symbolic.py": "from wizardmath.evol import world\n",
+            "wizardmath/evol/world.py": "from wizardmath.evol.symbolic import X\n",
+            "wizardmath/extra.py": "",
+        },
+    )
     code, problems, _ = run(root)
     assert code == 1
     assert problems == [

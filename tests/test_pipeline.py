@@ -28,7 +28,14 @@ def test_pipeline_runs_stages_and_resumes(tmp_path, tiny_model_dir):
     config = PipelineConfig(
         output=str(tmp_path / "run"),
         model=str(tiny_model_dir),
-        evolve_config=shrunk(tmp_path, "evolve", num_seeds=12, rounds=["down", "up"], round_parents=["seeds", "seeds"], fanout=[1, 2]),
+        evolve_config=shrunk(
+            tmp_path,
+            "evolve",
+            num_seeds=12,
+            rounds=["down", "up"],
+            round_parents=["seeds", "seeds"],
+            fanout=[1, 2],
+        ),
         solve_config=shrunk(tmp_path, "solve"),
         sft_config=shrunk(tmp_path, "sft", max_steps=3, save_strategy="no"),
         stages=["base", "sft_seed", "sft_evolved"],
@@ -42,17 +49,29 @@ def test_pipeline_runs_stages_and_resumes(tmp_path, tiny_model_dir):
     stages = summary["stages"]
     assert list(stages) == ["base", "sft_seed", "sft_evolved"]
     for name, stage in stages.items():  # the share of the 8 held-out problems its eval graded correct
-        graded = [json.loads(line) for line in (tmp_path / "run/eval" / name / "heldout.jsonl").read_text().splitlines()]
-        assert stage["n"] == len(graded) == 8 and stage["accuracy"] == pytest.approx(sum(r["correct"][0] for r in graded) / 8)
+        graded = [
+            json.loads(line)
+            for line in (tmp_path / "run/eval" / name / "heldout.jsonl").read_text().splitlines()
+        ]
+        assert stage["n"] == len(graded) == 8 and stage["accuracy"] == pytest.approx(
+            sum(r["correct"][0] for r in graded) / 8
+        )
         assert stage["seconds"] > 0
     assert stages["base"]["train_examples"] == 0
     assert 0 < stages["sft_seed"]["train_examples"] < stages["sft_evolved"]["train_examples"]
 
     # The held-out set shares no text with the training problems.
-    test_texts = {json.loads(line)["problem"] for line in (tmp_path / "run/test.jsonl").read_text().splitlines()}
-    train_texts = {json.loads(line)["problem"] for line in (tmp_path / "run/evol/problems.jsonl").read_text().splitlines()}
+    test_texts = {
+        json.loads(line)["problem"] for line in (tmp_path / "run/test.jsonl").read_text().splitlines()
+    }
+    train_texts = {
+        json.loads(line)["problem"]
+        for line in (tmp_path / "run/evol/problems.jsonl").read_text().splitlines()
+    }
     assert len(test_texts) == 8 and not test_texts & train_texts
-    val_texts = {json.loads(line)["problem"] for line in (tmp_path / "run/val.jsonl").read_text().splitlines()}
+    val_texts = {
+        json.loads(line)["problem"] for line in (tmp_path / "run/val.jsonl").read_text().splitlines()
+    }
     assert len(val_texts) == config.val_size and not val_texts & (test_texts | train_texts)
     assert (tmp_path / "run/report.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -60,7 +79,9 @@ def test_pipeline_runs_stages_and_resumes(tmp_path, tiny_model_dir):
     before = (tmp_path / "run/sft_evolved/model.safetensors").stat().st_mtime_ns
     again = run_pipeline(config)
     assert (tmp_path / "run/sft_evolved/model.safetensors").stat().st_mtime_ns == before
-    assert {k: v["accuracy"] for k, v in again["stages"].items()} == {k: v["accuracy"] for k, v in stages.items()}
+    assert {k: v["accuracy"] for k, v in again["stages"].items()} == {
+        k: v["accuracy"] for k, v in stages.items()
+    }
 
 
 def test_config_rejects_unknown_stage():

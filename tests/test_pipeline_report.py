@@ -10,24 +10,35 @@ from wizardmath.pipeline_report import main, prm_pair_accuracy, write_report
 
 def test_prm_pair_accuracy_counts_within_problem_pairs_only(tmp_path):
     path = tmp_path / "sampled.jsonl"
-    write_jsonl(path, [
-        {"id": "a", "scores": [0.9, 0.1, 0.5], "correct": [True, False, False]},  # 2 of 2 pairs won
-        {"id": "b", "scores": [0.2, 0.8], "correct": [True, False]},  # lost
-        {"id": "c", "scores": [0.3, 0.3], "correct": [True, False]},  # tie: half
-        {"id": "d", "scores": [0.9, 0.1], "correct": [True, True]},  # no pair
-    ])
+    write_jsonl(
+        path,
+        [
+            {"id": "a", "scores": [0.9, 0.1, 0.5], "correct": [True, False, False]},  # 2 of 2 pairs won
+            {"id": "b", "scores": [0.2, 0.8], "correct": [True, False]},  # lost
+            {"id": "c", "scores": [0.3, 0.3], "correct": [True, False]},  # tie: half
+            {"id": "d", "scores": [0.9, 0.1], "correct": [True, True]},  # no pair
+        ],
+    )
     assert prm_pair_accuracy(path) == (2 + 0 + 0.5) / 4
     write_jsonl(tmp_path / "none.jsonl", [{"id": "a", "correct": [True]}])
     assert prm_pair_accuracy(tmp_path / "none.jsonl") is None
 
 
 def _fake_run(folder, accuracy: float) -> None:
-    stages = {"base": {"accuracy": 0.0}, "sft_evolved": {"accuracy": accuracy, "sampled_pass@1": accuracy - 0.1},
-              "ppo": {"accuracy": accuracy + 0.1}}
+    stages = {
+        "base": {"accuracy": 0.0},
+        "sft_evolved": {"accuracy": accuracy, "sampled_pass@1": accuracy - 0.1},
+        "ppo": {"accuracy": accuracy + 0.1},
+    }
     (folder / "ppo").mkdir(parents=True)
     (folder / "summary.json").write_text(json.dumps({"stages": stages}))
-    write_jsonl(folder / "ppo" / "metrics.jsonl", [{"step": s, "reward/mean": 0.5 + s / 100, "kl/mean": s / 10} for s in range(1, 9)])
-    (folder / "ppo" / "ppo_summary.json").write_text(json.dumps({"eval_curve": [[0, 0.5], [4, 0.6], [8, 0.7]]}))
+    write_jsonl(
+        folder / "ppo" / "metrics.jsonl",
+        [{"step": s, "reward/mean": 0.5 + s / 100, "kl/mean": s / 10} for s in range(1, 9)],
+    )
+    (folder / "ppo" / "ppo_summary.json").write_text(
+        json.dumps({"eval_curve": [[0, 0.5], [4, 0.6], [8, 0.7]]})
+    )
 
 
 def test_write_report_draws_one_or_several_runs(tmp_path):

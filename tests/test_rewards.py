@@ -64,11 +64,18 @@ def test_arithmetic_step_reward_marks_the_end_of_each_false_claim():
 
 def test_arithmetic_term_is_the_share_of_claims_that_hold():
     two_of_three = " Step 1: 20 - 7 = 13.\nStep 2: 13 + 3 = 16.\nStep 3: 16 * 2 = 30.\nThe answer is: 30"
-    assert R.arithmetic_reward([two_of_three, GOOD, WRONG, "The answer is: 4"]) == [pytest.approx(2 / 3), 1.0, 0.0, None]
+    assert R.arithmetic_reward([two_of_three, GOOD, WRONG, "The answer is: 4"]) == [
+        pytest.approx(2 / 3),
+        1.0,
+        0.0,
+        None,
+    ]
 
 
 def test_arithmetic_step_reward_survives_hostile_text():
-    huge = " Step 1: " + "9" * 5000 + " ** 99999 = 1.\nThe answer is: 1"  # too big to check: unknown, not wrong
+    huge = (
+        " Step 1: " + "9" * 5000 + " ** 99999 = 1.\nThe answer is: 1"
+    )  # too big to check: unknown, not wrong
     start = time.perf_counter()
     assert R.arithmetic_step_rewards([huge, None, ["not", "text"], {"a": 1}]) == [[], [], [], []]
     assert time.perf_counter() - start < 2
@@ -89,7 +96,9 @@ def test_prm_aggregates_step_scores():
     assert R.PRMReward(prm, "min")([solution], problem=["p"]) == pytest.approx([0.2])
     assert R.PRMReward(prm, "prod")([solution], problem=["p"]) == pytest.approx([0.9 * 0.2 * 0.7])
     assert R.PRMReward(prm, "last")([solution], problem=["p"]) == pytest.approx([0.7])
-    assert R.PRMReward(prm, "mean")([solution, ""], problem=["p", "p"]) == pytest.approx([0.6, 0.0])  # "": no steps
+    assert R.PRMReward(prm, "mean")([solution, ""], problem=["p", "p"]) == pytest.approx(
+        [0.6, 0.0]
+    )  # "": no steps
     with pytest.raises(ValueError, match="valid: min, prod, last, mean"):
         R.PRMReward(prm, "max")([solution], problem=["p"])
 
@@ -118,7 +127,9 @@ def test_verifier_gated():
 
 
 def test_build_reward_from_config_and_log_terms():
-    reward = R.build_reward(args(reward_funcs=["verifier", "format"], reward_combine="weighted_sum"), weights=[1.0, 0.1])
+    reward = R.build_reward(
+        args(reward_funcs=["verifier", "format"], reward_combine="weighted_sum"), weights=[1.0, 0.1]
+    )
     out = reward([GOOD, WRONG, NO_ANSWER], answer=["12", "12", "12"])
     assert out == pytest.approx([1.1, 0.1, 0.0])
     assert reward.last_terms == {"verifier": [1.0, 0.0, 0.0], "format": [1.0, 1.0, 0.0]}
@@ -130,11 +141,19 @@ def test_build_reward_from_config_and_log_terms():
     [
         ({"reward_funcs": ["nope"]}, None, "valid: verifier, format, arithmetic, irm, prm"),
         ({"reward_combine": "max"}, None, "valid: product, weighted_sum, verifier_gated"),
-        ({"reward_funcs": ["verifier", "format"]}, [1.0, 2.0], "only apply with reward_combine: weighted_sum"),
+        (
+            {"reward_funcs": ["verifier", "format"]},
+            [1.0, 2.0],
+            "only apply with reward_combine: weighted_sum",
+        ),
         ({"reward_funcs": ["verifier"], "reward_combine": "weighted_sum"}, [1.0, 2.0], "2 values for 1"),
         ({"reward_funcs": ["format"], "reward_combine": "verifier_gated"}, None, "needs 'verifier'"),
         ({"reward_funcs": ["irm"]}, None, "needs irm_path"),
-        ({"reward_funcs": ["prm"], "prm_path": "x", "prm_aggregate": "max"}, None, "valid: min, prod, last, mean"),
+        (
+            {"reward_funcs": ["prm"], "prm_path": "x", "prm_aggregate": "max"},
+            None,
+            "valid: min, prod, last, mean",
+        ),
     ],
 )
 def test_bad_configs_say_what_to_set(kw, weights, message):

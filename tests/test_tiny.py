@@ -45,7 +45,10 @@ def test_prompt_template_text_is_two_tokens_and_round_trips(tiny_model_dir):
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     assert len(ids) == 2 + len(tokenizer(problem, add_special_tokens=False)["input_ids"])
     assert tokenizer.decode(ids) == prompt
-    assert tokenizer.decode(tokenizer(prompt + " Step 1: x").input_ids, skip_special_tokens=True) == prompt + " Step 1: x"
+    assert (
+        tokenizer.decode(tokenizer(prompt + " Step 1: x").input_ids, skip_special_tokens=True)
+        == prompt + " Step 1: x"
+    )
 
 
 def _digest(folder) -> str:

@@ -90,7 +90,10 @@ def test_loading_a_function_is_boot_time_not_job_time(pool):
 @pytest.mark.timeout(60)
 def test_threads_share_the_pool_and_close_kills_idle_workers(pool):
     answers: list[list[Outcome]] = []
-    threads = [threading.Thread(target=lambda k=k: answers.append(pool.run([(slow_square, (k,))] * 3))) for k in range(3)]
+    threads = [
+        threading.Thread(target=lambda k=k: answers.append(pool.run([(slow_square, (k,))] * 3)))
+        for k in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -73,16 +73,35 @@ def resolve_dtype(torch_dtype: str = "auto", use_cpu: bool = False) -> Any:
 class ModelArguments:
     """The model a stage loads and trains: path, dtype, mixed precision, LoRA."""
 
-    model: str | None = field(default=None, metadata={"help": "Model: a local folder (save_pretrained, `wizardmath init-tiny`) or a hub name."})
-    torch_dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto (bf16 on GPUs that have it, else fp32), bfloat16, float16, float32."})
-    bf16: bool | None = field(default=None, metadata={"help": "bf16 mixed precision; default: on where the GPU supports it and use_cpu is off."})
-    use_cpu: bool = field(default=False, metadata={"help": "Run on the CPU even when a GPU is visible (no bf16 then)."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Allow model code from the hub (only for models you trust)."})
-    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights; merged on save."})
+    model: str | None = field(
+        default=None,
+        metadata={"help": "Model: a local folder (save_pretrained, `wizardmath init-tiny`) or a hub name."},
+    )
+    torch_dtype: str = field(
+        default="auto",
+        metadata={
+            "help": "Weights dtype: auto (bf16 on GPUs that have it, else fp32), bfloat16, float16, float32."
+        },
+    )
+    bf16: bool | None = field(
+        default=None,
+        metadata={"help": "bf16 mixed precision; default: on where the GPU supports it and use_cpu is off."},
+    )
+    use_cpu: bool = field(
+        default=False, metadata={"help": "Run on the CPU even when a GPU is visible (no bf16 then)."}
+    )
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Allow model code from the hub (only for models you trust)."}
+    )
+    use_lora: bool = field(
+        default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights; merged on save."}
+    )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
-    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_MODULES), metadata={"help": "Modules that get LoRA adapters."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: list(LORA_MODULES), metadata={"help": "Modules that get LoRA adapters."}
+    )
 
     def __post_init__(self) -> None:
         if self.torch_dtype not in DTYPES:
@@ -102,8 +121,13 @@ class ModelArguments:
             return None
         from peft import LoraConfig
 
-        return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
-                          target_modules=list(self.lora_target_modules), task_type=task_type)
+        return LoraConfig(
+            r=self.lora_r,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            target_modules=list(self.lora_target_modules),
+            task_type=task_type,
+        )
 
 
 # --------------------------------------------------------------------------------------- backends
@@ -122,8 +146,14 @@ def parse_backend_args(args: list[str]) -> dict[str, Any]:
     return out
 
 
-def build_backend(name: str, model: str | None = "", base_url: str | None = "", args: list[str] | None = None,
-                  seed: int | None = None, **defaults: Any) -> Any:
+def build_backend(
+    name: str,
+    model: str | None = "",
+    base_url: str | None = "",
+    args: list[str] | None = None,
+    seed: int | None = None,
+    **defaults: Any,
+) -> Any:
     """The one way a backend is built from settings: ``args`` (``key=value``) first, then the model,
     server URL, seed (symbolic only) and the stage's ``defaults`` where ``args`` did not set them."""
     from wizardmath.backends import get_backend
@@ -144,15 +174,27 @@ def build_backend(name: str, model: str | None = "", base_url: str | None = "", 
 class JudgeArguments:
     """An LLM judge: its backend ('' = the stage's own backend), model and server."""
 
-    judge_backend: str = field(default="", metadata={"help": "Backend of the judge ('' = the stage's backend)."})
-    judge_model: str | None = field(default=None, metadata={"help": "Model of the judge (unset: the stage's model when the backend is the same)."})
-    judge_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server of the judge (unset: the stage's, when the backend is the same)."})
+    judge_backend: str = field(
+        default="", metadata={"help": "Backend of the judge ('' = the stage's backend)."}
+    )
+    judge_model: str | None = field(
+        default=None,
+        metadata={"help": "Model of the judge (unset: the stage's model when the backend is the same)."},
+    )
+    judge_base_url: str | None = field(
+        default=None,
+        metadata={
+            "help": "OpenAI-compatible server of the judge (unset: the stage's, when the backend is the same)."
+        },
+    )
 
     def build_judge(self, **defaults: Any) -> Any:
         """The judge's backend; in a stage with ``BackendArguments`` too, an unset or equal
         ``judge_backend`` shares that backend's settings (see ``BackendArguments.build_backend``)."""
         if isinstance(self, BackendArguments):
-            return self.build_backend(self.judge_backend or None, self.judge_model, self.judge_base_url, **defaults)
+            return self.build_backend(
+                self.judge_backend or None, self.judge_model, self.judge_base_url, **defaults
+            )
         if not self.judge_backend:
             raise ValueError("set --judge_backend (e.g. openai) for the judge")
         return build_backend(self.judge_backend, self.judge_model, self.judge_base_url, **defaults)
@@ -162,12 +204,22 @@ class JudgeArguments:
 class BackendArguments:
     """The generation backend a stage talks to."""
 
-    backend: str = field(default="symbolic", metadata={"help": "Generation backend: openai, transformers, vllm, symbolic or fake."})
-    model: str | None = field(default=None, metadata={"help": "Model name (openai) or path (transformers, vllm); unused by symbolic."})
-    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL, e.g. http://localhost:8000/v1."})
+    backend: str = field(
+        default="symbolic",
+        metadata={"help": "Generation backend: openai, transformers, vllm, symbolic or fake."},
+    )
+    model: str | None = field(
+        default=None,
+        metadata={"help": "Model name (openai) or path (transformers, vllm); unused by symbolic."},
+    )
+    base_url: str | None = field(
+        default=None, metadata={"help": "OpenAI-compatible server URL, e.g. http://localhost:8000/v1."}
+    )
     backend_args: list[str] = field(
         default_factory=list,
-        metadata={"help": "Extra backend arguments as key=value (values read as YAML), e.g. concurrency=64 error_rate=0.1."},
+        metadata={
+            "help": "Extra backend arguments as key=value (values read as YAML), e.g. concurrency=64 error_rate=0.1."
+        },
     )
 
     @property
@@ -175,14 +227,20 @@ class BackendArguments:
         """The backend ``backend`` stands for (a stage with an ``auto`` choice resolves it here)."""
         return self.backend
 
-    def build_backend(self, name: str | None = None, model: str | None = None, base_url: str | None = None,
-                      **defaults: Any) -> Any:
+    def build_backend(
+        self, name: str | None = None, model: str | None = None, base_url: str | None = None, **defaults: Any
+    ) -> Any:
         """The stage's backend, or another one (``name``, e.g. a judge or solver): a different backend
         does not inherit this one's server URL and ``backend_args``, nor its model."""
         same = not name or name == self.backend_name
-        return build_backend(name or self.backend_name, model or (self.model if same else None),
-                             base_url or (self.base_url if same else None), self.backend_args if same else [],
-                             getattr(self, "seed", None), **defaults)
+        return build_backend(
+            name or self.backend_name,
+            model or (self.model if same else None),
+            base_url or (self.base_url if same else None),
+            self.backend_args if same else [],
+            getattr(self, "seed", None),
+            **defaults,
+        )
 
 
 # -------------------------------------------------------------------------------------- reporting
@@ -200,8 +258,12 @@ def report_targets(report_to: str | list[str] | None) -> list[str]:
 class ReportArguments:
     """Where metrics go: wandb runs offline (``wandb sync`` later) unless ``WANDB_MODE`` says otherwise."""
 
-    report_to: str | list[str] = field(default="none", metadata={"help": "none, wandb (offline unless WANDB_MODE=online), tensorboard, ..."})
-    wandb_project: str = field(default="wizardmath", metadata={"help": "wandb project (unless WANDB_PROJECT is set)."})
+    report_to: str | list[str] = field(
+        default="none", metadata={"help": "none, wandb (offline unless WANDB_MODE=online), tensorboard, ..."}
+    )
+    wandb_project: str = field(
+        default="wizardmath", metadata={"help": "wandb project (unless WANDB_PROJECT is set)."}
+    )
 
     def setup_reporting(self) -> list[str]:
         """Prepare the trackers' environment before any of them starts; returns the targets."""

@@ -23,8 +23,11 @@ def checkpoint_folders(output_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     folder = Path(output_dir)
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir()
-             if (m := CHECKPOINT_NAME.fullmatch(p.name)) and p.is_dir()]
+    found = [
+        (int(m.group(1)), p)
+        for p in folder.iterdir()
+        if (m := CHECKPOINT_NAME.fullmatch(p.name)) and p.is_dir()
+    ]
     return sorted(found, key=lambda item: item[0], reverse=True)
 
 

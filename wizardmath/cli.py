@@ -23,22 +23,88 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "init-tiny": Command("wizardmath.tiny", "TinyConfig", "init_tiny", "Build the tiny local LLaMA model and tokenizer."),
-    "data": Command(
-        "wizardmath.data.cli", "DataConfig", "data_command", "Show, count or convert a dataset as problem records.", "action"
+    "init-tiny": Command(
+        "wizardmath.tiny", "TinyConfig", "init_tiny", "Build the tiny local LLaMA model and tokenizer."
     ),
-    "verify": Command("wizardmath.verify.cli", "VerifyConfig", "verify_command", "Extract final answers and check them against gold answers."),
-    "eval": Command("wizardmath.eval", "EvalConfig", "evaluate", "Evaluate a model on GSM8k, MATH, MATH-500 or a JSONL file."),
-    "evolve": Command("wizardmath.evol", "EvolveConfig", "evolve", "Math Evol-Instruct: evolve seed problems up and down over rounds."),
-    "solve": Command("wizardmath.evol", "SolveConfig", "solve", "Write verified step-by-step solutions with a teacher model (SFT data)."),
-    "sft": Command("wizardmath.train.sft", "SFTConfig", "train_sft", "Supervised fine-tuning on prompt/completion data (TRL SFTTrainer)."),
-    "train-irm": Command("reward_models.irm", "IRMConfig", "train_irm", "Train the Instruction Reward Model on preference pairs."),
-    "label-prm": Command("reward_models.labelers", "LabelConfig", "label_prm", "Label solution steps for the Process Reward Model."),
-    "train-prm": Command("reward_models.prm", "PRMConfig", "train_prm", "Train the Process-supervised Reward Model on stepwise labels."),
-    "score": Command("reward_models.score", "ScoreConfig", "score_command", "Score problems (IRM) or solution steps (PRM) with a trained model."),
-    "ppo": Command("wizardmath.train.ppo", "PPOPlanConfig", "ppo_command", "PPO of the SFT model with the RLEIF reward (IRM x PRM x verifier)."),
-    "grpo": Command("wizardmath.train.grpo", "GRPOConfig", "train_grpo", "GRPO (TRL) with the same reward functions as PPO."),
-    "pipeline": Command("wizardmath.pipeline", "PipelineConfig", "run_pipeline", "Run the stages end to end (the tiny RLEIF demo by default)."),
+    "data": Command(
+        "wizardmath.data.cli",
+        "DataConfig",
+        "data_command",
+        "Show, count or convert a dataset as problem records.",
+        "action",
+    ),
+    "verify": Command(
+        "wizardmath.verify.cli",
+        "VerifyConfig",
+        "verify_command",
+        "Extract final answers and check them against gold answers.",
+    ),
+    "eval": Command(
+        "wizardmath.eval",
+        "EvalConfig",
+        "evaluate",
+        "Evaluate a model on GSM8k, MATH, MATH-500 or a JSONL file.",
+    ),
+    "evolve": Command(
+        "wizardmath.evol",
+        "EvolveConfig",
+        "evolve",
+        "Math Evol-Instruct: evolve seed problems up and down over rounds.",
+    ),
+    "solve": Command(
+        "wizardmath.evol",
+        "SolveConfig",
+        "solve",
+        "Write verified step-by-step solutions with a teacher model (SFT data).",
+    ),
+    "sft": Command(
+        "wizardmath.train.sft",
+        "SFTConfig",
+        "train_sft",
+        "Supervised fine-tuning on prompt/completion data (TRL SFTTrainer).",
+    ),
+    "train-irm": Command(
+        "reward_models.irm",
+        "IRMConfig",
+        "train_irm",
+        "Train the Instruction Reward Model on preference pairs.",
+    ),
+    "label-prm": Command(
+        "reward_models.labelers",
+        "LabelConfig",
+        "label_prm",
+        "Label solution steps for the Process Reward Model.",
+    ),
+    "train-prm": Command(
+        "reward_models.prm",
+        "PRMConfig",
+        "train_prm",
+        "Train the Process-supervised Reward Model on stepwise labels.",
+    ),
+    "score": Command(
+        "reward_models.score",
+        "ScoreConfig",
+        "score_command",
+        "Score problems (IRM) or solution steps (PRM) with a trained model.",
+    ),
+    "ppo": Command(
+        "wizardmath.train.ppo",
+        "PPOPlanConfig",
+        "ppo_command",
+        "PPO of the SFT model with the RLEIF reward (IRM x PRM x verifier).",
+    ),
+    "grpo": Command(
+        "wizardmath.train.grpo",
+        "GRPOConfig",
+        "train_grpo",
+        "GRPO (TRL) with the same reward functions as PPO.",
+    ),
+    "pipeline": Command(
+        "wizardmath.pipeline",
+        "PipelineConfig",
+        "run_pipeline",
+        "Run the stages end to end (the tiny RLEIF demo by default).",
+    ),
 }
 
 
@@ -87,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(cmd.module)
     except ModuleNotFoundError as err:
         if err.name and (cmd.module == err.name or cmd.module.startswith(err.name + ".")):
-            print(f"wizardmath {name}: not available in this version ({cmd.module} is missing).", file=sys.stderr)
+            print(
+                f"wizardmath {name}: not available in this version ({cmd.module} is missing).",
+                file=sys.stderr,
+            )
             return 2
         raise
     config_cls = getattr(module, cmd.config)
@@ -106,13 +175,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wizardmath {name}: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     except ConnectionError as err:  # a hub model or data set that cannot be reached (offline, no network)
-        print(f"wizardmath {name}: error: {err}; give a local copy (--data-path / --model DIR) or check the network",
-              file=sys.stderr)
+        print(
+            f"wizardmath {name}: error: {err}; give a local copy (--data-path / --model DIR) or check the network",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     code = exit_code(result)
     if code == EXIT_INCOMPLETE:
-        print(f"wizardmath {name}: {result.get('retry_pending')} record(s) not done after backend failures; "
-              "run the same command again to retry them (exit 3)", file=sys.stderr)
+        print(
+            f"wizardmath {name}: {result.get('retry_pending')} record(s) not done after backend failures; "
+            "run the same command again to retry them (exit 3)",
+            file=sys.stderr,
+        )
     return code
 
 

@@ -130,11 +130,15 @@ def parse_config(cls: type[T], argv: Sequence[str], prog: str | None = None, des
     known, _ = pre.parse_known_args(list(argv))
 
     parser = HfArgumentParser(cls, prog=prog, description=description)
-    parser.add_argument("--config", default=None, metavar="FILE", help="YAML file with this stage's keys; flags override it.")
+    parser.add_argument(
+        "--config", default=None, metavar="FILE", help="YAML file with this stage's keys; flags override it."
+    )
     names = {f.name for f in dataclasses.fields(cls)}
     for alias, target in ALIASES.items():
         if target in names and alias not in names:
-            parser.add_argument(f"--{alias}", dest=target, default=argparse.SUPPRESS, help=f"Same as --{target}.")
+            parser.add_argument(
+                f"--{alias}", dest=target, default=argparse.SUPPRESS, help=f"Same as --{target}."
+            )
     if known.config:
         parser.set_defaults(**check_mapping(cls, read_yaml(known.config), known.config))
     try:

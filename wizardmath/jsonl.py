@@ -46,8 +46,9 @@ def max_record_bytes() -> int:
         raise ValueError(f"WIZARDMATH_MAX_RECORD_BYTES={value!r}: expected a number of bytes") from None
 
 
-def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = (),
-               max_bytes: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_jsonl(
+    path: str | os.PathLike, required: Iterable[str] = (), max_bytes: int | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, record)`` for each non-blank line; raise ``DataError`` on bad lines
     (invalid JSON, not UTF-8, longer than ``max_bytes``, a required field missing). ``max_bytes``
     defaults to ``max_record_bytes()``; ``OWN_FILE`` (0) reads the toolkit's own outputs unbounded."""
@@ -64,13 +65,20 @@ def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = (),
                 break
             number += 1
             if limit and len(raw.rstrip(b"\r\n")) > limit:
-                raise DataError(path, number, f"record longer than {limit} bytes (raise WIZARDMATH_MAX_RECORD_BYTES "
-                                              "to allow longer ones)")
+                raise DataError(
+                    path,
+                    number,
+                    f"record longer than {limit} bytes (raise WIZARDMATH_MAX_RECORD_BYTES "
+                    "to allow longer ones)",
+                )
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                raise DataError(path, number, f"not UTF-8 text (byte 0x{raw[err.start]:02x} at byte {err.start + 1} "
-                                              "of the line)") from None
+                raise DataError(
+                    path,
+                    number,
+                    f"not UTF-8 text (byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the line)",
+                ) from None
             if not line.strip():
                 continue
             try:
@@ -85,7 +93,9 @@ def iter_jsonl(path: str | os.PathLike, required: Iterable[str] = (),
             yield number, record
 
 
-def read_jsonl(path: str | os.PathLike, required: Iterable[str] = (), max_bytes: int | None = None) -> list[dict[str, Any]]:
+def read_jsonl(
+    path: str | os.PathLike, required: Iterable[str] = (), max_bytes: int | None = None
+) -> list[dict[str, Any]]:
     return [record for _, record in iter_jsonl(path, required, max_bytes)]
 
 
@@ -137,9 +147,14 @@ def repair_jsonl(path: str | os.PathLike) -> int:
     tmp.write_bytes(b"".join(good))
     os.replace(tmp, path)
     numbers = ", ".join(str(n) for n, _ in torn[:5]) + (" ..." if len(torn) > 5 else "")
-    logger.warning("%s: moved %d torn line(s) (line %s) to %s; their records will be redone", path, len(torn), numbers, aside)
+    logger.warning(
+        "%s: moved %d torn line(s) (line %s) to %s; their records will be redone",
+        path,
+        len(torn),
+        numbers,
+        aside,
+    )
     return len(torn)
-
 
 
 class JsonlWriter:

@@ -31,30 +31,61 @@ PPO_REWARDS = {"ppo": None, "ppo_paper": ["irm", "prm", "verifier"], "ppo_random
 
 @dataclass
 class PipelineConfig:
-    output: str = field(default="runs/tiny", metadata={"help": "Folder for every stage's output and summary.json."})
-    seed: int = field(default=0, metadata={"help": "Seed passed to every stage (model init, evolution, training)."})
-    model: str = field(default="", metadata={"help": "Base model; empty builds the tiny model with init-tiny."})
-    tiny_config: str = field(default="", metadata={"help": "YAML for init-tiny (TinyConfig); empty = defaults."})
-    evolve_config: str = field(default="configs/tiny/evolve.yaml", metadata={"help": "YAML for the evolve stage."})
-    solve_config: str = field(default="configs/tiny/solve.yaml", metadata={"help": "YAML for the solve stage."})
+    output: str = field(
+        default="runs/tiny", metadata={"help": "Folder for every stage's output and summary.json."}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Seed passed to every stage (model init, evolution, training)."}
+    )
+    model: str = field(
+        default="", metadata={"help": "Base model; empty builds the tiny model with init-tiny."}
+    )
+    tiny_config: str = field(
+        default="", metadata={"help": "YAML for init-tiny (TinyConfig); empty = defaults."}
+    )
+    evolve_config: str = field(
+        default="configs/tiny/evolve.yaml", metadata={"help": "YAML for the evolve stage."}
+    )
+    solve_config: str = field(
+        default="configs/tiny/solve.yaml", metadata={"help": "YAML for the solve stage."}
+    )
     sft_config: str = field(default="configs/tiny/sft.yaml", metadata={"help": "YAML for both SFT runs."})
     irm_config: str = field(default="configs/tiny/irm.yaml", metadata={"help": "YAML for train-irm."})
     prm_config: str = field(default="configs/tiny/prm.yaml", metadata={"help": "YAML for train-prm."})
-    label_prm_config: str = field(default="configs/tiny/label_prm.yaml", metadata={"help": "YAML for label-prm."})
+    label_prm_config: str = field(
+        default="configs/tiny/label_prm.yaml", metadata={"help": "YAML for label-prm."}
+    )
     ppo_config: str = field(default="configs/tiny/ppo.yaml", metadata={"help": "YAML for ppo."})
-    stages: list[str] = field(default_factory=lambda: list(DEFAULT_STAGES), metadata={"help": f"Stages to run: {', '.join(STAGES)}."})
+    stages: list[str] = field(
+        default_factory=lambda: list(DEFAULT_STAGES),
+        metadata={"help": f"Stages to run: {', '.join(STAGES)}."},
+    )
     test_size: int = field(default=300, metadata={"help": "Held-out symbolic test problems."})
-    test_seed: int = field(default=1_000_003, metadata={"help": "Seed of the held-out test set (distinct from training seeds)."})
+    test_seed: int = field(
+        default=1_000_003, metadata={"help": "Seed of the held-out test set (distinct from training seeds)."}
+    )
     test_min_ops: int = field(default=1, metadata={"help": "Fewest arithmetic steps in a test problem."})
     test_max_ops: int = field(default=4, metadata={"help": "Most arithmetic steps in a test problem."})
-    val_size: int = field(default=100, metadata={"help": "Validation problems (PPO picks its step on them; never the test set)."})
+    val_size: int = field(
+        default=100,
+        metadata={"help": "Validation problems (PPO picks its step on them; never the test set)."},
+    )
     val_seed: int = field(default=2_000_003, metadata={"help": "Seed of the validation set."})
-    sample_limit: int = field(default=100, metadata={"help": "Test problems for the sampled metrics and the style probe (0: none)."})
-    sample_k: int = field(default=8, metadata={"help": "Samples per problem for pass@1 (sampled), maj@k, pass@k and PRM best-of-k."})
+    sample_limit: int = field(
+        default=100, metadata={"help": "Test problems for the sampled metrics and the style probe (0: none)."}
+    )
+    sample_k: int = field(
+        default=8,
+        metadata={"help": "Samples per problem for pass@1 (sampled), maj@k, pass@k and PRM best-of-k."},
+    )
     sample_temperature: float = field(default=0.8, metadata={"help": "Temperature of those samples."})
-    ppo_max_minutes: float = field(default=2.0, metadata={"help": "Wall-clock budget of the PPO stage (overrides the PPO config's)."})
+    ppo_max_minutes: float = field(
+        default=2.0, metadata={"help": "Wall-clock budget of the PPO stage (overrides the PPO config's)."}
+    )
     eval_batch_size: int = field(default=64, metadata={"help": "Prompts per generate call in evaluation."})
-    eval_max_new_tokens: int = field(default=128, metadata={"help": "Longest generated solution in evaluation."})
+    eval_max_new_tokens: int = field(
+        default=128, metadata={"help": "Longest generated solution in evaluation."}
+    )
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.stages if s not in STAGES]
@@ -95,7 +126,15 @@ class Pipeline:
         print(f"[pipeline] {label}: done in {seconds:.1f}s", flush=True)
         return value, seconds
 
-    def once(self, label: str, done: Path, cls: type, config_path: str, entry: Callable[[Any], Any], **overrides: Any) -> dict[str, Any]:
+    def once(
+        self,
+        label: str,
+        done: Path,
+        cls: type,
+        config_path: str,
+        entry: Callable[[Any], Any],
+        **overrides: Any,
+    ) -> dict[str, Any]:
         """Run ``entry`` on the stage config (YAML + overrides) unless its summary ``done`` exists; return it."""
         from wizardmath.config import load_config
 
@@ -126,7 +165,11 @@ class Pipeline:
         path = self.out / "test.jsonl"
         if not path.exists():
             problems = generate_problems(
-                self.config.test_size, self.config.test_seed, self.config.test_min_ops, self.config.test_max_ops, prefix="test"
+                self.config.test_size,
+                self.config.test_seed,
+                self.config.test_min_ops,
+                self.config.test_max_ops,
+                prefix="test",
             )
             write_jsonl(path, (p.to_dict() for p in problems))
         return path
@@ -138,8 +181,14 @@ class Pipeline:
         path = self.out / "val.jsonl"
         if not path.exists():
             test_texts = {r["problem"] for r in read_jsonl(test_path)}
-            problems = generate_problems(self.config.val_size, self.config.val_seed, self.config.test_min_ops,
-                                         self.config.test_max_ops, exclude=test_texts, prefix="val")
+            problems = generate_problems(
+                self.config.val_size,
+                self.config.val_seed,
+                self.config.test_min_ops,
+                self.config.test_max_ops,
+                exclude=test_texts,
+                prefix="val",
+            )
             write_jsonl(path, (p.to_dict() for p in problems))
         return path
 
@@ -175,7 +224,9 @@ class Pipeline:
             )  # fmt: skip
             self.timed("solve", lambda: solve(config))
             seed_ids = {r["id"] for r in read_jsonl(problems, max_bytes=OWN_FILE) if not r.get("round")}
-            write_jsonl(seeds_only, (r for r in read_jsonl(everything, max_bytes=OWN_FILE) if r["id"] in seed_ids))
+            write_jsonl(
+                seeds_only, (r for r in read_jsonl(everything, max_bytes=OWN_FILE) if r["id"] in seed_ids)
+            )
         return everything, seeds_only
 
     def sft(self, name: str, model: str, data: Path) -> tuple[str, int, float]:
@@ -188,7 +239,9 @@ class Pipeline:
         )  # fmt: skip
         return str(folder), summary["examples"], summary["seconds"]
 
-    def evaluate(self, stage: str, model: str, test_path: Path, train_examples: int, train_seconds: float) -> None:
+    def evaluate(
+        self, stage: str, model: str, test_path: Path, train_examples: int, train_seconds: float
+    ) -> None:
         from wizardmath.eval import EvalConfig, evaluate
 
         config = EvalConfig(
@@ -224,12 +277,20 @@ class Pipeline:
         )  # fmt: skip
         summary, seconds = self.timed(f"sampled eval ({stage})", lambda: evaluate(config))
         row = dict(self.stages.get(stage, {}))
-        row.update({"sampled_pass@1": summary["accuracy"], f"maj@{k}": summary.get(f"maj@{k}"),
-                    f"pass@{k}": summary.get("pass@k", {}).get(str(k)), "sampled_n": summary["n"]})
+        row.update(
+            {
+                "sampled_pass@1": summary["accuracy"],
+                f"maj@{k}": summary.get(f"maj@{k}"),
+                f"pass@{k}": summary.get("pass@k", {}).get(str(k)),
+                "sampled_n": summary["n"],
+            }
+        )
         if prm:
             row[f"prm_best_of_{k}"] = summary.get(f"rerank@{k}")
             row["prm_pair_accuracy"] = prm_pair_accuracy(self.out / "eval" / stage / "sampled.jsonl")
-        row["style"] = run_style_probe(model, test_path, self.config.sample_limit, self.config.eval_max_new_tokens)
+        row["style"] = run_style_probe(
+            model, test_path, self.config.sample_limit, self.config.eval_max_new_tokens
+        )
         row["seconds"] = round(row.get("seconds", 0.0) + seconds, 1)
         self.record(stage, row)
 
@@ -272,8 +333,15 @@ class Pipeline:
         self.record("prm", {k: summary[k] for k in keys if k in summary})
         return str(folder)
 
-    def ppo(self, stage: str, model: str, problems: Path, test_path: Path, val_path: Path,
-            reward_models: dict[str, str]) -> None:
+    def ppo(
+        self,
+        stage: str,
+        model: str,
+        problems: Path,
+        test_path: Path,
+        val_path: Path,
+        reward_models: dict[str, str],
+    ) -> None:
         from wizardmath.config import load_config
         from wizardmath.train.ppo import PPOConfig, train_ppo
 
@@ -284,7 +352,9 @@ class Pipeline:
         paths = {f"{name}_path": path for name, path in reward_models.items() if name in funcs}
         missing = [name for name in ("irm", "prm") if name in funcs and f"{name}_path" not in paths]
         if missing:
-            raise ValueError(f"pipeline stage {stage}: its reward needs the {', '.join(missing)} stage(s) in --stages")
+            raise ValueError(
+                f"pipeline stage {stage}: its reward needs the {', '.join(missing)} stage(s) in --stages"
+            )
         summary = self.once(
             stage, folder / "ppo_summary.json", PPOConfig, self.config.ppo_config, train_ppo,
             model=model, data_path=str(problems), eval_data_path=str(val_path), output_dir=str(folder), report_to="none",
@@ -293,8 +363,14 @@ class Pipeline:
         examples = summary["steps"] * base.batch_size * base.num_samples
         self.evaluate(stage, str(folder), test_path, examples, summary["seconds"])
         keys = ("best_step", "last_step", "accuracy_before", "accuracy")
-        self.record(stage, {**self.stages[stage], **{f"val_{k}" if k.startswith("acc") else k: summary.get(k) for k in keys},
-                            "reward_funcs": funcs})
+        self.record(
+            stage,
+            {
+                **self.stages[stage],
+                **{f"val_{k}" if k.startswith("acc") else k: summary.get(k) for k in keys},
+                "reward_funcs": funcs,
+            },
+        )
         self.sampled(stage, str(folder), test_path)
 
     def run(self) -> dict[str, Any]:
@@ -326,7 +402,9 @@ class Pipeline:
                     if stage in wanted:
                         self.ppo(stage, sft_model, problems, test_path, val_path, trained)
         total = round(time.perf_counter() - start, 1)
-        write_json(self.summary_path, {"stages": self.stages, "total_seconds": total, "config": vars(self.config)})
+        write_json(
+            self.summary_path, {"stages": self.stages, "total_seconds": total, "config": vars(self.config)}
+        )
         print_table(self.stages, total)
         from wizardmath.pipeline_report import write_report
 
@@ -359,8 +437,13 @@ def validate_stage_configs(config: PipelineConfig) -> None:
 
     wanted = set(config.stages)
     with tempfile.TemporaryDirectory() as scratch:
-        stand_ins = {"model": scratch, "data_path": str(Path(scratch) / "data.jsonl"), "output": scratch,
-                     "output_dir": scratch, "seed": config.seed}
+        stand_ins = {
+            "model": scratch,
+            "data_path": str(Path(scratch) / "data.jsonl"),
+            "output": scratch,
+            "output_dir": scratch,
+            "seed": config.seed,
+        }
         for key, needed_by, target in STAGE_CONFIGS:
             path = getattr(config, key)
             if not path or not wanted & set(needed_by) or (key == "tiny_config" and config.model):
@@ -391,7 +474,18 @@ def print_table(stages: dict[str, dict[str, Any]], total: float) -> None:
     from rich.table import Table
 
     table = Table(title=f"wizardmath pipeline ({total:.0f}s in all)")
-    columns = ("stage", "train ex.", "held-out", "n", "T=0.8 p@1", "maj@k", "pass@k", "PRM bo-k", "PRM pairs", "s")
+    columns = (
+        "stage",
+        "train ex.",
+        "held-out",
+        "n",
+        "T=0.8 p@1",
+        "maj@k",
+        "pass@k",
+        "PRM bo-k",
+        "PRM pairs",
+        "s",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column == "stage" else "right")
     for name in STAGES:
@@ -401,13 +495,29 @@ def print_table(stages: dict[str, dict[str, Any]], total: float) -> None:
         if "accuracy" in row:
             metric, n, examples = f"{100 * row['accuracy']:.1f}%", row.get("n"), row.get("train_examples")
         elif "pairwise_accuracy" in row:
-            metric, n, examples = f"pairs {100 * row['pairwise_accuracy']:.1f}%", row.get("eval_pairs"), row.get("train_pairs")
+            metric, n, examples = (
+                f"pairs {100 * row['pairwise_accuracy']:.1f}%",
+                row.get("eval_pairs"),
+                row.get("train_pairs"),
+            )
         else:
-            metric, n, examples = f"AUC {row.get('step_auc', float('nan')):.3f}", row.get("eval_records"), row.get("train_records")
-        table.add_row(name, str(examples if examples is not None else "-"), metric, str(n if n is not None else "-"),
-                      _percent(row.get("sampled_pass@1")), _percent(_first(row, "maj@")), _percent(_first(row, "pass@")),
-                      _percent(_first(row, "prm_best_of_")), f"{row['prm_pair_accuracy']:.3f}" if row.get("prm_pair_accuracy") is not None else "-",
-                      str(row.get("seconds", "-")))
+            metric, n, examples = (
+                f"AUC {row.get('step_auc', float('nan')):.3f}",
+                row.get("eval_records"),
+                row.get("train_records"),
+            )
+        table.add_row(
+            name,
+            str(examples if examples is not None else "-"),
+            metric,
+            str(n if n is not None else "-"),
+            _percent(row.get("sampled_pass@1")),
+            _percent(_first(row, "maj@")),
+            _percent(_first(row, "pass@")),
+            _percent(_first(row, "prm_best_of_")),
+            f"{row['prm_pair_accuracy']:.3f}" if row.get("prm_pair_accuracy") is not None else "-",
+            str(row.get("seconds", "-")),
+        )
     Console(width=max(120, Console().width)).print(table)
 
 

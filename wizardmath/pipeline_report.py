@@ -69,7 +69,9 @@ def write_report(runs: list[Path], output: Path) -> Path | None:
     summaries = [_summary(Path(r)) for r in runs]
     stages = [s for s in ACCURACY_STAGES if any(s in summary for summary in summaries)]
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
-    for offset, (key, label) in enumerate((("accuracy", "greedy"), ("sampled_pass@1", "sampled pass@1 (T=0.8)"))):
+    for offset, (key, label) in enumerate(
+        (("accuracy", "greedy"), ("sampled_pass@1", "sampled pass@1 (T=0.8)"))
+    ):
         means, lows, highs = [], [], []
         for stage in stages:
             values = [100 * s[stage][key] for s in summaries if s.get(stage, {}).get(key) is not None]
@@ -84,8 +86,12 @@ def write_report(runs: list[Path], output: Path) -> Path | None:
     axes[0].set_title(f"accuracy per stage ({len(runs)} run(s): mean, min-max)")
     axes[0].legend(fontsize=8)
     colours = {"ppo": "tab:blue", "ppo_paper": "tab:green", "ppo_random": "tab:red"}
-    for ax, key, title in zip(axes[1:], ("reward/mean", "kl/mean", "eval/accuracy"),
-                              ("training reward", "KL to the reference (nats/response)", "validation accuracy"), strict=True):
+    for ax, key, title in zip(
+        axes[1:],
+        ("reward/mean", "kl/mean", "eval/accuracy"),
+        ("training reward", "KL to the reference (nats/response)", "validation accuracy"),
+        strict=True,
+    ):
         for run in runs:
             for name in PPO_RUNS:
                 path = Path(run) / name / "metrics.jsonl"
@@ -98,8 +104,12 @@ def write_report(runs: list[Path], output: Path) -> Path | None:
                     curve = json.loads(state.read_text()).get("eval_curve") if state.exists() else None
                     points = [tuple(p) for p in curve] if curve else points
                 if points:
-                    ax.plot(*zip(*points, strict=True), color=colours[name], alpha=0.7,
-                            label=name if run == runs[0] else None)
+                    ax.plot(
+                        *zip(*points, strict=True),
+                        color=colours[name],
+                        alpha=0.7,
+                        label=name if run == runs[0] else None,
+                    )
         ax.set_xlabel("PPO step")
         ax.set_title(title)
         if ax.has_data():

@@ -69,24 +69,36 @@ class RewardArguments:
 
     reward_funcs: list[str] = field(
         default_factory=lambda: ["verifier"],
-        metadata={"help": "Reward terms by name (verifier, format, irm, prm) or 'module:function' of your own."},
+        metadata={
+            "help": "Reward terms by name (verifier, format, irm, prm) or 'module:function' of your own."
+        },
     )
     reward_combine: str = field(
         default="product",
-        metadata={"help": "How terms combine: product (the paper's IRM x PRM), weighted_sum, verifier_gated."},
+        metadata={
+            "help": "How terms combine: product (the paper's IRM x PRM), weighted_sum, verifier_gated."
+        },
     )
-    irm_path: str | None = field(default=None, metadata={"help": "Instruction Reward Model folder (for the irm term)."})
-    prm_path: str | None = field(default=None, metadata={"help": "Process Reward Model folder (for the prm term)."})
+    irm_path: str | None = field(
+        default=None, metadata={"help": "Instruction Reward Model folder (for the irm term)."}
+    )
+    prm_path: str | None = field(
+        default=None, metadata={"help": "Process Reward Model folder (for the prm term)."}
+    )
     prm_aggregate: str = field(
-        default="min", metadata={"help": "How step scores become one PRM reward: min (paper), prod, last, mean."}
+        default="min",
+        metadata={"help": "How step scores become one PRM reward: min (paper), prod, last, mean."},
     )
     reward_on_wrong: float = field(
         default=0.0, metadata={"help": "verifier_gated: the reward of a response whose answer is wrong."}
     )
     reward_timeout: float = field(
-        default=10.0, metadata={"help": "Hard wall-clock seconds per sample for a reward term; overruns score 0."}
+        default=10.0,
+        metadata={"help": "Hard wall-clock seconds per sample for a reward term; overruns score 0."},
     )
-    reward_workers: int = field(default=2, metadata={"help": "Worker processes that compute isolated reward terms."})
+    reward_workers: int = field(
+        default=2, metadata={"help": "Worker processes that compute isolated reward terms."}
+    )
 
     def validate_rewards(self, weights: Sequence[float] | None) -> None:
         """Called from the configs' ``__post_init__``: fail at parse time, not mid-training."""
@@ -94,14 +106,20 @@ class RewardArguments:
             raise ValueError(f"reward_funcs is empty; list at least one of {', '.join(REWARDS)}")
         for name in self.reward_funcs:
             if name not in REWARDS and ":" not in name:
-                raise ValueError(f"unknown reward '{name}'; valid: {', '.join(REWARDS)}, or 'module:function'")
+                raise ValueError(
+                    f"unknown reward '{name}'; valid: {', '.join(REWARDS)}, or 'module:function'"
+                )
         if self.reward_combine not in COMBINERS:
             raise ValueError(f"unknown reward_combine '{self.reward_combine}'; valid: {', '.join(COMBINERS)}")
         if weights is not None:
             if self.reward_combine != "weighted_sum":
-                raise ValueError("reward_weights only apply with reward_combine: weighted_sum; remove them or switch")
+                raise ValueError(
+                    "reward_weights only apply with reward_combine: weighted_sum; remove them or switch"
+                )
             if len(weights) != len(self.reward_funcs):
-                raise ValueError(f"reward_weights has {len(weights)} values for {len(self.reward_funcs)} reward_funcs")
+                raise ValueError(
+                    f"reward_weights has {len(weights)} values for {len(self.reward_funcs)} reward_funcs"
+                )
         if self.reward_combine == "verifier_gated" and "verifier" not in self.reward_funcs:
             raise ValueError("reward_combine: verifier_gated needs 'verifier' in reward_funcs")
         if "irm" in self.reward_funcs and not self.irm_path:
@@ -154,7 +172,9 @@ class VerifierReward:
     def __init__(self, workers: int = 1, timeout: float = 10.0):
         self.workers, self.timeout = workers, timeout
 
-    def __call__(self, completions: list[Any], answer: Sequence[Any] | None = None, **_: Any) -> list[float | None]:
+    def __call__(
+        self, completions: list[Any], answer: Sequence[Any] | None = None, **_: Any
+    ) -> list[float | None]:
         from wizardmath.verify import verify_batch
 
         if answer is None:
@@ -177,7 +197,10 @@ def _problems(n: int, problem: Sequence[str] | None, prompts: Sequence[Any] | No
 
 def _load_reward_model(kind: str, path: str) -> Any:
     """``reward_models``' IRM or PRM class, imported on use (reward models need torch)."""
-    module, cls = {"irm": ("reward_models.irm", "InstructionRewardModel"), "prm": ("reward_models.prm", "ProcessRewardModel")}[kind]
+    module, cls = {
+        "irm": ("reward_models.irm", "InstructionRewardModel"),
+        "prm": ("reward_models.prm", "ProcessRewardModel"),
+    }[kind]
     return getattr(importlib.import_module(module), cls).from_pretrained(path)
 
 
@@ -243,7 +266,9 @@ StepEvents = list[tuple[int, float]]  # (character offset into the response, rew
 
 def arithmetic_step_rewards(completions: list[Any], **_: Any) -> list[StepEvents]:
     """-1 at the last character of each arithmetic claim the verifier finds false (see ``arithmetic_reward``)."""
-    return [[(c.end, -1.0) for c in _claims(completion) if c.verdict == "wrong"] for completion in completions]
+    return [
+        [(c.end, -1.0) for c in _claims(completion) if c.verdict == "wrong"] for completion in completions
+    ]
 
 
 STEP_REWARDS: dict[str, Callable[..., list[StepEvents]]] = {"arithmetic": arithmetic_step_rewards}
@@ -259,10 +284,14 @@ class RewardSpec:
 
 
 REWARDS: dict[str, RewardSpec] = {
-    "verifier": RewardSpec(lambda a: VerifierReward(a.reward_workers, a.reward_timeout), False, "gold answer match"),
+    "verifier": RewardSpec(
+        lambda a: VerifierReward(a.reward_workers, a.reward_timeout), False, "gold answer match"
+    ),
     "format": RewardSpec(lambda a: format_reward, False, 'has "The answer is: X"'),
     "arithmetic": RewardSpec(lambda a: arithmetic_reward, False, "share of arithmetic claims that hold"),
-    "irm": RewardSpec(lambda a: IRMReward(_load_reward_model("irm", a.irm_path)), False, "IRM(problem) in [0, 1]"),
+    "irm": RewardSpec(
+        lambda a: IRMReward(_load_reward_model("irm", a.irm_path)), False, "IRM(problem) in [0, 1]"
+    ),
     "prm": RewardSpec(
         lambda a: PRMReward(_load_reward_model("prm", a.prm_path), a.prm_aggregate), False, "PRM step scores"
     ),
@@ -299,7 +328,9 @@ def _values(column: list[float | None], n: int) -> list[float | None]:
     return column if column else [None] * n
 
 
-def combine_product(parts: dict[str, list[float | None]], weights: dict[str, float], on_wrong: float) -> list[float | None]:
+def combine_product(
+    parts: dict[str, list[float | None]], weights: dict[str, float], on_wrong: float
+) -> list[float | None]:
     """Product of the applicable terms (None terms are skipped); None when no term applies."""
     n = len(next(iter(parts.values())))
     out: list[float | None] = []
@@ -309,7 +340,9 @@ def combine_product(parts: dict[str, list[float | None]], weights: dict[str, flo
     return out
 
 
-def combine_weighted_sum(parts: dict[str, list[float | None]], weights: dict[str, float], on_wrong: float) -> list[float | None]:
+def combine_weighted_sum(
+    parts: dict[str, list[float | None]], weights: dict[str, float], on_wrong: float
+) -> list[float | None]:
     """Sum of weight x term over the applicable terms (weights default to 1)."""
     n = len(next(iter(parts.values())))
     out: list[float | None] = []
@@ -319,14 +352,19 @@ def combine_weighted_sum(parts: dict[str, list[float | None]], weights: dict[str
     return out
 
 
-def combine_verifier_gated(parts: dict[str, list[float | None]], weights: dict[str, float], on_wrong: float) -> list[float | None]:
+def combine_verifier_gated(
+    parts: dict[str, list[float | None]], weights: dict[str, float], on_wrong: float
+) -> list[float | None]:
     """Wrong answer: ``on_wrong``; otherwise the product of the other terms (1 when there are none).
 
     Reward models then rank *correct* solutions, and cannot be gamed by a fluent wrong one.
     """
     others = {k: v for k, v in parts.items() if k != "verifier"}
     rest = combine_product(others, weights, on_wrong) if others else [1.0] * len(parts["verifier"])
-    return [on_wrong if ok == 0.0 else (1.0 if r is None else r) for ok, r in zip(parts["verifier"], rest, strict=True)]
+    return [
+        on_wrong if ok == 0.0 else (1.0 if r is None else r)
+        for ok, r in zip(parts["verifier"], rest, strict=True)
+    ]
 
 
 COMBINERS: dict[str, Callable[..., list[float | None]]] = {
@@ -377,7 +415,14 @@ class CombinedReward:
     a term zeroed because it hung or raised (the trainers log both).
     """
 
-    def __init__(self, terms: list[SafeReward], combine: str, weights: Sequence[float] | None, on_wrong: float, pool: WorkerPool | None):
+    def __init__(
+        self,
+        terms: list[SafeReward],
+        combine: str,
+        weights: Sequence[float] | None,
+        on_wrong: float,
+        pool: WorkerPool | None,
+    ):
         self.terms, self.combine, self.on_wrong, self.pool = terms, combine, on_wrong, pool
         self.weights = dict(zip([t.__name__ for t in terms], weights or [1.0] * len(terms), strict=True))
         self.__name__ = f"reward_{combine}"

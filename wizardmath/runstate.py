@@ -31,7 +31,9 @@ from wizardmath.jsonl import repair_jsonl  # noqa: F401 (defined beside JsonlWri
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_LOCKED = 0, 1, 2, 3, 4
-_HELD: dict[Path, tuple[int, int]] = {}  # locks this process holds: (re-entry count, fd); the pipeline nests stages
+_HELD: dict[
+    Path, tuple[int, int]
+] = {}  # locks this process holds: (re-entry count, fd); the pipeline nests stages
 
 
 class OutputLocked(RuntimeError):
@@ -74,8 +76,10 @@ class OutputLock:
                 holder = self._holder(fd)
                 os.close(fd)
                 if not holder:
-                    raise OutputLocked(f"{self.path}: another writer is taking this lock right now; "
-                                       "try again in a few seconds") from None
+                    raise OutputLocked(
+                        f"{self.path}: another writer is taking this lock right now; "
+                        "try again in a few seconds"
+                    ) from None
                 raise OutputLocked(
                     f"{self.path.parent} is being written by pid {holder.get('pid')} on {holder.get('host')} "
                     f"({holder.get('command') or 'wizardmath'}, since {holder.get('since')}); wait for it to end"
@@ -95,12 +99,23 @@ class OutputLock:
         holder = self._holder(fd)
         if holder.get("pid") and holder.get("host") != socket.gethostname():
             os.close(fd)  # a lock file from another machine (a shared disk): its flock may not reach us
-            raise OutputLocked(f"{self.path.parent} is locked by pid {holder.get('pid')} on {holder.get('host')} "
-                               f"({holder.get('command') or 'wizardmath'}); delete {self.path} if that process is gone")
+            raise OutputLocked(
+                f"{self.path.parent} is locked by pid {holder.get('pid')} on {holder.get('host')} "
+                f"({holder.get('command') or 'wizardmath'}); delete {self.path} if that process is gone"
+            )
         if holder.get("pid"):
-            logger.warning("%s: taking over a stale lock of pid %s on %s", self.path, holder.get("pid"), holder.get("host"))
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
-              "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            logger.warning(
+                "%s: taking over a stale lock of pid %s on %s",
+                self.path,
+                holder.get("pid"),
+                holder.get("host"),
+            )
+        me = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": self.command,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode("utf-8"), 0)
         _HELD[self.path] = (1, fd)
@@ -150,8 +165,13 @@ def _same_or_grown(old: dict[str, list], new: dict[str, list]) -> bool:
     return True
 
 
-def check_manifest(manifest: str | os.PathLike, settings: dict[str, Any], outputs: Iterable[str | os.PathLike],
-                   overwrite: bool = False, resume: bool = False) -> None:
+def check_manifest(
+    manifest: str | os.PathLike,
+    settings: dict[str, Any],
+    outputs: Iterable[str | os.PathLike],
+    overwrite: bool = False,
+    resume: bool = False,
+) -> None:
     """Refuse to append to ``outputs`` written with other ``settings``; record them on first write.
 
     ``overwrite`` deletes ``outputs`` (and the manifest) first; ``resume`` continues despite a
@@ -164,7 +184,9 @@ def check_manifest(manifest: str | os.PathLike, settings: dict[str, Any], output
             path.unlink(missing_ok=True)
             Path(str(path) + ".torn").unlink(missing_ok=True)
     has_output = any(p.exists() and p.stat().st_size for p in outputs)
-    if manifest.exists() and has_output:  # with no output yet there is nothing to mix: record the new settings
+    if (
+        manifest.exists() and has_output
+    ):  # with no output yet there is nothing to mix: record the new settings
         try:
             old = json.loads(manifest.read_text(encoding="utf-8"))
         except ValueError:
@@ -174,8 +196,10 @@ def check_manifest(manifest: str | os.PathLike, settings: dict[str, Any], output
         diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if diff and not resume:
             changes = "; ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
-            raise ValueError(f"{manifest.parent} holds output of a run with other data or settings ({changes}); "
-                             "use another --output, --overwrite to start clean, or --resume to carry on anyway")
+            raise ValueError(
+                f"{manifest.parent} holds output of a run with other data or settings ({changes}); "
+                "use another --output, --overwrite to start clean, or --resume to carry on anyway"
+            )
         if diff:
             logger.warning("%s: resuming despite changed settings: %s", manifest, ", ".join(diff))
         return
@@ -198,8 +222,10 @@ def exit_code(result: Any) -> int:
 def merge_counts(old: Any, new: Any) -> Any:
     """Numbers add, dicts merge key by key, anything else takes the newer value (stats across runs)."""
     if isinstance(old, dict) and isinstance(new, dict):
-        return {k: merge_counts(old.get(k), new.get(k)) if k in old and k in new else new.get(k, old.get(k))
-                for k in {**old, **new}}
+        return {
+            k: merge_counts(old.get(k), new.get(k)) if k in old and k in new else new.get(k, old.get(k))
+            for k in {**old, **new}
+        }
     if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(new, bool):
         return old + new
     return new
@@ -215,8 +241,10 @@ def check_model(name: str, what: str = "--model") -> None:
 
     path = Path(name)
     if path.is_dir() and not (path / "config.json").is_file():
-        raise ValueError(f"{what} {name}: not a model folder (no config.json); give a folder written by "
-                         "save_pretrained or `wizardmath init-tiny`, or a hub model name")
+        raise ValueError(
+            f"{what} {name}: not a model folder (no config.json); give a folder written by "
+            "save_pretrained or `wizardmath init-tiny`, or a hub model name"
+        )
     if not path.exists() and (name.startswith((".", "/", "~")) or name.count("/") > 1):
         raise FileNotFoundError(f"{what} {name}: no such model folder")
     try:
@@ -242,8 +270,19 @@ def trainer_lock(output_dir: str, stage: str) -> Any:
 # How every trainer is told to start clean over an earlier run (each has an ``overwrite`` field).
 FRESH_FLAG = "--overwrite true"
 
-TRAINER_SETTINGS = ("model", "dataset", "max_samples", "use_lora", "learning_rate", "per_device_train_batch_size",
-                    "gradient_accumulation_steps", "seed", "lr_scheduler_type", "max_length", "step_format")
+TRAINER_SETTINGS = (
+    "model",
+    "dataset",
+    "max_samples",
+    "use_lora",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "seed",
+    "lr_scheduler_type",
+    "max_length",
+    "step_format",
+)
 
 
 def trainer_settings(config: Any, *data_paths: str | None) -> dict[str, Any]:
@@ -253,7 +292,16 @@ def trainer_settings(config: Any, *data_paths: str | None) -> dict[str, Any]:
     return {**out, "input_files": fingerprint([p for p in data_paths if p])}
 
 
-RL_SETTINGS = ("split", "limit", "eval_data_path", "template", "reward_funcs", "reward_combine", "irm_path", "prm_path")
+RL_SETTINGS = (
+    "split",
+    "limit",
+    "eval_data_path",
+    "template",
+    "reward_funcs",
+    "reward_combine",
+    "irm_path",
+    "prm_path",
+)
 
 
 def rl_settings(config: Any) -> dict[str, Any]:
@@ -275,8 +323,14 @@ def checkpoint_step(checkpoint: str | os.PathLike | None) -> int:
     return 0
 
 
-def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoint: str | None,
-                 overwrite: bool = False, outputs: Iterable[str] = ()) -> None:
+def guard_resume(
+    output_dir: str,
+    stage: str,
+    settings: dict[str, Any],
+    checkpoint: str | None,
+    overwrite: bool = False,
+    outputs: Iterable[str] = (),
+) -> None:
     """A checkpoint is resumed only by a run with the same data and settings; a fresh start records them.
 
     A fresh start into a folder that holds checkpoints of an earlier run is refused (they would stay
@@ -288,21 +342,30 @@ def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoi
     manifest = folder / f"{stage}.run.json"
     settings = json.loads(json.dumps(settings, default=str))
     if overwrite and checkpoint:
-        raise ValueError(f"{stage}: --overwrite true starts fresh, but a checkpoint to resume was given ({checkpoint})")
-    old_checkpoints = sorted((p for p in folder.glob("checkpoint-*") if p.is_dir()),
-                             key=lambda p: (len(p.name), p.name))  # checkpoint-9 before checkpoint-10
+        raise ValueError(
+            f"{stage}: --overwrite true starts fresh, but a checkpoint to resume was given ({checkpoint})"
+        )
+    old_checkpoints = sorted(
+        (p for p in folder.glob("checkpoint-*") if p.is_dir()), key=lambda p: (len(p.name), p.name)
+    )  # checkpoint-9 before checkpoint-10
     if overwrite and is_main_process():
         for path in old_checkpoints:
             shutil.rmtree(path)
         for name in [manifest.name, *outputs]:
             (folder / name).unlink(missing_ok=True)
         if old_checkpoints:
-            logger.warning("%s: --overwrite: deleted %d checkpoint(s) of an earlier run", output_dir, len(old_checkpoints))
+            logger.warning(
+                "%s: --overwrite: deleted %d checkpoint(s) of an earlier run",
+                output_dir,
+                len(old_checkpoints),
+            )
     resumable = [p.name for p in old_checkpoints if checkpoint_step(p) > 0]
     if not overwrite and not checkpoint and resumable:
-        raise ValueError(f"{output_dir} holds checkpoints of an earlier {stage} run ({', '.join(resumable[-3:])}); a fresh "
-                         "start would leave them for the next run to resume: use another output folder, or "
-                         "--overwrite true to delete them and start clean")
+        raise ValueError(
+            f"{output_dir} holds checkpoints of an earlier {stage} run ({', '.join(resumable[-3:])}); a fresh "
+            "start would leave them for the next run to resume: use another output folder, or "
+            "--overwrite true to delete them and start clean"
+        )
     if checkpoint and manifest.exists():
         old = json.loads(manifest.read_text(encoding="utf-8"))
         if "input_files" in old and _same_or_grown(old["input_files"], settings.get("input_files", {})):
@@ -310,8 +373,10 @@ def guard_resume(output_dir: str, stage: str, settings: dict[str, Any], checkpoi
         diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if diff:
             changes = "; ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
-            raise ValueError(f"{output_dir} holds checkpoints of a {stage} run with other data or settings ({changes}); "
-                             f"resuming would not train on them: use another output folder, or {FRESH_FLAG} to start fresh")
+            raise ValueError(
+                f"{output_dir} holds checkpoints of a {stage} run with other data or settings ({changes}); "
+                f"resuming would not train on them: use another output folder, or {FRESH_FLAG} to start fresh"
+            )
         return
     if checkpoint:
         logger.warning("%s: resuming %s without a record of its settings (an older run)", checkpoint, stage)
@@ -326,6 +391,10 @@ def check_trained(stage: str, output_dir: str, start_step: int, end_step: int) -
     if end_step > start_step:
         return
     if start_step:
-        raise ValueError(f"{stage}: trained 0 steps: {output_dir} holds a finished run (step {start_step}) and resuming it "
-                         f"changes nothing; use another output folder, or {FRESH_FLAG} to train again")
-    raise ValueError(f"{stage}: trained 0 steps (no batch to train on? check the data, max_steps and the batch size)")
+        raise ValueError(
+            f"{stage}: trained 0 steps: {output_dir} holds a finished run (step {start_step}) and resuming it "
+            f"changes nothing; use another output folder, or {FRESH_FLAG} to train again"
+        )
+    raise ValueError(
+        f"{stage}: trained 0 steps (no batch to train on? check the data, max_steps and the batch size)"
+    )

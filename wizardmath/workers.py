@@ -283,7 +283,9 @@ class WorkerPool:
         for worker in booting:
             self._release(worker)
 
-    def run(self, jobs: Sequence[Job], timeout: float | None = None, workers: int | None = None) -> list[Outcome]:
+    def run(
+        self, jobs: Sequence[Job], timeout: float | None = None, workers: int | None = None
+    ) -> list[Outcome]:
         """Each job's ``Outcome``, in order; no job runs longer than ``timeout`` seconds of wall clock.
 
         A slot moves its job through three phases without blocking the others: ``boot`` (the worker
@@ -332,7 +334,9 @@ class WorkerPool:
                 if not busy:
                     continue
                 soonest = min(deadline for _, _, deadline in busy.values())
-                ready = wait([slots[slot].conn for slot in busy], timeout=max(0.0, soonest - time.monotonic()))
+                ready = wait(
+                    [slots[slot].conn for slot in busy], timeout=max(0.0, soonest - time.monotonic())
+                )
                 now = time.monotonic()
                 for slot, (phase, job, deadline) in list(busy.items()):
                     if slots[slot].conn in ready:
@@ -343,12 +347,16 @@ class WorkerPool:
                             continue
                         if phase == "run":
                             del busy[slot]
-                            results[job] = Outcome(True, value) if status == "ok" else Outcome(False, error=value)
+                            results[job] = (
+                                Outcome(True, value) if status == "ok" else Outcome(False, error=value)
+                            )
                         else:  # "ready" after boot, "defined" after load: on to the next phase
                             slots[slot].ready = True
                             advance(slot, job)
                     elif now >= deadline:
-                        fail(slot, f"timeout: over {limit:g}s" if phase == "run" else "worker failed to start")
+                        fail(
+                            slot, f"timeout: over {limit:g}s" if phase == "run" else "worker failed to start"
+                        )
         finally:
             for slot, worker in enumerate(slots):
                 if slot in busy:  # interrupted mid-job: its late answer must not reach the next caller

@@ -19,7 +19,14 @@ pytestmark = pytest.mark.timeout(30)
 
 def backend(server, **kwargs) -> OpenAIBackend:
     """A backend with test-speed backoff (10-50 ms) and seeded jitter."""
-    options = {"model": "m", "concurrency": 16, "timeout": 5.0, "backoff_base": 0.01, "backoff_max": 0.05, "retry_seed": 0}
+    options = {
+        "model": "m",
+        "concurrency": 16,
+        "timeout": 5.0,
+        "backoff_base": 0.01,
+        "backoff_max": 0.05,
+        "retry_seed": 0,
+    }
     return OpenAIBackend(base_url=server.base_url, **{**options, **kwargs})
 
 
@@ -30,12 +37,21 @@ def texts(results) -> list[list[str]]:
 def test_chat_round_trip_sends_the_sampling_parameters():
     with serve() as server:
         b = backend(server)
-        out = b.generate(["2+2?", [{"role": "system", "content": "be brief"}, {"role": "user", "content": "3+3?"}]],
-                         SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=40, stop=("\n\n",), seed=11))
+        out = b.generate(
+            ["2+2?", [{"role": "system", "content": "be brief"}, {"role": "user", "content": "3+3?"}]],
+            SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=40, stop=("\n\n",), seed=11),
+        )
     assert texts(out) == [["echo[0|11]: 2+2?"], ["echo[0|11]: be brief\n\n3+3?"]]
     first = next(body for body in server.bodies if body["messages"][-1]["content"] == "2+2?")
-    assert first == {"model": "m", "messages": [{"role": "user", "content": "2+2?"}], "temperature": 0.7,
-                     "top_p": 0.9, "max_tokens": 40, "stop": ["\n\n"], "seed": 11}  # no "n" when n == 1
+    assert first == {
+        "model": "m",
+        "messages": [{"role": "user", "content": "2+2?"}],
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_tokens": 40,
+        "stop": ["\n\n"],
+        "seed": 11,
+    }  # no "n" when n == 1
     g = out[0][0]
     assert (g.prompt_tokens, g.completion_tokens, g.finish_reason, g.error) == (1, 2, "stop", None)
     assert g.meta == {"attempts": 1}
@@ -44,7 +60,10 @@ def test_chat_round_trip_sends_the_sampling_parameters():
 def test_text_completions_flatten_chat_prompts_and_add_extra_body():
     with serve() as server:
         b = backend(server, chat=False, extra_body={"top_k": 5})
-        out = b.generate(["1 + 1 =", [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]], SamplingParams())
+        out = b.generate(
+            ["1 + 1 =", [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]],
+            SamplingParams(),
+        )
     assert texts(out) == [["echo[0|None]: 1 + 1 ="], ["echo[0|None]: a\n\nb"]]
     assert all(body["top_k"] == 5 and "prompt" in body and "messages" not in body for body in server.bodies)
 
@@ -81,7 +100,12 @@ def test_server_ignoring_n_is_topped_up():
 
 
 KINDS = ["rate_limit", "server_error", "malformed", "truncated"]
-REASON = {"rate_limit": "rate_limit", "server_error": "server_error", "malformed": "malformed", "truncated": "protocol"}
+REASON = {
+    "rate_limit": "rate_limit",
+    "server_error": "server_error",
+    "malformed": "malformed",
+    "truncated": "protocol",
+}
 
 
 def test_faults_lose_nothing_and_every_retry_is_counted():
@@ -142,7 +166,9 @@ def test_unreachable_server_fails_as_connection_errors():
     with socket.socket() as sock:  # a port that nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    b = OpenAIBackend(base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=2, backoff_base=0.01, backoff_max=0.02)
+    b = OpenAIBackend(
+        base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=2, backoff_base=0.01, backoff_max=0.02
+    )
     out = b.generate(["x"], SamplingParams())
     assert out[0][0].error == "connection: gave up after 3 attempts"
     assert b.stats["retries"] == {"connection": 2}
@@ -270,32 +296,40 @@ def test_documented_defaults():
     assert params["requests_per_minute"].default is None and params["tokens_per_minute"].default is None
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"concurrency": 0}, "concurrency must be >= 1"),
-    ({"max_retries": -1}, "max_retries must be >= 0"),
-    ({"timeout": 0}, "timeout must be > 0"),
-    ({"backoff_base": 2.0, "backoff_max": 1.0}, "backoff_base <= backoff_max"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"concurrency": 0}, "concurrency must be >= 1"),
+        ({"max_retries": -1}, "max_retries must be >= 0"),
+        ({"timeout": 0}, "timeout must be > 0"),
+        ({"backoff_base": 2.0, "backoff_max": 1.0}, "backoff_base <= backoff_max"),
+    ],
+)
 def test_bad_settings_say_what_to_set(kwargs, message):
     with pytest.raises(ValueError, match=message):
         OpenAIBackend(base_url="http://127.0.0.1:1/v1", model="m", **kwargs)
 
 
-@pytest.mark.parametrize(("headers", "seconds"), [
-    ({"retry-after": "2"}, 2.0),
-    ({"retry-after": "0.5"}, 0.5),
-    ({"retry-after-ms": "250"}, 0.25),
-    ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # the precise one first
-    ({"retry-after": "soon"}, None),
-    ({}, None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # the precise one first
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
 def test_parse_retry_after(headers, seconds):
     assert parse_retry_after(headers) == seconds
 
 
 def test_parse_retry_after_http_date():
-    assert parse_retry_after({"retry-after": formatdate(time.time() + 30, usegmt=True)}) == pytest.approx(30, abs=1.5)
+    assert parse_retry_after({"retry-after": formatdate(time.time() + 30, usegmt=True)}) == pytest.approx(
+        30, abs=1.5
+    )
     assert parse_retry_after({"retry-after": formatdate(time.time() - 30, usegmt=True)}) == 0.0
 
 
@@ -311,8 +345,10 @@ def test_overlapping_calls_on_one_loop_share_the_client_safely():
 
         async def run():
             async with b:
-                return await asyncio.gather(b.agenerate(["fast"], SamplingParams()),
-                                            b.agenerate(["slow 1", "slow 2"], SamplingParams()))
+                return await asyncio.gather(
+                    b.agenerate(["fast"], SamplingParams()),
+                    b.agenerate(["slow 1", "slow 2"], SamplingParams()),
+                )
 
         fast, slow = asyncio.run(run())
     assert texts(fast) == [["ok fast"]] and texts(slow) == [["ok slow 1"], ["ok slow 2"]]

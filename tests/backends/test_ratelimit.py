@@ -165,7 +165,7 @@ def test_never_more_than_the_burst_plus_the_rate_in_any_window(rate, burst, amou
     capacity, per_second = lim.tokens.capacity, rate / 60
     for i in range(len(times)):
         for j in range(i, len(times)):
-            granted = sum(amounts[i:j + 1])
-            allowance = capacity + per_second * (times[j] - times[i]) + max(amounts[i:j + 1])
+            granted = sum(amounts[i : j + 1])
+            allowance = capacity + per_second * (times[j] - times[i]) + max(amounts[i : j + 1])
             assert granted <= allowance + 1e-6
     assert times == sorted(times)

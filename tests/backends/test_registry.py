@@ -11,7 +11,9 @@ from wizardmath.backends import BACKENDS, FakeBackend, SamplingParams, get_backe
 
 
 def test_the_registry_names_no_package_above_it():
-    assert all(target.startswith("wizardmath.backends.") for name, target in BACKENDS.items() if name != "symbolic")
+    assert all(
+        target.startswith("wizardmath.backends.") for name, target in BACKENDS.items() if name != "symbolic"
+    )
 
 
 def test_symbolic_is_registered_by_the_evol_package_on_import():

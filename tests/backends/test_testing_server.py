@@ -44,7 +44,10 @@ def test_chat_completion_has_the_openai_shape():
     body = json.loads(raw)
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert body["object"] == "chat.completion" and body["model"] == "tiny"
-    assert [c["message"]["content"] for c in body["choices"]] == ["echo[0|7]: what is 2+2", "echo[1|7]: what is 2+2"]
+    assert [c["message"]["content"] for c in body["choices"]] == [
+        "echo[0|7]: what is 2+2",
+        "echo[1|7]: what is 2+2",
+    ]
     assert [c["index"] for c in body["choices"]] == [0, 1]
     # Whitespace-word token counts: 3 prompt words, 2 x 4 completion words.
     assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 8, "total_tokens": 11}
@@ -53,7 +56,10 @@ def test_chat_completion_has_the_openai_shape():
 def test_text_completion_and_the_get_routes():
     with serve(model="tiny") as server:
         status, _, raw = post(server, "/completions", {"model": "m", "prompt": "1 + 1 ="})
-        assert get(server, "/v1/models") == (200, {"object": "list", "data": [{"id": "tiny", "object": "model", "owned_by": "local"}]})
+        assert get(server, "/v1/models") == (
+            200,
+            {"object": "list", "data": [{"id": "tiny", "object": "model", "owned_by": "local"}]},
+        )
         assert get(server, "/health") == (200, {"status": "ok"})
         assert get(server, "/nope")[0] == 404
         assert post(server, "/embeddings", {"input": "x"})[0] == 404
@@ -66,9 +72,13 @@ def test_text_completion_and_the_get_routes():
 
 
 def test_each_fault_misbehaves_as_documented():
-    plan = cycle_faults([Fault("rate_limit", retry_after=1.5), "server_error", "bad_request", "malformed", "truncated"])
+    plan = cycle_faults(
+        [Fault("rate_limit", retry_after=1.5), "server_error", "bad_request", "malformed", "truncated"]
+    )
     with serve(faults=plan) as server:
-        status, headers, raw = post(server, "/chat/completions", {**CHAT, "messages": [{"role": "user", "content": "a"}]})
+        status, headers, raw = post(
+            server, "/chat/completions", {**CHAT, "messages": [{"role": "user", "content": "a"}]}
+        )
         assert status == 429 and headers["Retry-After"] == "1.5"
         assert json.loads(raw)["error"]["type"] == "rate_limit_error"
         assert post(server, "/completions", {"model": "m", "prompt": "b"})[0] == 500
@@ -81,9 +91,19 @@ def test_each_fault_misbehaves_as_documented():
             post(server, "/completions", {"model": "m", "prompt": "e"})
         # Second attempts of the same prompts succeed (attempts=1 by default).
         assert post(server, "/completions", {"model": "m", "prompt": "b"})[0] == 200
-        assert post(server, "/chat/completions", {**CHAT, "messages": [{"role": "user", "content": "a"}]})[0] == 200
-    assert server.counts == {"requests": 7, "responses": 2, "rate_limit": 1, "server_error": 1,
-                             "bad_request": 1, "malformed": 1, "truncated": 1}
+        assert (
+            post(server, "/chat/completions", {**CHAT, "messages": [{"role": "user", "content": "a"}]})[0]
+            == 200
+        )
+    assert server.counts == {
+        "requests": 7,
+        "responses": 2,
+        "rate_limit": 1,
+        "server_error": 1,
+        "bad_request": 1,
+        "malformed": 1,
+        "truncated": 1,
+    }
 
 
 def test_hang_outlasts_the_client_timeout_and_stopping_the_server_ends_it():
@@ -124,7 +144,9 @@ def test_sixty_four_slow_requests_run_at_once():
     """The default listen backlog (5) would refuse most of these; ours holds 1024."""
     with serve(delay=1.0) as server, ThreadPoolExecutor(64) as pool:
         start = time.perf_counter()
-        statuses = list(pool.map(lambda i: post(server, "/completions", {"model": "m", "prompt": f"q{i}"})[0], range(64)))
+        statuses = list(
+            pool.map(lambda i: post(server, "/completions", {"model": "m", "prompt": f"q{i}"})[0], range(64))
+        )
         elapsed = time.perf_counter() - start
     assert statuses == [200] * 64
     assert server.max_in_flight == 64
@@ -133,7 +155,11 @@ def test_sixty_four_slow_requests_run_at_once():
 
 def test_echo_is_deterministic():
     body = {"n": 2, "seed": 3}
-    assert echo("hi", body) == echo([{"role": "user", "content": "hi"}], body) == ["echo[0|3]: hi", "echo[1|3]: hi"]
+    assert (
+        echo("hi", body)
+        == echo([{"role": "user", "content": "hi"}], body)
+        == ["echo[0|3]: hi", "echo[1|3]: hi"]
+    )
 
 
 def test_server_threads_do_not_leak():
@@ -151,8 +177,11 @@ def test_command_line_server_prints_its_url_and_serves():
     import sys
     import urllib.request
 
-    proc = subprocess.Popen([sys.executable, "-m", "wizardmath.backends.testing", "--delay", "0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wizardmath.backends.testing", "--delay", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         base_url = proc.stdout.readline().strip()
         assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
@@ -169,8 +198,23 @@ def test_benchmark_runs_small_and_reports_both_targets():
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "evol_bench.py"
-    result = subprocess.run([sys.executable, str(script), "--requests", "24", "--concurrency", "8", "--delay", "0.05",
-                             "--sequential", "6"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--requests",
+            "24",
+            "--concurrency",
+            "8",
+            "--delay",
+            "0.05",
+            "--sequential",
+            "6",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode in (0, 1), result.stderr  # 1 = a target missed, which a tiny run may
     out = result.stdout
     assert "concurrent: 24 requests at concurrency 8" in out

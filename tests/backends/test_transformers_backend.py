@@ -28,7 +28,10 @@ from wizardmath.backends.transformers_backend import (
         ("Step 1: 3.\nThe answer is: 3\nStep 2: more", "Step 1: 3.\nThe answer is: 3"),
         ("The answer is: 3\n\n### Instruction: next", "The answer is: 3"),
         ("the answer is 3.\nmore", "the answer is 3."),  # lower case, no colon
-        ("The answer is:\n\n$\\frac{1}{2}$\nmore", "The answer is:\n\n$\\frac{1}{2}$"),  # answer on the next line
+        (
+            "The answer is:\n\n$\\frac{1}{2}$\nmore",
+            "The answer is:\n\n$\\frac{1}{2}$",
+        ),  # answer on the next line
         ("The answer is: 3", "The answer is: 3"),  # unfinished line: nothing to cut
         ("no marker\nat all\n", "no marker\nat all\n"),
     ],

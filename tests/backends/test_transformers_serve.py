@@ -53,14 +53,21 @@ def local_greedy(responder):
 
     def run(prompt: str, chat: bool) -> tuple[str, int, int]:
         if chat:
-            ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True)
+            ids = tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], add_generation_prompt=True
+            )
             ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
         else:
             ids = tokenizer(prompt)["input_ids"]
         with torch_threads(1), torch.no_grad():
-            out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                                 max_new_tokens=MAX_NEW, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        new = out[0, len(ids):].tolist()
+            out = model.generate(
+                torch.tensor([ids]),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                max_new_tokens=MAX_NEW,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new = out[0, len(ids) :].tolist()
         if tokenizer.eos_token_id in new:
             new = new[: new.index(tokenizer.eos_token_id)]
         return tokenizer.decode(new, skip_special_tokens=True), len(ids), len(new)
@@ -88,7 +95,9 @@ def test_model_server_samples_n_with_a_seed_reproducibly(model_server):
     before = model_server.counts["requests"]
     sampling = SamplingParams(temperature=1.0, max_new_tokens=MAX_NEW, n=3, seed=1)
     first, again = (backend.generate(PROMPTS[:1], sampling)[0] for _ in range(2))
-    other = backend.generate(PROMPTS[:1], SamplingParams(temperature=1.0, max_new_tokens=MAX_NEW, n=3, seed=2))[0]
+    other = backend.generate(
+        PROMPTS[:1], SamplingParams(temperature=1.0, max_new_tokens=MAX_NEW, n=3, seed=2)
+    )[0]
     assert [g.text for g in first] == [g.text for g in again]  # seeded: repeatable
     assert len({g.text for g in first}) > 1  # three samples, not one copied
     assert [g.text for g in first] != [g.text for g in other]
@@ -121,8 +130,17 @@ def transformers_serve(tiny_model_dir: Path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [shutil.which("transformers", path=os.path.dirname(sys.executable)), "serve", str(tiny_model_dir),
-               "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+    command = [
+        shutil.which("transformers", path=os.path.dirname(sys.executable)),
+        "serve",
+        str(tiny_model_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+    ]
     # One CPU thread: the tiny model gains nothing from more, and they thrash on a busy machine.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
@@ -155,7 +173,9 @@ def test_transformers_serve_matches_local_greedy_generate(transformers_serve, ti
 
 def test_transformers_serve_ignores_n_and_the_backend_tops_up(transformers_serve, tiny_model_dir):
     backend = OpenAIBackend(base_url=transformers_serve, model=None, timeout=90.0)  # model from /v1/models
-    gens = backend.generate(PROMPTS[:1], SamplingParams(max_new_tokens=MAX_NEW, n=2, temperature=1.0, seed=0))[0]
+    gens = backend.generate(
+        PROMPTS[:1], SamplingParams(max_new_tokens=MAX_NEW, n=2, temperature=1.0, seed=0)
+    )[0]
     assert backend.model == str(tiny_model_dir)
     assert len(gens) == 2 and all(g.text and g.error is None for g in gens)
     assert backend.stats["n_ignored"] == 1 and backend.stats["requests"] == 2

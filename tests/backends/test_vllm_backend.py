@@ -34,9 +34,14 @@ def test_without_a_gpu_the_error_points_to_the_transformers_backend() -> None:
 def test_vllm_generates_n_samples_and_cuts_at_the_answer_line(tiny_model_dir: Path) -> None:
     backend = get_backend("vllm", model=str(tiny_model_dir), gpu_memory_utilization=0.3, max_model_len=1024)
     try:
-        out = backend.generate(["1 + 1 =", "Weng earns $12 an hour."], SamplingParams(temperature=1.0, n=3, max_new_tokens=16, seed=0))
+        out = backend.generate(
+            ["1 + 1 =", "Weng earns $12 an hour."],
+            SamplingParams(temperature=1.0, n=3, max_new_tokens=16, seed=0),
+        )
         assert [len(g) for g in out] == [3, 3]
-        assert all(0 < x.completion_tokens <= 16 and x.finish_reason in ("stop", "length") for g in out for x in g)
+        assert all(
+            0 < x.completion_tokens <= 16 and x.finish_reason in ("stop", "length") for g in out for x in g
+        )
         greedy = backend.generate(["1 + 1 ="], SamplingParams(max_new_tokens=16))
         assert greedy == backend.generate(["1 + 1 ="], SamplingParams(max_new_tokens=16))
     finally:

@@ -61,10 +61,30 @@ def test_clean_answer_edge_cases():
 def test_gold_completions_score_100(name, tmp_path):
     problems = load_problems(name, FIXTURES / f"{name}.jsonl")
     completions = tmp_path / "gold.jsonl"
-    completions.write_text("".join(json.dumps({"id": p.id, "completion": f"Step 1: work.\nThe answer is: {p.answer}"}) + "\n"
-                                   for p in problems))
+    completions.write_text(
+        "".join(
+            json.dumps({"id": p.id, "completion": f"Step 1: work.\nThe answer is: {p.answer}"}) + "\n"
+            for p in problems
+        )
+    )
     out = tmp_path / "out"
-    assert main(["eval", "--dataset", name, "--data-path", str(FIXTURES / f"{name}.jsonl"), "--completions",
-                 str(completions), "--output", str(out), "--progress", "false"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--dataset",
+                name,
+                "--data-path",
+                str(FIXTURES / f"{name}.jsonl"),
+                "--completions",
+                str(completions),
+                "--output",
+                str(out),
+                "--progress",
+                "false",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / f"{name}.summary.json").read_text())
     assert summary["n"] == len(problems) and summary["accuracy"] == 1.0

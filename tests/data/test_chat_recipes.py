@@ -23,7 +23,9 @@ def bos_template_model(tiny_model_dir, tmp_path_factory) -> Path:
     shutil.copytree(tiny_model_dir, folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     bos = (tokenizer.bos_token, tokenizer.bos_token_id)
-    tokenizer._tokenizer.post_processor = processors.TemplateProcessing(single=f"{bos[0]} $A", special_tokens=[bos])
+    tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos[0]} $A", special_tokens=[bos]
+    )
     tokenizer.chat_template = "{{ bos_token }}" + tokenizer.chat_template
     tokenizer.save_pretrained(folder)
     return folder
@@ -39,8 +41,12 @@ def test_chat_prompt_renders_the_template_and_keeps_one_bos(tiny_model_dir, bos_
         assert "What is 2 + 3?" in text and CHAT_INSTRUCTION.split("{instruction}")[1].strip() in text
         ids = tokenizer(text)["input_ids"]  # what PPO, GRPO and the PRM do
         assert ids.count(tokenizer.bos_token_id) <= 1
-    raw = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
-    assert tokenizer(raw)["input_ids"].count(tokenizer.bos_token_id) == 2  # the double BOS format_prompt avoids
+    raw = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
+    assert (
+        tokenizer(raw)["input_ids"].count(tokenizer.bos_token_id) == 2
+    )  # the double BOS format_prompt avoids
 
 
 def test_prm_encodes_chat_prompts_with_one_bos(bos_template_model):
@@ -49,7 +55,9 @@ def test_prm_encodes_chat_prompts_with_one_bos(bos_template_model):
     from reward_models.prm import StepFormat, encode_steps
 
     tokenizer = AutoTokenizer.from_pretrained(bos_template_model)
-    ids, _ = encode_steps(tokenizer, "What is 2 + 3?", ["2 + 3 = 5", f"{ANSWER_PREFIX}5"], StepFormat("chat", "", "\n"), 256)
+    ids, _ = encode_steps(
+        tokenizer, "What is 2 + 3?", ["2 + 3 = 5", f"{ANSWER_PREFIX}5"], StepFormat("chat", "", "\n"), 256
+    )
     assert ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
     assert "<|assistant|>" in tokenizer.decode(ids)
 
@@ -57,23 +65,47 @@ def test_prm_encodes_chat_prompts_with_one_bos(bos_template_model):
 def test_label_prm_with_chat_template_reads_solve_rows_and_samples(bos_template_model, tmp_path):
     from reward_models.labelers import LabelConfig, label_prm
 
-    rows = [{"id": f"p{i}", "problem": f"What is {i} + 2?", "prompt": [{"role": "user", "content": CHAT_INSTRUCTION.format(instruction=f"What is {i} + 2?")}],
-             "completion": [{"role": "assistant", "content": f"Step 1: {i} + 2 = {i + 2}\n{ANSWER_PREFIX}{i + 2}"}],
-             "answer": str(i + 2)} for i in range(3)]
+    rows = [
+        {
+            "id": f"p{i}",
+            "problem": f"What is {i} + 2?",
+            "prompt": [{"role": "user", "content": CHAT_INSTRUCTION.format(instruction=f"What is {i} + 2?")}],
+            "completion": [
+                {"role": "assistant", "content": f"Step 1: {i} + 2 = {i + 2}\n{ANSWER_PREFIX}{i + 2}"}
+            ],
+            "answer": str(i + 2),
+        }
+        for i in range(3)
+    ]
     solutions = tmp_path / "sft.jsonl"
     solutions.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "labels.jsonl"
     label_prm(LabelConfig(solutions_path=str(solutions), output=str(out), template="chat"))
     labelled = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["prompt"] for r in labelled] == [f"What is {i} + 2?" for i in range(3)]  # the problem, not the instruction
+    assert [r["prompt"] for r in labelled] == [
+        f"What is {i} + 2?" for i in range(3)
+    ]  # the problem, not the instruction
     assert all(r["labels"][-1] is True for r in labelled)  # the answer line is right
 
     problems = tmp_path / "problems.jsonl"
-    problems.write_text("".join(json.dumps({"id": f"q{i}", "problem": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
-                                for i in range(2)))
+    problems.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "problem": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
+            for i in range(2)
+        )
+    )
     sampled = tmp_path / "sampled.jsonl"
-    label_prm(LabelConfig(model=str(bos_template_model), data_path=str(problems), output=str(sampled), template="chat",
-                          num_samples=2, max_new_tokens=24, batch_size=4))
+    label_prm(
+        LabelConfig(
+            model=str(bos_template_model),
+            data_path=str(problems),
+            output=str(sampled),
+            template="chat",
+            num_samples=2,
+            max_new_tokens=24,
+            batch_size=4,
+        )
+    )
     assert sampled.exists()  # the tiny model's samples went through the chat template without error
 
 

@@ -12,7 +12,9 @@ def test_data_show_gsm8k(gsm8k_test, capsys):
 
 
 def test_data_show_math500(math500_test, capsys):
-    assert main(["data", "show", "--dataset", "math500", "--data-path", str(math500_test), "--limit", "1"]) == 0
+    assert (
+        main(["data", "show", "--dataset", "math500", "--data-path", str(math500_test), "--limit", "1"]) == 0
+    )
     assert r'"answer": "\\left( 3, \\frac{\\pi}{2} \\right)"' in capsys.readouterr().out
 
 
@@ -21,7 +23,23 @@ def test_data_stats_and_convert(math500_test, tmp_path, capsys):
     stats = json.loads(capsys.readouterr().out)
     assert stats["records"] == 500 and sum(stats["levels"].values()) == 500
     out = tmp_path / "m.jsonl"
-    assert main(["data", "convert", "--dataset", "math500", "--data-path", str(math500_test), "--limit", "3", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "convert",
+                "--dataset",
+                "math500",
+                "--data-path",
+                str(math500_test),
+                "--limit",
+                "3",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert len(out.read_text().splitlines()) == 3
 
 

@@ -52,8 +52,18 @@ def test_math_original_format_level_strings_and_boxed(tmp_path):
     path = write_jsonl(
         tmp_path / "math.jsonl",
         [
-            {"problem": "What is $1+1$?", "solution": "Clearly $1+1=\\boxed{2}$.", "level": "Level 3", "type": "Algebra"},
-            {"problem": "Nested?", "solution": "So $\\boxed{\\frac{1}{\\sqrt{2}}}$.", "level": "Level ?", "type": "Geometry"},
+            {
+                "problem": "What is $1+1$?",
+                "solution": "Clearly $1+1=\\boxed{2}$.",
+                "level": "Level 3",
+                "type": "Algebra",
+            },
+            {
+                "problem": "Nested?",
+                "solution": "So $\\boxed{\\frac{1}{\\sqrt{2}}}$.",
+                "level": "Level ?",
+                "type": "Geometry",
+            },
         ],
     )
     first, second = load_problems("math", path, split="train")
@@ -71,7 +81,15 @@ def test_generic_jsonl_with_field_map_and_guesses(tmp_path):
 
 
 def test_generic_keeps_record_fields_and_extra_meta(tmp_path):
-    row = {"id": "e1", "problem": "p", "answer": "1", "parent_id": "s1", "round": 2, "operation": "deepen", "note": "hi"}
+    row = {
+        "id": "e1",
+        "problem": "p",
+        "answer": "1",
+        "parent_id": "s1",
+        "round": 2,
+        "operation": "deepen",
+        "note": "hi",
+    }
     (problem,) = load_problems("jsonl", write_jsonl(tmp_path / "evo.jsonl", [row]))
     assert (problem.parent_id, problem.round, problem.operation) == ("s1", 2, "deepen")
     assert problem.meta == {"note": "hi"}
@@ -92,7 +110,9 @@ def test_hub_path_through_load_dataset_on_a_local_folder(tmp_path):
     """The hub code path is `datasets.load_dataset(name, split=...)`; a local folder stands in for the hub."""
     folder = tmp_path / "my-org__my-math"
     folder.mkdir()
-    write_jsonl(folder / "test.jsonl", [{"question": "1+1?", "answer": "2"}, {"question": "2+2?", "answer": "4"}])
+    write_jsonl(
+        folder / "test.jsonl", [{"question": "1+1?", "answer": "2"}, {"question": "2+2?", "answer": "4"}]
+    )
     problems = load_problems(str(folder), split="test")
     assert [p.answer for p in problems] == ["2", "4"]
     assert problems[0].id == "my-org__my-math/test/0"
@@ -124,7 +144,9 @@ def test_jsonl_without_path():
 
 
 def test_broken_json_line_names_file_and_line(tmp_path):
-    path = write_jsonl(tmp_path / "g.jsonl", [{"question": "q", "answer": "#### 1"}, '{"question": "q", "answer": '])
+    path = write_jsonl(
+        tmp_path / "g.jsonl", [{"question": "q", "answer": "#### 1"}, '{"question": "q", "answer": ']
+    )
     with pytest.raises(DataError, match=rf"{path}:2: invalid JSON"):
         load_problems("gsm8k", path)
 
@@ -181,7 +203,12 @@ def test_math_hub_source_reads_every_subject_config(tmp_path, monkeypatch):
     folder = tmp_path / "hendrycks_math"
     for subject, answer in (("algebra", "1"), ("geometry", "2")):
         (folder / subject).mkdir(parents=True)
-        row = {"problem": f"{subject}?", "solution": f"so \\boxed{{{answer}}}", "level": "Level 2", "type": subject.title()}
+        row = {
+            "problem": f"{subject}?",
+            "solution": f"so \\boxed{{{answer}}}",
+            "level": "Level 2",
+            "type": subject.title(),
+        }
         write_jsonl(folder / subject / "test.jsonl", [row])
     (folder / "README.md").write_text(
         "---\nconfigs:\n"

@@ -7,7 +7,10 @@ from wizardmath.data.splits import lineage_roots, split_problems
 
 def family(root: str, n: int) -> list[dict]:
     rows = [{"id": root, "problem": f"{root}?"}]
-    rows += [{"id": f"{root}.{i}", "parent_id": root if i == 0 else f"{root}.{i - 1}", "problem": "p"} for i in range(n)]
+    rows += [
+        {"id": f"{root}.{i}", "parent_id": root if i == 0 else f"{root}.{i - 1}", "problem": "p"}
+        for i in range(n)
+    ]
     return rows
 
 

@@ -43,9 +43,13 @@ def test_build_prompt_and_chat_text_are_the_one_chat_or_template_choice(tiny_mod
     from wizardmath.data.templates import build_prompt, chat_text
 
     assert build_prompt("What is 2+2?", "wizardmath") == format_prompt("What is 2+2?")
-    assert build_prompt("What is 2+2?", "chat") == chat_messages("What is 2+2?")  # each backend renders messages its way
+    assert build_prompt("What is 2+2?", "chat") == chat_messages(
+        "What is 2+2?"
+    )  # each backend renders messages its way
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     messages = chat_messages("What is 2+2?")
     assert chat_text(messages, tokenizer).startswith("<|user|>\nWhat is 2+2?")
     tokenizer.chat_template = None  # no template: the contents, flattened
-    assert chat_text(messages, tokenizer) == messages[0]["content"] and chat_text("as is", tokenizer) == "as is"
+    assert (
+        chat_text(messages, tokenizer) == messages[0]["content"] and chat_text("as is", tokenizer) == "as is"
+    )

@@ -39,9 +39,11 @@ def test_unknown_format_lists_the_valid_ones() -> None:
 
 def test_grade_chunk_record_fields() -> None:
     problem = MathProblem(id="p1", problem="3+4", answer="7", level=2, subject="Algebra")
-    gens = [Generation("The answer is: 7", completion_tokens=5, finish_reason="stop"),
-            Generation("The answer is: 8", completion_tokens=6, finish_reason="length"),
-            Generation("The answer is: 7.0", completion_tokens=7, finish_reason="stop")]
+    gens = [
+        Generation("The answer is: 7", completion_tokens=5, finish_reason="stop"),
+        Generation("The answer is: 8", completion_tokens=6, finish_reason="length"),
+        Generation("The answer is: 7.0", completion_tokens=7, finish_reason="stop"),
+    ]
     [record] = grade_chunk([problem], [gens], workers=0)
     assert record["id"] == "p1" and record["gold"] == "7" and record["level"] == 2
     assert record["completions"] == [g.text for g in gens]

@@ -87,8 +87,22 @@ def test_ks_for_sample_counts() -> None:
 
 def test_summary_by_level_subject_and_order_independence() -> None:
     records = [
-        {"id": "a", "correct": [True, False], "answers": ["1", None], "level": 1, "subject": "Algebra", "maj_correct": True},
-        {"id": "b", "correct": [False, False], "answers": ["2", "3"], "level": 2, "subject": "Algebra", "maj_correct": False},
+        {
+            "id": "a",
+            "correct": [True, False],
+            "answers": ["1", None],
+            "level": 1,
+            "subject": "Algebra",
+            "maj_correct": True,
+        },
+        {
+            "id": "b",
+            "correct": [False, False],
+            "answers": ["2", "3"],
+            "level": 2,
+            "subject": "Algebra",
+            "maj_correct": False,
+        },
         {"id": "c", "correct": [True, True], "answers": ["4", "4"], "level": 2, "maj_correct": True},
     ]
     summary = summarize([dict(r) for r in records], num_samples=2)

@@ -27,13 +27,28 @@ def test_rerank_with_an_untrained_prm(tiny_model_dir: Path, small_problems, tmp_
     prm_dir = tmp_path / "prm"
     AutoModelForTokenClassification.from_pretrained(tiny_model_dir, num_labels=2).save_pretrained(prm_dir)
     AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(prm_dir)
-    texts = ["Step 1: 1 + 1 = 2.\nThe answer is: 2", "Step 1: 1 + 1 = 3.\nThe answer is: 3", "The answer is: 2"]
+    texts = [
+        "Step 1: 1 + 1 = 2.\nThe answer is: 2",
+        "Step 1: 1 + 1 = 3.\nThe answer is: 3",
+        "The answer is: 2",
+    ]
     completions = tmp_path / "c.jsonl"
     completions.write_text(json.dumps({"id": "a", "completions": texts}) + "\n")
-    summary = evaluate(EvalConfig(completions=str(completions), rerank="prm", prm=str(prm_dir), output=str(tmp_path / "out"),
-                                  progress=False, verify_workers=0), problems=small_problems)
+    summary = evaluate(
+        EvalConfig(
+            completions=str(completions),
+            rerank="prm",
+            prm=str(prm_dir),
+            output=str(tmp_path / "out"),
+            progress=False,
+            verify_workers=0,
+        ),
+        problems=small_problems,
+    )
     record = json.loads(next((tmp_path / "out").glob("*.jsonl")).read_text())
-    expected = ProcessRewardModel.from_pretrained(str(prm_dir)).score_solutions(["1+1"] * 3, texts, aggregate="min")
+    expected = ProcessRewardModel.from_pretrained(str(prm_dir)).score_solutions(
+        ["1+1"] * 3, texts, aggregate="min"
+    )
     assert record["scores"] == pytest.approx(expected)
     assert len({round(s, 9) for s in expected}) == 3  # distinct scores, so the picks below depend on them
     assert record["correct"] == [True, False, True]

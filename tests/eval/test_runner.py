@@ -20,7 +20,14 @@ def respond(prompt: str, sample: int) -> str:
 
 
 def config(tmp_path: Path, **kw) -> EvalConfig:
-    kw = {"output": str(tmp_path / "out"), "progress": False, "verify_workers": 0, "dataset": "toy", "backend": "transformers", **kw}
+    kw = {
+        "output": str(tmp_path / "out"),
+        "progress": False,
+        "verify_workers": 0,
+        "dataset": "toy",
+        "backend": "transformers",
+        **kw,
+    }
     return EvalConfig(**kw)
 
 
@@ -32,7 +39,9 @@ def test_writes_results_and_summary(small_problems, tmp_path: Path) -> None:
     summary = evaluate_problems(small_problems, FakeBackend(respond), config(tmp_path))
     records = lines(tmp_path / "out" / "toy.jsonl")
     assert sorted(r["id"] for r in records) == list("abcdef")
-    assert records[0]["completions"][0].endswith("The answer is: " + records[0]["answers"][0])  # cut at the answer line
+    assert records[0]["completions"][0].endswith(
+        "The answer is: " + records[0]["answers"][0]
+    )  # cut at the answer line
     assert summary == json.loads((tmp_path / "out" / "toy.summary.json").read_text())
     assert (summary["n"], summary["correct"]) == (6, 5)
     assert summary["accuracy"] == pytest.approx(5 / 6, abs=1e-6)
@@ -50,14 +59,18 @@ def test_resume_skips_done_ids_and_gives_the_same_summary(small_problems, tmp_pa
     assert len(second.calls) == 4  # a and b were not generated again
     assert len(lines(tmp_path / "resumed" / "out" / "toy.jsonl")) == 6
     drop = ("wall_time_s", "problems_per_s", "files")
-    assert {k: v for k, v in resumed.items() if k not in drop} == {k: v for k, v in clean.items() if k not in drop}
+    assert {k: v for k, v in resumed.items() if k not in drop} == {
+        k: v for k, v in clean.items() if k not in drop
+    }
 
 
 def test_different_settings_are_refused_until_overwrite(small_problems, tmp_path: Path) -> None:
     evaluate_problems(small_problems, FakeBackend(respond), config(tmp_path))
     with pytest.raises(ValueError, match=r"other settings \(max_new_tokens: 512 -> 64\).*--overwrite"):
         evaluate_problems(small_problems, FakeBackend(respond), config(tmp_path, max_new_tokens=64))
-    summary = evaluate_problems(small_problems, FakeBackend(respond), config(tmp_path, max_new_tokens=64, overwrite=True))
+    summary = evaluate_problems(
+        small_problems, FakeBackend(respond), config(tmp_path, max_new_tokens=64, overwrite=True)
+    )
     assert summary["n"] == 6 and summary["settings"]["max_new_tokens"] == 64
 
 
@@ -93,8 +106,12 @@ def test_samples_and_rerank_hook(small_problems, tmp_path: Path) -> None:
     def scorer(problem, texts: list[str]) -> list[float]:  # a perfect reranker
         return [1.0 if not t.endswith(": 0") else 0.0 for t in texts]
 
-    summary = evaluate(config(tmp_path, num_samples=3, temperature=0.7), problems=small_problems,
-                       backend=FakeBackend(sampled), scorer=scorer)
+    summary = evaluate(
+        config(tmp_path, num_samples=3, temperature=0.7),
+        problems=small_problems,
+        backend=FakeBackend(sampled),
+        scorer=scorer,
+    )
     assert summary["pass@k"]["1"] == pytest.approx(5 / 18, abs=1e-6)
     assert summary["pass@k"]["3"] == pytest.approx(5 / 6, abs=1e-6)
     assert summary["maj@3"] == 0.0  # "0" wins every vote
@@ -136,7 +153,9 @@ def test_cli_without_model_or_completions_says_what_to_pass(tmp_path: Path, caps
 
     data = tmp_path / "toy.jsonl"
     data.write_text(json.dumps({"id": "x", "problem": "1+1", "answer": "2"}) + "\n")
-    assert main(["eval", "--dataset", "jsonl", "--data-path", str(data), "--output", str(tmp_path / "o")]) == 1
+    assert (
+        main(["eval", "--dataset", "jsonl", "--data-path", str(data), "--output", str(tmp_path / "o")]) == 1
+    )
     assert "set --model" in capsys.readouterr().err
 
 
@@ -144,12 +163,28 @@ def test_build_backend_passes_eval_settings_and_backend_args(monkeypatch):
     from wizardmath.eval.runner import build_backend
 
     calls = []
-    monkeypatch.setattr("wizardmath.backends.get_backend", lambda name, **kw: calls.append((name, kw)) or name)
+    monkeypatch.setattr(
+        "wizardmath.backends.get_backend", lambda name, **kw: calls.append((name, kw)) or name
+    )
     build_backend(EvalConfig(model="m", batch_size=4, device="cpu", backend_args=["max_length=64"]))
-    assert calls[-1] == ("transformers", {"max_length": 64, "model": "m", "batch_size": 4, "device": "cpu", "dtype": "auto",
-                                          "stop_at_answer": True})
-    build_backend(EvalConfig(base_url="http://x/v1", concurrency=3))  # auto -> openai, the server's default model
-    assert calls[-1] == ("openai", {"model": "default", "base_url": "http://x/v1", "api_key": None, "concurrency": 3, "chat": False})
+    assert calls[-1] == (
+        "transformers",
+        {
+            "max_length": 64,
+            "model": "m",
+            "batch_size": 4,
+            "device": "cpu",
+            "dtype": "auto",
+            "stop_at_answer": True,
+        },
+    )
+    build_backend(
+        EvalConfig(base_url="http://x/v1", concurrency=3)
+    )  # auto -> openai, the server's default model
+    assert calls[-1] == (
+        "openai",
+        {"model": "default", "base_url": "http://x/v1", "api_key": None, "concurrency": 3, "chat": False},
+    )
     with pytest.raises(ValueError, match="--base-url is for the openai backend"):
         EvalConfig(model="m", backend="transformers", base_url="http://x/v1")
     with pytest.raises(ValueError, match="wandb only"):

@@ -16,7 +16,13 @@ def small_config(output: Path, **overrides) -> EvolveConfig:
     """The tiny config with fewer seeds and no shared test sets (fast, and independent of ../shared)."""
     from wizardmath.config import load_config
 
-    values = {"output": str(output), "num_seeds": 24, "decontaminate": [], "progress": False, "chunk_size": 64}
+    values = {
+        "output": str(output),
+        "num_seeds": 24,
+        "decontaminate": [],
+        "progress": False,
+        "chunk_size": 64,
+    }
     values.update(overrides)
     return load_config(EvolveConfig, TINY_EVOLVE, **values)
 

@@ -22,9 +22,11 @@ def test_normalize():
     assert word_ngrams("a b", 3) == {("a", "b")}
 
 
-LONG = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her "
-        "friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. "
-        "How much in dollars does she make every day at the farmers' market?")
+LONG = (
+    "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her "
+    "friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. "
+    "How much in dollars does she make every day at the farmers' market?"
+)
 
 
 def test_near_duplicates():

@@ -69,7 +69,10 @@ def test_every_failure_mode_is_caught(small_run):
     assert set(caught) == {"ill_posed", "contradictory", "template_leak", "refusal", "no_gain"}
     reasons = {r["meta"]["failure"]: r["reason"] for r in rejected if r.get("meta", {}).get("failure")}
     assert reasons["template_leak"] == "template_leak" and reasons["refusal"] == "refusal"
-    assert {r["reason"] for r in rejected if r.get("meta", {}).get("failure") == "ill_posed"} <= {"unsolvable", "near_duplicate"}
+    assert {r["reason"] for r in rejected if r.get("meta", {}).get("failure") == "ill_posed"} <= {
+        "unsolvable",
+        "near_duplicate",
+    }
     judged = [r for r in rejected if r["reason"] == "no_information_gain" and "judge" in r["detail"]]
     assert judged, "the reworded no-gain rewrites must be caught by the equal judge"
 
@@ -79,7 +82,13 @@ def test_stats(small_run):
     assert json.loads((out / "stats.json").read_text()) == stats
     assert set(stats["rounds"]) == {"0", "1", "2", "3", "4", "5"}
     assert set(stats["rounds"]["1"]) <= {"revise_easier", "new_easier"}
-    assert set(stats["rounds"]["3"]) <= {"add_constraints", "concretise", "increase_reasoning", "deepen", "complicate_input"}
+    assert set(stats["rounds"]["3"]) <= {
+        "add_constraints",
+        "concretise",
+        "increase_reasoning",
+        "deepen",
+        "complicate_input",
+    }
     cell = stats["rounds"]["3"]["deepen"]
     assert cell["yield"] == round(cell["accepted"] / (cell["accepted"] + cell["rejected"]), 3)
     assert stats["tokens"]["evolve"]["prompt_tokens"] > 0 and stats["tokens"]["solve"]["requests"] > 0
@@ -104,7 +113,9 @@ def test_torn_last_line_is_cut_and_redone(small_run, make_config, tmp_path):
     copy.mkdir()
     (copy / "problems.jsonl").write_text("".join(lines[:100]) + lines[100][:20])  # killed inside a write
     evolve(make_config(copy))
-    assert sorted(read_jsonl(copy / "problems.jsonl"), key=lambda r: r["id"]) == sorted(read_jsonl(out / "problems.jsonl"), key=lambda r: r["id"])
+    assert sorted(read_jsonl(copy / "problems.jsonl"), key=lambda r: r["id"]) == sorted(
+        read_jsonl(out / "problems.jsonl"), key=lambda r: r["id"]
+    )
 
 
 def _line_count(path: Path) -> int:
@@ -116,8 +127,18 @@ def _line_count(path: Path) -> int:
 
 @pytest.mark.slow
 def test_sigkill_and_restart_gives_the_same_ids(make_config, tmp_path):
-    flags = ["--config", str(REPO / "configs/tiny/evolve.yaml"), "--num_seeds", "60", "--chunk_size", "16",
-             "--decontaminate", "false", "--progress", "false"]
+    flags = [
+        "--config",
+        str(REPO / "configs/tiny/evolve.yaml"),
+        "--num_seeds",
+        "60",
+        "--chunk_size",
+        "16",
+        "--decontaminate",
+        "false",
+        "--progress",
+        "false",
+    ]
     reference = tmp_path / "reference"
     evolve(make_config(reference, num_seeds=60, chunk_size=16))
     total = _line_count(reference / "problems.jsonl") + _line_count(reference / "rejected.jsonl")
@@ -165,16 +186,26 @@ class Scripted(Backend):
         for prompt in prompts:
             text = prompt if isinstance(prompt, str) else prompt[-1]["content"]
             if text.startswith(OPS["equal"].template[:40]):
-                out.append([Generation("Equal" if "Zoe has" in text.split("Second Problem:")[1] else "Not Equal")])
+                out.append(
+                    [Generation("Equal" if "Zoe has" in text.split("Second Problem:")[1] else "Not Equal")]
+                )
                 continue
-            parent = next((op.extract(text) for op in OPS.values() if op.direction != "judge" and op.extract(text)), None)
+            parent = next(
+                (op.extract(text) for op in OPS.values() if op.direction != "judge" and op.extract(text)),
+                None,
+            )
             if parent is None:  # a solve prompt: the symbolic solver, but an API error on Ann's problems
                 gens = self.symbolic.generate([text], sampling)[0]
                 if "Ann has" in text:
                     gens = [Generation("", error="HTTP 500 after 6 retries")] * sampling.n
                 out.append(gens)
                 continue
-            out.append([Generation(self.symbolic.respond(text, __import__("random").Random(i))[0]) for i in range(sampling.n)])
+            out.append(
+                [
+                    Generation(self.symbolic.respond(text, __import__("random").Random(i))[0])
+                    for i in range(sampling.n)
+                ]
+            )
         return out
 
 
@@ -182,21 +213,47 @@ def test_generic_backend_path_with_judge_and_errors(monkeypatch, tmp_path):
     monkeypatch.setitem(BACKENDS, "scripted", f"{__name__}:Scripted")
     seeds = tmp_path / "seeds.jsonl"
     lines = [
-        {"id": "a", "problem": "Tom has 5 apples. He buys 3 more apples. How many apples does Tom have now?", "answer": "8"},
-        {"id": "b", "problem": "Zoe has 4 pens. She buys 2 more pens. How many pens does Zoe have now?", "answer": "6"},
-        {"id": "c", "problem": "Ann has 9 eggs. She buys 1 more eggs. How many eggs does Ann have now?", "answer": "10"},
+        {
+            "id": "a",
+            "problem": "Tom has 5 apples. He buys 3 more apples. How many apples does Tom have now?",
+            "answer": "8",
+        },
+        {
+            "id": "b",
+            "problem": "Zoe has 4 pens. She buys 2 more pens. How many pens does Zoe have now?",
+            "answer": "6",
+        },
+        {
+            "id": "c",
+            "problem": "Ann has 9 eggs. She buys 1 more eggs. How many eggs does Ann have now?",
+            "answer": "10",
+        },
     ]
     seeds.write_text("".join(json.dumps(x) + "\n" for x in lines))
     out = tmp_path / "out"
-    stats = evolve(EvolveConfig(backend="scripted", dataset=["jsonl"], data_path=[str(seeds)], output=str(out),
-                                rounds=["add_constraints"], round_parents=["seeds"], fanout=[2], decontaminate=[],
-                                progress=False))
+    stats = evolve(
+        EvolveConfig(
+            backend="scripted",
+            dataset=["jsonl"],
+            data_path=[str(seeds)],
+            output=str(out),
+            rounds=["add_constraints"],
+            round_parents=["seeds"],
+            fanout=[2],
+            decontaminate=[],
+            progress=False,
+        )
+    )
     kept, rejected = records(out)
     reasons = {r["parent_id"]: r["reason"] for r in rejected}
-    assert reasons == {"b": "no_information_gain"}  # judge said Equal; the solver's errors are no verdict on c
+    assert reasons == {
+        "b": "no_information_gain"
+    }  # judge said Equal; the solver's errors are no verdict on c
     assert [r["parent_id"] for r in kept if r["round"] == 1] == ["a", "a"]
     assert stats["tokens"]["judge"]["requests"] == 6 and stats["tokens"]["solve"]["errors"] == 8
-    assert stats["retry_pending"] == 2 and stats["retry_by_role"] == {"solver": 2}  # c's two, redone by a re-run
+    assert stats["retry_pending"] == 2 and stats["retry_by_role"] == {
+        "solver": 2
+    }  # c's two, redone by a re-run
 
 
 class ShuffledSymbolic(AsyncBackend):
@@ -221,7 +278,8 @@ class ShuffledSymbolic(AsyncBackend):
 
 @pytest.mark.parametrize("shuffle", [1, 2])
 def test_async_backend_writes_what_the_sync_one_writes_whatever_the_completion_order(
-        shuffle, monkeypatch, make_config, small_run, tmp_path):
+    shuffle, monkeypatch, make_config, small_run, tmp_path
+):
     """Answers arrive shuffled, yet the kept set, its order, every rejection and every count match the
     sync run byte for byte: candidates are written (and enter the near-duplicate index) in plan order."""
     monkeypatch.setitem(BACKENDS, "symbolic", f"{__name__}:ShuffledSymbolic")
@@ -233,7 +291,9 @@ def test_async_backend_writes_what_the_sync_one_writes_whatever_the_completion_o
     assert sorted(ShuffledSymbolic.finished) == sorted(ShuffledSymbolic.started)
     assert ShuffledSymbolic.finished != ShuffledSymbolic.started, "answers must really arrive out of order"
     ref, ref_stats = small_run
-    assert any(r["reason"] == "near_duplicate" for r in read_jsonl(ref / "rejected.jsonl")), "dedup must be exercised"
+    assert any(r["reason"] == "near_duplicate" for r in read_jsonl(ref / "rejected.jsonl")), (
+        "dedup must be exercised"
+    )
     for name in ("problems.jsonl", "rejected.jsonl"):
         assert (out / name).read_bytes() == (ref / name).read_bytes(), name
     assert stats["tokens"] == ref_stats["tokens"] and stats["rounds"] == ref_stats["rounds"]
@@ -255,9 +315,21 @@ def test_evolve_over_real_http(tmp_path):
 
     with serve(responder) as server:
         out = tmp_path / "http"
-        stats = evolve(EvolveConfig(backend="openai", model="test-model", base_url=server.base_url, output=str(out),
-                                    num_seeds=6, rounds=["down", "up"], round_parents=["seeds", "previous"], fanout=[3, 1],
-                                    decontaminate=[], progress=False, backend_args=["concurrency=8"]))
+        stats = evolve(
+            EvolveConfig(
+                backend="openai",
+                model="test-model",
+                base_url=server.base_url,
+                output=str(out),
+                num_seeds=6,
+                rounds=["down", "up"],
+                round_parents=["seeds", "previous"],
+                fanout=[3, 1],
+                decontaminate=[],
+                progress=False,
+                backend_args=["concurrency=8"],
+            )
+        )
         requests = server.counts["requests"]
     kept, rejected = records(out)
     assert len(kept) + len(rejected) == 6 + 18 + sum(r["round"] == 1 for r in kept)
@@ -265,4 +337,8 @@ def test_evolve_over_real_http(tmp_path):
     for record in kept:
         assert record["answer"] == str(W.gold_steps(W.parse(record["problem"]))[1])
     # one backend object plays every role: its own count of requests is the server's, none retried
-    assert stats["backend_stats"]["evolver"]["requests"] == requests == stats["backend_stats"]["evolver"]["responses"]
+    assert (
+        stats["backend_stats"]["evolver"]["requests"]
+        == requests
+        == stats["backend_stats"]["evolver"]["responses"]
+    )

@@ -42,12 +42,15 @@ def test_prompt_dir_overrides_and_adds(tmp_path):
     assert parse_round("breadth", ops) == [("in_breadth", 1.0), ("translate", 1.0)]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("no header here {problem}", "header"),
-    ("direction: sideways\n---\n{problem}", "direction"),
-    ("direction: up\n---\nno placeholder", "{problem}"),
-    ("direction: judge\n---\n{first} only", "{second}"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("no header here {problem}", "header"),
+        ("direction: sideways\n---\n{problem}", "direction"),
+        ("direction: up\n---\nno placeholder", "{problem}"),
+        ("direction: judge\n---\n{first} only", "{second}"),
+    ],
+)
 def test_bad_prompt_files_are_named(tmp_path, text, message):
     (tmp_path / "broken.txt").write_text(text)
     with pytest.raises(ValueError, match="broken.txt") as err:
@@ -69,25 +72,37 @@ def test_parse_round():
         parse_round("deepen:0", ops)
 
 
-@pytest.mark.parametrize("reply, cleaned", [
-    # models often echo the header the prompt ended with
-    ("#Rewritten Prompt#:\nTom has 5 apples.", "Tom has 5 apples."),
-    ("**Rewritten Prompt:** Tom has 5 apples.", "Tom has 5 apples."),
-    ("Rewritten problem: Tom has 5 apples.", "Tom has 5 apples."),
-    ('"Tom has 5 apples."', "Tom has 5 apples."),
-    ("  Tom has 5 apples.  ", "Tom has 5 apples."),
-    # a header in the middle is not forgiven: the eliminator sees it as a leak
-    ("Tom has 5 apples. #Rewritten Prompt#: more", "Tom has 5 apples. #Rewritten Prompt#: more"),
-])
+@pytest.mark.parametrize(
+    "reply, cleaned",
+    [
+        # models often echo the header the prompt ended with
+        ("#Rewritten Prompt#:\nTom has 5 apples.", "Tom has 5 apples."),
+        ("**Rewritten Prompt:** Tom has 5 apples.", "Tom has 5 apples."),
+        ("Rewritten problem: Tom has 5 apples.", "Tom has 5 apples."),
+        ('"Tom has 5 apples."', "Tom has 5 apples."),
+        ("  Tom has 5 apples.  ", "Tom has 5 apples."),
+        # a header in the middle is not forgiven: the eliminator sees it as a leak
+        ("Tom has 5 apples. #Rewritten Prompt#: more", "Tom has 5 apples. #Rewritten Prompt#: more"),
+    ],
+)
 def test_clean_output(reply, cleaned):
     assert clean_output(reply) == cleaned
 
 
-@pytest.mark.parametrize("reply, verdict", [
-    ("Equal", True), ("Equal.", True), ("**Equal**", True), ("equal", True),
-    ("Not Equal", False), ("Not equal.", False), ("not the same", False),
-    ("I think so", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "reply, verdict",
+    [
+        ("Equal", True),
+        ("Equal.", True),
+        ("**Equal**", True),
+        ("equal", True),
+        ("Not Equal", False),
+        ("Not equal.", False),
+        ("not the same", False),
+        ("I think so", None),
+        ("", None),
+    ],
+)
 def test_parse_equal(reply, verdict):
     assert parse_equal(reply) is verdict
 

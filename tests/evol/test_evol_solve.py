@@ -26,8 +26,14 @@ def write_problems(path: Path, problems) -> Path:
 def test_solve_symbolic_problems_with_gold(tmp_path):
     problems = generate_problems(60, seed=3, min_ops=2, max_ops=4)
     data = write_problems(tmp_path / "problems.jsonl", problems)
-    config = load_config(SolveConfig, REPO / "configs/tiny/solve.yaml", data_path=str(data), output=str(tmp_path / "out"),
-                         backend_args=["error_rate=0.3"], progress=False)
+    config = load_config(
+        SolveConfig,
+        REPO / "configs/tiny/solve.yaml",
+        data_path=str(data),
+        output=str(tmp_path / "out"),
+        backend_args=["error_rate=0.3"],
+        progress=False,
+    )
     stats = solve(config)
     rows = read_jsonl(tmp_path / "out/sft.jsonl")
     negatives = read_jsonl(tmp_path / "out/sft_rejected.jsonl")
@@ -37,12 +43,19 @@ def test_solve_symbolic_problems_with_gold(tmp_path):
         p = gold[row["id"]]
         assert row["prompt"] == format_prompt(p.problem, "wizardmath")
         assert row["completion"] == p.solution  # the gold step-by-step solution, WizardMath format
-        assert row["completion"].startswith(" Step 1: ") and row["completion"].endswith(f"The answer is: {p.answer}")
-        assert row["answer"] == p.answer and row["problem_id"] == p.id and row["problem"] == p.problem  # raw, beside the prompt
+        assert row["completion"].startswith(" Step 1: ") and row["completion"].endswith(
+            f"The answer is: {p.answer}"
+        )
+        assert (
+            row["answer"] == p.answer and row["problem_id"] == p.id and row["problem"] == p.problem
+        )  # raw, beside the prompt
     wrong = [n for n in negatives if n["reason"] == "wrong_answer"]
     assert all(n["problem"] == gold[n["problem_id"]].problem for n in wrong)
     assert 0.15 < len(wrong) / (4 * len(problems)) < 0.45
-    assert all(n["answer"] != gold[n["problem_id"]].answer and n["gold"] == gold[n["problem_id"]].answer for n in wrong)
+    assert all(
+        n["answer"] != gold[n["problem_id"]].answer and n["gold"] == gold[n["problem_id"]].answer
+        for n in wrong
+    )
     assert stats["counts"]["wrong_answer"] == len(wrong)
 
 
@@ -82,20 +95,35 @@ class Teacher(Backend):
 def test_majority_without_gold_and_chat_format(monkeypatch, tmp_path):
     monkeypatch.setitem(BACKENDS, "teacher", f"{__name__}:Teacher")
     data = tmp_path / "p.jsonl"
-    data.write_text('{"id": "p1", "problem": "the first one"}\n{"id": "p2", "problem": "the second one", "round": 2, "parent_id": "p0"}\n')
-    stats = solve(SolveConfig(backend="teacher", data_path=str(data), output=str(tmp_path / "o"), template="chat", progress=False))
+    data.write_text(
+        '{"id": "p1", "problem": "the first one"}\n{"id": "p2", "problem": "the second one", "round": 2, "parent_id": "p0"}\n'
+    )
+    stats = solve(
+        SolveConfig(
+            backend="teacher",
+            data_path=str(data),
+            output=str(tmp_path / "o"),
+            template="chat",
+            progress=False,
+        )
+    )
     rows = read_jsonl(tmp_path / "o/sft.jsonl")
     assert [r["id"] for r in rows] == ["p2"]  # p1 is a 2-2 tie: no majority above one half
     assert rows[0]["answer"] == "5" and rows[0]["round"] == 2 and rows[0]["parent_id"] == "p0"
     assert rows[0]["prompt"][0]["role"] == "user" and rows[0]["completion"][0]["role"] == "assistant"
-    assert rows[0]["problem"] == "the second one"  # what later stages read, instead of undoing the chat instruction
+    assert (
+        rows[0]["problem"] == "the second one"
+    )  # what later stages read, instead of undoing the chat instruction
     rejected = read_jsonl(tmp_path / "o/sft_rejected.jsonl")
     assert {"p1"} == {r["id"] for r in rejected if r["reason"] == "no_verified_solution"}
     assert stats["yield"] == 0.5
 
 
 def test_completion_text_adds_the_answer_line():
-    assert completion_text("Step 1: 2 + 2 = 4.\nThe answer is: 4", "4", "wizardmath") == " Step 1: 2 + 2 = 4.\nThe answer is: 4"
+    assert (
+        completion_text("Step 1: 2 + 2 = 4.\nThe answer is: 4", "4", "wizardmath")
+        == " Step 1: 2 + 2 = 4.\nThe answer is: 4"
+    )
     assert completion_text("2 + 2 = \\boxed{4}", "4", "raw") == "2 + 2 = \\boxed{4}\nThe answer is: 4"
 
 

@@ -54,9 +54,16 @@ def test_registered_as_symbolic_backend():
         SymbolicBackend(failure_rate=2.0)
 
 
-@pytest.mark.parametrize("operation, change", [
-    ("add_constraints", 1), ("increase_reasoning", 2), ("deepen", 1), ("concretise", 1), ("complicate_input", 0),
-])
+@pytest.mark.parametrize(
+    "operation, change",
+    [
+        ("add_constraints", 1),
+        ("increase_reasoning", 2),
+        ("deepen", 1),
+        ("concretise", 1),
+        ("complicate_input", 0),
+    ],
+)
 def test_upward_operations_add_difficulty(operation, change):
     backend = SymbolicBackend(failure_rate=0.0)
     parents = generate_problems(30, seed=2, min_ops=1, max_ops=2)
@@ -89,7 +96,9 @@ def test_in_breadth_uses_rare_items():
 def test_failure_modes_are_produced_at_the_configured_rate():
     backend = SymbolicBackend(failure_rate=0.5, seed=1)
     parents = generate_problems(100, seed=4, min_ops=2, max_ops=3)
-    gens = backend.generate([OPS["add_constraints"].render(p.problem) for p in parents], SamplingParams(temperature=0.7, n=4))
+    gens = backend.generate(
+        [OPS["add_constraints"].render(p.problem) for p in parents], SamplingParams(temperature=0.7, n=4)
+    )
     failures = Counter(g.meta.get("failure") for outs in gens for g in outs)
     assert set(failures) == {None, *FAILURES}
     assert 0.4 < 1 - failures[None] / 400 < 0.6
@@ -114,21 +123,33 @@ def test_samples_are_seeded_per_prompt_not_per_batch():
 def test_equal_judge():
     backend = SymbolicBackend()
     wp = W.parse(generate_problems(1, seed=9)[0].problem)
-    reworded = W.WordProblem(**{**wp.__dict__, "steps": [W.Step(s.op, s.k, s.m, s.other, 1 - s.variant) for s in wp.steps]})
+    reworded = W.WordProblem(
+        **{**wp.__dict__, "steps": [W.Step(s.op, s.k, s.m, s.other, 1 - s.variant) for s in wp.steps]}
+    )
     harder = W.WordProblem(**{**wp.__dict__, "steps": [*wp.steps, W.Step("add", 1)]})
-    replies = backend.generate([render_equal(OPS, W.render(wp), W.render(x)) for x in (wp, reworded, harder)], SAMPLE)
+    replies = backend.generate(
+        [render_equal(OPS, W.render(wp), W.render(x)) for x in (wp, reworded, harder)], SAMPLE
+    )
     assert [r[0].text for r in replies] == ["Equal", "Equal", "Not Equal"]
 
 
 def test_solver_gold_slips_and_refusals():
     problem = generate_problems(1, seed=11, min_ops=3, max_ops=3)[0]
-    exact = SymbolicBackend(error_rate=0.0).generate([format_prompt(problem.problem)], SamplingParams(temperature=0.7, n=4))
+    exact = SymbolicBackend(error_rate=0.0).generate(
+        [format_prompt(problem.problem)], SamplingParams(temperature=0.7, n=4)
+    )
     assert [g.text for g in exact[0]] == [problem.solution] * 4
-    sloppy = SymbolicBackend(error_rate=0.5).generate([format_prompt(problem.problem)], SamplingParams(temperature=0.7, n=40))
+    sloppy = SymbolicBackend(error_rate=0.5).generate(
+        [format_prompt(problem.problem)], SamplingParams(temperature=0.7, n=40)
+    )
     wrong = [g for g in sloppy[0] if g.meta["slip"]]
     assert 10 < len(wrong) < 30
-    assert all(g.meta["answer"] != problem.answer for g in wrong)  # one slip, carried through, changes the answer
-    chat = SymbolicBackend().generate([[{"role": "user", "content": format_prompt(problem.problem, "raw")}]], SAMPLE)
+    assert all(
+        g.meta["answer"] != problem.answer for g in wrong
+    )  # one slip, carried through, changes the answer
+    chat = SymbolicBackend().generate(
+        [[{"role": "user", "content": format_prompt(problem.problem, "raw")}]], SAMPLE
+    )
     assert chat[0][0].text == problem.solution
     assert "cannot" in SymbolicBackend().generate(["What is 2 + 2?"], SAMPLE)[0][0].text
 

@@ -9,8 +9,16 @@ import pytest
 from wizardmath.evol import world as W
 from wizardmath.evol.symbolic import evolve_structure
 
-OPERATIONS = ["add_constraints", "increase_reasoning", "deepen", "concretise", "complicate_input",
-              "revise_easier", "new_easier", "in_breadth"]
+OPERATIONS = [
+    "add_constraints",
+    "increase_reasoning",
+    "deepen",
+    "concretise",
+    "complicate_input",
+    "revise_easier",
+    "new_easier",
+    "in_breadth",
+]
 
 
 def test_render_parse_round_trip_over_random_problems_and_evolutions():
@@ -27,8 +35,20 @@ def test_render_parse_round_trip_over_random_problems_and_evolutions():
 
 
 def test_gold_steps_hand_computed():
-    wp = W.WordProblem("Tom", "He", "apples", 5, [W.Step("add", 3), W.Step("sub", 2, other="Ann"), W.Step("mul", 3),
-                                                  W.Step("packs", 2, 4), W.Step("div", 2)], price=2)
+    wp = W.WordProblem(
+        "Tom",
+        "He",
+        "apples",
+        5,
+        [
+            W.Step("add", 3),
+            W.Step("sub", 2, other="Ann"),
+            W.Step("mul", 3),
+            W.Step("packs", 2, 4),
+            W.Step("div", 2),
+        ],
+        price=2,
+    )
     text = W.render(wp)
     assert text == (
         "Tom has 5 apples. He buys 3 more apples. He gives 2 apples to Ann. He now has 3 times as many apples. "
@@ -36,8 +56,14 @@ def test_gold_steps_hand_computed():
         "Each apple costs 2 dollars. How many dollars are Tom's apples worth?"
     )
     lines, answer = W.gold_steps(wp)
-    assert [line.split(", so ")[-1] for line in lines] == ["5 + 3 = 8.", "8 - 2 = 6.", "6 * 3 = 18.", "2 * 4 = 8, then 18 + 8 = 26.",
-                                                           "26 / 2 = 13.", "13 * 2 = 26."]
+    assert [line.split(", so ")[-1] for line in lines] == [
+        "5 + 3 = 8.",
+        "8 - 2 = 6.",
+        "6 * 3 = 18.",
+        "2 * 4 = 8, then 18 + 8 = 26.",
+        "26 / 2 = 13.",
+        "13 * 2 = 26.",
+    ]
     assert lines[1] == "He gives 2 apples to Ann, so 8 - 2 = 6."  # the problem's sentence, restated
     assert lines[-1] == "Each apple costs 2 dollars, so 13 * 2 = 26."
     assert answer == 26
@@ -47,14 +73,18 @@ def test_gold_steps_hand_computed():
 def test_exact_steps_and_solution_format():
     wp = W.WordProblem("Ann", "She", "pens", 6, [W.Step("add", 2), W.Step("div", 4), W.Step("packs", 3, 2)])
     lines, answer = W.gold_steps(wp)
-    assert lines == ["She buys 2 more pens, so 6 + 2 = 8.",
-                     "She splits the pens into 4 equal groups and keeps one group, so 8 / 4 = 2.",
-                     "She buys 3 bags with 2 pens in each bag, so 3 * 2 = 6, then 2 + 6 = 8."]
+    assert lines == [
+        "She buys 2 more pens, so 6 + 2 = 8.",
+        "She splits the pens into 4 equal groups and keeps one group, so 8 / 4 = 2.",
+        "She buys 3 bags with 2 pens in each bag, so 3 * 2 = 6, then 2 + 6 = 8.",
+    ]
     assert answer == 8
     solution, text_answer = W.solve_text(wp)
-    assert solution == (" Step 1: She buys 2 more pens, so 6 + 2 = 8.\n"
-                        "Step 2: She splits the pens into 4 equal groups and keeps one group, so 8 / 4 = 2.\n"
-                        "Step 3: She buys 3 bags with 2 pens in each bag, so 3 * 2 = 6, then 2 + 6 = 8.\nThe answer is: 8")
+    assert solution == (
+        " Step 1: She buys 2 more pens, so 6 + 2 = 8.\n"
+        "Step 2: She splits the pens into 4 equal groups and keeps one group, so 8 / 4 = 2.\n"
+        "Step 3: She buys 3 bags with 2 pens in each bag, so 3 * 2 = 6, then 2 + 6 = 8.\nThe answer is: 8"
+    )
     assert text_answer == "8"
 
 
@@ -73,13 +103,23 @@ def test_bad_problems_have_no_gold(wp, why):
 
 def test_distractor_is_ignored_by_the_solution():
     wp = W.WordProblem("Mia", "She", "eggs", 4, [W.Step("add", 5)], distractors=[(1, "Ben", 9, "coins")])
-    assert W.render(wp) == "Mia has 4 eggs. Ben has 9 coins. She buys 5 more eggs. How many eggs does Mia have now?"
+    assert (
+        W.render(wp)
+        == "Mia has 4 eggs. Ben has 9 coins. She buys 5 more eggs. How many eggs does Mia have now?"
+    )
     assert W.gold_steps(wp)[1] == 9
     assert W.parse(W.render(wp)) == wp
 
 
-@pytest.mark.parametrize("text", ["", "What is 2 + 2?", "Tom has 5 apples. He flies away. How many apples does Tom have now?",
-                                  "Tom has 5 apples. How many dollars are Tom's apples worth?"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "What is 2 + 2?",
+        "Tom has 5 apples. He flies away. How many apples does Tom have now?",
+        "Tom has 5 apples. How many dollars are Tom's apples worth?",
+    ],
+)
 def test_parse_rejects_text_from_outside_the_world(text):
     assert W.parse(text) is None
 

@@ -24,8 +24,14 @@ SAMPLES = SamplingParams(temperature=0.7, n=200)
 
 
 def test_terse_folds_runs_of_additions_into_one_expression():
-    wp = W.WordProblem("Tom", "He", "coins", 16, [W.Step("add", 4), W.Step("sub", 6, other="Ann"), W.Step("packs", 2, 3),
-                                                  W.Step("mul", 2)], price=2)
+    wp = W.WordProblem(
+        "Tom",
+        "He",
+        "coins",
+        16,
+        [W.Step("add", 4), W.Step("sub", 6, other="Ann"), W.Step("packs", 2, 3), W.Step("mul", 2)],
+        price=2,
+    )
     text, answer = styled_solution(wp, gold_values(wp), "terse")
     assert text == f" {TERSE_HEAD} 16 + 4 - 6 + 2 * 3 = 20; 20 * 2 = 40; 40 * 2 = 80.\nThe answer is: 80"
     assert answer == "80" and solution_style(text) == "terse"
@@ -46,7 +52,9 @@ def test_terse_slips_give_wrong_answers_the_checker_finds():
         changed += 1
         assert not verify_batch([(problem.answer, text)], workers=1)[0]
         caught += any(v.verdict == "wrong" for v in check_steps(text))
-    assert changed >= 25 and caught >= changed - 1  # the checker reads no negative results (a slip below zero)
+    assert (
+        changed >= 25 and caught >= changed - 1
+    )  # the checker reads no negative results (a slip below zero)
 
 
 def test_share_one_is_the_clean_world_and_a_mix_uses_both_styles_at_its_share():
@@ -65,10 +73,14 @@ def test_share_one_is_the_clean_world_and_a_mix_uses_both_styles_at_its_share():
 
 
 def test_lean_terse_keeps_each_decomposed_equation_and_drops_only_the_restated_sentences():
-    wp = W.WordProblem("Tom", "He", "coins", 16, [W.Step("add", 4), W.Step("packs", 2, 3), W.Step("div", 2)], price=2)
+    wp = W.WordProblem(
+        "Tom", "He", "coins", 16, [W.Step("add", 4), W.Step("packs", 2, 3), W.Step("div", 2)], price=2
+    )
     lean, answer = styled_solution(wp, gold_values(wp), "terse", terse_form="lean")
-    assert lean == (f" {TERSE_HEAD}\nStep 1: 16 + 4 = 20.\nStep 2: 2 * 3 = 6, then 20 + 6 = 26.\nStep 3: 26 / 2 = 13.\n"
-                    "Step 4: 13 * 2 = 26.\nThe answer is: 26")
+    assert lean == (
+        f" {TERSE_HEAD}\nStep 1: 16 + 4 = 20.\nStep 2: 2 * 3 = 6, then 20 + 6 = 26.\nStep 3: 26 / 2 = 13.\n"
+        "Step 4: 13 * 2 = 26.\nThe answer is: 26"
+    )
     assert answer == "26" and solution_style(lean) == "terse"
     decomposed, _ = styled_solution(wp, gold_values(wp), "decomposed")
     equations = [line.split(", so ", 1)[1] for line in decomposed.strip().splitlines()[:-1]]

@@ -37,7 +37,9 @@ class Server:
     def __init__(self, responder, port: int = 0, delay: float = 0.0):
         self.server = LocalServer(responder, None, delay, 30.0, None, False, "test-model", port=port)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     @property
@@ -53,10 +55,22 @@ class Server:
 def evolve_flags(out: Path, base_url: str, num_seeds: int = 6, **extra: str) -> list[str]:
     """evolve over HTTP: one round of 3 rewrites per seed, the judge and 2 solver samples, no retries
     in the client (so an outage shows at once)."""
-    values = {"--backend": "openai", "--model": "test-model", "--base_url": base_url, "--output": str(out),
-              "--num_seeds": str(num_seeds), "--rounds": "down", "--round_parents": "seeds", "--fanout": "3",
-              "--solver_samples": "2", "--agreement_threshold": "0.5", "--decontaminate": "false",
-              "--progress": "false", "--chunk_size": "4", **extra}
+    values = {
+        "--backend": "openai",
+        "--model": "test-model",
+        "--base_url": base_url,
+        "--output": str(out),
+        "--num_seeds": str(num_seeds),
+        "--rounds": "down",
+        "--round_parents": "seeds",
+        "--fanout": "3",
+        "--solver_samples": "2",
+        "--agreement_threshold": "0.5",
+        "--decontaminate": "false",
+        "--progress": "false",
+        "--chunk_size": "4",
+        **extra,
+    }
     flags = [item for pair in values.items() for item in pair]
     return ["evolve", *flags, "--backend_args", "max_retries=0", "timeout=5", "concurrency=2"]
 

@@ -20,14 +20,31 @@ def one_line(capsys) -> str:
 
 
 def problems_file(path: Path, n: int = 4) -> Path:
-    path.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} plus {i}?", "answer": str(2 * i)}) + "\n"
-                            for i in range(n)))
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"p{i}", "problem": f"What is {i} plus {i}?", "answer": str(2 * i)}) + "\n"
+            for i in range(n)
+        )
+    )
     return path
 
 
 def eval_flags(data: Path, completions: Path, out: Path) -> list[str]:
-    return ["eval", "--dataset", "jsonl", "--data-path", str(data), "--completions", str(completions), "--output", str(out),
-            "--progress", "false", "--verify_workers", "0"]
+    return [
+        "eval",
+        "--dataset",
+        "jsonl",
+        "--data-path",
+        str(data),
+        "--completions",
+        str(completions),
+        "--output",
+        str(out),
+        "--progress",
+        "false",
+        "--verify_workers",
+        "0",
+    ]
 
 
 @pytest.mark.parametrize("stage", ["evolve", "solve", "label-prm", "verify", "eval"])
@@ -36,16 +53,46 @@ def test_empty_input_is_an_error_naming_the_file(stage, tmp_path, capsys):
     empty.write_text("")
     out = tmp_path / "out"
     argv = {
-        "evolve": ["evolve", "--dataset", "jsonl", "--data_path", str(empty), "--decontaminate", "false", "--output", str(out)],
+        "evolve": [
+            "evolve",
+            "--dataset",
+            "jsonl",
+            "--data_path",
+            str(empty),
+            "--decontaminate",
+            "false",
+            "--output",
+            str(out),
+        ],
         "solve": ["solve", "--data-path", str(empty), "--output", str(out)],
-        "label-prm": ["label-prm", "--labeler", "rule", "--solutions_path", str(empty), "--output", str(out / "prm.jsonl")],
+        "label-prm": [
+            "label-prm",
+            "--labeler",
+            "rule",
+            "--solutions_path",
+            str(empty),
+            "--output",
+            str(out / "prm.jsonl"),
+        ],
         "verify": ["verify", "--input", str(empty), "--output", str(out / "verdicts.jsonl")],
-        "eval": ["eval", "--dataset", "jsonl", "--data-path", str(empty), "--completions", str(empty), "--output", str(out)],
+        "eval": [
+            "eval",
+            "--dataset",
+            "jsonl",
+            "--data-path",
+            str(empty),
+            "--completions",
+            str(empty),
+            "--output",
+            str(out),
+        ],
     }[stage]
     assert main([*argv, "--progress", "false"] if stage in ("evolve", "solve") else argv) == 1
     line = one_line(capsys)
     assert str(empty) in line and ("empty" in line or "no problems" in line)
-    assert not any(p.suffix == ".jsonl" and p.stat().st_size for p in out.rglob("*")) if out.exists() else True
+    assert (
+        not any(p.suffix == ".jsonl" and p.stat().st_size for p in out.rglob("*")) if out.exists() else True
+    )
 
 
 def test_five_megabyte_line_names_file_and_line(tmp_path, capsys):
@@ -59,10 +106,39 @@ def test_five_megabyte_line_names_file_and_line(tmp_path, capsys):
     assert f"{data}:2: record longer than 1048576 bytes" in one_line(capsys)
     solutions = tmp_path / "solutions.jsonl"
     solutions.write_text(huge.replace('"problem"', '"solution": "Step 1: x", "problem"') + "\n")
-    assert main(["label-prm", "--labeler", "rule", "--solutions_path", str(solutions), "--output", str(tmp_path / "prm.jsonl")]) == 1
+    assert (
+        main(
+            [
+                "label-prm",
+                "--labeler",
+                "rule",
+                "--solutions_path",
+                str(solutions),
+                "--output",
+                str(tmp_path / "prm.jsonl"),
+            ]
+        )
+        == 1
+    )
     assert f"{solutions}:1: record longer than" in one_line(capsys)
-    assert main(["evolve", "--dataset", "jsonl", "--data_path", str(data), "--decontaminate", "false",
-                 "--output", str(tmp_path / "evol"), "--progress", "false"]) == 1
+    assert (
+        main(
+            [
+                "evolve",
+                "--dataset",
+                "jsonl",
+                "--data_path",
+                str(data),
+                "--decontaminate",
+                "false",
+                "--output",
+                str(tmp_path / "evol"),
+                "--progress",
+                "false",
+            ]
+        )
+        == 1
+    )
     assert f"{data}:2: record longer than" in one_line(capsys)
     assert not (tmp_path / "evol" / "problems.jsonl").exists()  # not copied into problems.jsonl
 
@@ -80,7 +156,9 @@ def test_binary_line_names_file_and_line(tmp_path, capsys):
 def test_torn_middle_line_is_moved_aside_and_redone(tmp_path, capsys, caplog):
     data = problems_file(tmp_path / "problems.jsonl", 6)
     completions = tmp_path / "completions.jsonl"
-    completions.write_text("".join(json.dumps({"id": f"p{i}", "completion": f"The answer is: {2 * i}"}) + "\n" for i in range(6)))
+    completions.write_text(
+        "".join(json.dumps({"id": f"p{i}", "completion": f"The answer is: {2 * i}"}) + "\n" for i in range(6))
+    )
     out = tmp_path / "eval"
     assert main(eval_flags(data, completions, out)) == 0
     results = out / "problems.jsonl"
@@ -102,25 +180,85 @@ def test_not_a_model(tmp_path, capsys):
     (folder / "notes.txt").write_text("hello")
     data = tmp_path / "sft.jsonl"
     data.write_text(json.dumps({"prompt": "a", "completion": "b"}) + "\n")
-    assert main(["sft", "--model", str(folder), "--data_path", str(data), "--output_dir", str(tmp_path / "out")]) == 1
+    assert (
+        main(["sft", "--model", str(folder), "--data_path", str(data), "--output_dir", str(tmp_path / "out")])
+        == 1
+    )
     assert f"--model {folder}: not a model folder (no config.json)" in one_line(capsys)
-    assert main(["train-prm", "--model", str(folder), "--data_path", str(data), "--output_dir", str(tmp_path / "prm")]) == 1
+    assert (
+        main(
+            [
+                "train-prm",
+                "--model",
+                str(folder),
+                "--data_path",
+                str(data),
+                "--output_dir",
+                str(tmp_path / "prm"),
+            ]
+        )
+        == 1
+    )
     assert "not a model folder" in one_line(capsys)
     (folder / "config.json").write_text(json.dumps({"model_type": "no-such-architecture"}))
-    assert main(["sft", "--model", str(folder), "--data_path", str(data), "--output_dir", str(tmp_path / "out")]) == 1
+    assert (
+        main(["sft", "--model", str(folder), "--data_path", str(data), "--output_dir", str(tmp_path / "out")])
+        == 1
+    )
     line = one_line(capsys)
-    assert f"{folder / 'config.json'}: cannot load the model config" in line and "no-such-architecture" in line
-    assert main(["sft", "--model", "./nowhere/model", "--data_path", str(data), "--output_dir", str(tmp_path / "out")]) == 1
+    assert (
+        f"{folder / 'config.json'}: cannot load the model config" in line and "no-such-architecture" in line
+    )
+    assert (
+        main(
+            [
+                "sft",
+                "--model",
+                "./nowhere/model",
+                "--data_path",
+                str(data),
+                "--output_dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 1
+    )
     assert "./nowhere/model: no such model folder" in one_line(capsys)
-    assert main(["sft", "--model", "someone/not-on-this-machine", "--data_path", str(data),
-                 "--output_dir", str(tmp_path / "out")]) == 1  # offline: the hub cannot be reached
+    assert (
+        main(
+            [
+                "sft",
+                "--model",
+                "someone/not-on-this-machine",
+                "--data_path",
+                str(data),
+                "--output_dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 1
+    )  # offline: the hub cannot be reached
     assert "someone/not-on-this-machine: cannot load the model config" in one_line(capsys)
 
 
 def test_missing_decontamination_file(tmp_path, capsys):
     missing = tmp_path / "gsm8k-test.jsonl"
-    assert main(["evolve", "--num_seeds", "2", "--decontaminate", str(missing), "--output", str(tmp_path / "out"),
-                 "--progress", "false"]) == 1
+    assert (
+        main(
+            [
+                "evolve",
+                "--num_seeds",
+                "2",
+                "--decontaminate",
+                str(missing),
+                "--output",
+                str(tmp_path / "out"),
+                "--progress",
+                "false",
+            ]
+        )
+        == 1
+    )
     assert f"{missing}: decontamination test set not found" in one_line(capsys)
 
 
@@ -138,15 +276,60 @@ def test_a_run_that_failed_on_its_input_does_not_block_the_fixed_one(tmp_path, c
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     good = tmp_path / "solutions.jsonl"
-    good.write_text(json.dumps({"id": "s0", "problem": "What is 1 plus 1?", "answer": "2",
-                                "solution": "Step 1: 1 + 1 = 2.\nThe answer is: 2"}) + "\n")
+    good.write_text(
+        json.dumps(
+            {
+                "id": "s0",
+                "problem": "What is 1 plus 1?",
+                "answer": "2",
+                "solution": "Step 1: 1 + 1 = 2.\nThe answer is: 2",
+            }
+        )
+        + "\n"
+    )
     out = tmp_path / "prm.jsonl"
     assert main(["label-prm", "--labeler", "rule", "--solutions_path", str(empty), "--output", str(out)]) == 1
     assert main(["label-prm", "--labeler", "rule", "--solutions_path", str(good), "--output", str(out)]) == 0
     capsys.readouterr()
     evol = tmp_path / "evol"
-    assert main(["evolve", "--dataset", "someone/unreachable", "--num_seeds", "2", "--decontaminate", "false",
-                 "--output", str(evol), "--progress", "false"]) == 1
+    assert (
+        main(
+            [
+                "evolve",
+                "--dataset",
+                "someone/unreachable",
+                "--num_seeds",
+                "2",
+                "--decontaminate",
+                "false",
+                "--output",
+                str(evol),
+                "--progress",
+                "false",
+            ]
+        )
+        == 1
+    )
     assert "someone/unreachable" in one_line(capsys)
-    assert main(["evolve", "--num_seeds", "2", "--rounds", "down", "--round_parents", "seeds", "--fanout", "1",
-                 "--decontaminate", "false", "--output", str(evol), "--progress", "false"]) == 0
+    assert (
+        main(
+            [
+                "evolve",
+                "--num_seeds",
+                "2",
+                "--rounds",
+                "down",
+                "--round_parents",
+                "seeds",
+                "--fanout",
+                "1",
+                "--decontaminate",
+                "false",
+                "--output",
+                str(evol),
+                "--progress",
+                "false",
+            ]
+        )
+        == 0
+    )

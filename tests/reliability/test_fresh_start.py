@@ -48,5 +48,7 @@ def test_ppo_fresh_start_over_old_checkpoints(tiny_model_dir, tmp_path):
     other = problems(tmp_path / "b.jsonl", 5)
     summary = train_ppo(ppo_config(tiny_model_dir, other, out, overwrite=True))
     assert summary["steps"] == 1 and checkpoints(out) == ["checkpoint-1"]
-    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1]  # not [1, 1]
+    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [
+        1
+    ]  # not [1, 1]
     assert train_ppo(ppo_config(tiny_model_dir, other, out, steps=2))["steps"] == 2  # the new run resumes

@@ -31,8 +31,14 @@ def test_server_killed_and_restarted_mid_evolve(tmp_path, servers, capsys):
     stats = json.loads((out / "stats.json").read_text())
     assert stats["retry_pending"] > 0
     partial = outcome(out)
-    assert partial and all(expected[rid] == verdict for rid, verdict in partial.items())  # only true verdicts written
-    before = {name: (out / name).read_bytes() for name in ("problems.jsonl", "rejected.jsonl") if (out / name).exists()}
+    assert partial and all(
+        expected[rid] == verdict for rid, verdict in partial.items()
+    )  # only true verdicts written
+    before = {
+        name: (out / name).read_bytes()
+        for name in ("problems.jsonl", "rejected.jsonl")
+        if (out / name).exists()
+    }
     requests_before = stats["backend_stats"]["evolver"]["requests"]
 
     second = servers(symbolic_responder(), port=first.port)  # the same URL, back up
@@ -60,8 +66,12 @@ def test_wrong_url_then_right_url(tmp_path, servers, capsys):
 
 def test_eval_exits_3_until_every_problem_is_graded(tmp_path, servers):
     data = tmp_path / "problems.jsonl"
-    data.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} plus {i}?", "answer": str(2 * i)}) + "\n"
-                            for i in range(6)))
+    data.write_text(
+        "".join(
+            json.dumps({"id": f"p{i}", "problem": f"What is {i} plus {i}?", "answer": str(2 * i)}) + "\n"
+            for i in range(6)
+        )
+    )
     from wizardmath.backends.testing import serve
 
     def answer(prompt, body):
@@ -69,8 +79,21 @@ def test_eval_exits_3_until_every_problem_is_graded(tmp_path, servers):
         i = int(text.split("What is ")[1].split(" ")[0])
         return [f"Step 1: {i} + {i} = {2 * i}.\nThe answer is: {2 * i}"]
 
-    flags = ["eval", "--model", "test-model", "--dataset", "jsonl", "--data-path", str(data), "--output", str(tmp_path / "eval"),
-             "--max-new-tokens", "32", "--progress", "false"]
+    flags = [
+        "eval",
+        "--model",
+        "test-model",
+        "--dataset",
+        "jsonl",
+        "--data-path",
+        str(data),
+        "--output",
+        str(tmp_path / "eval"),
+        "--max-new-tokens",
+        "32",
+        "--progress",
+        "false",
+    ]
     refuse = {"p1", "p4"}
 
     def faults(key, attempt):  # the server refuses two problems (400, not retried) on this run only
@@ -93,11 +116,32 @@ def test_label_prm_judge_outage_writes_no_labels(tmp_path):
     from wizardmath.backends.testing import serve
 
     solutions = tmp_path / "solutions.jsonl"
-    solutions.write_text("".join(json.dumps({"id": f"s{i}", "problem": f"What is {i} plus 1?", "answer": str(i + 1),
-                                             "solution": f"Step 1: {i} + 1 = {i + 1}.\nThe answer is: {i + 1}"}) + "\n"
-                                 for i in range(4)))
+    solutions.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"s{i}",
+                    "problem": f"What is {i} plus 1?",
+                    "answer": str(i + 1),
+                    "solution": f"Step 1: {i} + 1 = {i + 1}.\nThe answer is: {i + 1}",
+                }
+            )
+            + "\n"
+            for i in range(4)
+        )
+    )
     out = tmp_path / "prm.jsonl"
-    flags = ["label-prm", "--labeler", "judge", "--solutions_path", str(solutions), "--output", str(out), "--judge_model", "test-model"]
+    flags = [
+        "label-prm",
+        "--labeler",
+        "judge",
+        "--solutions_path",
+        str(solutions),
+        "--output",
+        str(out),
+        "--judge_model",
+        "test-model",
+    ]
 
     def judge(prompt, body):
         return ["Step 1: correct\nStep 2: correct"]
@@ -113,7 +157,9 @@ def test_label_prm_judge_outage_writes_no_labels(tmp_path):
         assert main([*flags, "--judge_base_url", server.base_url]) == 0
     assert sorted(r["id"] for r in records(out)) == ["s0", "s1", "s2", "s3"]
     assert out.read_bytes().startswith(earlier) and all(r["labels"] == [True] for r in records(out))
-    assert json.loads((tmp_path / "prm.jsonl.stats.json").read_text())["records"] == 4  # counts add up over runs
+    assert (
+        json.loads((tmp_path / "prm.jsonl.stats.json").read_text())["records"] == 4
+    )  # counts add up over runs
 
 
 def test_solve_outage_writes_no_verdict(tmp_path, servers):
@@ -123,13 +169,33 @@ def test_solve_outage_writes_no_verdict(tmp_path, servers):
     data = tmp_path / "problems.jsonl"
     write_jsonl(data, (p.to_dict() for p in generate_problems(5, 0)))
     out = tmp_path / "solve"
-    flags = ["solve", "--backend", "openai", "--model", "test-model", "--data-path", str(data), "--output", str(out),
-             "--num_samples", "2", "--progress", "false", "--backend_args", "max_retries=0", "timeout=5"]
+    flags = [
+        "solve",
+        "--backend",
+        "openai",
+        "--model",
+        "test-model",
+        "--data-path",
+        str(data),
+        "--output",
+        str(out),
+        "--num_samples",
+        "2",
+        "--progress",
+        "false",
+        "--backend_args",
+        "max_retries=0",
+        "timeout=5",
+    ]
     assert main([*flags, "--base_url", "http://127.0.0.1:9/v1"]) == EXIT_INCOMPLETE
-    assert records(out / "sft.jsonl") == [] and records(out / "sft_rejected.jsonl") == []  # no "no_verified_solution"
+    assert (
+        records(out / "sft.jsonl") == [] and records(out / "sft_rejected.jsonl") == []
+    )  # no "no_verified_solution"
     assert json.loads((out / "solve_stats.json").read_text())["retry_pending"] == 5
     server = servers(symbolic_responder())
     assert main([*flags, "--base_url", server.base_url]) == 0
     stats = json.loads((out / "solve_stats.json").read_text())
     assert stats["retry_pending"] == 0 and stats["runs"] == 2 and stats["problems_with_rows"] == 5
-    assert sorted(r["problem_id"] for r in records(out / "sft.jsonl")) == sorted(p["id"] for p in records(data))
+    assert sorted(r["problem_id"] for r in records(out / "sft.jsonl")) == sorted(
+        p["id"] for p in records(data)
+    )

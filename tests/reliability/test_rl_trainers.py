@@ -18,8 +18,14 @@ from wizardmath.train.ppo import PPOConfig, train_ppo
 
 
 def problems(path: Path, offset: int) -> Path:
-    rows = [{"id": f"p{i}", "problem": f"Ann has {i} apples and buys {offset} more. How many apples does Ann have?",
-             "answer": str(i + offset)} for i in range(4)]
+    rows = [
+        {
+            "id": f"p{i}",
+            "problem": f"Ann has {i} apples and buys {offset} more. How many apples does Ann have?",
+            "answer": str(i + offset),
+        }
+        for i in range(4)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -33,9 +39,21 @@ def held_by_another(out: Path) -> int:
 
 
 def ppo_config(model: Path, data: Path, out: Path, **kw) -> PPOConfig:
-    base = dict(model=str(model), data_path=str(data), output_dir=str(out), steps=1, batch_size=2, num_samples=1,
-                mini_batch_size=2, ppo_epochs=1, max_new_tokens=4, reward_funcs=["format"], report_to="none",
-                save_steps=1, seed=0)
+    base = dict(
+        model=str(model),
+        data_path=str(data),
+        output_dir=str(out),
+        steps=1,
+        batch_size=2,
+        num_samples=1,
+        mini_batch_size=2,
+        ppo_epochs=1,
+        max_new_tokens=4,
+        reward_funcs=["format"],
+        report_to="none",
+        save_steps=1,
+        seed=0,
+    )
     return PPOConfig(**{**base, **kw})
 
 
@@ -46,13 +64,17 @@ def test_ppo_rerun_into_an_old_folder(tiny_model_dir, tmp_path):
     summary = (out / "ppo_summary.json").read_bytes()
     weights = (out / "model.safetensors").read_bytes()
 
-    with pytest.raises(ValueError, match=r"holds checkpoints of a ppo run with other data or settings \(input_files"):
+    with pytest.raises(
+        ValueError, match=r"holds checkpoints of a ppo run with other data or settings \(input_files"
+    ):
         train_ppo(ppo_config(tiny_model_dir, problems(tmp_path / "b.jsonl", 5), out))
     with pytest.raises(ValueError, match="reward_funcs"):
         train_ppo(ppo_config(tiny_model_dir, data, out, reward_funcs=["verifier"]))
     with pytest.raises(ValueError, match=r"trained 0 steps: .* holds a finished run \(step 1\)"):
         train_ppo(ppo_config(tiny_model_dir, data, out))
-    assert (out / "ppo_summary.json").read_bytes() == summary and (out / "model.safetensors").read_bytes() == weights
+    assert (out / "ppo_summary.json").read_bytes() == summary and (
+        out / "model.safetensors"
+    ).read_bytes() == weights
     fd = held_by_another(out)
     with pytest.raises(OutputLocked, match="is being written by pid 1 "):
         train_ppo(ppo_config(tiny_model_dir, data, out, steps=2))
@@ -61,10 +83,22 @@ def test_ppo_rerun_into_an_old_folder(tiny_model_dir, tmp_path):
 
 
 def grpo_config(model: Path, data: Path, out: Path, **kw) -> GRPOConfig:
-    base = dict(model=str(model), data_path=str(data), output_dir=str(out), report_to="none", use_cpu=True,
-                max_steps=1, per_device_train_batch_size=2, num_generations=2, max_completion_length=4,
-                save_strategy="steps", save_steps=1, reward_funcs=["format"], gradient_checkpointing=False,
-                disable_tqdm=True)
+    base = dict(
+        model=str(model),
+        data_path=str(data),
+        output_dir=str(out),
+        report_to="none",
+        use_cpu=True,
+        max_steps=1,
+        per_device_train_batch_size=2,
+        num_generations=2,
+        max_completion_length=4,
+        save_strategy="steps",
+        save_steps=1,
+        reward_funcs=["format"],
+        gradient_checkpointing=False,
+        disable_tqdm=True,
+    )
     return GRPOConfig(**{**base, **kw})
 
 
@@ -74,7 +108,9 @@ def test_grpo_rerun_into_an_old_folder(tiny_model_dir, tmp_path):
     assert train_grpo(grpo_config(tiny_model_dir, data, out))["steps"] == 1
     summary = (out / "grpo_summary.json").read_bytes()
 
-    with pytest.raises(ValueError, match=r"holds checkpoints of a grpo run with other data or settings \(input_files"):
+    with pytest.raises(
+        ValueError, match=r"holds checkpoints of a grpo run with other data or settings \(input_files"
+    ):
         train_grpo(grpo_config(tiny_model_dir, problems(tmp_path / "b.jsonl", 5), out))
     with pytest.raises(ValueError, match=r"trained 0 steps: .* holds a finished run \(step 1\)"):
         train_grpo(grpo_config(tiny_model_dir, data, out))

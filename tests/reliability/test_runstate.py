@@ -20,7 +20,12 @@ from wizardmath.runstate import (
 def test_merge_counts_adds_numbers_and_keeps_the_rest():
     old = {"requests": 10, "retries": {"timeout": 2}, "model": "a", "cost_usd": 0.5}
     new = {"requests": 3, "retries": {"timeout": 1, "http_500": 4}, "model": "b"}
-    assert merge_counts(old, new) == {"requests": 13, "retries": {"timeout": 3, "http_500": 4}, "model": "b", "cost_usd": 0.5}
+    assert merge_counts(old, new) == {
+        "requests": 13,
+        "retries": {"timeout": 3, "http_500": 4},
+        "model": "b",
+        "cost_usd": 0.5,
+    }
 
 
 def test_exit_codes():
@@ -44,10 +49,16 @@ def test_repair_moves_torn_and_undecodable_lines(tmp_path):
 
 
 def test_manifest_allows_grown_input_and_refuses_changed_input(tmp_path):
-    data, manifest, output = tmp_path / "in.jsonl", tmp_path / "out" / "run.json", tmp_path / "out" / "o.jsonl"
+    data, manifest, output = (
+        tmp_path / "in.jsonl",
+        tmp_path / "out" / "run.json",
+        tmp_path / "out" / "o.jsonl",
+    )
     data.write_text('{"id": 1}\n')
     check_manifest(manifest, {"k": 0}, [output])
-    check_manifest(manifest, {"k": 1, "input_files": fingerprint([data])}, [output])  # no output yet: nothing to mix
+    check_manifest(
+        manifest, {"k": 1, "input_files": fingerprint([data])}, [output]
+    )  # no output yet: nothing to mix
     output.write_text("written\n")
     with data.open("a") as handle:
         handle.write('{"id": 2}\n')
@@ -56,7 +67,9 @@ def test_manifest_allows_grown_input_and_refuses_changed_input(tmp_path):
     with pytest.raises(ValueError, match="other data or settings .*input_files"):
         check_manifest(manifest, {"k": 1, "input_files": fingerprint([data])}, [output])
     with pytest.raises(ValueError, match="k: 1 -> 2"):
-        check_manifest(manifest, {"k": 2, "input_files": json.loads(manifest.read_text())["input_files"]}, [output])
+        check_manifest(
+            manifest, {"k": 2, "input_files": json.loads(manifest.read_text())["input_files"]}, [output]
+        )
     check_manifest(manifest, {"k": 2}, [output], resume=True)  # carried on, the first settings stay recorded
     assert json.loads(manifest.read_text())["k"] == 1
     check_manifest(manifest, {"k": 2}, [output], overwrite=True)
@@ -84,7 +97,9 @@ def test_lock_file_nobody_holds_is_taken_over_and_a_held_one_refused(tmp_path, c
     lock.write_text("")  # a writer died between creating and filling it: nobody holds it
     with OutputLock(tmp_path):
         assert json.loads(lock.read_text())["pid"] == os.getpid()
-    lock.write_text(json.dumps({"pid": 999999, "host": socket.gethostname(), "command": "evolve"}))  # a dead holder
+    lock.write_text(
+        json.dumps({"pid": 999999, "host": socket.gethostname(), "command": "evolve"})
+    )  # a dead holder
     with OutputLock(tmp_path):
         assert json.loads(lock.read_text())["pid"] == os.getpid()
     assert "taking over a stale lock of pid 999999" in caplog.text
@@ -107,15 +122,19 @@ def test_stale_takeover_race_has_one_winner(tmp_path):
     from pathlib import Path
 
     (tmp_path / ".wizardmath.lock").write_text(json.dumps({"pid": 999999, "host": socket.gethostname()}))
-    code = ("import sys, time\nfrom wizardmath.runstate import OutputLock, OutputLocked\n"
-            "time.sleep(max(0, float(sys.argv[1]) - time.time()))\n"
-            f"try:\n    OutputLock({str(tmp_path)!r}).acquire(); print('won', flush=True); time.sleep(2)\n"
-            "except OutputLocked:\n    print('refused', flush=True)\n")
+    code = (
+        "import sys, time\nfrom wizardmath.runstate import OutputLock, OutputLocked\n"
+        "time.sleep(max(0, float(sys.argv[1]) - time.time()))\n"
+        f"try:\n    OutputLock({str(tmp_path)!r}).acquire(); print('won', flush=True); time.sleep(2)\n"
+        "except OutputLocked:\n    print('refused', flush=True)\n"
+    )
     import time
 
     start = str(time.time() + 1.5)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    runs = [subprocess.Popen([sys.executable, "-c", code, start], stdout=subprocess.PIPE, text=True, env=env)
-            for _ in range(6)]
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code, start], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(6)
+    ]
     results = sorted(run.communicate(timeout=60)[0].strip() for run in runs)
     assert results == ["refused"] * 5 + ["won"]

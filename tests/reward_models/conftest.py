@@ -46,8 +46,16 @@ def stepwise_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_train_args(output: Path, **extra) -> dict:
     """Trainer flags that keep a tiny run to a few seconds on CPU."""
     return {
-        "output_dir": str(output), "per_device_train_batch_size": 8, "learning_rate": 3e-3, "logging_steps": 1,
-        "report_to": "none", "use_cpu": True, "save_strategy": "no", "disable_tqdm": True, "seed": 0, **extra,
+        "output_dir": str(output),
+        "per_device_train_batch_size": 8,
+        "learning_rate": 3e-3,
+        "logging_steps": 1,
+        "report_to": "none",
+        "use_cpu": True,
+        "save_strategy": "no",
+        "disable_tqdm": True,
+        "seed": 0,
+        **extra,
     }
 
 
@@ -61,8 +69,15 @@ def trained_prm(tiny_model_dir: Path, stepwise_file: Path, tmp_path_factory: pyt
     from reward_models.prm import PRMConfig, train_prm
 
     out = tmp_path_factory.mktemp("prm") / "model"
-    train_prm(PRMConfig(model=str(tiny_model_dir), data_path=str(stepwise_file), eval_fraction=0.25, max_steps=4,
-                        **tiny_train_args(out)))
+    train_prm(
+        PRMConfig(
+            model=str(tiny_model_dir),
+            data_path=str(stepwise_file),
+            eval_fraction=0.25,
+            max_steps=4,
+            **tiny_train_args(out),
+        )
+    )
     return out
 
 
@@ -74,16 +89,47 @@ def evolution_dir(root: Path, groups: int = 24) -> Path:
     for g in range(groups):
         a, b = rng.randint(2, 9), rng.randint(2, 5)
         seed = f"Tom has {a} apples. He buys {b} more apples. How many apples does Tom have now?"
-        accepted.append({"id": f"s/{g}", "problem": seed, "round": 0, "operation": "seed",
-                         "meta": {"difficulty": 1, "well_posed": True, "consistent": True}})
-        accepted.append({"id": f"s/{g}/up", "parent_id": f"s/{g}", "round": 1, "operation": "add_step",
-                         "problem": seed.replace("How many", "He now has 2 times as many apples. How many"),
-                         "meta": {"difficulty": 2, "well_posed": True, "consistent": True}})
-        rejected.append({"id": f"s/{g}/ill", "parent_id": f"s/{g}", "round": 1, "operation": "new_easier",
-                         "problem": f"He buys {b} more apples. How many apples does Tom have now?",
-                         "meta": {"difficulty": 1, "well_posed": False, "consistent": True}, "reason": "unsolvable"})
-        rejected.append({"id": f"s/{g}/no", "parent_id": f"s/{g}", "round": 1, "operation": "new_easier",
-                         "problem": "Sorry, I can't help with that.", "meta": {"failure": "refusal"}, "reason": "refusal"})
+        accepted.append(
+            {
+                "id": f"s/{g}",
+                "problem": seed,
+                "round": 0,
+                "operation": "seed",
+                "meta": {"difficulty": 1, "well_posed": True, "consistent": True},
+            }
+        )
+        accepted.append(
+            {
+                "id": f"s/{g}/up",
+                "parent_id": f"s/{g}",
+                "round": 1,
+                "operation": "add_step",
+                "problem": seed.replace("How many", "He now has 2 times as many apples. How many"),
+                "meta": {"difficulty": 2, "well_posed": True, "consistent": True},
+            }
+        )
+        rejected.append(
+            {
+                "id": f"s/{g}/ill",
+                "parent_id": f"s/{g}",
+                "round": 1,
+                "operation": "new_easier",
+                "problem": f"He buys {b} more apples. How many apples does Tom have now?",
+                "meta": {"difficulty": 1, "well_posed": False, "consistent": True},
+                "reason": "unsolvable",
+            }
+        )
+        rejected.append(
+            {
+                "id": f"s/{g}/no",
+                "parent_id": f"s/{g}",
+                "round": 1,
+                "operation": "new_easier",
+                "problem": "Sorry, I can't help with that.",
+                "meta": {"failure": "refusal"},
+                "reason": "refusal",
+            }
+        )
     (root / "problems.jsonl").write_text("".join(json.dumps(r) + "\n" for r in accepted))
     (root / "rejected.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rejected))
     return root
@@ -99,6 +145,14 @@ def trained_irm(tiny_model_dir: Path, evolve_dir: Path, tmp_path_factory: pytest
     from reward_models.irm import IRMConfig, train_irm
 
     out = tmp_path_factory.mktemp("irm") / "model"
-    train_irm(IRMConfig(model=str(tiny_model_dir), data_path=str(evolve_dir), max_steps=6, bf16=False,
-                        gradient_checkpointing=False, **tiny_train_args(out)))
+    train_irm(
+        IRMConfig(
+            model=str(tiny_model_dir),
+            data_path=str(evolve_dir),
+            max_steps=6,
+            bf16=False,
+            gradient_checkpointing=False,
+            **tiny_train_args(out),
+        )
+    )
     return out

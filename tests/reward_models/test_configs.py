@@ -21,8 +21,14 @@ def _plain(value):
 
 @pytest.mark.parametrize(
     "cls, name",
-    [(IRMConfig, "tiny/irm.yaml"), (PRMConfig, "tiny/prm.yaml"), (LabelConfig, "tiny/label_prm.yaml"),
-     (IRMConfig, "llama2-7b/irm.yaml"), (PRMConfig, "llama2-7b/prm.yaml"), (LabelConfig, "llama2-7b/label_prm.yaml")],
+    [
+        (IRMConfig, "tiny/irm.yaml"),
+        (PRMConfig, "tiny/prm.yaml"),
+        (LabelConfig, "tiny/label_prm.yaml"),
+        (IRMConfig, "llama2-7b/irm.yaml"),
+        (PRMConfig, "llama2-7b/prm.yaml"),
+        (LabelConfig, "llama2-7b/label_prm.yaml"),
+    ],
 )
 def test_config_loads_every_key(cls, name):
     import torch
@@ -42,13 +48,26 @@ def test_config_loads_every_key(cls, name):
 
 def test_documented_defaults():
     prm = PRMConfig(model="m", output_dir="x")
-    assert (prm.step_separator, prm.template, prm.data_format, prm.data_path) == ("\n", "wizardmath", "auto", "runs/prm_labels.jsonl")
+    assert (prm.step_separator, prm.template, prm.data_format, prm.data_path) == (
+        "\n",
+        "wizardmath",
+        "auto",
+        "runs/prm_labels.jsonl",
+    )
     irm = IRMConfig(model="m", output_dir="x", bf16=False)
     assert irm.judge == "symbolic" and irm.include_parent and irm.data_path == "runs/evolve"
     label = LabelConfig(solutions_path="s")
-    assert (label.labeler, label.backend, label.judge_backend, label.output) == ("rule", "transformers", "openai", "runs/prm_labels.jsonl")
+    assert (label.labeler, label.backend, label.judge_backend, label.output) == (
+        "rule",
+        "transformers",
+        "openai",
+        "runs/prm_labels.jsonl",
+    )
     # one output root; the label-prm output is what train-prm reads by default
-    assert (IRMConfig(model="m", bf16=False).output_dir, PRMConfig(model="m").output_dir) == ("runs/irm", "runs/prm")
+    assert (IRMConfig(model="m", bf16=False).output_dir, PRMConfig(model="m").output_dir) == (
+        "runs/irm",
+        "runs/prm",
+    )
 
 
 @pytest.mark.parametrize("cls", [IRMConfig, PRMConfig])
@@ -68,12 +87,19 @@ def test_labelers_registry_builds_the_chosen_labeller(monkeypatch):
     from reward_models.labelers import LABELERS, JudgeLabeler, MonteCarloLabeler, RuleLabeler
 
     calls = []
-    monkeypatch.setattr("wizardmath.backends.get_backend", lambda name, **kw: calls.append((name, kw)) or object())
-    config = LabelConfig(model="policy", data_path="p.jsonl", judge_model="judge", judge_base_url="http://j/v1", mc_rollouts=3)
+    monkeypatch.setattr(
+        "wizardmath.backends.get_backend", lambda name, **kw: calls.append((name, kw)) or object()
+    )
+    config = LabelConfig(
+        model="policy", data_path="p.jsonl", judge_model="judge", judge_base_url="http://j/v1", mc_rollouts=3
+    )
     policy = lambda: config.build_backend(batch_size=2)  # noqa: E731
     assert isinstance(LABELERS["rule"](config, policy), RuleLabeler) and calls == []  # no backend for rule
     mc = LABELERS["mc"](config, policy)
     assert isinstance(mc, MonteCarloLabeler) and mc.sampling.n == 3
     assert calls[-1] == ("transformers", {"model": "policy", "batch_size": 2})
     assert isinstance(LABELERS["judge"](config, policy), JudgeLabeler)
-    assert calls[-1] == ("openai", {"model": "judge", "base_url": "http://j/v1"})  # the judge's own settings only
+    assert calls[-1] == (
+        "openai",
+        {"model": "judge", "base_url": "http://j/v1"},
+    )  # the judge's own settings only

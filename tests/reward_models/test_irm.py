@@ -38,8 +38,15 @@ def test_symbolic_rank_orders_harder_over_easier_over_ill_posed_over_refusals(ev
 def test_symbolic_facts_fall_back_to_parsing_the_text():
     from wizardmath.evol.symbolic import generate_problems
 
-    easy, hard = generate_problems(1, seed=3, min_ops=1, max_ops=1)[0], generate_problems(1, seed=4, min_ops=3, max_ops=3)[0]
-    group = [{"id": "a", "problem": easy.problem}, {"id": "b", "problem": hard.problem}, {"id": "c", "problem": "What is love?"}]
+    easy, hard = (
+        generate_problems(1, seed=3, min_ops=1, max_ops=1)[0],
+        generate_problems(1, seed=4, min_ops=3, max_ops=3)[0],
+    )
+    group = [
+        {"id": "a", "problem": easy.problem},
+        {"id": "b", "problem": hard.problem},
+        {"id": "c", "problem": "What is love?"},
+    ]
     assert symbolic_rank(group) == [1.0, 3.0, None]  # unreadable text: no pairs for it
 
 
@@ -85,7 +92,12 @@ def test_llm_judge_through_a_backend():
 
 def test_read_pairs_checks_fields(tmp_path):
     path = tmp_path / "pairs.jsonl"
-    path.write_text(json.dumps({"chosen": "a", "rejected": "b"}) + "\n" + json.dumps({"chosen": "a", "rejected": ""}) + "\n")
+    path.write_text(
+        json.dumps({"chosen": "a", "rejected": "b"})
+        + "\n"
+        + json.dumps({"chosen": "a", "rejected": ""})
+        + "\n"
+    )
     with pytest.raises(DataError, match="pairs.jsonl:2: field 'rejected'"):
         read_pairs(path)
     path.write_text(json.dumps({"prompt": "Q: ", "chosen": "a", "rejected": "b", "group": "g1"}) + "\n")
@@ -101,7 +113,10 @@ def test_trained_irm_scores_and_orders_pairs(trained_irm):
     assert summary["global_step"] == 6 and summary["train_pairs"] > 0
     assert (trained_irm / "irm_pairs.jsonl").is_file()
     irm = InstructionRewardModel.from_pretrained(str(trained_irm), device="cpu")
-    texts = ["Tom has 4 apples. He buys 2 more apples. How many apples does Tom have now?", "Sorry, I can't help with that."]
+    texts = [
+        "Tom has 4 apples. He buys 2 more apples. How many apples does Tom have now?",
+        "Sorry, I can't help with that.",
+    ]
     one = irm.score(texts, batch_size=1)
     both = irm.score(texts, batch_size=2)
     assert one == pytest.approx(both, abs=1e-4)  # padding does not change a score
@@ -116,16 +131,57 @@ def test_score_command_for_both_kinds(trained_irm, trained_prm, tmp_path, capsys
     problem = "Tom has 4 apples. How many apples does Tom have now?"
     assert main(["score", "--model", str(trained_irm), "--problem", problem]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert printed["irm_score"] == pytest.approx(InstructionRewardModel.from_pretrained(str(trained_irm), device="cpu").score([problem])[0], abs=1e-5)
+    assert printed["irm_score"] == pytest.approx(
+        InstructionRewardModel.from_pretrained(str(trained_irm), device="cpu").score([problem])[0], abs=1e-5
+    )
     rows = tmp_path / "solutions.jsonl"
-    rows.write_text(json.dumps({"id": "a", "problem": "Tom has 4 apples.", "solution": " Step 1: 4 + 1 = 5.\nThe answer is: 5"}) + "\n")
+    rows.write_text(
+        json.dumps(
+            {"id": "a", "problem": "Tom has 4 apples.", "solution": " Step 1: 4 + 1 = 5.\nThe answer is: 5"}
+        )
+        + "\n"
+    )
     out = tmp_path / "scored.jsonl"
-    assert main(["score", "--model", str(trained_prm), "--data-path", str(rows), "--output", str(out), "--aggregate", "last"]) == 0
-    assert main(["score", "--model", str(trained_prm), "--data-path", str(rows), "--output", str(out), "--aggregate", "last"]) == 0  # resumes: no duplicate
-    assert main(["score", "--model", str(trained_prm), "--data-path", str(rows), "--output", str(out)]) == 1  # other aggregate: refused
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(trained_prm),
+                "--data-path",
+                str(rows),
+                "--output",
+                str(out),
+                "--aggregate",
+                "last",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(trained_prm),
+                "--data-path",
+                str(rows),
+                "--output",
+                str(out),
+                "--aggregate",
+                "last",
+            ]
+        )
+        == 0
+    )  # resumes: no duplicate
+    assert (
+        main(["score", "--model", str(trained_prm), "--data-path", str(rows), "--output", str(out)]) == 1
+    )  # other aggregate: refused
     scored = [json.loads(line) for line in out.read_text().splitlines()]
     solution = " Step 1: 4 + 1 = 5.\nThe answer is: 5"
-    expected = ProcessRewardModel.from_pretrained(str(trained_prm), device="cpu").score_solution("Tom has 4 apples.", solution, "last")
+    expected = ProcessRewardModel.from_pretrained(str(trained_prm), device="cpu").score_solution(
+        "Tom has 4 apples.", solution, "last"
+    )
     assert len(scored) == 1 and len(scored[0]["prm_steps"]) == 1
     assert scored[0]["prm_score"] == pytest.approx(expected, abs=1e-5) == scored[0]["prm_steps"][-1]
     bad = tmp_path / "bad.jsonl"

@@ -29,11 +29,27 @@ def solution(sid: str, *steps: str, answer: str = "16") -> Solution:
     return Solution(sid, PROBLEM, answer, list(steps))
 
 
-RIGHT = solution("right", "Step 1: Tom buys 3 more, so 5 + 3 = 8.", "Step 2: Tom has 2 times as many, so 8 * 2 = 16.\nThe answer is: 16")
-SLIP = solution("slip", "Step 1: Tom buys 3 more, so 5 + 3 = 9.", "Step 2: Tom has 2 times as many, so 9 * 2 = 18.\nThe answer is: 18")
-LATE = solution("late", "Step 1: Tom buys 3 more, so 5 + 3 = 8.", "Step 2: Tom has 2 times as many, so 8 * 2 = 17.\nThe answer is: 17")
+RIGHT = solution(
+    "right",
+    "Step 1: Tom buys 3 more, so 5 + 3 = 8.",
+    "Step 2: Tom has 2 times as many, so 8 * 2 = 16.\nThe answer is: 16",
+)
+SLIP = solution(
+    "slip",
+    "Step 1: Tom buys 3 more, so 5 + 3 = 9.",
+    "Step 2: Tom has 2 times as many, so 9 * 2 = 18.\nThe answer is: 18",
+)
+LATE = solution(
+    "late",
+    "Step 1: Tom buys 3 more, so 5 + 3 = 8.",
+    "Step 2: Tom has 2 times as many, so 8 * 2 = 17.\nThe answer is: 17",
+)
 # arithmetic all true, but the wrong number was copied: the error cannot be located
-HIDDEN = solution("hidden", "Step 1: Tom buys 4 more, so 5 + 4 = 9.", "Step 2: Tom has 2 times as many, so 9 * 2 = 18.\nThe answer is: 18")
+HIDDEN = solution(
+    "hidden",
+    "Step 1: Tom buys 4 more, so 5 + 4 = 9.",
+    "Step 2: Tom has 2 times as many, so 9 * 2 = 18.\nThe answer is: 18",
+)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +85,11 @@ def continuation(prompt: str, index: int) -> str:
         return "The answer is: 17"
     if "so 8 * 2 = 16" in prompt:
         return "The answer is: 16"
-    return "Step 2: Tom has 2 times as many, so 8 * 2 = 16.\nThe answer is: 16" if index % 2 == 0 else "The answer is: 15"
+    return (
+        "Step 2: Tom has 2 times as many, so 8 * 2 = 16.\nThe answer is: 16"
+        if index % 2 == 0
+        else "The answer is: 15"
+    )
 
 
 def test_monte_carlo_soft_and_hard_labels():
@@ -80,7 +100,9 @@ def test_monte_carlo_soft_and_hard_labels():
     assert slip.soft == [0.0, 0.0] and slip.labels == [False, False]
     # one rollout prompt per step prefix except the last (its answer is already written)
     assert len(backend.calls) == 2 and all(c.endswith(".\n") for c in backend.calls)
-    majority = MonteCarloLabeler(FakeBackend(continuation), rollouts=4, hard="majority", progress=False).label([RIGHT])[0]
+    majority = MonteCarloLabeler(
+        FakeBackend(continuation), rollouts=4, hard="majority", progress=False
+    ).label([RIGHT])[0]
     assert majority.labels == [True, True]
     with pytest.raises(ValueError, match="'any' or 'majority'"):
         MonteCarloLabeler(backend, hard="all")
@@ -101,7 +123,11 @@ def test_parse_judge(reply, expected):
 
 
 def test_judge_labeler_through_a_backend():
-    backend = FakeBackend(lambda prompt, i: "Step 1: wrong\nStep 2: correct" if "= 9." in prompt else "Step 1: correct\nStep 2: correct")
+    backend = FakeBackend(
+        lambda prompt, i: (
+            "Step 1: wrong\nStep 2: correct" if "= 9." in prompt else "Step 1: correct\nStep 2: correct"
+        )
+    )
     right, slip = JudgeLabeler(backend).label([RIGHT, SLIP])
     assert right.labels == [True, True]
     assert slip.labels == [False, False]  # closed under "once wrong, wrong after"
@@ -117,7 +143,10 @@ def test_agreement_and_prefix():
 
 
 def write_solutions(path, items):
-    rows = [{"id": s.id, "problem": s.problem, "answer": s.answer, "solution": " " + "\n".join(s.steps)} for s in items]
+    rows = [
+        {"id": s.id, "problem": s.problem, "answer": s.answer, "solution": " " + "\n".join(s.steps)}
+        for s in items
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -137,7 +166,9 @@ def test_label_prm_rule_on_a_solutions_file_resumes_without_duplicates(tmp_path)
 def test_label_prm_drop_unknown_keeps_strict_trl_records(tmp_path):
     source, out = tmp_path / "solutions.jsonl", tmp_path / "labels.jsonl"
     write_solutions(source, [RIGHT, HIDDEN])
-    stats = label_prm(LabelConfig(labeler="rule", solutions_path=str(source), output=str(out), unknown="drop"))
+    stats = label_prm(
+        LabelConfig(labeler="rule", solutions_path=str(source), output=str(out), unknown="drop")
+    )
     assert stats["records"] == 1 and stats["dropped"] == 1
 
 
@@ -154,7 +185,14 @@ def test_solve_output_rows_are_read_with_their_gold_answer(tmp_path):
     from wizardmath.data.templates import format_prompt
 
     source, out = tmp_path / "sft_rejected.jsonl", tmp_path / "labels.jsonl"
-    row = {"id": "p/neg0", "problem": PROBLEM, "prompt": format_prompt(PROBLEM), "completion": " " + "\n".join(LATE.steps), "answer": "17", "gold": "16"}
+    row = {
+        "id": "p/neg0",
+        "problem": PROBLEM,
+        "prompt": format_prompt(PROBLEM),
+        "completion": " " + "\n".join(LATE.steps),
+        "answer": "17",
+        "gold": "16",
+    }
     source.write_text(json.dumps(row) + "\n")
     label_prm(LabelConfig(labeler="rule", solutions_path=str(source), output=str(out)))
     record = json.loads(out.read_text())

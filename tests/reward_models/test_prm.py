@@ -36,7 +36,9 @@ def test_separator_positions_hold_the_separator_token(tokenizer):
     assert len(positions) == 2 and positions[-1] == len(ids) - 1
     assert all(ids[p] == newline for p in positions)
     text = tokenizer.decode(ids)
-    assert text.endswith("Let's think step by step. Step 1: Tom buys 3 more, so 5 + 3 = 8.\nStep 2: so 8 * 2 = 16.\nThe answer is: 16\n")
+    assert text.endswith(
+        "Let's think step by step. Step 1: Tom buys 3 more, so 5 + 3 = 8.\nStep 2: so 8 * 2 = 16.\nThe answer is: 16\n"
+    )
 
 
 def test_too_long_drops_trailing_steps_and_cuts_the_prompt_from_the_left(tokenizer):
@@ -46,7 +48,12 @@ def test_too_long_drops_trailing_steps_and_cuts_the_prompt_from_the_left(tokeniz
 
 
 def test_record_labels_sit_only_at_separators(tokenizer):
-    record = {"prompt": "Q", "completions": ["a", "b", "c"], "labels": [True, None, False], "soft_labels": [0.75, None, None]}
+    record = {
+        "prompt": "Q",
+        "completions": ["a", "b", "c"],
+        "labels": [True, None, False],
+        "soft_labels": [0.75, None, None],
+    }
     row = encode_record(tokenizer, record, StepFormat(), 256, use_soft=True)
     _, positions = encode_steps(tokenizer, "Q", ["a", "b", "c"], StepFormat())
     labelled = {i: v for i, v in enumerate(row["labels"]) if v != IGNORE}
@@ -86,13 +93,17 @@ def test_soft_label_loss_is_cross_entropy_against_the_rollout_fraction():
 
 
 def test_collator_pads_right_with_ignored_labels():
-    batch = StepCollator(pad_token_id=3)([{"input_ids": [5, 6, 7], "labels": [IGNORE, IGNORE, 1.0]}, {"input_ids": [8], "labels": [0.0]}])
+    batch = StepCollator(pad_token_id=3)(
+        [{"input_ids": [5, 6, 7], "labels": [IGNORE, IGNORE, 1.0]}, {"input_ids": [8], "labels": [0.0]}]
+    )
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 3, 3]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"][1].tolist() == [0.0, IGNORE, IGNORE]
 
 
-@pytest.mark.parametrize("how, expected", [("min", 0.2), ("prod", 0.9 * 0.2 * 0.5), ("last", 0.5), ("mean", 1.6 / 3)])
+@pytest.mark.parametrize(
+    "how, expected", [("min", 0.2), ("prod", 0.9 * 0.2 * 0.5), ("last", 0.5), ("mean", 1.6 / 3)]
+)
 def test_aggregate(how, expected):
     assert aggregate([0.9, 0.2, 0.5], how) == pytest.approx(expected)
 
@@ -131,7 +142,9 @@ def test_trained_prm_saves_loads_and_scores(trained_prm):
         logits = prm.model(input_ids=torch.tensor([ids])).logits[0]
     expected = [torch.softmax(logits[p].float(), dim=-1)[1].item() for p in positions]
     assert len(scores) == 2 and scores == pytest.approx(expected, abs=1e-5)
-    assert scores[0] != pytest.approx(scores[1], abs=1e-6)  # read at two different tokens, not one broadcast value
+    assert scores[0] != pytest.approx(
+        scores[1], abs=1e-6
+    )  # read at two different tokens, not one broadcast value
     whole = prm.score_solution(problem, " " + "\n".join(steps))
     # split_steps keeps the answer line with the step it follows: one step, scored as that text
     assert whole == pytest.approx(prm.score_steps(problem, ["\n".join(steps)])[0], abs=1e-5)
@@ -148,8 +161,15 @@ def test_training_lowers_the_loss_and_changes_the_model(tiny_model_dir, stepwise
     # One batch of 8 records, seen 20 times: its loss must fall (mixed batches are too noisy to compare).
     one_batch = tmp_path / "one_batch.jsonl"
     one_batch.write_text("".join(stepwise_file.read_text().splitlines(keepends=True)[:8]))
-    summary = train_prm(PRMConfig(model=str(tiny_model_dir), data_path=str(one_batch), eval_fraction=0.0, max_steps=20,
-                                  **train_args(out)))
+    summary = train_prm(
+        PRMConfig(
+            model=str(tiny_model_dir),
+            data_path=str(one_batch),
+            eval_fraction=0.0,
+            max_steps=20,
+            **train_args(out),
+        )
+    )
     history = summary["loss_history"]
     assert summary["global_step"] == 20 and len(history) == 20
     assert max(history[-3:]) < 0.5 * history[0]
@@ -159,7 +179,9 @@ def test_training_lowers_the_loss_and_changes_the_model(tiny_model_dir, stepwise
 
 
 @pytest.mark.slow
-def test_resume_from_checkpoint_matches_an_uninterrupted_run(tiny_model_dir, stepwise_file, tmp_path, train_args):
+def test_resume_from_checkpoint_matches_an_uninterrupted_run(
+    tiny_model_dir, stepwise_file, tmp_path, train_args
+):
     import shutil
 
     from transformers import AutoModelForTokenClassification
@@ -168,7 +190,15 @@ def test_resume_from_checkpoint_matches_an_uninterrupted_run(tiny_model_dir, ste
 
     def run(**extra):
         args = train_args(out, save_strategy="steps", save_steps=2, **extra)
-        return train_prm(PRMConfig(model=str(tiny_model_dir), data_path=str(stepwise_file), eval_fraction=0.0, max_steps=4, **args))
+        return train_prm(
+            PRMConfig(
+                model=str(tiny_model_dir),
+                data_path=str(stepwise_file),
+                eval_fraction=0.0,
+                max_steps=4,
+                **args,
+            )
+        )
 
     straight = run()
     assert straight["resumed_from"] is None
@@ -180,7 +210,9 @@ def test_resume_from_checkpoint_matches_an_uninterrupted_run(tiny_model_dir, ste
     assert resumed["resumed_from"].endswith("checkpoint-2") and resumed["global_step"] == 4
     got = AutoModelForTokenClassification.from_pretrained(out).state_dict()
     assert all(torch.allclose(expected[k], got[k], atol=1e-6) for k in expected)
-    with pytest.raises(ValueError, match=r"holds checkpoints of an earlier train-prm run \(checkpoint-2, checkpoint-4\)"):
+    with pytest.raises(
+        ValueError, match=r"holds checkpoints of an earlier train-prm run \(checkpoint-2, checkpoint-4\)"
+    ):
         run(resume_from_checkpoint="no")  # the old checkpoints would stay for the next default run to resume
     fresh = run(resume_from_checkpoint="no", overwrite=True)
     assert fresh["resumed_from"] is None and fresh["global_step"] == 4
@@ -188,19 +220,33 @@ def test_resume_from_checkpoint_matches_an_uninterrupted_run(tiny_model_dir, ste
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["prm", "irm"])
-def test_lora_reward_models_save_plain_merged_checkpoints(kind, tiny_model_dir, stepwise_file, evolve_dir, tmp_path, train_args):
+def test_lora_reward_models_save_plain_merged_checkpoints(
+    kind, tiny_model_dir, stepwise_file, evolve_dir, tmp_path, train_args
+):
     """use_lora trains adapters (the embeddings stay as they were) and saves one merged model."""
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
     from reward_models.irm import IRMConfig, train_irm
 
     out = tmp_path / kind
-    lora = {"use_lora": True, "lora_r": 4, "lora_target_modules": ["q_proj", "v_proj"], "max_steps": 2, **train_args(out)}
+    lora = {
+        "use_lora": True,
+        "lora_r": 4,
+        "lora_target_modules": ["q_proj", "v_proj"],
+        "max_steps": 2,
+        **train_args(out),
+    }
     if kind == "prm":
-        train_prm(PRMConfig(model=str(tiny_model_dir), data_path=str(stepwise_file), eval_fraction=0.0, **lora))
+        train_prm(
+            PRMConfig(model=str(tiny_model_dir), data_path=str(stepwise_file), eval_fraction=0.0, **lora)
+        )
         auto = AutoModelForTokenClassification
     else:
-        train_irm(IRMConfig(model=str(tiny_model_dir), data_path=str(evolve_dir), gradient_checkpointing=False, **lora))
+        train_irm(
+            IRMConfig(
+                model=str(tiny_model_dir), data_path=str(evolve_dir), gradient_checkpointing=False, **lora
+            )
+        )
         auto = AutoModelForSequenceClassification
     saved, base = auto.from_pretrained(out).state_dict(), auto.from_pretrained(tiny_model_dir).state_dict()
     assert not any("lora" in k for k in saved)

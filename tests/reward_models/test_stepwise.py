@@ -40,7 +40,11 @@ def test_prm800k_neutral_as_positive():
     assert len(records) == 2  # the bad_problem line has no rated step
     phase2, phase1 = records
     assert phase2["prompt"] == "What is $3 \\cdot 4 + 5$?"
-    assert phase2["completions"] == ["I need to multiply first.", "So $3 \\cdot 4 = 12$.", "Then $12 + 5 = 18$."]
+    assert phase2["completions"] == [
+        "I need to multiply first.",
+        "So $3 \\cdot 4 = 12$.",
+        "Then $12 + 5 = 18$.",
+    ]
     assert phase2["labels"] == [True, True, False]
     assert phase2["answer"] == "17" and phase2["meta"]["finish_reason"] == "found_error"
     # chosen alternative, then the human step (labelled +1), then the final answer
@@ -56,7 +60,9 @@ def test_prm800k_neutral_as_negative():
 def test_math_shepherd_tags_become_labels():
     records = load_stepwise(str(DATA / "math_shepherd_sample.jsonl"), "math-shepherd")
     first, second = records
-    assert first["prompt"].startswith("Janet has 16 eggs") and first["prompt"].endswith("How much does she make?")
+    assert first["prompt"].startswith("Janet has 16 eggs") and first["prompt"].endswith(
+        "How much does she make?"
+    )
     assert first["completions"] == [
         "Step 1: She has 16 - 3 = <<16-3=13>>13 eggs left.",
         "Step 2: She makes 13 * 2 = <<13*2=26>>26 dollars.",
@@ -93,7 +99,19 @@ def test_label_prm_import_command(tmp_path):
     from wizardmath.cli import main
 
     out = tmp_path / "ms.jsonl"
-    assert main(["label-prm", "--import_format", "math-shepherd", "--data-path", str(DATA / "math_shepherd_sample.jsonl"),
-                 "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "label-prm",
+                "--import_format",
+                "math-shepherd",
+                "--data-path",
+                str(DATA / "math_shepherd_sample.jsonl"),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["labels"] for r in rows] == [[True, True, True], [False, False]]

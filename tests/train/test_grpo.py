@@ -17,19 +17,37 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def problems(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("grpo") / "problems.jsonl"
-    rows = [{"id": f"p{i}", "problem": f"Ann has {i} apples and buys 2 more. How many apples does Ann have?",
-             "answer": str(i + 2)} for i in range(8)]
+    rows = [
+        {
+            "id": f"p{i}",
+            "problem": f"Ann has {i} apples and buys 2 more. How many apples does Ann have?",
+            "answer": str(i + 2),
+        }
+        for i in range(8)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
 def base(tmp_path, problems, **kw):
-    return dict(model="m", data_path=str(problems), output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, **kw)
+    return dict(
+        model="m",
+        data_path=str(problems),
+        output_dir=str(tmp_path / "out"),
+        report_to="none",
+        use_cpu=True,
+        **kw,
+    )
 
 
 def test_tiny_config_loads(tmp_path, problems):
-    config = load_config(GRPOConfig, REPO / "configs/tiny/grpo.yaml", model="m", data_path=str(problems),
-                         output_dir=str(tmp_path))
+    config = load_config(
+        GRPOConfig,
+        REPO / "configs/tiny/grpo.yaml",
+        model="m",
+        data_path=str(problems),
+        output_dir=str(tmp_path),
+    )
     assert config.beta > 0  # KL to the reference is on, so it is measured and bounded
     assert "verifier" in config.reward_funcs
 
@@ -39,7 +57,10 @@ def test_tiny_config_loads(tmp_path, problems):
     [
         ({"model": ""}, "needs --model"),
         ({"output_dir": ""}, "needs --output"),
-        ({"reward_funcs": ["verifier", "format"], "reward_weights": [1.0, 0.1]}, "only apply with reward_combine"),
+        (
+            {"reward_funcs": ["verifier", "format"], "reward_weights": [1.0, 0.1]},
+            "only apply with reward_combine",
+        ),
         ({"reward_combine": "max"}, "valid: product, weighted_sum, verifier_gated"),
     ],
 )
@@ -64,11 +85,25 @@ def test_grpo_trains_with_our_reward_terms(tmp_path, problems, tiny_model_dir, m
     from transformers import AutoModelForCausalLM
 
     monkeypatch.setitem(R.REWARDS, "length", R.RewardSpec(lambda a: length_reward, False, "test"))
-    config = GRPOConfig(**{**base(tmp_path, problems), "model": str(tiny_model_dir), "eval_data_path": str(problems),
-                           "eval_limit": 4, "max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 2,
-                           "max_completion_length": 12, "learning_rate": 1e-3, "logging_steps": 1, "save_strategy": "no",
-                           "gradient_checkpointing": False, "reward_funcs": ["length", "verifier"],
-                           "reward_combine": "weighted_sum", "reward_weights": [1.0, 1.0]})
+    config = GRPOConfig(
+        **{
+            **base(tmp_path, problems),
+            "model": str(tiny_model_dir),
+            "eval_data_path": str(problems),
+            "eval_limit": 4,
+            "max_steps": 2,
+            "per_device_train_batch_size": 4,
+            "num_generations": 2,
+            "max_completion_length": 12,
+            "learning_rate": 1e-3,
+            "logging_steps": 1,
+            "save_strategy": "no",
+            "gradient_checkpointing": False,
+            "reward_funcs": ["length", "verifier"],
+            "reward_combine": "weighted_sum",
+            "reward_weights": [1.0, 1.0],
+        }
+    )
     summary = train_grpo(config)
     assert summary["steps"] == 2 and summary["n"] == 4
     # weighted_sum: each term reached TRL as its own reward function, logged under its name

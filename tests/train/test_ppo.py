@@ -27,7 +27,13 @@ def test_real_configs_load_validate_and_plan(size, capsys):
     assert config.reward_funcs == ["irm", "prm", "verifier"] and config.reward_combine == "product"
     assert config.rollout_backend == "vllm" and config.bf16
     # the non-dry-run checks pass too (batch arithmetic, paths present)
-    load_config(PPOPlanConfig, REPO / f"configs/llama2-{size}/ppo.yaml", dry_run=False, output_dir="x", data_path="p.jsonl")
+    load_config(
+        PPOPlanConfig,
+        REPO / f"configs/llama2-{size}/ppo.yaml",
+        dry_run=False,
+        output_dir="x",
+        data_path="p.jsonl",
+    )
     assert ppo_command(config) == {"dry_run": True}
     plan = capsys.readouterr().out
     assert f"ZeRO stage {config.zero_stage}" in plan and f"{config.num_gpus} GPU(s)" in plan
@@ -46,7 +52,9 @@ def test_llama2_parameter_counts():
 
 def test_memory_plan_shards_by_zero_stage(tiny_model_dir):
     def total(**kw):
-        plan = ppo_plan.memory_plan(PPOPlanConfig(model="llama-2-7b", dry_run=True, num_gpus=8, bf16=True, **kw))
+        plan = ppo_plan.memory_plan(
+            PPOPlanConfig(model="llama-2-7b", dry_run=True, num_gpus=8, bf16=True, **kw)
+        )
         return float(plan.split("total per GPU (before activations)")[1].split("GiB")[0])
 
     stages = [total(zero_stage=z) for z in range(4)]
@@ -96,8 +104,12 @@ def test_step_rewards_land_on_the_token_that_ends_the_false_claim(tiny_model_dir
     response = torch.tensor([ids + pad, ids + pad])
     mask = torch.tensor([[1.0] * len(ids) + [0.0] * 3] * 2)
     decoded = tokenizer.decode(ids, skip_special_tokens=True)
-    rollout = Rollout(response[:, :0], mask[:, :0], response, mask, [decoded] * 2, torch.tensor([False, False]))
-    dense = ppo_rollout.place_step_rewards(tokenizer, rollout, R.arithmetic_step_rewards(rollout.texts[:1]) + [[]])
+    rollout = Rollout(
+        response[:, :0], mask[:, :0], response, mask, [decoded] * 2, torch.tensor([False, False])
+    )
+    dense = ppo_rollout.place_step_rewards(
+        tokenizer, rollout, R.arithmetic_step_rewards(rollout.texts[:1]) + [[]]
+    )
     assert dense[1].abs().sum() == 0 and dense[0].sum() == -1.0
     where = int(dense[0].nonzero())
     assert tokenizer.decode(ids[: where + 1]).endswith("= 11")  # the last token of the false claim
@@ -117,8 +129,12 @@ def test_warmup_reaches_full_rate_linearly_from_the_first_step():
     from wizardmath.train.ppo_update import advance_schedule, warmup_scheduler
 
     config = PPOConfig(model="m", output_dir="o", data_path="p", warmup_steps=4, learning_rate=0.1)
-    optimizer = torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1},
-                                 {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1.0}])
+    optimizer = torch.optim.SGD(
+        [
+            {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1},
+            {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1.0},
+        ]
+    )
     scheduler = warmup_scheduler(optimizer, config)
     rates = []
     for _ in range(6):  # advanced at the start of each step: step s trains at lr * min(1, (s + 1) / 4)
@@ -138,8 +154,14 @@ def test_warmup_reaches_full_rate_linearly_from_the_first_step():
 @pytest.fixture(scope="module")
 def problems(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ppo") / "problems.jsonl"
-    rows = [{"id": f"p{i}", "problem": f"Ann has {i} apples and buys {i + 2} more. How many apples does Ann have?",
-             "answer": str(2 * i + 2)} for i in range(12)]
+    rows = [
+        {
+            "id": f"p{i}",
+            "problem": f"Ann has {i} apples and buys {i + 2} more. How many apples does Ann have?",
+            "answer": str(2 * i + 2),
+        }
+        for i in range(12)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -154,10 +176,23 @@ def tiny_config(tiny_model_dir, problems, tmp_path, monkeypatch):
     monkeypatch.setitem(R.REWARDS, "length", R.RewardSpec(lambda a: length_reward, False, "test"))
 
     def make(**kw):
-        base = dict(model=str(tiny_model_dir), data_path=str(problems), output_dir=str(tmp_path / "out"), steps=2,
-                    batch_size=4, num_samples=1, mini_batch_size=2, ppo_epochs=1, max_new_tokens=12,
-                    learning_rate=1e-3, value_learning_rate=1e-3, reward_funcs=["length"], report_to="none",
-                    save_steps=0, seed=0)
+        base = dict(
+            model=str(tiny_model_dir),
+            data_path=str(problems),
+            output_dir=str(tmp_path / "out"),
+            steps=2,
+            batch_size=4,
+            num_samples=1,
+            mini_batch_size=2,
+            ppo_epochs=1,
+            max_new_tokens=12,
+            learning_rate=1e-3,
+            value_learning_rate=1e-3,
+            reward_funcs=["length"],
+            report_to="none",
+            save_steps=0,
+            seed=0,
+        )
         return PPOConfig(**{**base, **kw})
 
     return make
@@ -175,13 +210,22 @@ def _metrics(config) -> list[dict]:
 
 @pytest.mark.slow
 def test_ppo_steps_change_the_policy_and_give_finite_stats(tiny_config, tiny_model_dir):
-    config = tiny_config(gradient_accumulation_steps=2, mini_batch_size=4, kl_estimator="k3", adaptive_kl=True)
+    config = tiny_config(
+        gradient_accumulation_steps=2, mini_batch_size=4, kl_estimator="k3", adaptive_kl=True
+    )
     summary = train_ppo(config)
     assert summary["steps"] == 2
     rows = _metrics(config)
     assert [r["step"] for r in rows] == [1, 2]
     for row in rows:
-        for key in ("reward/mean", "kl/mean", "loss/policy", "loss/value", "policy/entropy", "policy/clipfrac"):
+        for key in (
+            "reward/mean",
+            "kl/mean",
+            "loss/policy",
+            "loss/value",
+            "policy/entropy",
+            "policy/clipfrac",
+        ):
             assert math.isfinite(row[key]), key
     assert rows[1]["kl/mean"] > 0  # the first update moved the policy away from the reference
     before, after = _weights(tiny_model_dir), _weights(config.output_dir)
@@ -264,8 +308,9 @@ def test_separate_critic_is_trained_on_the_value_loss(tiny_config):
 
 @pytest.mark.slow
 def test_grpo_computes_no_value_loss(tiny_config):
-    config = tiny_config(steps=1, advantage_estimator="grpo", num_samples=2, batch_size=2,
-                         value_model="separate", save_steps=1)
+    config = tiny_config(
+        steps=1, advantage_estimator="grpo", num_samples=2, batch_size=2, value_model="separate", save_steps=1
+    )
     train_ppo(config)
     row = _metrics(config)[0]
     assert math.isfinite(row["loss/policy"]) and math.isfinite(row["kl/mean"])
@@ -279,8 +324,15 @@ def test_keep_groups_drops_groups_that_are_all_right_or_all_wrong():
     class Reward:
         last_terms = {"verifier": [1.0, 0.0, 1.0, 1.0, 0.0, None]}  # groups of 2: mixed, all right, all wrong
 
-    config = PPOConfig(model="m", output_dir="o", data_path="p", num_samples=2, batch_size=3,
-                       mini_batch_size=2, filter_groups=True)
+    config = PPOConfig(
+        model="m",
+        output_dir="o",
+        data_path="p",
+        num_samples=2,
+        batch_size=3,
+        mini_batch_size=2,
+        filter_groups=True,
+    )
     scores = torch.tensor([0.9, 0.1, 0.9, 0.9, 0.1, 0.1])
     assert ppo_rollout.keep_groups(config, Reward(), scores, seed=0).tolist() == [0, 1]
     Reward.last_terms = {}  # no verifier term: correct means a score over 0.5

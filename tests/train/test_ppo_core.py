@@ -28,7 +28,9 @@ def test_whiten_by_hand():
     x, m = t([1.0, 2.0, 3.0, 4.0]), t([1, 1, 1, 0])
     assert core.masked_whiten(x, m).tolist()[0] == pytest.approx([-1.0, 0.0, 1.0, 0.0], abs=1e-6)
     # shift_mean=False only rescales: 1 + (-1), 2 + 0, 3 + 1
-    assert core.masked_whiten(x, m, shift_mean=False).tolist()[0] == pytest.approx([1.0, 2.0, 3.0, 0.0], abs=1e-6)
+    assert core.masked_whiten(x, m, shift_mean=False).tolist()[0] == pytest.approx(
+        [1.0, 2.0, 3.0, 0.0], abs=1e-6
+    )
 
 
 def test_whiten_matches_torch_on_unmasked_data():
@@ -53,7 +55,10 @@ def test_kl_estimators_by_hand():
 
 def test_kl_estimators_are_unbiased_for_kl():
     # Sample from p, average the estimators, compare with the exact KL(p || q) of two categoricals.
-    p, q = torch.tensor([0.7, 0.2, 0.1], dtype=torch.float64), torch.tensor([0.4, 0.4, 0.2], dtype=torch.float64)
+    p, q = (
+        torch.tensor([0.7, 0.2, 0.1], dtype=torch.float64),
+        torch.tensor([0.4, 0.4, 0.2], dtype=torch.float64),
+    )
     exact = (p * (p / q).log()).sum().item()
     idx = torch.multinomial(p, 200_000, replacement=True, generator=torch.Generator().manual_seed(0))
     logp, logq = p.log()[idx], q.log()[idx]

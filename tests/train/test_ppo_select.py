@@ -26,10 +26,20 @@ def test_edge_groups_keeps_mixed_groups_drops_all_wrong_and_samples_easy():
 
 
 def test_select_rows_keeps_rollout_rows_aligned():
-    rollout = Rollout(torch.arange(8).view(4, 2), torch.ones(4, 2), torch.arange(12).view(4, 3), torch.ones(4, 3),
-                      ["a", "b", "c", "d"], torch.tensor([False, True, False, True]))
+    rollout = Rollout(
+        torch.arange(8).view(4, 2),
+        torch.ones(4, 2),
+        torch.arange(12).view(4, 3),
+        torch.ones(4, 3),
+        ["a", "b", "c", "d"],
+        torch.tensor([False, True, False, True]),
+    )
     part = select_rows(rollout, torch.tensor([1, 3]))
-    assert part.texts == ["b", "d"] and part.query[:, 0].tolist() == [2, 6] and part.response[:, 0].tolist() == [3, 9]
+    assert (
+        part.texts == ["b", "d"]
+        and part.query[:, 0].tolist() == [2, 6]
+        and part.response[:, 0].tolist() == [3, 9]
+    )
     assert part.truncated.tolist() == [True, True]
 
 

@@ -25,7 +25,9 @@ def make_data(path: Path, n: int = 64) -> Path:
             a, b = i % 9 + 1, (i * 7) % 9 + 1
             problem = f"Tom has {a} apples. He buys {b} more apples. How many apples does Tom have now?"
             completion = format_solution([f"Tom buys {b} more, so {a} + {b} = {a + b}."], str(a + b))
-            handle.write(json.dumps({"id": str(i), "prompt": format_prompt(problem), "completion": completion}) + "\n")
+            handle.write(
+                json.dumps({"id": str(i), "prompt": format_prompt(problem), "completion": completion}) + "\n"
+            )
     return path
 
 
@@ -41,14 +43,16 @@ def completion_loss(model, tokenizer_dir: Path, data: Path) -> float:
             row = json.loads(line)
             prompt = tokenizer(row["prompt"]).input_ids
             ids = tokenizer(row["prompt"] + row["completion"]).input_ids
-            labels = [-100] * len(prompt) + ids[len(prompt):]
+            labels = [-100] * len(prompt) + ids[len(prompt) :]
             out = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels]))
             losses.append(out.loss.item())
     return sum(losses) / len(losses)
 
 
 def tiny_config(model: Path, data: Path, out: Path, **overrides) -> SFTConfig:
-    values = dict(model=str(model), data_path=str(data), output_dir=str(out), report_to="none", disable_tqdm=True)
+    values = dict(
+        model=str(model), data_path=str(data), output_dir=str(out), report_to="none", disable_tqdm=True
+    )
     values.update(overrides)
     return load_config(SFTConfig, REPO / "configs/tiny/sft.yaml", **values)
 
@@ -60,11 +64,23 @@ def test_sft_loss_falls_and_model_loads(tiny_model_dir, tmp_path):
 
     data = make_data(tmp_path / "sft.jsonl")
     out = tmp_path / "sft"
-    summary = train_sft(tiny_config(tiny_model_dir, data, out, num_train_epochs=4, per_device_train_batch_size=32, logging_steps=1, save_strategy="no",
-                                  warmup_steps=1))  # the config warms up over 30 steps; this run has 8
+    summary = train_sft(
+        tiny_config(
+            tiny_model_dir,
+            data,
+            out,
+            num_train_epochs=4,
+            per_device_train_batch_size=32,
+            logging_steps=1,
+            save_strategy="no",
+            warmup_steps=1,
+        )
+    )  # the config warms up over 30 steps; this run has 8
     assert summary["examples"] == 64 and summary["steps"] == 8
     history = json.loads((out / "sft_summary.json").read_text())
-    assert history["train_loss"] < 6.0  # the untrained model: 6.4 (vocabulary ~1,000); the mean over 8 steps falls below
+    assert (
+        history["train_loss"] < 6.0
+    )  # the untrained model: 6.4 (vocabulary ~1,000); the mean over 8 steps falls below
     before = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     after = AutoModelForCausalLM.from_pretrained(out)
     loss_before, loss_after = completion_loss(before, out, data), completion_loss(after, out, data)
@@ -82,7 +98,9 @@ def test_completion_only_loss_masks_the_prompt(tiny_model_dir, tmp_path):
     data = make_data(tmp_path / "sft.jsonl", n=2)
     config = tiny_config(tiny_model_dir, data, tmp_path / "o", save_strategy="no")
     model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir))
-    trainer = SFTTrainer(model=model, args=config, train_dataset=load_sft_dataset(config), processing_class=tokenizer)
+    trainer = SFTTrainer(
+        model=model, args=config, train_dataset=load_sft_dataset(config), processing_class=tokenizer
+    )
     row = trainer.train_dataset[0]
     example = json.loads(data.read_text().splitlines()[0])
     prompt_len = len(tokenizer(example["prompt"]).input_ids)
@@ -125,7 +143,9 @@ def test_lora_trains_and_saves_a_merged_model(tiny_model_dir, tmp_path):
 
     data = make_data(tmp_path / "sft.jsonl", n=16)
     out = tmp_path / "lora"
-    train_sft(tiny_config(tiny_model_dir, data, out, use_lora=True, lora_r=4, max_steps=2, save_strategy="no"))
+    train_sft(
+        tiny_config(tiny_model_dir, data, out, use_lora=True, lora_r=4, max_steps=2, save_strategy="no")
+    )
     model = AutoModelForCausalLM.from_pretrained(out)
     assert not any("lora" in name for name, _ in model.named_parameters())
 
@@ -150,7 +170,9 @@ def test_real_run_configs_load_and_validate(size, tmp_path):
 
     raw = yaml.safe_load(text)
     if raw.get("deepspeed") and importlib.util.find_spec("deepspeed") is None:
-        pytest.skip("the ZeRO-3 config needs the deepspeed package to validate: pip install -e '.[deepspeed]'")
+        pytest.skip(
+            "the ZeRO-3 config needs the deepspeed package to validate: pip install -e '.[deepspeed]'"
+        )
     config = load_config(SFTConfig, path, data_path="x.jsonl", output_dir=str(tmp_path), bf16=False)
     assert config.model.startswith(("meta-llama/", "mistralai/"))
     assert 1e-6 <= config.learning_rate <= 5e-5 and config.gradient_checkpointing
@@ -165,7 +187,10 @@ def test_deepspeed_configs_are_zero2_and_zero3():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None, reason="DeepSpeed is not installed (pip install -e '.[deepspeed]')")
+@pytest.mark.skipif(
+    importlib.util.find_spec("deepspeed") is None,
+    reason="DeepSpeed is not installed (pip install -e '.[deepspeed]')",
+)
 def test_accelerate_launch_zero2_tiny_sft(tiny_model_dir, tmp_path):
     """`accelerate launch` with the ZeRO-2 config runs the tiny SFT on CPU (gloo backend)."""
     if shutil.which("accelerate") is None and not (Path(sys.executable).parent / "accelerate").exists():

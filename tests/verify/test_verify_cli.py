@@ -27,12 +27,19 @@ def test_single_pair(capsys):
 
 def test_file_round_trip(tmp_path):
     src, dst = tmp_path / "pairs.jsonl", tmp_path / "verdicts.jsonl"
-    rows = [{"id": "a", "gold": "3", "pred": "The answer is: 3"}, {"gold": "\\frac12", "pred": "0.5"},
-            {"id": 7, "gold": 18, "pred": "#### 19"}]
+    rows = [
+        {"id": "a", "gold": "3", "pred": "The answer is: 3"},
+        {"gold": "\\frac12", "pred": "0.5"},
+        {"id": 7, "gold": 18, "pred": "#### 19"},
+    ]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert verify_command(VerifyConfig(input=str(src), output=str(dst))) == 0
     out = [json.loads(line) for line in dst.read_text().splitlines()]
-    assert [(r["id"], r["equal"], r["extracted"]) for r in out] == [("a", True, "3"), (2, True, "0.5"), (7, False, "19")]
+    assert [(r["id"], r["equal"], r["extracted"]) for r in out] == [
+        ("a", True, "3"),
+        (2, True, "0.5"),
+        (7, False, "19"),
+    ]
     assert all("reason" in r for r in out)
 
 
@@ -57,7 +64,9 @@ def test_flags_are_validated():
 def test_console_entry_point():
     result = subprocess.run(
         [sys.executable, "-m", "wizardmath", "verify", "--gold", "3", "--pred", "so x = 3. The answer is: 3"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "equal: True" in result.stdout

@@ -27,5 +27,7 @@ def test_gsm8k_solutions(gsm8k_test):
     golds = [r["answer"].rsplit("####", 1)[1].strip() for r in rows]
     assert all(verify(g, r["answer"]) for g, r in zip(golds, rows, strict=True))
     shifted = sum(verify(golds[(i + 1) % len(rows)], r["answer"]) for i, r in enumerate(rows))
-    same = sum(golds[i].replace(",", "") == golds[(i + 1) % len(rows)].replace(",", "") for i in range(len(rows)))
+    same = sum(
+        golds[i].replace(",", "") == golds[(i + 1) % len(rows)].replace(",", "") for i in range(len(rows))
+    )
     assert shifted == same == 15

@@ -74,8 +74,12 @@ def test_percent_option_both_ways():
 
 
 def test_relative_tolerance_option():
-    assert not verify("\\frac{1}{3}", "0.333") and verify("\\frac{1}{3}", "0.333", VerifyOptions(rel_tol=1e-2))
-    assert verify("\\pi", "3.1416", VerifyOptions(rel_tol=1e-4)) and not verify("\\pi", "3.2", VerifyOptions(rel_tol=1e-4))
+    assert not verify("\\frac{1}{3}", "0.333") and verify(
+        "\\frac{1}{3}", "0.333", VerifyOptions(rel_tol=1e-2)
+    )
+    assert verify("\\pi", "3.1416", VerifyOptions(rel_tol=1e-4)) and not verify(
+        "\\pi", "3.2", VerifyOptions(rel_tol=1e-4)
+    )
 
 
 def test_options_are_frozen():

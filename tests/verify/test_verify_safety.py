@@ -82,8 +82,15 @@ def test_timeout_is_a_reason_not_an_exception():
 
 @pytest.mark.timeout(60)
 def test_batch_matches_single_and_keeps_order():
-    pairs = [("3", "The answer is: 3"), ("(x+1)^2", "x^2+2x+1"), ("\\sqrt8", "2\\sqrt2"), ("3", "4"),
-             ("x^2", "y^2"), ("1/2", "0.5"), ("3", "9**9**9**9")]
+    pairs = [
+        ("3", "The answer is: 3"),
+        ("(x+1)^2", "x^2+2x+1"),
+        ("\\sqrt8", "2\\sqrt2"),
+        ("3", "4"),
+        ("x^2", "y^2"),
+        ("1/2", "0.5"),
+        ("3", "9**9**9**9"),
+    ]
     got = [v.equal for v in check_batch(pairs, workers=2)]
     assert got == [True, True, True, False, False, True, False]
     assert [v.equal for v in check_batch(pairs, workers=0)] == got
@@ -98,8 +105,24 @@ def test_batch_timeout_kills_and_continues():
 
 
 TOKENS = list("0123456789+-*/^_()[]{}\\,.=xyz!% $") + [
-    "\\frac", "\\sqrt", "\\boxed{", "\\pi", "\\left(", "\\right)", "\\pm", "\\infty", "^{", "\\cup", "\\text{",
-    "\\begin{pmatrix}", "\\end{pmatrix}", "&", "\\\\", "The answer is: ", "10^{", "9**",
+    "\\frac",
+    "\\sqrt",
+    "\\boxed{",
+    "\\pi",
+    "\\left(",
+    "\\right)",
+    "\\pm",
+    "\\infty",
+    "^{",
+    "\\cup",
+    "\\text{",
+    "\\begin{pmatrix}",
+    "\\end{pmatrix}",
+    "&",
+    "\\\\",
+    "The answer is: ",
+    "10^{",
+    "9**",
 ]
 MATHY = st.lists(st.sampled_from(TOKENS), max_size=40).map("".join)
 

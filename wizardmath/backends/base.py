@@ -27,8 +27,17 @@ from typing import Any
 
 from wizardmath.data.templates import Message, Prompt, prompt_text
 
-__all__ = ["AsyncBackend", "Backend", "FakeBackend", "Generation", "Message", "Prompt", "SamplingParams", "prompt_text",
-           "run_coroutine"]
+__all__ = [
+    "AsyncBackend",
+    "Backend",
+    "FakeBackend",
+    "Generation",
+    "Message",
+    "Prompt",
+    "SamplingParams",
+    "prompt_text",
+    "run_coroutine",
+]
 
 
 @dataclass(frozen=True)
@@ -190,9 +199,6 @@ class FakeBackend(Backend):
             text = prompt_text(prompt)
             self.calls.append(text)
             out.append(
-                [
-                    Generation(self._respond(text, i), len(text.split()), 0, "stop")
-                    for i in range(sampling.n)
-                ]
+                [Generation(self._respond(text, i), len(text.split()), 0, "stop") for i in range(sampling.n)]
             )
         return out

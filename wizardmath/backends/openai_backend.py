@@ -218,7 +218,10 @@ class OpenAIBackend(AsyncBackend):
             import openai
 
             self._clients[loop] = openai.AsyncOpenAI(
-                base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=self.timeout,
+                base_url=self.base_url,
+                api_key=self.api_key,
+                max_retries=0,
+                timeout=self.timeout,
                 http_client=_http_client(max(self.concurrency, 1), self.timeout),
             )
         return self._clients[loop]
@@ -240,11 +243,15 @@ class OpenAIBackend(AsyncBackend):
                 models = await self._client().models.list()
                 self.model = models.data[0].id
             except Exception as err:
-                raise ValueError(f"could not list models at {self.base_url} ({err!r}); pass model=NAME") from err
+                raise ValueError(
+                    f"could not list models at {self.base_url} ({err!r}); pass model=NAME"
+                ) from err
         return self.model
 
     # ---------------------------------------------------------------- generation
-    async def agenerate(self, prompts: Sequence[Prompt], sampling: SamplingParams, on_result=None) -> list[list[Generation]]:
+    async def agenerate(
+        self, prompts: Sequence[Prompt], sampling: SamplingParams, on_result=None
+    ) -> list[list[Generation]]:
         """All prompts, on the running loop's client (open until ``aclose`` / the end of ``async with``)."""
         start = time.perf_counter()
         try:
@@ -283,11 +290,15 @@ class OpenAIBackend(AsyncBackend):
 
     def _payload(self, prompt: Prompt, sampling: SamplingParams, n: int, offset: int) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "model": self.model, "temperature": sampling.temperature, "top_p": sampling.top_p,
+            "model": self.model,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
             "max_tokens": sampling.max_new_tokens,
         }
         if self.chat:
-            payload["messages"] = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+            payload["messages"] = (
+                [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+            )
         else:
             payload["prompt"] = prompt_text(prompt)
         if n > 1:
@@ -316,14 +327,17 @@ class OpenAIBackend(AsyncBackend):
             await self.limiter.acquire(estimate)
             self._counts["requests"] += 1
             try:
-                response = await asyncio.wait_for(client.post(path, body=payload, cast_to=result_type), self.timeout)
+                response = await asyncio.wait_for(
+                    client.post(path, body=payload, cast_to=result_type), self.timeout
+                )
                 gens = self._parse(response, attempt)
             except Exception as err:
                 reason, retryable, status, retry_after = classify(err)
                 self.limiter.settle(estimate, 0)
                 if not retryable or attempt == self.max_retries:
-                    raise RequestFailed(reason if not retryable else f"{reason}: gave up after {attempt + 1} attempts",
-                                        status) from err
+                    raise RequestFailed(
+                        reason if not retryable else f"{reason}: gave up after {attempt + 1} attempts", status
+                    ) from err
                 self._retries[reason] += 1
                 delay = self._backoff(attempt, retry_after)
                 if status == 429:
@@ -368,6 +382,13 @@ class OpenAIBackend(AsyncBackend):
                     raise MalformedResponse(f"choice without text: {str(choice)[:200]}")
             # usage is per request: split completion tokens evenly, remainder to the first samples.
             share = completion_total // len(choices) + (1 if i < completion_total % len(choices) else 0)
-            gens.append(Generation(text, prompt_tokens, share, getattr(choice, "finish_reason", None),
-                                   meta={"attempts": attempt + 1}))
+            gens.append(
+                Generation(
+                    text,
+                    prompt_tokens,
+                    share,
+                    getattr(choice, "finish_reason", None),
+                    meta={"attempts": attempt + 1},
+                )
+            )
         return gens

@@ -22,7 +22,9 @@ from collections.abc import Awaitable, Callable
 class TokenBucket:
     """``rate_per_minute`` units per minute, at most ``burst`` seconds of them saved up."""
 
-    def __init__(self, rate_per_minute: float, burst: float = 1.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, rate_per_minute: float, burst: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ):
         if rate_per_minute <= 0:
             raise ValueError(f"rate_per_minute must be > 0, got {rate_per_minute}")
         if burst <= 0:

@@ -103,8 +103,18 @@ class LocalServer(ThreadingHTTPServer):
     request_queue_size = 1024  # the default (5) refuses connections beyond a handful at once
     allow_reuse_address = True
 
-    def __init__(self, responder: Responder, faults: FaultPlan | None, delay: float, hang_seconds: float,
-                 max_n: int | None, ignore_n: bool, model: str, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        responder: Responder,
+        faults: FaultPlan | None,
+        delay: float,
+        hang_seconds: float,
+        max_n: int | None,
+        ignore_n: bool,
+        model: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
         super().__init__((host, port), _Handler)
         self.responder, self.faults, self.delay = responder, faults, delay
         self.hang_seconds, self.max_n, self.ignore_n, self.model = hang_seconds, max_n, ignore_n, model
@@ -186,8 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read counts instead
         pass
 
-    def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None,
-              length: int | None = None) -> None:
+    def _send(
+        self, status: int, payload: bytes, headers: dict[str, str] | None = None, length: int | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload) if length is None else length))
@@ -201,12 +212,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(obj).encode(), headers)
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        kind = "rate_limit_error" if status == 429 else "invalid_request_error" if status < 500 else "server_error"
+        kind = (
+            "rate_limit_error"
+            if status == 429
+            else "invalid_request_error"
+            if status < 500
+            else "server_error"
+        )
         self._json(status, {"error": {"message": message, "type": kind, "code": status}}, headers)
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/v1/models", "/models"):
-            self._json(200, {"object": "list", "data": [{"id": self.server.model, "object": "model", "owned_by": "local"}]})
+            self._json(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": self.server.model, "object": "model", "owned_by": "local"}],
+                },
+            )
         elif self.path == "/health":
             self._json(200, {"status": "ok"})
         else:
@@ -273,21 +296,43 @@ def completion_json(chat: bool, model: str, reply: Reply) -> dict[str, Any]:
     """An OpenAI chat.completion / text_completion object for ``reply``."""
     reasons = reply.finish_reasons or ["stop"] * len(reply.texts)
     if chat:
-        choices = [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": r}
-                   for i, (t, r) in enumerate(zip(reply.texts, reasons, strict=True))]
+        choices = [
+            {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": r}
+            for i, (t, r) in enumerate(zip(reply.texts, reasons, strict=True))
+        ]
     else:
-        choices = [{"index": i, "text": t, "finish_reason": r, "logprobs": None}
-                   for i, (t, r) in enumerate(zip(reply.texts, reasons, strict=True))]
-    usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
-             "total_tokens": reply.prompt_tokens + reply.completion_tokens}
-    return {"id": f"cmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion" if chat else "text_completion",
-            "created": int(time.time()), "model": model, "choices": choices, "usage": usage}
+        choices = [
+            {"index": i, "text": t, "finish_reason": r, "logprobs": None}
+            for i, (t, r) in enumerate(zip(reply.texts, reasons, strict=True))
+        ]
+    usage = {
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+    }
+    return {
+        "id": f"cmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion" if chat else "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": usage,
+    }
 
 
 @contextmanager
-def serve(responder: Responder = echo, *, faults: FaultPlan | None = None, delay: float = 0.0,
-          hang_seconds: float = 30.0, max_n: int | None = None, ignore_n: bool = False,
-          model: str = "test-model", host: str = "127.0.0.1", port: int = 0) -> Iterator[LocalServer]:
+def serve(
+    responder: Responder = echo,
+    *,
+    faults: FaultPlan | None = None,
+    delay: float = 0.0,
+    hang_seconds: float = 30.0,
+    max_n: int | None = None,
+    ignore_n: bool = False,
+    model: str = "test-model",
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> Iterator[LocalServer]:
     """Serve in a background thread on ``host:port`` (0 = a free port); stops on exit.
 
     ``delay`` is added to every request; ``max_n`` answers 400 to larger ``n`` (servers that refuse
@@ -362,7 +407,7 @@ class TransformersResponder:
                 **(sample if temperature > 0 else {"do_sample": False}),
             )
         texts, reasons, completion_tokens = [], [], 0
-        for row in out[:, len(ids):].tolist():
+        for row in out[:, len(ids) :].tolist():
             if self.tokenizer.eos_token_id in row:
                 row = row[: row.index(self.tokenizer.eos_token_id)]
             text, reason = self.tokenizer.decode(row, skip_special_tokens=True), "length"
@@ -386,7 +431,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", default=None, help="a local model folder to answer with (default: echo)")
     args = parser.parse_args(argv)
     responder: Responder = TransformersResponder(args.model) if args.model else echo
-    with serve(responder, delay=args.delay, host=args.host, port=args.port, model=args.model or "test-model") as server:
+    with serve(
+        responder, delay=args.delay, host=args.host, port=args.port, model=args.model or "test-model"
+    ) as server:
         print(server.base_url, flush=True)
         try:
             while True:

@@ -72,8 +72,15 @@ def resolve_dtype(dtype: Any, device: str):
 
     if isinstance(dtype, torch.dtype):
         return dtype
-    names = {"auto": None, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16,
-             "fp16": torch.float16, "float32": torch.float32, "fp32": torch.float32}
+    names = {
+        "auto": None,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+        "float32": torch.float32,
+        "fp32": torch.float32,
+    }
     if dtype not in names:
         raise ValueError(f"unknown dtype '{dtype}'; valid: {', '.join(names)}")
     on_cuda = device.startswith("cuda")
@@ -127,7 +134,9 @@ def newline_token_mask(tokenizer: Any, vocab_size: int):
 
     known = min(len(tokenizer), vocab_size)
     pieces = tokenizer.batch_decode([[i] for i in range(known)])
-    return torch.tensor(["\n" in piece for piece in pieces] + [False] * (vocab_size - known), dtype=torch.bool)
+    return torch.tensor(
+        ["\n" in piece for piece in pieces] + [False] * (vocab_size - known), dtype=torch.bool
+    )
 
 
 class TransformersBackend(Backend):
@@ -163,7 +172,9 @@ class TransformersBackend(Backend):
         if isinstance(model, str):
             self.model_name = model
             torch_dtype = resolve_dtype(dtype, self.device)
-            model = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+            model = AutoModelForCausalLM.from_pretrained(
+                model, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            )
             model.to(self.device)
         else:
             self.model_name = getattr(model, "name_or_path", type(model).__name__)
@@ -216,7 +227,9 @@ class TransformersBackend(Backend):
                 results[index] = outputs[k * sampling.n : (k + 1) * sampling.n]
         return results
 
-    def _generate_batch(self, ids: list[list[int]], sampling: SamplingParams, seed_offset: int) -> list[Generation]:
+    def _generate_batch(
+        self, ids: list[list[int]], sampling: SamplingParams, seed_offset: int
+    ) -> list[Generation]:
         """One left-padded ``generate`` call; returns ``len(ids) * n`` generations, prompt-major."""
         import torch
         from transformers import GenerationConfig, StoppingCriteriaList, StopStringCriteria
@@ -253,7 +266,10 @@ class TransformersBackend(Backend):
                 torch.manual_seed(sampling.seed + seed_offset)
             try:
                 out = self.model.generate(
-                    input_ids=input_ids, attention_mask=attention, generation_config=config, stopping_criteria=criteria
+                    input_ids=input_ids,
+                    attention_mask=attention,
+                    generation_config=config,
+                    stopping_criteria=criteria,
                 )
             except ValueError as err:
                 if self.cache != "static" or "static" not in str(err).lower():
@@ -261,10 +277,18 @@ class TransformersBackend(Backend):
                 self.cache = "dynamic"  # this architecture has no static cache
                 return self._generate_batch(ids, sampling, seed_offset)
         new = out[:, width:].tolist()
-        return [self._to_generation(row, tokens, len(ids[row // sampling.n]), answer_stop, sampling) for row, tokens in enumerate(new)]
+        return [
+            self._to_generation(row, tokens, len(ids[row // sampling.n]), answer_stop, sampling)
+            for row, tokens in enumerate(new)
+        ]
 
     def _to_generation(
-        self, row: int, tokens: list[int], prompt_tokens: int, answer_stop: AnswerLineStop | None, sampling: SamplingParams
+        self,
+        row: int,
+        tokens: list[int],
+        prompt_tokens: int,
+        answer_stop: AnswerLineStop | None,
+        sampling: SamplingParams,
     ) -> Generation:
         eos = set(self.eos_ids)
         length = next((i + 1 for i, t in enumerate(tokens) if t in eos), None)
@@ -282,4 +306,6 @@ class TransformersBackend(Backend):
         for stop in sampling.stop:
             if stop in text:
                 text, finish = text[: text.index(stop)], "stop"
-        return Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=length, finish_reason=finish)
+        return Generation(
+            text=text, prompt_tokens=prompt_tokens, completion_tokens=length, finish_reason=finish
+        )

@@ -37,7 +37,9 @@ def require_vllm() -> None:
     import torch
 
     if not torch.cuda.is_available():
-        raise RuntimeError("the vllm backend needs a CUDA GPU and none is visible; use --backend transformers on CPU")
+        raise RuntimeError(
+            "the vllm backend needs a CUDA GPU and none is visible; use --backend transformers on CPU"
+        )
 
 
 class VLLMBackend(Backend):
@@ -96,7 +98,9 @@ class VLLMBackend(Backend):
             outputs.update(zip([i for i, p in enumerate(prompts) if isinstance(p, str)], done, strict=True))
         if chats:
             done = self.llm.chat(chats, params, use_tqdm=False)
-            outputs.update(zip([i for i, p in enumerate(prompts) if not isinstance(p, str)], done, strict=True))
+            outputs.update(
+                zip([i for i, p in enumerate(prompts) if not isinstance(p, str)], done, strict=True)
+            )
         return [self._generations(outputs[i]) for i in range(len(prompts))]
 
     def _generations(self, output: Any) -> list[Generation]:

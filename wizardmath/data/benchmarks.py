@@ -46,7 +46,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "aime25": Benchmark("math-ai/aime25", None, "test", 30, ("problem",), "answer", "id"),
     "amc23": Benchmark("math-ai/amc23", None, "test", 40, ("question",), "answer", "id"),
     "minerva_math": Benchmark("math-ai/minervamath", None, "test", 272, ("question",), "answer"),
-    "olympiadbench": Benchmark("Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train", 675, ("question",), "final_answer", "id"),
+    "olympiadbench": Benchmark(
+        "Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train", 675, ("question",), "final_answer", "id"
+    ),
 }
 
 
@@ -70,7 +72,9 @@ def clean_answer(name: str, value: Any) -> str | None:
     return text or None
 
 
-def normalise_row(name: str, row: dict[str, Any], default_id: str, where: str, line: int | None) -> MathProblem:
+def normalise_row(
+    name: str, row: dict[str, Any], default_id: str, where: str, line: int | None
+) -> MathProblem:
     spec = BENCHMARKS[name]
     parts = []
     for field in spec.problem_fields:
@@ -82,5 +86,9 @@ def normalise_row(name: str, row: dict[str, Any], default_id: str, where: str, l
     if answer is None:
         raise DataError(where, line, "missing or empty answer", field=spec.answer_field)
     rid = row.get(spec.id_field) if spec.id_field else None
-    return MathProblem(id=f"{name}/{rid}" if rid not in (None, "") else default_id, problem=" ".join(parts),
-                       answer=answer, source=name)
+    return MathProblem(
+        id=f"{name}/{rid}" if rid not in (None, "") else default_id,
+        problem=" ".join(parts),
+        answer=answer,
+        source=name,
+    )

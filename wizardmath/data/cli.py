@@ -11,12 +11,27 @@ from wizardmath.data.loaders import load_problems, save_problems
 
 @dataclass
 class DataConfig:
-    action: str = field(default="show", metadata={"help": "show (print records), stats (counts) or convert (write JSONL).", "choices": ["show", "stats", "convert"]})
-    dataset: str = field(default="gsm8k", metadata={"help": "gsm8k, math, math500, jsonl (a local file), or a hub name."})
-    data_path: str | None = field(default=None, metadata={"help": "Local file to read (JSONL, JSON or Parquet); without it, the hub copy."})
-    split: str = field(default="test", metadata={"help": "Split name, used for hub data and for default ids."})
+    action: str = field(
+        default="show",
+        metadata={
+            "help": "show (print records), stats (counts) or convert (write JSONL).",
+            "choices": ["show", "stats", "convert"],
+        },
+    )
+    dataset: str = field(
+        default="gsm8k", metadata={"help": "gsm8k, math, math500, jsonl (a local file), or a hub name."}
+    )
+    data_path: str | None = field(
+        default=None,
+        metadata={"help": "Local file to read (JSONL, JSON or Parquet); without it, the hub copy."},
+    )
+    split: str = field(
+        default="test", metadata={"help": "Split name, used for hub data and for default ids."}
+    )
     limit: int | None = field(default=None, metadata={"help": "Read at most this many records."})
-    field_map: str | None = field(default=None, metadata={"help": "Column names for a generic file: 'problem=question,answer=final'."})
+    field_map: str | None = field(
+        default=None, metadata={"help": "Column names for a generic file: 'problem=question,answer=final'."}
+    )
     output: str | None = field(default=None, metadata={"help": "convert: the JSONL file to write."})
     seed: int = field(default=0, metadata={"help": "Unused; accepted so shared flags work everywhere."})
 
@@ -31,7 +46,9 @@ class DataConfig:
 
 
 def data_command(config: DataConfig) -> int:
-    problems = load_problems(config.dataset, config.data_path, config.split, config.limit, config.parsed_field_map())
+    problems = load_problems(
+        config.dataset, config.data_path, config.split, config.limit, config.parsed_field_map()
+    )
     if config.action == "show":
         for problem in problems:
             print(json.dumps(problem.to_dict(), ensure_ascii=False, indent=2))

@@ -87,7 +87,9 @@ def _gsm8k(row: Row, rid: str, where: str, line: int | None, field_map: dict[str
     gold = gsm8k_answer(row[answer])
     if gold is None:
         raise DataError(where, line, "no final '#### <number>' line", field=answer)
-    return MathProblem(id=_default_id(row, rid), problem=row[question], answer=gold, solution=row[answer], source="gsm8k")
+    return MathProblem(
+        id=_default_id(row, rid), problem=row[question], answer=gold, solution=row[answer], source="gsm8k"
+    )
 
 
 def _math(row: Row, rid: str, where: str, line: int | None, field_map: dict[str, str]) -> MathProblem:
@@ -102,7 +104,9 @@ def _math(row: Row, rid: str, where: str, line: int | None, field_map: dict[str,
         answer = extract_boxed(text)
     if answer in (None, ""):
         missing = solution if isinstance(text, str) else "answer"
-        raise DataError(where, line, "no answer: neither an 'answer' field nor a \\boxed{} in the solution", field=missing)
+        raise DataError(
+            where, line, "no answer: neither an 'answer' field nor a \\boxed{} in the solution", field=missing
+        )
     return MathProblem(
         id=_default_id(row, rid),
         problem=row[problem],
@@ -244,7 +248,9 @@ def load_problems(
         normalise, rows, where = _generic, _hub_rows(dataset, (config,), split), f"{dataset}[{split}]"
     else:
         valid = ", ".join([*NORMALISERS, "jsonl"])
-        raise ValueError(f"unknown dataset '{dataset}': use one of {valid}, a hub name (owner/name) or a local folder")
+        raise ValueError(
+            f"unknown dataset '{dataset}': use one of {valid}, a hub name (owner/name) or a local folder"
+        )
 
     name = Path(dataset).name if key not in NORMALISERS and key not in LOCAL_ALIASES else key
     if key in LOCAL_ALIASES:
@@ -256,7 +262,9 @@ def load_problems(
             break
         problem = normalise(row, f"{name}/{split}/{index}", where, line, field_map)
         if problem.id in seen:
-            raise DataError(where, line, f"duplicate id {problem.id!r} (first at {seen[problem.id]})", field="id")
+            raise DataError(
+                where, line, f"duplicate id {problem.id!r} (first at {seen[problem.id]})", field="id"
+            )
         seen[problem.id] = line
         problems.append(problem)
     return problems

@@ -56,7 +56,9 @@ class MathProblem:
             if data.get(name) in (None, ""):
                 raise DataError(where, line, "missing or empty", field=name)
         if not isinstance(data["problem"], str):
-            raise DataError(where, line, f"expected a string, got {type(data['problem']).__name__}", field="problem")
+            raise DataError(
+                where, line, f"expected a string, got {type(data['problem']).__name__}", field="problem"
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         extra = {k: v for k, v in data.items() if k not in known}

@@ -50,7 +50,9 @@ def split_problems(rows: list[dict[str, Any]], size: int, seed: int = 0) -> tupl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wizardmath.data.splits", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m wizardmath.data.splits", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("problems")
     parser.add_argument("out_dir")
     parser.add_argument("--size", type=int, default=500)

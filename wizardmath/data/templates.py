@@ -35,12 +35,14 @@ def format_prompt(problem: str, template: str = "wizardmath", tokenizer: Any = N
         return problem.strip()
     if template == "chat":
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-            raise ValueError("template 'chat' needs a tokenizer with a chat template; use 'wizardmath' or 'raw'")
+            raise ValueError(
+                "template 'chat' needs a tokenizer with a chat template; use 'wizardmath' or 'raw'"
+            )
         text = chat_text(chat_messages(problem), tokenizer)
         # PPO, GRPO and the PRM tokenize this text with the tokenizer's special tokens, which add the BOS
         # again when the template writes it (Llama-3): keep one.
         bos = getattr(tokenizer, "bos_token", None)
-        return text[len(bos):] if bos and text.startswith(bos) and _adds_bos(tokenizer) else text
+        return text[len(bos) :] if bos and text.startswith(bos) and _adds_bos(tokenizer) else text
     raise ValueError(f"unknown template '{template}'; valid: {', '.join(TEMPLATES)}")
 
 

@@ -73,7 +73,11 @@ def grade_chunk(
     from wizardmath.verify import check_batch, is_equivalent
 
     texts = [[getattr(c, "text", c) for c in group] for group in completions]
-    pairs = [(str(p.answer), r) for p, group in zip(problems, texts, strict=True) for r in _responses(group, answer_format)]
+    pairs = [
+        (str(p.answer), r)
+        for p, group in zip(problems, texts, strict=True)
+        for r in _responses(group, answer_format)
+    ]
     verdicts = iter(check_batch(pairs, workers=workers))
     records = []
     for problem, group, gens in zip(problems, texts, completions, strict=True):

@@ -34,8 +34,9 @@ def response_mask(response: torch.Tensor, eos_id: int) -> tuple[torch.Tensor, to
     return before_end.float(), ~is_eos.any(-1)
 
 
-def decode_rollout(tokenizer, query: torch.Tensor, query_mask: torch.Tensor,
-                   response: torch.Tensor) -> Rollout:
+def decode_rollout(
+    tokenizer, query: torch.Tensor, query_mask: torch.Tensor, response: torch.Tensor
+) -> Rollout:
     """A ``Rollout`` from generated ids: tokens after the first EOS become padding, texts are decoded."""
     mask, truncated = response_mask(response, tokenizer.eos_token_id)
     response = torch.where(mask.bool(), response, torch.full_like(response, tokenizer.pad_token_id))
@@ -44,26 +45,51 @@ def decode_rollout(tokenizer, query: torch.Tensor, query_mask: torch.Tensor,
 
 
 @torch.no_grad()
-def generate_hf(policy, tokenizer, prompts: list[str], max_prompt_length: int, max_new_tokens: int, seed: int,
-                sampling: dict[str, Any] | None = None) -> Rollout:
+def generate_hf(
+    policy,
+    tokenizer,
+    prompts: list[str],
+    max_prompt_length: int,
+    max_new_tokens: int,
+    seed: int,
+    sampling: dict[str, Any] | None = None,
+) -> Rollout:
     """Batched ``generate`` (left padding, KV cache) under a per-step seed; ``sampling=None`` is greedy."""
     device = next(policy.parameters()).device
-    enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left", truncation=True,
-                    max_length=max_prompt_length).to(device)
+    enc = tokenizer(
+        prompts,
+        return_tensors="pt",
+        padding=True,
+        padding_side="left",
+        truncation=True,
+        max_length=max_prompt_length,
+    ).to(device)
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):  # seeded per step, global RNG state untouched afterwards
         torch.manual_seed(seed)
-        out = policy.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                              eos_token_id=tokenizer.eos_token_id, use_cache=True,
-                              **({"do_sample": True, **sampling} if sampling else {"do_sample": False}))
+        out = policy.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            use_cache=True,
+            **({"do_sample": True, **sampling} if sampling else {"do_sample": False}),
+        )
     response = out[:, enc["input_ids"].shape[1] :]
     return decode_rollout(tokenizer, enc["input_ids"], enc["attention_mask"], response)
 
 
 @torch.no_grad()
-def greedy_accuracy(policy, tokenizer, problems: Sequence[Any], template: str = "wizardmath",
-                    max_new_tokens: int = 256, max_prompt_length: int = 1024, batch: int = 64,
-                    gather: Callable[[], AbstractContextManager] = nullcontext) -> float:
+def greedy_accuracy(
+    policy,
+    tokenizer,
+    problems: Sequence[Any],
+    template: str = "wizardmath",
+    max_new_tokens: int = 256,
+    max_prompt_length: int = 1024,
+    batch: int = 64,
+    gather: Callable[[], AbstractContextManager] = nullcontext,
+) -> float:
     """Greedy accuracy on held-out problems (NaN without any); ``gather`` wraps each ``generate``
     (DeepSpeed ZeRO-3 gathers the sharded weights there)."""
     from wizardmath.data import format_prompt

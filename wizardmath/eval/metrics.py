@@ -14,10 +14,18 @@ from typing import Any
 
 # Published WizardMath results (pass@1, greedy), shown beside a run for orientation.
 PAPER_RESULTS = {
-    "gsm8k": {"WizardMath-7B (LLaMA-2)": 54.9, "WizardMath-13B (LLaMA-2)": 63.9, "WizardMath-70B (LLaMA-2)": 81.6,
-              "WizardMath-7B v1.1 (Mistral-7B)": 83.2},
-    "math": {"WizardMath-7B (LLaMA-2)": 10.7, "WizardMath-13B (LLaMA-2)": 14.0, "WizardMath-70B (LLaMA-2)": 22.7,
-             "WizardMath-7B v1.1 (Mistral-7B)": 33.0},
+    "gsm8k": {
+        "WizardMath-7B (LLaMA-2)": 54.9,
+        "WizardMath-13B (LLaMA-2)": 63.9,
+        "WizardMath-70B (LLaMA-2)": 81.6,
+        "WizardMath-7B v1.1 (Mistral-7B)": 83.2,
+    },
+    "math": {
+        "WizardMath-7B (LLaMA-2)": 10.7,
+        "WizardMath-13B (LLaMA-2)": 14.0,
+        "WizardMath-70B (LLaMA-2)": 22.7,
+        "WizardMath-7B v1.1 (Mistral-7B)": 33.0,
+    },
 }
 
 
@@ -56,7 +64,9 @@ def vote_clusters(
             continue
         slot = by_text.get(answer)
         if slot is None:
-            slot = next((s for s, (rep, _, _) in enumerate(clusters) if equivalent(answers[rep], answer)), None)
+            slot = next(
+                (s for s, (rep, _, _) in enumerate(clusters) if equivalent(answers[rep], answer)), None
+            )
         if slot is None:
             clusters.append((index, 0.0, []))
             slot = len(clusters) - 1

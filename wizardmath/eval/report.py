@@ -15,7 +15,10 @@ def _pct(value: float) -> str:
 
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """(metric, value) rows of the main table; percentages for rates."""
-    rows = [("accuracy (%)", _pct(summary["accuracy"])), ("correct / n", f"{summary['correct']} / {summary['n']}")]
+    rows = [
+        ("accuracy (%)", _pct(summary["accuracy"])),
+        ("correct / n", f"{summary['correct']} / {summary['n']}"),
+    ]
     for k, value in summary.get("pass@k", {}).items():
         rows.append((f"pass@{k} (%)", _pct(value)))
     for key in sorted(summary):
@@ -59,7 +62,9 @@ def print_summary(summary: dict[str, Any], failed: int = 0, console: Any = None)
     for name, score in (summary.get("paper_results") or {}).items():
         console.print(f"  reference: {name} {score} (paper, greedy pass@1, full test set)")
     if failed:
-        console.print(f"[yellow]{failed} problems failed in the backend and were not written; rerun to retry them.[/]")
+        console.print(
+            f"[yellow]{failed} problems failed in the backend and were not written; rerun to retry them.[/]"
+        )
     files = summary.get("files", {})
     if files:
         console.print(f"results: {files.get('results')}  summary: {files.get('summary')}")
@@ -74,8 +79,13 @@ class WandbLogger:
             import wandb
         except ImportError as err:
             raise ImportError("report_to=wandb needs wandb: pip install wandb") from err
-        self.run = wandb.init(project=config.wandb_project, dir=str(output), job_type="eval",
-                              config=config.run_settings(), name=config.name)
+        self.run = wandb.init(
+            project=config.wandb_project,
+            dir=str(output),
+            job_type="eval",
+            config=config.run_settings(),
+            name=config.name,
+        )
 
     def log(self, metrics: dict[str, Any]) -> None:
         self.run.log(metrics)

@@ -39,7 +39,11 @@ def output_paths(config: EvalConfig) -> dict[str, Path]:
         else:
             name = Path(config.dataset).name
     out = Path(config.output)
-    return {"jsonl": out / f"{name}.jsonl", "summary": out / f"{name}.summary.json", "run": out / f"{name}.run.json"}
+    return {
+        "jsonl": out / f"{name}.jsonl",
+        "summary": out / f"{name}.summary.json",
+        "run": out / f"{name}.run.json",
+    }
 
 
 def load_eval_problems(config: EvalConfig, limit: int | None = None) -> list[MathProblem]:
@@ -52,7 +56,9 @@ def load_eval_problems(config: EvalConfig, limit: int | None = None) -> list[Mat
 def check_gold(problems: Sequence[MathProblem], where: str) -> None:
     missing = [p.id for p in problems if p.answer in (None, "")]
     if missing:
-        raise ValueError(f"{where}: {len(missing)} problems have no gold answer (first: {missing[0]!r}); eval needs one each")
+        raise ValueError(
+            f"{where}: {len(missing)} problems have no gold answer (first: {missing[0]!r}); eval needs one each"
+        )
 
 
 def read_completions(path: str | os.PathLike, problems: Sequence[MathProblem]) -> dict[str, list[str]]:
@@ -73,12 +79,27 @@ def read_completions(path: str | os.PathLike, problems: Sequence[MathProblem]) -
                 raise DataError(path, line, "expected a non-empty list of strings", field="completions")
         elif "completion" in record:
             if not isinstance(record["completion"], str):
-                raise DataError(path, line, f"expected a string, got {type(record['completion']).__name__}", field="completion")
+                raise DataError(
+                    path,
+                    line,
+                    f"expected a string, got {type(record['completion']).__name__}",
+                    field="completion",
+                )
             texts = [record["completion"]]
         else:
-            raise DataError(path, line, "missing: give 'completion' (a string) or 'completions' (a list)", field="completion")
+            raise DataError(
+                path,
+                line,
+                "missing: give 'completion' (a string) or 'completions' (a list)",
+                field="completion",
+            )
         if rid not in known:
-            raise DataError(path, line, f"id {rid!r} is not in the data set ({len(known)} problems, ids like {example!r})", field="id")
+            raise DataError(
+                path,
+                line,
+                f"id {rid!r} is not in the data set ({len(known)} problems, ids like {example!r})",
+                field="id",
+            )
         if rid in out:
             raise DataError(path, line, f"duplicate id {rid!r} (first at line {first_line[rid]})", field="id")
         out[rid], first_line[rid] = texts, line
@@ -89,15 +110,29 @@ def build_backend(config: EvalConfig) -> Backend:
     """The eval backend: ``config.build_backend`` with each backend's eval settings."""
     name = config.backend_name
     if name != "openai" and not config.model:
-        raise ValueError("set --model (a checkpoint folder or hub name), or --completions FILE to score existing completions")
+        raise ValueError(
+            "set --model (a checkpoint folder or hub name), or --completions FILE to score existing completions"
+        )
     if name == "transformers":
-        return config.build_backend(batch_size=config.batch_size, device=config.device, dtype=config.dtype,
-                                    stop_at_answer=config.stop_at_answer)
+        return config.build_backend(
+            batch_size=config.batch_size,
+            device=config.device,
+            dtype=config.dtype,
+            stop_at_answer=config.stop_at_answer,
+        )
     if name == "vllm":
-        return config.build_backend(dtype=config.dtype, seed=config.seed, tensor_parallel_size=config.tensor_parallel_size,
-                                    stop_at_answer=config.stop_at_answer)
-    return config.build_backend(model=config.model or "default", api_key=config.api_key, concurrency=config.concurrency,
-                                chat=config.template == "chat")
+        return config.build_backend(
+            dtype=config.dtype,
+            seed=config.seed,
+            tensor_parallel_size=config.tensor_parallel_size,
+            stop_at_answer=config.stop_at_answer,
+        )
+    return config.build_backend(
+        model=config.model or "default",
+        api_key=config.api_key,
+        concurrency=config.concurrency,
+        chat=config.template == "chat",
+    )
 
 
 def prm_scorer(config: EvalConfig) -> Scorer:
@@ -133,8 +168,13 @@ def build_prompt(problem: MathProblem, template: str) -> Prompt:
 def backend_generate(backend: Backend, config: EvalConfig) -> Generate:
     from wizardmath.backends.transformers_backend import trim_at_answer_line
 
-    sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
-                              max_new_tokens=config.max_new_tokens, n=config.num_samples, seed=config.seed)
+    sampling = SamplingParams(
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_new_tokens=config.max_new_tokens,
+        n=config.num_samples,
+        seed=config.seed,
+    )
 
     def generate(problems: list[MathProblem]) -> list[list[Generation]]:
         results = backend.generate([build_prompt(p, config.template) for p in problems], sampling)
@@ -147,7 +187,9 @@ def backend_generate(backend: Backend, config: EvalConfig) -> Generate:
     return generate
 
 
-def completions_generate(config: EvalConfig, problems: list[MathProblem]) -> tuple[list[MathProblem], Generate]:
+def completions_generate(
+    config: EvalConfig, problems: list[MathProblem]
+) -> tuple[list[MathProblem], Generate]:
     """The problems that have completions in ``config.completions`` (the first ``limit``), and a
     ``Generate`` that hands those completions out: scoring existing completions loads no model."""
     texts = read_completions(config.completions, problems)
@@ -193,12 +235,24 @@ def prepare_output(config: EvalConfig, paths: dict[str, Path]) -> set[str]:
 def _progress(config: EvalConfig, total: int, initial: int):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="problem", desc="eval", disable=not config.progress, dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="problem",
+        desc="eval",
+        disable=not config.progress,
+        dynamic_ncols=True,
+    )
 
 
 def run_chunks(
-    pending: list[MathProblem], generate: Generate, config: EvalConfig, paths: dict[str, Path],
-    scorer: Scorer | None, total: int, logger: Any = None,
+    pending: list[MathProblem],
+    generate: Generate,
+    config: EvalConfig,
+    paths: dict[str, Path],
+    scorer: Scorer | None,
+    total: int,
+    logger: Any = None,
 ) -> int:
     """Generate, grade and append ``pending`` chunk by chunk; returns how many problems failed
     (a backend error on any sample: left unwritten so the next run retries them)."""
@@ -209,17 +263,32 @@ def run_chunks(
         for start in range(0, len(pending), chunk):
             part = pending[start : start + chunk]
             results = generate(part)
-            ok = [(p, gens) for p, gens in zip(part, results, strict=True) if gens and not any(g.error for g in gens)]
+            ok = [
+                (p, gens)
+                for p, gens in zip(part, results, strict=True)
+                if gens and not any(g.error for g in gens)
+            ]
             failed += len(part) - len(ok)
-            records = grade_chunk([p for p, _ in ok], [g for _, g in ok], config.answer_format,
-                                  config.verify_workers, scorer) if ok else []
+            records = (
+                grade_chunk(
+                    [p for p, _ in ok],
+                    [g for _, g in ok],
+                    config.answer_format,
+                    config.verify_workers,
+                    scorer,
+                )
+                if ok
+                else []
+            )
             writer.write_many(records)
             right += sum(sum(r["correct"]) / len(r["correct"]) for r in records)
             done_now = start + len(part)
             bar.update(len(part))
             bar.set_postfix(acc=f"{right / max(1, done_now - failed):.3f}", failed=failed)
             if logger is not None:
-                logger.log({"eval/running_accuracy": right / max(1, done_now - failed), "eval/done": done + done_now})
+                logger.log(
+                    {"eval/running_accuracy": right / max(1, done_now - failed), "eval/done": done + done_now}
+                )
     return failed
 
 
@@ -252,12 +321,20 @@ def evaluate(
             problems.sort(key=lambda p: -len(p.problem))
     scorer = scorer or build_scorer(config)
     paths = output_paths(config)
-    with OutputLock(paths["jsonl"], "eval", folder=False):  # per results file: two benchmarks may share a folder
+    with OutputLock(
+        paths["jsonl"], "eval", folder=False
+    ):  # per results file: two benchmarks may share a folder
         return _evaluate(config, problems, generate, scorer, paths, started)
 
 
-def _evaluate(config: EvalConfig, problems: list[MathProblem], generate: Generate, scorer: Scorer | None,
-              paths: dict[str, Path], started: float) -> dict[str, Any]:
+def _evaluate(
+    config: EvalConfig,
+    problems: list[MathProblem],
+    generate: Generate,
+    scorer: Scorer | None,
+    paths: dict[str, Path],
+    started: float,
+) -> dict[str, Any]:
     from wizardmath.eval.report import open_logger, print_summary
 
     done = prepare_output(config, paths)

@@ -18,8 +18,14 @@ OPENINGS = {"terse": " " + TERSE_HEAD, "decomposed": " Step 1:"}
 
 
 @torch.no_grad()
-def style_probe(policy, tokenizer, problems: Sequence[Any], template: str = "wizardmath", max_new_tokens: int = 128,
-                batch: int = 64) -> dict[str, float]:
+def style_probe(
+    policy,
+    tokenizer,
+    problems: Sequence[Any],
+    template: str = "wizardmath",
+    max_new_tokens: int = 128,
+    batch: int = 64,
+) -> dict[str, float]:
     """Mean P(terse opening) and entropy (nats) at the first completion token, the share of greedy
     completions in the terse style, and greedy accuracy with each style's opening forced."""
     from wizardmath.data import format_prompt
@@ -43,10 +49,18 @@ def style_probe(policy, tokenizer, problems: Sequence[Any], template: str = "wiz
         plain = generate_hf(policy, tokenizer, chunk, 1024, max_new_tokens, seed=0).texts
         greedy_terse += [solution_style(t) == "terse" for t in plain]
         for style, opening in OPENINGS.items():
-            texts = generate_hf(policy, tokenizer, [c + opening for c in chunk], 1024, max_new_tokens, seed=0).texts
-            correct[style] += sum(verify_batch(list(zip(gold, [opening + t for t in texts], strict=True)), workers=1))
+            texts = generate_hf(
+                policy, tokenizer, [c + opening for c in chunk], 1024, max_new_tokens, seed=0
+            ).texts
+            correct[style] += sum(
+                verify_batch(list(zip(gold, [opening + t for t in texts], strict=True)), workers=1)
+            )
     policy.train(was_training)
     n = max(len(prompts), 1)
-    return {"p_terse_first_token": sum(p_terse) / n, "entropy_first_token": sum(entropy) / n,
-            "greedy_terse_share": sum(greedy_terse) / n,
-            **{f"accuracy_forced_{style}": correct[style] / n for style in OPENINGS}, "n": len(prompts)}
+    return {
+        "p_terse_first_token": sum(p_terse) / n,
+        "entropy_first_token": sum(entropy) / n,
+        "greedy_terse_share": sum(greedy_terse) / n,
+        **{f"accuracy_forced_{style}": correct[style] / n for style in OPENINGS},
+        "n": len(prompts),
+    }

@@ -45,7 +45,9 @@ class NearDuplicateIndex:
 
     def __init__(self, threshold: float = 0.9, num_perm: int = 64, shingle: int = 3):
         if not 0.0 < threshold <= 1.0:
-            raise ValueError(f"dedup threshold must be in (0, 1], got {threshold} (1.0 = exact duplicates only)")
+            raise ValueError(
+                f"dedup threshold must be in (0, 1], got {threshold} (1.0 = exact duplicates only)"
+            )
         self.threshold, self.num_perm, self.shingle = threshold, num_perm, shingle
         self.exact: dict[str, str] = {}
         self._lsh = None
@@ -66,7 +68,9 @@ class NearDuplicateIndex:
         if self._permutations is None:  # made once: building them is most of MinHash()'s cost
             first = MinHash(num_perm=self.num_perm, seed=1)
             self._permutations = (first.permutations, first.scheme)
-        m = MinHash(num_perm=self.num_perm, seed=1, permutations=self._permutations[0], scheme=self._permutations[1])
+        m = MinHash(
+            num_perm=self.num_perm, seed=1, permutations=self._permutations[0], scheme=self._permutations[1]
+        )
         m.update_batch([" ".join(g).encode() for g in word_ngrams(text, self.shingle)])
         self._last = (text, m)
         return m
@@ -81,7 +85,11 @@ class NearDuplicateIndex:
             return None
         m = self._minhash(text)
         # LSH candidates are approximate and come in no fixed order: check each, keep the earliest.
-        found = [other for other in self._lsh.query(m) if self._rank[other] < limit and m.jaccard(self._hashes[other]) >= self.threshold]
+        found = [
+            other
+            for other in self._lsh.query(m)
+            if self._rank[other] < limit and m.jaccard(self._hashes[other]) >= self.threshold
+        ]
         return min(found, key=self._rank.__getitem__, default=None)
 
     def add(self, id: str, text: str) -> None:
@@ -126,7 +134,9 @@ class ContaminationIndex:
         for line, record in iter_jsonl(path):
             text = next((record[f] for f in PROBLEM_FIELDS if isinstance(record.get(f), str)), None)
             if text is None:
-                raise DataError(path, line, f"no problem text (looked for {', '.join(PROBLEM_FIELDS)})", field="problem")
+                raise DataError(
+                    path, line, f"no problem text (looked for {', '.join(PROBLEM_FIELDS)})", field="problem"
+                )
             self.add(text)
             count += 1
         self.sources.append(str(path))
@@ -151,8 +161,10 @@ def contamination_index(paths: Iterable[str], n: int = 13, threshold: float = 0.
     index = ContaminationIndex(n=n, threshold=threshold)
     for path in paths:
         if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: decontamination test set not found (fix the path in 'decontaminate', "
-                                    "or set decontaminate: false to evolve without the check)")
+            raise FileNotFoundError(
+                f"{path}: decontamination test set not found (fix the path in 'decontaminate', "
+                "or set decontaminate: false to evolve without the check)"
+            )
         count = index.add_file(path)
         logger.info("decontamination: %d problems from %s", count, path)
     return index

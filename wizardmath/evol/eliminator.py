@@ -25,12 +25,23 @@ from fractions import Fraction
 from wizardmath.evol.dedup import normalize
 
 REASONS = (
-    "empty", "refusal", "stop_words_only", "template_leak", "no_information_gain",
-    "contaminated", "near_duplicate", "unsolvable", "generation_error",
+    "empty",
+    "refusal",
+    "stop_words_only",
+    "template_leak",
+    "no_information_gain",
+    "contaminated",
+    "near_duplicate",
+    "unsolvable",
+    "generation_error",
 )
 REFUSAL_MAX_WORDS = 80  # Evol-Instruct: "sorry" in a short reply is a refusal, in a long one maybe not
-_REFUSAL = re.compile(r"\b(sorry|apologi[sz]e|i can(?:no|')t|i cannot|i am unable|i'm unable|as an ai)\b", re.I)
-_LEAK = re.compile(r"#\s*(?:given|rewritten|created|new)\s+prompt\s*#|\b(?:given|rewritten|created)\s+prompt\b", re.I)
+_REFUSAL = re.compile(
+    r"\b(sorry|apologi[sz]e|i can(?:no|')t|i cannot|i am unable|i'm unable|as an ai)\b", re.I
+)
+_LEAK = re.compile(
+    r"#\s*(?:given|rewritten|created|new)\s+prompt\s*#|\b(?:given|rewritten|created)\s+prompt\b", re.I
+)
 STOP_WORDS = frozenset(
     "a an the and or but if of to in on at by for with from as is are was were be been it its this that "
     "these those there here what which who whom how why when where do does did not no yes so than then "

@@ -87,8 +87,14 @@ class Candidate:
         return self.reason is None and self.retry is None
 
 
-def plan_round(parents: list[MathProblem], weights: list[tuple[str, float]], round: int, fanout: int, seed: int,
-               ops: dict[str, Operation]) -> list[Candidate]:
+def plan_round(
+    parents: list[MathProblem],
+    weights: list[tuple[str, float]],
+    round: int,
+    fanout: int,
+    seed: int,
+    ops: dict[str, Operation],
+) -> list[Candidate]:
     """Every candidate of a round, in a fixed order, with ids and operations that never depend on timing."""
     names, values = [n for n, _ in weights], [w for _, w in weights]
     siblings: Counter[tuple[str, str]] = Counter()
@@ -98,7 +104,16 @@ def plan_round(parents: list[MathProblem], weights: list[tuple[str, float]], rou
             op = random.Random(f"{seed}|{parent.id}|{round}|{k}").choices(names, values)[0]
             sample = siblings[(parent.id, op)]
             siblings[(parent.id, op)] += 1
-            out.append(Candidate(f"{parent.id}/r{round}-{op}-{k}", parent, round, op, ops[op].render(parent.problem), sample))
+            out.append(
+                Candidate(
+                    f"{parent.id}/r{round}-{op}-{k}",
+                    parent,
+                    round,
+                    op,
+                    ops[op].render(parent.problem),
+                    sample,
+                )
+            )
     return out
 
 
@@ -131,7 +146,13 @@ class Engine:
         if not name and not model:
             return self.evolver
         same = not name or name == c.backend
-        return build_backend(name or c.backend, model or c.model, c.base_url if same else "", c.backend_args if same else [], c.seed)
+        return build_backend(
+            name or c.backend,
+            model or c.model,
+            c.base_url if same else "",
+            c.backend_args if same else [],
+            c.seed,
+        )
 
     def note(self, record: dict[str, Any], kept: bool) -> None:
         """Count a written record for stats.json; remember accepted ones as next rounds' parents."""
@@ -223,9 +244,18 @@ class Engine:
             return False
         if cand.reason is None:
             self.check_duplicate(cand)
-        record = {"id": cand.id, "problem": cand.text, "answer": cand.answer, "solution": cand.solution, "source": "evol",
-                  "parent_id": cand.parent.id, "round": cand.round, "operation": cand.operation, "backend": self.label,
-                  "meta": cand.meta}
+        record = {
+            "id": cand.id,
+            "problem": cand.text,
+            "answer": cand.answer,
+            "solution": cand.solution,
+            "source": "evol",
+            "parent_id": cand.parent.id,
+            "round": cand.round,
+            "operation": cand.operation,
+            "backend": self.label,
+            "meta": cand.meta,
+        }
         record = {k: v for k, v in record.items() if v is not None and v != {}}  # as MathProblem.to_dict
         if cand.reason is None:
             self.dedup.add(cand.id, cand.text)
@@ -242,18 +272,25 @@ class Engine:
     def sampling(self, role: str, n: int = 1) -> SamplingParams:
         c = self.config
         if role == "evolve":
-            return SamplingParams(temperature=c.temperature, max_new_tokens=c.max_new_tokens, n=n, seed=c.seed)
+            return SamplingParams(
+                temperature=c.temperature, max_new_tokens=c.max_new_tokens, n=n, seed=c.seed
+            )
         if role == "judge":
             return SamplingParams(temperature=0.0, max_new_tokens=8, n=1, seed=c.seed)
-        return SamplingParams(temperature=c.solver_temperature, max_new_tokens=c.solver_max_new_tokens, n=n, seed=c.seed)
+        return SamplingParams(
+            temperature=c.solver_temperature, max_new_tokens=c.solver_max_new_tokens, n=n, seed=c.seed
+        )
 
-    async def arun_chunk(self, chunk: list[Candidate], accepted: JsonlWriter, rejected: JsonlWriter, bar=None) -> int:
+    async def arun_chunk(
+        self, chunk: list[Candidate], accepted: JsonlWriter, rejected: JsonlWriter, bar=None
+    ) -> int:
         """Evolve -> judge -> solve a chunk, one ``agenerate`` per check over it; returns how many were kept.
 
         Candidates are written in plan order, each as soon as it and those planned before it are done."""
         writer = _InPlanOrder(chunk, lambda cand: self.finish(cand, accepted, rejected), bar)
         known = len(self.dedup)
         for group in _prompt_groups(chunk):  # groups differ in n; one call each
+
             def on_evolved(index: int, outs: list[Generation], group=group) -> None:
                 self.count("evolve", outs[: len(group[index])])
                 for cand in group[index]:
@@ -261,18 +298,24 @@ class Engine:
                     if not cand.open:
                         writer.done(cand)
 
-            await self.evolver.agenerate([g[0].prompt for g in group], self.sampling("evolve", _needed(group)), on_evolved)
+            await self.evolver.agenerate(
+                [g[0].prompt for g in group], self.sampling("evolve", _needed(group)), on_evolved
+            )
         live = [c for c in chunk if c.open]
         if live and self.config.equal_judge:
+
             def on_judged(index: int, outs: list[Generation]) -> None:
                 self.count("judge", outs)
                 self.after_judge(live[index], outs[0])
                 if not live[index].open:
                     writer.done(live[index])
 
-            await self.judge.agenerate([self.judge_prompt(c) for c in live], self.sampling("judge"), on_judged)
+            await self.judge.agenerate(
+                [self.judge_prompt(c) for c in live], self.sampling("judge"), on_judged
+            )
             live = [c for c in live if c.open]
         if live and self.config.solver_samples:
+
             def on_solved(index: int, outs: list[Generation]) -> None:
                 self.count("solve", outs)
                 self.after_solve(live[index], outs)
@@ -325,11 +368,16 @@ def write_stats(engine: Engine, path: Path) -> dict[str, Any]:
     """Yield per round and operation (resumed runs count what earlier runs wrote), tokens, cost, time."""
     rounds = engine.tally
     table = {
-        r: {op: {**cell, "yield": round(cell["accepted"] / max(1, cell["accepted"] + cell["rejected"]), 3)} for op, cell in ops.items()}
+        r: {
+            op: {**cell, "yield": round(cell["accepted"] / max(1, cell["accepted"] + cell["rejected"]), 3)}
+            for op, cell in ops.items()
+        }
         for r, ops in sorted(rounds.items(), key=lambda kv: int(kv[0]))
     }
     tokens = {role: dict(counts) for role, counts in engine.tokens.items()}
-    backends = {role: b.stats for role, b in engine.backends().items() if isinstance(getattr(b, "stats", None), dict)}
+    backends = {
+        role: b.stats for role, b in engine.backends().items() if isinstance(getattr(b, "stats", None), dict)
+    }
     cost = engine.cost_before + sum(float(s.get("cost_usd", 0.0)) for s in backends.values())
     backends = merge_counts(engine.backend_stats_before, backends)  # every run's requests, failures, retries
     stats = {
@@ -342,7 +390,11 @@ def write_stats(engine: Engine, path: Path) -> dict[str, Any]:
         "cost_usd": round(cost, 6),
         "backend_stats": backends,
         "wall_seconds": round(engine.wall_before + time.time() - engine.started, 2),
-        "schedule": {"rounds": engine.config.rounds, "round_parents": engine.config.round_parents, "fanout": engine.config.fanout},
+        "schedule": {
+            "rounds": engine.config.rounds,
+            "round_parents": engine.config.round_parents,
+            "fanout": engine.config.fanout,
+        },
     }
     write_json(path, stats)
     return stats
@@ -362,7 +414,9 @@ def load_seeds(config: EvolveConfig) -> list[MathProblem]:
             batch = load_problems(name, path or None, split=config.split, limit=config.num_seeds or None)
         seeds.extend(batch)
     if not seeds:
-        raise ValueError(f"{', '.join(p for p in paths if p) or ', '.join(config.dataset)}: no seed problems (empty input)")
+        raise ValueError(
+            f"{', '.join(p for p in paths if p) or ', '.join(config.dataset)}: no seed problems (empty input)"
+        )
     for seed in seeds:
         seed.round, seed.operation = 0, "seed"
     return seeds
@@ -381,40 +435,69 @@ def evolve(config: EvolveConfig) -> dict[str, Any]:
 
 def _evolve(config: EvolveConfig, seeds_loaded: list[MathProblem]) -> dict[str, Any]:
     out = Path(config.output)
-    check_manifest(out / "evolve.run.json", config.manifest(*config.data_path),
-                   [out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json")], config.overwrite, config.resume)
+    check_manifest(
+        out / "evolve.run.json",
+        config.manifest(*config.data_path),
+        [out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json")],
+        config.overwrite,
+        config.resume,
+    )
     engine = Engine(config)
-    problems_path, rejected_path, stats_path = (engine.out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json"))
+    problems_path, rejected_path, stats_path = (
+        engine.out / n for n in ("problems.jsonl", "rejected.jsonl", "stats.json")
+    )
     previous = _read_previous_stats(stats_path)
     engine.wall_before = previous.get("wall_seconds", 0.0)
     engine.cost_before = previous.get("cost_usd", 0.0)
     for role, counts in previous.get("tokens", {}).items():
         engine.tokens[role].update(counts)
     engine.backend_stats_before = previous.get("backend_stats", {})
-    with JsonlWriter(problems_path) as accepted, JsonlWriter(rejected_path) as rejected:  # cuts torn last lines
+    with (
+        JsonlWriter(problems_path) as accepted,
+        JsonlWriter(rejected_path) as rejected,
+    ):  # cuts torn last lines
         done = _read_written(engine, problems_path, rejected_path)
         seeds = _write_seeds(engine, seeds_loaded, done, accepted, rejected)
         run_coroutine(_run_rounds(engine, seeds, done, accepted, rejected, stats_path))
     stats = write_stats(engine, stats_path)
     for backend in engine.backends().values():
         backend.close()
-    logger.info("evolve: %d accepted, %d rejected in %.1fs", stats["accepted"], stats["rejected"], stats["wall_seconds"])
+    logger.info(
+        "evolve: %d accepted, %d rejected in %.1fs",
+        stats["accepted"],
+        stats["rejected"],
+        stats["wall_seconds"],
+    )
     return stats
 
 
-async def _run_rounds(engine: Engine, seeds: list[MathProblem], done: set[str], accepted: JsonlWriter,
-                      rejected: JsonlWriter, stats_path: Path) -> None:
+async def _run_rounds(
+    engine: Engine,
+    seeds: list[MathProblem],
+    done: set[str],
+    accepted: JsonlWriter,
+    rejected: JsonlWriter,
+    stats_path: Path,
+) -> None:
     """Every round not yet done, in one event loop; each backend releases its resources on the way out."""
     async with AsyncExitStack() as stack:
         for backend in engine.backends().values():
             await stack.enter_async_context(backend)
         for number, weights in enumerate(engine.schedule, start=1):
             if engine.retry:
-                logger.warning("evolve: %d candidates of round %d failed on the backend (%s); rounds from %d on "
-                               "wait for the next run", sum(engine.retry.values()), number - 1, dict(engine.retry), number)
+                logger.warning(
+                    "evolve: %d candidates of round %d failed on the backend (%s); rounds from %d on "
+                    "wait for the next run",
+                    sum(engine.retry.values()),
+                    number - 1,
+                    dict(engine.retry),
+                    number,
+                )
                 break
             parents = seeds if engine.config.round_parents[number - 1] == "seeds" else engine.kept[number - 1]
-            plan = plan_round(parents, weights, number, engine.config.fanout[number - 1], engine.config.seed, engine.ops)
+            plan = plan_round(
+                parents, weights, number, engine.config.fanout[number - 1], engine.config.seed, engine.ops
+            )
             order = {c.id: i for i, c in enumerate(plan)}
             todo = [c for c in plan if c.id not in done]
             await _run_round(engine, number, todo, len(plan), accepted, rejected, stats_path)
@@ -436,7 +519,9 @@ def _read_written(engine: Engine, problems_path: Path, rejected_path: Path) -> s
     for path, kept in ((problems_path, True), (rejected_path, False)):
         if not path.exists():
             continue
-        for _, record in iter_jsonl(path, max_bytes=OWN_FILE):  # file order == the order an uninterrupted run wrote them in
+        for _, record in iter_jsonl(
+            path, max_bytes=OWN_FILE
+        ):  # file order == the order an uninterrupted run wrote them in
             done.add(str(record["id"]))
             engine.note(record, kept)
             if kept:
@@ -444,8 +529,9 @@ def _read_written(engine: Engine, problems_path: Path, rejected_path: Path) -> s
     return done
 
 
-def _write_seeds(engine: Engine, seeds: list[MathProblem], done: set[str], accepted: JsonlWriter,
-                 rejected: JsonlWriter) -> list[MathProblem]:
+def _write_seeds(
+    engine: Engine, seeds: list[MathProblem], done: set[str], accepted: JsonlWriter, rejected: JsonlWriter
+) -> list[MathProblem]:
     """Seeds go to problems.jsonl as round 0 (decontaminated too); returns the kept seeds in seed order."""
     for seed in seeds:
         if seed.id in done:
@@ -464,12 +550,25 @@ def _write_seeds(engine: Engine, seeds: list[MathProblem], done: set[str], accep
     return [s for s in seeds if s.id in have]
 
 
-async def _run_round(engine: Engine, number: int, todo: list[Candidate], total: int, accepted: JsonlWriter,
-                     rejected: JsonlWriter, stats_path: Path) -> None:
+async def _run_round(
+    engine: Engine,
+    number: int,
+    todo: list[Candidate],
+    total: int,
+    accepted: JsonlWriter,
+    rejected: JsonlWriter,
+    stats_path: Path,
+) -> None:
     from tqdm.auto import tqdm
 
     size = engine.config.chunk_size
-    bar = tqdm(total=total, initial=total - len(todo), desc=f"round {number}", unit="cand", disable=not engine.config.progress)
+    bar = tqdm(
+        total=total,
+        initial=total - len(todo),
+        desc=f"round {number}",
+        unit="cand",
+        disable=not engine.config.progress,
+    )
     kept = 0
     for start in range(0, len(todo), size):
         kept += await engine.arun_chunk(todo[start : start + size], accepted, rejected, bar)

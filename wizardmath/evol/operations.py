@@ -109,7 +109,9 @@ def parse_round(spec: str, ops: dict[str, Operation]) -> list[tuple[str, float]]
         try:
             value = float(weight) if weight else 1.0
         except ValueError as err:
-            raise ValueError(f"weight of {name!r} in round spec {spec!r} must be a number, got {weight!r}") from err
+            raise ValueError(
+                f"weight of {name!r} in round spec {spec!r} must be a number, got {weight!r}"
+            ) from err
         if value < 0:
             raise ValueError(f"weight of {name!r} in round spec {spec!r} must be >= 0")
         out.append((name, value))
@@ -142,7 +144,11 @@ def render_equal(ops: dict[str, Operation], first: str, second: str) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _equal_pattern(template: str) -> re.Pattern[str]:
-    pattern = re.escape(template).replace(re.escape("{first}"), "(?P<a>.*)").replace(re.escape("{second}"), "(?P<b>.*)")
+    pattern = (
+        re.escape(template)
+        .replace(re.escape("{first}"), "(?P<a>.*)")
+        .replace(re.escape("{second}"), "(?P<b>.*)")
+    )
     return re.compile(pattern, flags=re.S)
 
 

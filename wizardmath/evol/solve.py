@@ -44,7 +44,9 @@ def load_input(config: SolveConfig) -> list[MathProblem]:
         return generate_problems(config.limit or 100, config.seed)
     if config.dataset in ("jsonl", "local", "json", "parquet") and not config.data_path:
         raise ValueError("solve reads problems from a file: set data_path (--data-path DIR/problems.jsonl)")
-    return load_problems(config.dataset, config.data_path or None, split=config.split, limit=config.limit or None)
+    return load_problems(
+        config.dataset, config.data_path or None, split=config.split, limit=config.limit or None
+    )
 
 
 def completion_text(reply: str, answer: str, template: str) -> str:
@@ -59,7 +61,9 @@ def completion_text(reply: str, answer: str, template: str) -> str:
 class Solver:
     def __init__(self, config: SolveConfig):
         self.config = config
-        self.teacher = build_backend(config.backend, config.model, config.base_url, config.backend_args, config.seed)
+        self.teacher = build_backend(
+            config.backend, config.model, config.base_url, config.backend_args, config.seed
+        )
         self.out = Path(config.output)
         self.out.mkdir(parents=True, exist_ok=True)
         self.counts: Counter[str] = Counter()
@@ -68,32 +72,57 @@ class Solver:
     def prompt(self, problem: MathProblem) -> Prompt:
         return build_prompt(problem.problem, self.config.template)
 
-    def handle(self, problem: MathProblem, gens: list[Generation], accepted: JsonlWriter, rejected: JsonlWriter) -> None:
+    def handle(
+        self, problem: MathProblem, gens: list[Generation], accepted: JsonlWriter, rejected: JsonlWriter
+    ) -> None:
         """Judge the K samples of one problem and write its rows (negatives first, then the verdict)."""
         c = self.config
         for g in gens:
             self.counts["prompt_tokens"] += g.prompt_tokens
             self.counts["completion_tokens"] += g.completion_tokens
-        if not gens or any(g.error for g in gens):  # an outage is no verdict: nothing written, the next run retries
+        if not gens or any(
+            g.error for g in gens
+        ):  # an outage is no verdict: nothing written, the next run retries
             self.counts["retry_pending"] += 1
             return
         replies = [g.text for g in gens]
         vote = E.agreement(replies, gold=problem.answer)
         share_ok = problem.answer is not None or vote.share > c.majority_threshold
         good = vote.members if (vote.answer is not None and share_ok) else []
-        extra = {k: getattr(problem, k) for k in ("parent_id", "round", "source") if getattr(problem, k) is not None}
+        extra = {
+            k: getattr(problem, k)
+            for k in ("parent_id", "round", "source")
+            if getattr(problem, k) is not None
+        }
         prompt = self.prompt(problem)
         for j, reply in enumerate(replies):
             if j in good or f"{problem.id}/neg{j}" in self.neg_done:
                 continue
             reason = "no_answer" if vote.answers[j] is None else "wrong_answer"
-            rejected.write({"id": f"{problem.id}/neg{j}", "problem_id": problem.id, "problem": problem.problem,
-                            "prompt": prompt, "completion": reply,
-                            "answer": vote.answers[j], "gold": vote.answer, "reason": reason, **extra})
+            rejected.write(
+                {
+                    "id": f"{problem.id}/neg{j}",
+                    "problem_id": problem.id,
+                    "problem": problem.problem,
+                    "prompt": prompt,
+                    "completion": reply,
+                    "answer": vote.answers[j],
+                    "gold": vote.answer,
+                    "reason": reason,
+                    **extra,
+                }
+            )
             self.counts[reason] += 1
         if not good:
-            rejected.write({"id": problem.id, "problem_id": problem.id, "reason": "no_verified_solution",
-                            "detail": f"answers {vote.answers} vs {'gold' if problem.answer else 'majority'} {vote.answer}", **extra})
+            rejected.write(
+                {
+                    "id": problem.id,
+                    "problem_id": problem.id,
+                    "reason": "no_verified_solution",
+                    "detail": f"answers {vote.answers} vs {'gold' if problem.answer else 'majority'} {vote.answer}",
+                    **extra,
+                }
+            )
             self.counts["no_verified_solution"] += 1
             return
         for rank, j in enumerate(good[: c.keep_per_problem]):
@@ -101,8 +130,17 @@ class Solver:
             if c.template == "chat":
                 completion = [{"role": "assistant", "content": completion}]
             rid = problem.id if rank == 0 else f"{problem.id}/s{rank}"
-            accepted.write({"id": rid, "problem_id": problem.id, "problem": problem.problem, "prompt": prompt,
-                            "completion": completion, "answer": vote.answer, **extra})
+            accepted.write(
+                {
+                    "id": rid,
+                    "problem_id": problem.id,
+                    "problem": problem.problem,
+                    "prompt": prompt,
+                    "completion": completion,
+                    "answer": vote.answer,
+                    **extra,
+                }
+            )
             self.counts["rows"] += 1
         self.counts["solved"] += 1
 
@@ -121,18 +159,32 @@ def _done_ids(out: Path) -> set[str]:
     path = out / "sft_rejected.jsonl"
     if path.exists():
         JsonlWriter(path).close()  # cut a torn last line first
-        done |= {r["id"] for _, r in iter_jsonl(path, max_bytes=OWN_FILE) if r.get("reason") == "no_verified_solution"}
+        done |= {
+            r["id"]
+            for _, r in iter_jsonl(path, max_bytes=OWN_FILE)
+            if r.get("reason") == "no_verified_solution"
+        }
     return done
 
 
-async def _solve_chunks(teacher: Backend, prompts: list[Prompt], problems: list[MathProblem], sampling: SamplingParams,
-                        size: int, on_result: Callable[[MathProblem, list[Generation]], None]) -> None:
+async def _solve_chunks(
+    teacher: Backend,
+    prompts: list[Prompt],
+    problems: list[MathProblem],
+    sampling: SamplingParams,
+    size: int,
+    on_result: Callable[[MathProblem, list[Generation]], None],
+) -> None:
     """Chunk by chunk in one event loop; each problem is written as soon as its samples are in (sync
     backends: in order, async ones: as they arrive). The teacher releases its resources on the way out."""
     async with teacher:
         for start in range(0, len(problems), size):
             chunk = problems[start : start + size]
-            await teacher.agenerate(prompts[start : start + size], sampling, lambda i, gens, chunk=chunk: on_result(chunk[i], gens))
+            await teacher.agenerate(
+                prompts[start : start + size],
+                sampling,
+                lambda i, gens, chunk=chunk: on_result(chunk[i], gens),
+            )
 
 
 def solve(config: SolveConfig) -> dict[str, Any]:
@@ -152,30 +204,59 @@ def _solve(config: SolveConfig, problems: list[MathProblem]) -> dict[str, Any]:
 
     started = time.time()
     out = Path(config.output)
-    check_manifest(out / "solve.run.json", config.manifest(config.data_path),
-                   [out / n for n in ("sft.jsonl", "sft_rejected.jsonl", "solve_stats.json")], config.overwrite, config.resume)
+    check_manifest(
+        out / "solve.run.json",
+        config.manifest(config.data_path),
+        [out / n for n in ("sft.jsonl", "sft_rejected.jsonl", "solve_stats.json")],
+        config.overwrite,
+        config.resume,
+    )
     if config.require_gold:
         problems = [p for p in problems if p.answer is not None]
     solver = Solver(config)
     done = _done_ids(solver.out)
     todo = [p for p in problems if p.id not in done]
-    sampling = SamplingParams(temperature=config.temperature, max_new_tokens=config.max_new_tokens, n=config.num_samples, seed=config.seed)
-    bar = tqdm(total=len(problems), initial=len(problems) - len(todo), desc="solve", unit="problem", disable=not config.progress)
-    with JsonlWriter(solver.out / "sft.jsonl") as accepted, JsonlWriter(solver.out / "sft_rejected.jsonl") as rejected:
+    sampling = SamplingParams(
+        temperature=config.temperature,
+        max_new_tokens=config.max_new_tokens,
+        n=config.num_samples,
+        seed=config.seed,
+    )
+    bar = tqdm(
+        total=len(problems),
+        initial=len(problems) - len(todo),
+        desc="solve",
+        unit="problem",
+        disable=not config.progress,
+    )
+    with (
+        JsonlWriter(solver.out / "sft.jsonl") as accepted,
+        JsonlWriter(solver.out / "sft_rejected.jsonl") as rejected,
+    ):
+
         def on_result(problem: MathProblem, gens: list[Generation]) -> None:
             solver.handle(problem, gens, accepted, rejected)
             bar.update(1)
 
-        run_coroutine(_solve_chunks(solver.teacher, [solver.prompt(p) for p in todo], todo, sampling, config.chunk_size, on_result))
+        run_coroutine(
+            _solve_chunks(
+                solver.teacher, [solver.prompt(p) for p in todo], todo, sampling, config.chunk_size, on_result
+            )
+        )
     bar.close()
     solver.teacher.close()
     rows = len(read_ids(solver.out / "sft.jsonl", key="problem_id"))
     retry = solver.counts.pop("retry_pending", 0)
     before = _previous_stats(solver.out / "solve_stats.json")
-    stats = {"problems": len(problems), "solved_this_run": solver.counts["solved"], "problems_with_rows": rows,
-             "yield": round(rows / max(1, len(problems)), 4), "retry_pending": retry,
-             "counts": merge_counts(before.get("counts", {}), dict(solver.counts)),
-             "runs": before.get("runs", 0) + 1,
-             "wall_seconds": round(before.get("wall_seconds", 0.0) + time.time() - started, 2)}
+    stats = {
+        "problems": len(problems),
+        "solved_this_run": solver.counts["solved"],
+        "problems_with_rows": rows,
+        "yield": round(rows / max(1, len(problems)), 4),
+        "retry_pending": retry,
+        "counts": merge_counts(before.get("counts", {}), dict(solver.counts)),
+        "runs": before.get("runs", 0) + 1,
+        "wall_seconds": round(before.get("wall_seconds", 0.0) + time.time() - started, 2),
+    }
     write_json(solver.out / "solve_stats.json", stats)
     return stats

@@ -68,7 +68,9 @@ def generate_problems(
         seen.add(text)
         out.append(to_record(wp, f"{prefix}/{seed}/{len(out)}", source="symbolic"))
     if len(out) < n:
-        raise ValueError(f"only {len(out)} distinct problems fit min_ops={min_ops}, max_ops={max_ops}; ask for fewer")
+        raise ValueError(
+            f"only {len(out)} distinct problems fit min_ops={min_ops}, max_ops={max_ops}; ask for fewer"
+        )
     return out
 
 
@@ -76,7 +78,9 @@ def to_record(wp: WordProblem, id: str, **fields: Any) -> MathProblem:
     """A ``MathProblem`` with the exact answer, the gold solution and the structure in ``meta``."""
     solved = W.solve_text(wp)
     solution, answer = solved if solved else (None, None)
-    return MathProblem(id=id, problem=W.render(wp), answer=answer, solution=solution, meta=facts(wp), **fields)
+    return MathProblem(
+        id=id, problem=W.render(wp), answer=answer, solution=solution, meta=facts(wp), **fields
+    )
 
 
 def facts(wp: WordProblem) -> dict[str, Any]:
@@ -123,7 +127,9 @@ def _canonical(wp: WordProblem) -> WordProblem:
     return W.parse(W.render(wp)) or wp
 
 
-def evolve_structure(wp: WordProblem, operation: str, rng: random.Random, world: WorldConfig = DEFAULT_WORLD) -> WordProblem:
+def evolve_structure(
+    wp: WordProblem, operation: str, rng: random.Random, world: WorldConfig = DEFAULT_WORLD
+) -> WordProblem:
     """Apply an evolution operation to a structure (unknown operations add a step, like add_constraints)."""
     new = dataclasses.replace(wp, steps=list(wp.steps), distractors=list(wp.distractors))
     if new.start is None:  # an ill-posed parent: a sensible rewriter first states the start
@@ -158,7 +164,13 @@ def evolve_structure(wp: WordProblem, operation: str, rng: random.Random, world:
         items = tuple(i for i in W.ITEMS if i[1] != wp.item)
         new = W.random_problem(rng, dataclasses.replace(world, start_max=10), 1, items=items)
     elif operation == "in_breadth":
-        new = W.random_problem(rng, world, max(1, min(len(wp.steps), 3)), items=W.RARE_ITEMS, kinds=("div", "packs", "mul", "add"))
+        new = W.random_problem(
+            rng,
+            world,
+            max(1, min(len(wp.steps), 3)),
+            items=W.RARE_ITEMS,
+            kinds=("div", "packs", "mul", "add"),
+        )
     else:  # add_constraints and any user-defined upward operation
         W.insert_step(new, rng, world)
     return _canonical(new)
@@ -172,14 +184,20 @@ def fail(wp: WordProblem, mode: str, parent_text: str, rng: random.Random) -> tu
     if mode == "contradictory":
         seq = W.values(wp) or [wp.start or 0]
         position = rng.randint(0, len(wp.steps))
-        step = W.Step("sub", seq[position] + rng.randint(1, 9), other=rng.choice([n for n, _ in W.NAMES if n != wp.name]))
+        step = W.Step(
+            "sub",
+            seq[position] + rng.randint(1, 9),
+            other=rng.choice([n for n, _ in W.NAMES if n != wp.name]),
+        )
         broken = dataclasses.replace(wp, steps=[*wp.steps[:position], step, *wp.steps[position:]])
         return W.render(broken), broken
     if mode == "template_leak":
         head, _, rest = W.render(wp).partition(". ")
         return f"{head}. #Rewritten Prompt#: {rest}", None
     if mode == "refusal":
-        return rng.choice(["Sorry, I can't help with that.", "I'm sorry, but I cannot rewrite this problem."]), None
+        return rng.choice(
+            ["Sorry, I can't help with that.", "I'm sorry, but I cannot rewrite this problem."]
+        ), None
     # no_gain: the parent again, half the time with other words for the same maths
     parent = W.parse(parent_text)
     if parent is not None and rng.random() < 0.5:
@@ -198,7 +216,9 @@ TERSE_HEAD = "In short,"
 TERSE_FORMS = ("folded", "lean")
 
 
-def styled_solution(wp: WordProblem, seq: list[int], style: str = "decomposed", terse_form: str = "folded") -> tuple[str, str]:
+def styled_solution(
+    wp: WordProblem, seq: list[int], style: str = "decomposed", terse_form: str = "folded"
+) -> tuple[str, str]:
     """(solution, answer) of ``wp`` whose counts after each step (then the price total) are ``seq[1:]``.
 
     ``decomposed`` is the gold format: one step per line, the problem's sentence restated before its
@@ -221,8 +241,10 @@ def styled_solution(wp: WordProblem, seq: list[int], style: str = "decomposed", 
     if style != "terse":
         raise ValueError(f"unknown solution style '{style}'; valid: {', '.join(STYLES)}")
     if terse_form == "lean":
-        lines = [f"Step {i + 1}: " + W.step_line(wp, step, seq[i], seq[i + 1]).split(", so ", 1)[1]
-                 for i, step in enumerate(wp.steps)]
+        lines = [
+            f"Step {i + 1}: " + W.step_line(wp, step, seq[i], seq[i + 1]).split(", so ", 1)[1]
+            for i, step in enumerate(wp.steps)
+        ]
         if wp.price is not None:
             lines.append(f"Step {len(lines) + 1}: {seq[len(wp.steps)]} * {wp.price} = {seq[-1]}.")
         return " " + "\n".join([TERSE_HEAD, *lines, f"The answer is: {seq[-1]}"]), str(seq[-1])
@@ -262,7 +284,9 @@ def slipped_values(wp: WordProblem, rng: random.Random) -> list[int]:
     return out
 
 
-def _slip(lines_wp: WordProblem, rng: random.Random, style: str = "decomposed", terse_form: str = "folded") -> tuple[str, str]:
+def _slip(
+    lines_wp: WordProblem, rng: random.Random, style: str = "decomposed", terse_form: str = "folded"
+) -> tuple[str, str]:
     """A solution with one arithmetic slip (see ``slipped_values``)."""
     return styled_solution(lines_wp, slipped_values(lines_wp, rng), style, terse_form)
 
@@ -273,8 +297,13 @@ def gold_values(wp: WordProblem) -> list[int]:
     return [*seq, seq[-1] * wp.price] if wp.price is not None else seq
 
 
-def solve_problem(text: str, rng: random.Random, error_rate: float, decomposed_share: float = 1.0,
-                  terse_form: str = "folded") -> tuple[str, dict[str, Any]]:
+def solve_problem(
+    text: str,
+    rng: random.Random,
+    error_rate: float,
+    decomposed_share: float = 1.0,
+    terse_form: str = "folded",
+) -> tuple[str, dict[str, Any]]:
     """A solver's reply to ``text``: the gold solution, a slip, or why it cannot be solved.
 
     With ``decomposed_share < 1`` each reply picks its style: decomposed with that probability, else terse
@@ -283,8 +312,13 @@ def solve_problem(text: str, rng: random.Random, error_rate: float, decomposed_s
     wp = W.parse(text)
     if wp is None:
         return "I cannot solve this problem.", {"solved": False}
-    if wp.start is None:  # ill-posed: a careful solver says so (guessing would let 3 of 4 guesses agree now and then)
-        return f"The problem does not say how many {wp.item} {wp.name} has at the start, so it cannot be solved.", {"solved": False}
+    if (
+        wp.start is None
+    ):  # ill-posed: a careful solver says so (guessing would let 3 of 4 guesses agree now and then)
+        return (
+            f"The problem does not say how many {wp.item} {wp.name} has at the start, so it cannot be solved.",
+            {"solved": False},
+        )
     solved = W.solve_text(wp)
     if solved is None:
         return "These numbers contradict each other, so the problem has no answer.", {"solved": False}
@@ -310,20 +344,37 @@ class SymbolicBackend(Backend):
 
     name = "symbolic"
 
-    def __init__(self, seed: int = 0, failure_rate: float = 0.12, error_rate: float = 0.0,
-                 decomposed_share: float = 1.0, terse_form: str = "folded", failures: Sequence[str] = FAILURES, prompt_dir: str | None = None, world: WorldConfig | None = None,
-                 **world_overrides: Any):
+    def __init__(
+        self,
+        seed: int = 0,
+        failure_rate: float = 0.12,
+        error_rate: float = 0.0,
+        decomposed_share: float = 1.0,
+        terse_form: str = "folded",
+        failures: Sequence[str] = FAILURES,
+        prompt_dir: str | None = None,
+        world: WorldConfig | None = None,
+        **world_overrides: Any,
+    ):
         from wizardmath.evol.operations import load_operations
 
-        for name, rate in (("failure_rate", failure_rate), ("error_rate", error_rate), ("decomposed_share", decomposed_share)):
+        for name, rate in (
+            ("failure_rate", failure_rate),
+            ("error_rate", error_rate),
+            ("decomposed_share", decomposed_share),
+        ):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"symbolic backend: {name} must be in [0, 1], got {rate}")
         unknown = set(failures) - set(FAILURES)
         if unknown:
-            raise ValueError(f"symbolic backend: unknown failures {sorted(unknown)}; valid: {', '.join(FAILURES)}")
+            raise ValueError(
+                f"symbolic backend: unknown failures {sorted(unknown)}; valid: {', '.join(FAILURES)}"
+            )
         self.seed, self.failure_rate, self.error_rate = seed, failure_rate, error_rate
         if terse_form not in TERSE_FORMS:
-            raise ValueError(f"symbolic backend: unknown terse_form '{terse_form}'; valid: {', '.join(TERSE_FORMS)}")
+            raise ValueError(
+                f"symbolic backend: unknown terse_form '{terse_form}'; valid: {', '.join(TERSE_FORMS)}"
+            )
         self.decomposed_share, self.terse_form = decomposed_share, terse_form
         self.failures = tuple(failures)
         self.world = dataclasses.replace(world or DEFAULT_WORLD, **world_overrides)
@@ -352,13 +403,17 @@ class SymbolicBackend(Backend):
             pair = extract_equal(self.ops, prompt)
             if pair is not None:
                 first, second = (W.parse(t) for t in pair)
-                same = pair[0] == pair[1] or (first is not None and second is not None and first.same_maths(second))
+                same = pair[0] == pair[1] or (
+                    first is not None and second is not None and first.same_maths(second)
+                )
                 return ("Equal" if same else "Not Equal"), {}
         for name, op in self.ops.items():
             parent = op.extract(prompt) if op.direction != "judge" else None
             if parent is not None:
                 return self.evolve_text(parent, name, rng)
-        return solve_problem(problem_from_prompt(prompt), rng, self.error_rate, self.decomposed_share, self.terse_form)
+        return solve_problem(
+            problem_from_prompt(prompt), rng, self.error_rate, self.decomposed_share, self.terse_form
+        )
 
     def evolve_text(self, parent: str, operation: str, rng: random.Random) -> tuple[str, dict[str, Any]]:
         wp = W.parse(parent)

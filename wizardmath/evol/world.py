@@ -21,8 +21,24 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-NAMES = (("Tom", "He"), ("Ann", "She"), ("Sam", "He"), ("Mia", "She"), ("Ben", "He"), ("Lily", "She"), ("Max", "He"), ("Zoe", "She"))
-ITEMS = (("apple", "apples"), ("pen", "pens"), ("book", "books"), ("card", "cards"), ("egg", "eggs"), ("coin", "coins"))
+NAMES = (
+    ("Tom", "He"),
+    ("Ann", "She"),
+    ("Sam", "He"),
+    ("Mia", "She"),
+    ("Ben", "He"),
+    ("Lily", "She"),
+    ("Max", "He"),
+    ("Zoe", "She"),
+)
+ITEMS = (
+    ("apple", "apples"),
+    ("pen", "pens"),
+    ("book", "books"),
+    ("card", "cards"),
+    ("egg", "eggs"),
+    ("coin", "coins"),
+)
 RARE_ITEMS = (("stamp", "stamps"), ("shell", "shells"), ("bead", "beads"), ("kite", "kites"))
 ALL_ITEMS = ITEMS + RARE_ITEMS
 PLURAL_TO_SINGULAR = {plural: singular for singular, plural in ALL_ITEMS}
@@ -33,7 +49,10 @@ STEP_SENTENCES: dict[str, tuple[str, ...]] = {
     "sub": ("{P} gives {k} {pl} to {O}.", "{P} hands {k} {pl} to {O}."),
     "mul": ("{P} now has {k} times as many {pl}.", "{P} ends up with {k} times as many {pl}."),
     "packs": ("{P} buys {k} bags with {m} {pl} in each bag.", "{P} gets {k} bags with {m} {pl} in each bag."),
-    "div": ("{P} splits the {pl} into {k} equal groups and keeps one group.", "{P} shares the {pl} in {k} equal groups and keeps one group."),
+    "div": (
+        "{P} splits the {pl} into {k} equal groups and keeps one group.",
+        "{P} shares the {pl} in {k} equal groups and keeps one group.",
+    ),
 }
 # One solution line per step: the problem's sentence restated, then its equation. Restating makes
 # every number the line needs sit right before it (the copy is local, the way a tiny model learns
@@ -61,7 +80,13 @@ class WorldConfig:
     max_operand: int = 9
     max_value: int = 99
     max_steps: int = 7
-    weights: tuple[tuple[str, float], ...] = (("add", 3.0), ("sub", 3.0), ("mul", 1.5), ("packs", 1.0), ("div", 1.0))
+    weights: tuple[tuple[str, float], ...] = (
+        ("add", 3.0),
+        ("sub", 3.0),
+        ("mul", 1.5),
+        ("packs", 1.0),
+        ("div", 1.0),
+    )
 
 
 DEFAULT_WORLD = WorldConfig()
@@ -98,7 +123,9 @@ class WordProblem:
     start: int | None  # None: ill-posed (the start quantity is missing)
     steps: list[Step] = field(default_factory=list)
     price: int | None = None
-    distractors: list[tuple[int, str, int, str]] = field(default_factory=list)  # (position, name, count, item)
+    distractors: list[tuple[int, str, int, str]] = field(
+        default_factory=list
+    )  # (position, name, count, item)
 
     @property
     def difficulty(self) -> int:
@@ -107,8 +134,15 @@ class WordProblem:
 
     def to_dict(self) -> dict[str, Any]:
         steps = [{"op": s.op, "k": s.k, "m": s.m, "other": s.other, "variant": s.variant} for s in self.steps]
-        return {"name": self.name, "pronoun": self.pronoun, "item": self.item, "start": self.start, "steps": steps,
-                "price": self.price, "distractors": [list(d) for d in self.distractors]}
+        return {
+            "name": self.name,
+            "pronoun": self.pronoun,
+            "item": self.item,
+            "start": self.start,
+            "steps": steps,
+            "price": self.price,
+            "distractors": [list(d) for d in self.distractors],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WordProblem:
@@ -121,7 +155,12 @@ class WordProblem:
         plain = [dataclasses.replace(s, variant=0) for s in self.steps]
         theirs = [dataclasses.replace(s, variant=0) for s in other.steps]
         return (self.name, self.item, self.start, plain, self.price, self.distractors) == (
-            other.name, other.item, other.start, theirs, other.price, other.distractors
+            other.name,
+            other.item,
+            other.start,
+            theirs,
+            other.price,
+            other.distractors,
         )
 
 
@@ -130,7 +169,9 @@ def render(wp: WordProblem) -> str:
     body = [START.format(N=wp.name, s=wp.start, pl=wp.item)] if wp.start is not None else []
     for step in wp.steps:
         body.append(
-            STEP_SENTENCES[step.op][step.variant].format(P=wp.pronoun, k=step.k, m=step.m, pl=wp.item, O=step.other)
+            STEP_SENTENCES[step.op][step.variant].format(
+                P=wp.pronoun, k=step.k, m=step.m, pl=wp.item, O=step.other
+            )
         )
     for position, name, count, item in sorted(wp.distractors):  # position = index in the final body
         body.insert(min(position, len(body)), START.format(N=name, s=count, pl=item))
@@ -144,7 +185,9 @@ def render(wp: WordProblem) -> str:
 
 def step_line(wp: WordProblem, step: Step, value: int, new: int) -> str:
     """One solution line: the step's sentence, then ``so <equation>`` (``new`` may be a slip)."""
-    sentence = STEP_SENTENCES[step.op][step.variant].format(P=wp.pronoun, k=step.k, m=step.m, pl=wp.item, O=step.other)
+    sentence = STEP_SENTENCES[step.op][step.variant].format(
+        P=wp.pronoun, k=step.k, m=step.m, pl=wp.item, O=step.other
+    )
     equation = STEP_EQUATIONS[step.op].format(k=step.k, m=step.m, p=step.k * step.m, a=value, b=new)
     return f"{sentence[:-1]}, so {equation}."
 
@@ -189,15 +232,25 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.?])\s+")
 
 
 def _pattern(template: str) -> re.Pattern[str]:
-    groups = {"{P}": r"(?P<P>He|She)", "{k}": r"(?P<k>\d+)", "{m}": r"(?P<m>\d+)", "{pl}": r"(?P<pl>[a-z]+)",
-              "{O}": r"(?P<O>[A-Z][a-z]+)", "{N}": r"(?P<N>[A-Z][a-z]+)", "{s}": r"(?P<s>\d+)", "{sg}": r"(?P<sg>[a-z]+)"}
+    groups = {
+        "{P}": r"(?P<P>He|She)",
+        "{k}": r"(?P<k>\d+)",
+        "{m}": r"(?P<m>\d+)",
+        "{pl}": r"(?P<pl>[a-z]+)",
+        "{O}": r"(?P<O>[A-Z][a-z]+)",
+        "{N}": r"(?P<N>[A-Z][a-z]+)",
+        "{s}": r"(?P<s>\d+)",
+        "{sg}": r"(?P<sg>[a-z]+)",
+    }
     regex = re.escape(template)
     for key, group in groups.items():
         regex = regex.replace(re.escape(key), group)
     return re.compile(regex + r"$")
 
 
-_STEP_PATTERNS = [(op, variant, _pattern(t)) for op, ts in STEP_SENTENCES.items() for variant, t in enumerate(ts)]
+_STEP_PATTERNS = [
+    (op, variant, _pattern(t)) for op, ts in STEP_SENTENCES.items() for variant, t in enumerate(ts)
+]
 _START, _PRICE = _pattern(START), _pattern(PRICE)
 _QUESTION, _PRICE_QUESTION = _pattern(QUESTION), _pattern(PRICE_QUESTION)
 _PRONOUNS = dict(NAMES)
@@ -249,8 +302,9 @@ def _match_step(sentence: str, item: str) -> Step | None:
 # ----------------------------------------------------------------------------- sampling
 
 
-def sample_step(value: int, rng: random.Random, world: WorldConfig, kinds: tuple[str, ...] | None = None,
-                name: str = "") -> Step | None:
+def sample_step(
+    value: int, rng: random.Random, world: WorldConfig, kinds: tuple[str, ...] | None = None, name: str = ""
+) -> Step | None:
     """A random step that keeps the count within ``0..max_value`` and exact; None if none fits."""
     weights = [(op, w) for op, w in world.weights if kinds is None or op in kinds]
     for _ in range(20):
@@ -294,8 +348,13 @@ def feasible(wp: WordProblem, world: WorldConfig) -> bool:
     return wp.price is None or seq[-1] * wp.price <= world.max_value
 
 
-def random_problem(rng: random.Random, world: WorldConfig = DEFAULT_WORLD, num_steps: int = 2,
-                   items: tuple[tuple[str, str], ...] = ITEMS, kinds: tuple[str, ...] | None = None) -> WordProblem:
+def random_problem(
+    rng: random.Random,
+    world: WorldConfig = DEFAULT_WORLD,
+    num_steps: int = 2,
+    items: tuple[tuple[str, str], ...] = ITEMS,
+    kinds: tuple[str, ...] | None = None,
+) -> WordProblem:
     """A fresh well-posed problem with ``num_steps`` steps (fewer only if the numbers leave no room)."""
     name, pronoun = rng.choice(NAMES)
     _, item = rng.choice(items)
@@ -310,7 +369,9 @@ def random_problem(rng: random.Random, world: WorldConfig = DEFAULT_WORLD, num_s
     return wp
 
 
-def insert_step(wp: WordProblem, rng: random.Random, world: WorldConfig, kinds: tuple[str, ...] | None = None) -> bool:
+def insert_step(
+    wp: WordProblem, rng: random.Random, world: WorldConfig, kinds: tuple[str, ...] | None = None
+) -> bool:
     """Insert one random step at a random place keeping the problem feasible; False if no room."""
     if len(wp.steps) >= world.max_steps:
         return False

@@ -53,8 +53,9 @@ class GRPOConfig(ModelArguments, ReportArguments, TRLGRPOConfig, ProblemArgument
         if self.dataset == "jsonl" and not self.data_path:
             raise ValueError("grpo needs problems: set --data_path FILE.jsonl (problem/answer/id lines)")
         if self.output_dir in (None, "", "trainer_output"):
-            raise ValueError("grpo needs --output DIR (alias of --output_dir): checkpoints and the model "
-                             "go there")
+            raise ValueError(
+                "grpo needs --output DIR (alias of --output_dir): checkpoints and the model go there"
+            )
         self.validate_rewards(self.reward_weights)
         super().__post_init__()  # ModelArguments resolves bf16 (honouring use_cpu), then TRL's checks
 
@@ -68,8 +69,15 @@ def load_prompts(config: GRPOConfig):
 
     problems = config.train_problems()
     tokenizer = AutoTokenizer.from_pretrained(config.model) if config.template == "chat" else None
-    rows = [{"prompt": format_prompt(p.problem, config.template, tokenizer), "problem": p.problem,
-             "answer": p.answer or "", "id": p.id} for p in problems]
+    rows = [
+        {
+            "prompt": format_prompt(p.problem, config.template, tokenizer),
+            "problem": p.problem,
+            "answer": p.answer or "",
+            "id": p.id,
+        }
+        for p in problems
+    ]
     return Dataset.from_list(rows)
 
 
@@ -99,22 +107,30 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
     start = time.perf_counter()
     auto = config.auto_resume and not config.overwrite
     resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
-    guard_resume(config.output_dir, "grpo", rl_settings(config), resume, config.overwrite,
-                 ["grpo_summary.json"])
+    guard_resume(
+        config.output_dir, "grpo", rl_settings(config), resume, config.overwrite, ["grpo_summary.json"]
+    )
     if resume and 0 < config.max_steps <= checkpoint_step(resume):  # finished: refuse before loading weights
         check_trained("grpo", config.output_dir, checkpoint_step(resume), 0)
     data = load_prompts(config)
     held_out = config.held_out_problems()
-    model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code,
-                                                config.use_cpu)
+    model, tokenizer = load_model_and_tokenizer(
+        config.model, config.torch_dtype, config.trust_remote_code, config.use_cpu
+    )
     reward = build_reward(config, config.reward_weights)
     # weighted_sum: TRL sums the terms itself (and logs each); other combinations are one function
     funcs = list(reward.terms) if config.reward_combine == "weighted_sum" else [reward]
     peft_config = config.to_peft_config()
     budget = config.max_completion_length or 256
     before = greedy_accuracy(model, tokenizer, held_out, config.template, budget)
-    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=config, train_dataset=data,
-                          processing_class=tokenizer, peft_config=peft_config)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=funcs,
+        args=config,
+        train_dataset=data,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
     try:
         result = trainer.train(resume_from_checkpoint=resume)
     finally:
@@ -126,12 +142,21 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
     tokenizer.save_pretrained(config.output_dir)
     after = greedy_accuracy(trainer.model, tokenizer, held_out, config.template, budget)
     logs = [h for h in trainer.state.log_history if "reward" in h]
-    summary = {"accuracy": after, "accuracy_before": before, "n": len(held_out), "steps": result.global_step,
-               "seconds": round(time.perf_counter() - start, 2), "resumed_from": resume,
-               "final": logs[-1] if logs else {}, "output_dir": config.output_dir}
+    summary = {
+        "accuracy": after,
+        "accuracy_before": before,
+        "n": len(held_out),
+        "steps": result.global_step,
+        "seconds": round(time.perf_counter() - start, 2),
+        "resumed_from": resume,
+        "final": logs[-1] if logs else {},
+        "output_dir": config.output_dir,
+    }
     if trainer.is_world_process_zero():
         write_json(Path(config.output_dir) / "grpo_summary.json", summary)
-        print(f"grpo: {result.global_step} steps, held-out accuracy {before:.3f} -> {after:.3f} "
-              f"(n={len(held_out)}), "
-              f"{summary['seconds']:.0f}s; policy saved to {config.output_dir}")
+        print(
+            f"grpo: {result.global_step} steps, held-out accuracy {before:.3f} -> {after:.3f} "
+            f"(n={len(held_out)}), "
+            f"{summary['seconds']:.0f}s; policy saved to {config.output_dir}"
+        )
     return summary

@@ -51,19 +51,27 @@ def ppo_step(state: PPOState) -> dict[str, float]:
     config, acc, model = state.config, state.accelerator, state.model
     advance_schedule(state.scheduler)  # warm-up: this step's learning rate (a function of the step alone)
     t0 = time.perf_counter()
-    idx = batch_indices(state.step, len(state.train), config.batch_size, config.seed, acc.process_index,
-                        acc.num_processes)
+    idx = batch_indices(
+        state.step, len(state.train), config.batch_size, config.seed, acc.process_index, acc.num_processes
+    )
     problems = [state.train[i] for i in idx for _ in range(config.num_samples)]
     prompts = [format_prompt(p.problem, config.template, state.tokenizer) for p in problems]
     seed = step_seed(config, state.step, acc.process_index)
     rollout = generate(config, acc, model, state.tokenizer, prompts, seed, state.vllm)
     t1 = time.perf_counter()
-    columns = {"problem": [p.problem for p in problems], "answer": [p.answer for p in problems],
-               "id": [p.id for p in problems], "prompts": prompts}
+    columns = {
+        "problem": [p.problem for p in problems],
+        "answer": [p.answer for p in problems],
+        "id": [p.id for p in problems],
+        "prompts": prompts,
+    }
     scores, dense = score(config, state.reward, state.tokenizer, rollout, columns, acc.device)
     t2 = time.perf_counter()
-    metrics = {"reward/mean": float(scores.mean()), "response/length": float(rollout.mask.sum(-1).mean()),
-               "response/truncated": float(rollout.truncated.float().mean())}
+    metrics = {
+        "reward/mean": float(scores.mean()),
+        "response/length": float(rollout.mask.sum(-1).mean()),
+        "response/truncated": float(rollout.truncated.float().mean()),
+    }
     if config.filter_groups:  # learn only from the groups with something to contrast
         rows = keep_groups(config, state.reward, scores, seed)
         metrics["filter/kept"] = len(rows) / len(scores)
@@ -75,11 +83,20 @@ def ppo_step(state: PPOState) -> dict[str, float]:
 
     logprobs, ref_logprobs, values = batched_forward(acc.unwrap_model(model), state.ref, rollout, config)
     with torch.no_grad():
-        advantages, returns, kl = compute_advantages(config, scores, logprobs, ref_logprobs, values,
-                                                     rollout.mask, state.kl_ctl.value, dense)
-    batch = Experience(torch.cat([rollout.query, rollout.response], 1),
-                       torch.cat([rollout.query_mask, rollout.mask], 1).long(), rollout.query.shape[1],
-                       rollout.response, rollout.mask, logprobs, values, advantages, returns)
+        advantages, returns, kl = compute_advantages(
+            config, scores, logprobs, ref_logprobs, values, rollout.mask, state.kl_ctl.value, dense
+        )
+    batch = Experience(
+        torch.cat([rollout.query, rollout.response], 1),
+        torch.cat([rollout.query_mask, rollout.mask], 1).long(),
+        rollout.query.shape[1],
+        rollout.response,
+        rollout.mask,
+        logprobs,
+        values,
+        advantages,
+        returns,
+    )
     stats = ppo_update(model, state.optimizer, acc, batch, config, torch.Generator().manual_seed(seed))
     t3 = time.perf_counter()
 
@@ -107,8 +124,15 @@ def evaluate(state: PPOState) -> float:
     def gather():  # ZeRO-3: the whole policy on each GPU while it generates
         return gathered(state.accelerator, policy, enabled=config.ds3_gather_for_generation)
 
-    return greedy_accuracy(policy, state.tokenizer, state.held_out, config.template, config.max_new_tokens,
-                           config.max_prompt_length, gather=gather)
+    return greedy_accuracy(
+        policy,
+        state.tokenizer,
+        state.held_out,
+        config.template,
+        config.max_new_tokens,
+        config.max_prompt_length,
+        gather=gather,
+    )
 
 
 def train_ppo(config: PPOConfig) -> dict[str, Any]:
@@ -121,8 +145,14 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
     rs.check_model(config.model)
     with rs.trainer_lock(config.output_dir, "ppo"):
         resume_from = last_checkpoint(config.output_dir) if config.resume and not config.overwrite else None
-        rs.guard_resume(config.output_dir, "ppo", rs.rl_settings(config), resume_from and str(resume_from),
-                        config.overwrite, ["metrics.jsonl", "ppo_summary.json"])
+        rs.guard_resume(
+            config.output_dir,
+            "ppo",
+            rs.rl_settings(config),
+            resume_from and str(resume_from),
+            config.overwrite,
+            ["metrics.jsonl", "ppo_summary.json"],
+        )
         start_step = rs.checkpoint_step(resume_from)
         if start_step >= config.steps:  # the loop would not run: refuse before loading any weights
             rs.check_trained("ppo", config.output_dir, start_step, start_step)
@@ -141,9 +171,13 @@ def setup(config: PPOConfig) -> PPOState:
     from wizardmath.train.ppo_rollout import VLLMRollout
     from wizardmath.train.ppo_state import trackers_for
 
-    accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation_steps,
-                              cpu=config.use_cpu, mixed_precision="bf16" if config.bf16 else "no",
-                              log_with=trackers_for(config) or None, project_dir=config.output_dir)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        cpu=config.use_cpu,
+        mixed_precision="bf16" if config.bf16 else "no",
+        log_with=trackers_for(config) or None,
+        project_dir=config.output_dir,
+    )
     plugin = getattr(accelerator.state, "deepspeed_plugin", None)
     if plugin is not None:  # our loop has no dataloader for accelerate to read the micro-batch size from
         plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch_size
@@ -157,8 +191,19 @@ def setup(config: PPOConfig) -> PPOState:
         kl_ctl = core.AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
     else:
         kl_ctl = core.FixedKLController(config.kl_coef)
-    state = PPOState(config, accelerator, model, prepare_frozen(accelerator, ref), tokenizer, optimizer,
-                     scheduler, kl_ctl, build_reward(config, config.reward_weights), train, held_out)
+    state = PPOState(
+        config,
+        accelerator,
+        model,
+        prepare_frozen(accelerator, ref),
+        tokenizer,
+        optimizer,
+        scheduler,
+        kl_ctl,
+        build_reward(config, config.reward_weights),
+        train,
+        held_out,
+    )
     resume_from = last_checkpoint(config.output_dir) if config.resume else None
     if resume_from is not None:
         load_checkpoint(state, resume_from)
@@ -217,15 +262,23 @@ def finish(state: PPOState, best: BestPolicy, metrics: dict[str, float], start: 
         return None if x != x else x
 
     seconds = state.elapsed + time.perf_counter() - start
-    summary = {"accuracy": finite(after), "accuracy_before": finite(before), "n": len(state.held_out),
-               "steps": state.step, "seconds": seconds, "final": metrics}
+    summary = {
+        "accuracy": finite(after),
+        "accuracy_before": finite(before),
+        "n": len(state.held_out),
+        "steps": state.step,
+        "seconds": seconds,
+        "final": metrics,
+    }
     if config.keep_best:
         summary.update({"best_step": best.step, "last_step": state.step, "eval_curve": best.curve})
     if state.accelerator.is_main_process:
         write_json(Path(config.output_dir) / "ppo_summary.json", summary)
-        state.accelerator.print(f"ppo: {state.step} steps, held-out accuracy {before:.3f} -> {after:.3f} "
-                                f"(n={len(state.held_out)}), {seconds:.0f}s; policy saved to "
-                                f"{config.output_dir}")
+        state.accelerator.print(
+            f"ppo: {state.step} steps, held-out accuracy {before:.3f} -> {after:.3f} "
+            f"(n={len(state.held_out)}), {seconds:.0f}s; policy saved to "
+            f"{config.output_dir}"
+        )
     return summary
 
 

@@ -46,8 +46,10 @@ class PPOConfig(ModelArguments, ReportArguments, ProblemArguments, RewardArgumen
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
     step_reward: str | None = field(
         default=None,
-        metadata={"help": "Dense step reward on the tokens where a step went wrong: arithmetic (verifier "
-                          "claim checks) or none."},
+        metadata={
+            "help": "Dense step reward on the tokens where a step went wrong: arithmetic (verifier "
+            "claim checks) or none."
+        },
     )
     step_reward_coef: float = field(
         default=1.0,
@@ -55,16 +57,20 @@ class PPOConfig(ModelArguments, ReportArguments, ProblemArguments, RewardArgumen
     )
     filter_groups: bool = field(
         default=False,
-        metadata={"help": "DAPO-style: learn only from groups whose verifier correctness is mixed (plus "
-                          "keep_easy of the all-correct ones); needs num_samples > 1."},
+        metadata={
+            "help": "DAPO-style: learn only from groups whose verifier correctness is mixed (plus "
+            "keep_easy of the all-correct ones); needs num_samples > 1."
+        },
     )
     keep_easy: float = field(
         default=0.0, metadata={"help": "filter_groups: share of all-correct groups kept."}
     )
     keep_best: bool = field(
         default=False,
-        metadata={"help": "Save the policy of the step (0 included) with the best accuracy on "
-                          "eval_data_path (a validation split)."},
+        metadata={
+            "help": "Save the policy of the step (0 included) with the best accuracy on "
+            "eval_data_path (a validation split)."
+        },
     )
     missing_eos_penalty: float | None = field(
         default=None, metadata={"help": "Subtract this from the reward of responses cut at max_new_tokens."}
@@ -81,8 +87,10 @@ class PPOConfig(ModelArguments, ReportArguments, ProblemArguments, RewardArgumen
     )
     ds3_gather_for_generation: bool = field(
         default=True,
-        metadata={"help": "ZeRO-3 + hf rollouts: gather the policy on each GPU to generate (off: slow, for "
-                          "models that do not fit one GPU)."},
+        metadata={
+            "help": "ZeRO-3 + hf rollouts: gather the policy on each GPU to generate (off: slow, for "
+            "models that do not fit one GPU)."
+        },
     )
     # PPO
     ppo_epochs: int = field(default=2, metadata={"help": "Passes over each rollout batch."})
@@ -130,8 +138,9 @@ class PPOConfig(ModelArguments, ReportArguments, ProblemArguments, RewardArgumen
     # PPO's own defaults for shared fields
     bf16: bool | None = field(
         default=False,
-        metadata={"help": "bf16 weights and mixed precision (GPUs that have it); torch_dtype auto follows "
-                          "it."},
+        metadata={
+            "help": "bf16 weights and mixed precision (GPUs that have it); torch_dtype auto follows it."
+        },
     )
     lora_dropout: float = field(
         default=0.0,
@@ -165,9 +174,12 @@ class PPOConfig(ModelArguments, ReportArguments, ProblemArguments, RewardArgumen
         if not self.model:
             raise ValueError("ppo needs --model (the SFT model folder, e.g. runs/tiny/sft)")
         self.validate_rewards(self.reward_weights)
-        choices = {"rollout_backend": ("hf", "vllm"), "value_model": ("shared", "separate"),
-                   "advantage_estimator": core.ADVANTAGE_ESTIMATORS,
-                   "kl_estimator": tuple(core.KL_ESTIMATORS)}
+        choices = {
+            "rollout_backend": ("hf", "vllm"),
+            "value_model": ("shared", "separate"),
+            "advantage_estimator": core.ADVANTAGE_ESTIMATORS,
+            "kl_estimator": tuple(core.KL_ESTIMATORS),
+        }
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ValueError(f"unknown {name} '{getattr(self, name)}'; valid: {', '.join(valid)}")
@@ -177,8 +189,9 @@ class PPOConfig(ModelArguments, ReportArguments, ProblemArguments, RewardArgumen
     def check_run(self) -> None:
         """What a training run needs besides: an output folder, problems and batch sizes that divide."""
         if not self.output_dir:
-            raise ValueError("ppo needs --output DIR (alias of --output_dir): checkpoints and the final "
-                             "model go there")
+            raise ValueError(
+                "ppo needs --output DIR (alias of --output_dir): checkpoints and the final model go there"
+            )
         if self.dataset == "jsonl" and not self.data_path:
             raise ValueError("ppo needs problems: set --data_path FILE.jsonl (problem/answer/id lines)")
         rollout = self.batch_size * self.num_samples

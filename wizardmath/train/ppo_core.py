@@ -114,7 +114,9 @@ def kl_penalty(logprob: Tensor, ref_logprob: Tensor, estimator: str = "k1") -> T
     return KL_ESTIMATORS[estimator](logprob, ref_logprob)
 
 
-def token_rewards(scores: Tensor, kl: Tensor, mask: Tensor, kl_coef: float, dense: Tensor | None = None) -> Tensor:
+def token_rewards(
+    scores: Tensor, kl: Tensor, mask: Tensor, kl_coef: float, dense: Tensor | None = None
+) -> Tensor:
     """Per-token rewards: ``-kl_coef * kl`` on every token, plus the sequence ``score`` on its last token,
     plus ``dense`` (``(batch, T)`` step rewards already placed on their tokens), if given.
 
@@ -164,7 +166,9 @@ class AdaptiveKLController(FixedKLController):
 # ----------------------------------------------------------------------------- advantages
 
 
-def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float = 1.0, lam: float = 0.95) -> tuple[Tensor, Tensor]:
+def gae(
+    rewards: Tensor, values: Tensor, mask: Tensor, gamma: float = 1.0, lam: float = 0.95
+) -> tuple[Tensor, Tensor]:
     """Generalised Advantage Estimation over ``(batch, T)`` rewards and values.
 
     ``delta_t = r_t + gamma * V_{t+1} - V_t`` and ``A_t = delta_t + gamma * lam * A_{t+1}``, with
@@ -184,7 +188,9 @@ def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float = 1.0, lam: 
     return advantages * mask, returns * mask
 
 
-def group_advantages(scores: Tensor, group_size: int, mask: Tensor, eps: float = 1e-6) -> tuple[Tensor, Tensor]:
+def group_advantages(
+    scores: Tensor, group_size: int, mask: Tensor, eps: float = 1e-6
+) -> tuple[Tensor, Tensor]:
     """GRPO's critic-free advantage: each score minus its group's mean, over the group's std.
 
     ``scores`` is ``(batch,)`` ordered so that rows ``[k*group_size, (k+1)*group_size)`` answer the same

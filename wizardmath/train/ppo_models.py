@@ -34,16 +34,22 @@ class ActorCritic(nn.Module):
 
     def forward(self, input_ids, attention_mask, prompt_len: int, with_values: bool = True):
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.policy(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                          output_hidden_states=with_values and self.critic is None, use_cache=False)
+        out = self.policy(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            output_hidden_states=with_values and self.critic is None,
+            use_cache=False,
+        )
         logits = out.logits[:, prompt_len - 1 : -1]
         if not with_values:
             return logits, None
         if self.critic is None:
             hidden = out.hidden_states[-1]
         else:
-            hidden = self.critic(input_ids=input_ids, attention_mask=attention_mask,
-                                 position_ids=position_ids).last_hidden_state
+            hidden = self.critic(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
+            ).last_hidden_state
         values = self.v_head(hidden[:, prompt_len - 1 : -1].to(self.v_head.weight.dtype)).squeeze(-1)
         return logits, values
 
@@ -68,13 +74,15 @@ def build_models(config: PPOConfig):
 
         policy = get_peft_model(policy, config.to_peft_config())
     else:
-        ref = AutoModelForCausalLM.from_pretrained(config.ref_model or config.model, dtype=dtype,
-                                                   trust_remote_code=remote)
+        ref = AutoModelForCausalLM.from_pretrained(
+            config.ref_model or config.model, dtype=dtype, trust_remote_code=remote
+        )
         ref = ref.requires_grad_(False).eval()
     critic = None
     if config.value_model == "separate" and config.uses_critic:  # GRPO learns no values: no critic to hold
-        critic = AutoModel.from_pretrained(config.critic_model or config.model, dtype=dtype,
-                                           trust_remote_code=remote)
+        critic = AutoModel.from_pretrained(
+            config.critic_model or config.model, dtype=dtype, trust_remote_code=remote
+        )
     model = ActorCritic(policy, critic)
     for module in model.modules():  # PPO's ratios assume the same network at rollout and update time
         if isinstance(module, nn.Dropout):
@@ -99,8 +107,9 @@ def prepare_frozen(accelerator, model: nn.Module | None):
     return engine
 
 
-def gathered(accelerator, model: nn.Module | None = None, params: list | None = None,
-             enabled: bool = True) -> AbstractContextManager:
+def gathered(
+    accelerator, model: nn.Module | None = None, params: list | None = None, enabled: bool = True
+) -> AbstractContextManager:
     """Full weights under DeepSpeed ZeRO-3, which shards parameters: all of ``model`` (generation of a
     model that fits one GPU), or just ``params`` (weight sync, one tensor at a time)."""
     plugin = getattr(accelerator.state, "deepspeed_plugin", None)
@@ -120,7 +129,7 @@ def save_policy(accelerator, model, tokenizer, config: PPOConfig) -> None:
         policy = policy.merge_and_unload()
         state = None
     else:
-        state = {k[len("policy."):]: v for k, v in state.items() if k.startswith("policy.")}
+        state = {k[len("policy.") :]: v for k, v in state.items() if k.startswith("policy.")}
     if accelerator.is_main_process:
         policy.save_pretrained(config.output_dir, state_dict=state)
         tokenizer.save_pretrained(config.output_dir)

@@ -46,15 +46,25 @@ class PPOPlanConfig(PPOConfig):
             super().check_run()
 
 
-def _shape(hidden: int, intermediate: int, layers: int, heads: int, kv_heads: int,
-           **extra: Any) -> dict[str, Any]:
-    return {"hidden_size": hidden, "intermediate_size": intermediate, "num_hidden_layers": layers,
-            "num_attention_heads": heads, "num_key_value_heads": kv_heads, **extra}
+def _shape(
+    hidden: int, intermediate: int, layers: int, heads: int, kv_heads: int, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "hidden_size": hidden,
+        "intermediate_size": intermediate,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        **extra,
+    }
 
 
 # LLaMA-2 shapes (Touvron et al. 2023, Table 1 and the released configs), for planning without downloads.
-LLAMA2_SHAPES = {"7b": _shape(4096, 11008, 32, 32, 32), "13b": _shape(5120, 13824, 40, 40, 40),
-                 "70b": _shape(8192, 28672, 80, 64, 8)}
+LLAMA2_SHAPES = {
+    "7b": _shape(4096, 11008, 32, 32, 32),
+    "13b": _shape(5120, 13824, 40, 40, 40),
+    "70b": _shape(8192, 28672, 80, 64, 8),
+}
 
 # The other recipes' base models (their released config.json files), matched by a name fragment.
 OTHER_SHAPES = {
@@ -64,8 +74,13 @@ OTHER_SHAPES = {
     "mistral-7b": _shape(4096, 14336, 32, 32, 8, vocab_size=32000, tie_word_embeddings=False),
 }
 # Spellings of those names in run folders (runs/qwen-math-1.5b/sft, runs/llama3-8b/ppo, ...).
-NAME_FRAGMENTS = {"qwen-math-1.5b": "qwen2.5-math-1.5b", "qwen-7b": "qwen2.5-7b", "llama3-8b": "llama-3.1-8b",
-                  "llama3.1-8b": "llama-3.1-8b", "mistral": "mistral-7b"}
+NAME_FRAGMENTS = {
+    "qwen-math-1.5b": "qwen2.5-math-1.5b",
+    "qwen-7b": "qwen2.5-7b",
+    "llama3-8b": "llama-3.1-8b",
+    "llama3.1-8b": "llama-3.1-8b",
+    "mistral": "mistral-7b",
+}
 
 
 def shape_from_name(name: str) -> dict[str, Any] | None:
@@ -87,9 +102,11 @@ def model_shape(name: str) -> dict[str, Any]:
         return json.loads(config_file.read_text())
     shape = shape_from_name(name)
     if shape is None:
-        raise ValueError(f"dry_run needs a local model folder with config.json, or a LLaMA-2 name with "
-                         f"7b/13b/70b "
-                         f"or one of {', '.join(OTHER_SHAPES)}: got '{name}'")
+        raise ValueError(
+            f"dry_run needs a local model folder with config.json, or a LLaMA-2 name with "
+            f"7b/13b/70b "
+            f"or one of {', '.join(OTHER_SHAPES)}: got '{name}'"
+        )
     return shape
 
 
@@ -107,13 +124,21 @@ def reward_model_rows(config: PPOPlanConfig, policy_shape: dict[str, Any]) -> li
     return rows
 
 
-def count_params(shape: dict[str, Any], lora_r: int = 0,
-                 lora_modules: tuple[str, ...] = ()) -> tuple[int, int]:
+def count_params(
+    shape: dict[str, Any], lora_r: int = 0, lora_modules: tuple[str, ...] = ()
+) -> tuple[int, int]:
     """(all parameters, LoRA parameters) of a LLaMA-style decoder."""
     h, i, layers = shape["hidden_size"], shape["intermediate_size"], shape["num_hidden_layers"]
     kv = h * shape.get("num_key_value_heads", shape["num_attention_heads"]) // shape["num_attention_heads"]
-    dims = {"q_proj": (h, h), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (h, h),
-            "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}
+    dims = {
+        "q_proj": (h, h),
+        "k_proj": (h, kv),
+        "v_proj": (h, kv),
+        "o_proj": (h, h),
+        "gate_proj": (h, i),
+        "up_proj": (h, i),
+        "down_proj": (i, h),
+    }
     per_layer = sum(a * b for a, b in dims.values()) + 2 * h
     embed = shape["vocab_size"] * h * (1 if shape.get("tie_word_embeddings") else 2)
     lora = layers * sum(lora_r * (a + b) for m, (a, b) in dims.items() if m in lora_modules)
@@ -129,15 +154,21 @@ def memory_plan(config: PPOPlanConfig) -> str:
     adam = 12 if config.bf16 else 8  # bytes per trained parameter: (fp32 master +) Adam's m and v
     trainable = lora if config.use_lora else params
     shard = {"params": n if z >= 3 else 1, "grads": n if z >= 2 else 1, "optim": n if z >= 1 else 1}
-    rows = [("policy weights", params * half / shard["params"]),
-            ("policy gradients", trainable * half / shard["grads"]),
-            ("optimizer (fp32 master + Adam m, v)" if config.bf16 else "optimizer (Adam m, v)",
-             0 if config.offload_optimizer else trainable * adam / shard["optim"])]
+    rows = [
+        ("policy weights", params * half / shard["params"]),
+        ("policy gradients", trainable * half / shard["grads"]),
+        (
+            "optimizer (fp32 master + Adam m, v)" if config.bf16 else "optimizer (Adam m, v)",
+            0 if config.offload_optimizer else trainable * adam / shard["optim"],
+        ),
+    ]
     if not config.use_lora:
         rows.append(("reference weights (frozen)", params * half / shard["params"]))
     if config.value_model == "separate" and config.uses_critic:
-        rows += [("critic weights + gradients", 2 * params * half / shard["params"]),
-                 ("critic optimizer", 0 if config.offload_optimizer else params * adam / shard["optim"])]
+        rows += [
+            ("critic weights + gradients", 2 * params * half / shard["params"]),
+            ("critic optimizer", 0 if config.offload_optimizer else params * adam / shard["optim"]),
+        ]
     rows += reward_model_rows(config, shape)
     if config.rollout_backend == "vllm":
         tp = config.vllm_tensor_parallel_size
@@ -147,19 +178,27 @@ def memory_plan(config: PPOPlanConfig) -> str:
     rows.append(("logits of one micro-batch (fp32)", micro * seq * shape["vocab_size"] * 4))
     total = sum(b for _, b in rows)
     gib = 1024**3
-    title = (f"PPO memory plan: {config.model} ({params / 1e9:.2f}B parameters"
-             + (f", LoRA {lora / 1e6:.1f}M trainable" if config.use_lora else "")
-             + f"), {n} GPU(s), ZeRO stage {z}, " + ("bf16" if config.bf16 else "fp32")
-             + (", optimizer offloaded to CPU" if config.offload_optimizer else ""))
-    lines = [title,
-             *(f"  {name:<40} {b / gib:8.1f} GiB" for name, b in rows),
-             f"  {'total per GPU (before activations)':<40} {total / gib:8.1f} GiB"]
+    title = (
+        f"PPO memory plan: {config.model} ({params / 1e9:.2f}B parameters"
+        + (f", LoRA {lora / 1e6:.1f}M trainable" if config.use_lora else "")
+        + f"), {n} GPU(s), ZeRO stage {z}, "
+        + ("bf16" if config.bf16 else "fp32")
+        + (", optimizer offloaded to CPU" if config.offload_optimizer else "")
+    )
+    lines = [
+        title,
+        *(f"  {name:<40} {b / gib:8.1f} GiB" for name, b in rows),
+        f"  {'total per GPU (before activations)':<40} {total / gib:8.1f} GiB",
+    ]
     if config.rollout_backend == "vllm":
-        lines.append(f"  vLLM reserves {config.vllm_gpu_memory_utilization:.0%} of each GPU in all "
-                     "(its weights + KV cache)")
+        lines.append(
+            f"  vLLM reserves {config.vllm_gpu_memory_utilization:.0%} of each GPU in all "
+            "(its weights + KV cache)"
+        )
     if config.offload_optimizer:
         nodes = max(1, n // 8)  # 8 GPUs a node
         per_node = trainable * 12 / gib / nodes
-        lines.append(f"  CPU RAM for offloaded optimizer states: {per_node:.0f} GiB per node "
-                     f"({nodes} node(s))")
+        lines.append(
+            f"  CPU RAM for offloaded optimizer states: {per_node:.0f} GiB per node ({nodes} node(s))"
+        )
     return "\n".join(lines)

@@ -17,8 +17,17 @@ from wizardmath.train.ppo_config import PPOConfig
 from wizardmath.train.ppo_models import ActorCritic, gathered
 from wizardmath.train.ppo_select import edge_groups
 
-__all__ = ["Rollout", "VLLMRollout", "batch_indices", "generate", "keep_groups", "place_step_rewards",
-           "score", "select_rows", "step_seed"]
+__all__ = [
+    "Rollout",
+    "VLLMRollout",
+    "batch_indices",
+    "generate",
+    "keep_groups",
+    "place_step_rewards",
+    "score",
+    "select_rows",
+    "step_seed",
+]
 
 
 def batch_indices(step: int, n: int, batch: int, seed: int, rank: int = 0, world: int = 1) -> list[int]:
@@ -36,8 +45,15 @@ def step_seed(config: PPOConfig, step: int, rank: int) -> int:
     return config.seed * 1_000_003 + step * 7_919 + rank
 
 
-def generate(config: PPOConfig, accelerator, model, tokenizer, prompts: list[str], seed: int,
-             vllm: VLLMRollout | None = None) -> Rollout:
+def generate(
+    config: PPOConfig,
+    accelerator,
+    model,
+    tokenizer,
+    prompts: list[str],
+    seed: int,
+    vllm: VLLMRollout | None = None,
+) -> Rollout:
     """Sample one response per prompt from the current policy (vLLM gets the policy's weights first)."""
     model.eval()
     if vllm is not None:
@@ -46,12 +62,14 @@ def generate(config: PPOConfig, accelerator, model, tokenizer, prompts: list[str
     policy = accelerator.unwrap_model(model).policy
     with gathered(accelerator, policy, enabled=config.ds3_gather_for_generation):
         sampling = {"temperature": config.temperature, "top_k": config.top_k, "top_p": config.top_p}
-        return generate_hf(policy, tokenizer, prompts, config.max_prompt_length, config.max_new_tokens, seed,
-                           sampling)
+        return generate_hf(
+            policy, tokenizer, prompts, config.max_prompt_length, config.max_new_tokens, seed, sampling
+        )
 
 
-def score(config: PPOConfig, reward, tokenizer, rollout: Rollout, columns: dict[str, list[Any]],
-          device) -> tuple[torch.Tensor, torch.Tensor | None]:
+def score(
+    config: PPOConfig, reward, tokenizer, rollout: Rollout, columns: dict[str, list[Any]], device
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(batch,)`` sequence scores (a failed reward counts 0, a cut response pays ``missing_eos_penalty``)
     and the ``(batch, T)`` dense step rewards, or None without ``step_reward``."""
     raw = reward(rollout.texts, **columns)
@@ -78,8 +96,14 @@ def keep_groups(config: PPOConfig, reward, scores: torch.Tensor, seed: int) -> t
 def select_rows(rollout: Rollout, rows: torch.Tensor) -> Rollout:
     """The rollout restricted to ``rows`` (whole groups, in order)."""
     on = rows.to(rollout.query.device)
-    return Rollout(rollout.query[on], rollout.query_mask[on], rollout.response[on], rollout.mask[on],
-                   [rollout.texts[i] for i in rows.tolist()], rollout.truncated[on])
+    return Rollout(
+        rollout.query[on],
+        rollout.query_mask[on],
+        rollout.response[on],
+        rollout.mask[on],
+        [rollout.texts[i] for i in rows.tolist()],
+        rollout.truncated[on],
+    )
 
 
 def token_index(tokenizer, response: list[int], char: int) -> int:
@@ -119,20 +143,25 @@ class VLLMRollout:
         from importlib.util import find_spec
 
         if find_spec("vllm") is None:
-            raise ImportError("rollout_backend: vllm needs vLLM: pip install 'wizardmath[vllm]' "
-                              "(or use rollout_backend: hf)")
+            raise ImportError(
+                "rollout_backend: vllm needs vLLM: pip install 'wizardmath[vllm]' "
+                "(or use rollout_backend: hf)"
+            )
         if not torch.cuda.is_available():
             raise ValueError("rollout_backend: vllm needs a CUDA GPU; use rollout_backend: hf on CPU")
         from vllm import LLM
 
         self.config, self.tp = config, config.vllm_tensor_parallel_size
         self.group = torch.distributed.new_subgroups(group_size=self.tp)[0] if self.tp > 1 else None
-        self.llm = LLM(model=config.model, gpu_memory_utilization=config.vllm_gpu_memory_utilization,
-                       tensor_parallel_size=self.tp,
-                       max_model_len=config.max_prompt_length + config.max_new_tokens,
-                       seed=config.seed + accelerator.process_index // self.tp,
-                       distributed_executor_backend="external_launcher",
-                       dtype="bfloat16" if config.bf16 else "auto")
+        self.llm = LLM(
+            model=config.model,
+            gpu_memory_utilization=config.vllm_gpu_memory_utilization,
+            tensor_parallel_size=self.tp,
+            max_model_len=config.max_prompt_length + config.max_new_tokens,
+            seed=config.seed + accelerator.process_index // self.tp,
+            distributed_executor_backend="external_launcher",
+            dtype="bfloat16" if config.bf16 else "auto",
+        )
 
     def sync(self, accelerator, model: ActorCritic) -> None:
         """Load the current policy into the engine, one gathered tensor at a time (LoRA merged first)."""
@@ -154,10 +183,21 @@ class VLLMRollout:
         from vllm import SamplingParams
 
         c = self.config
-        params = SamplingParams(temperature=c.temperature, top_p=c.top_p, top_k=c.top_k or -1,
-                                max_tokens=c.max_new_tokens, seed=seed)
-        enc = tokenizer(prompts, padding=True, padding_side="left", truncation=True,
-                        max_length=c.max_prompt_length, return_tensors="pt")
+        params = SamplingParams(
+            temperature=c.temperature,
+            top_p=c.top_p,
+            top_k=c.top_k or -1,
+            max_tokens=c.max_new_tokens,
+            seed=seed,
+        )
+        enc = tokenizer(
+            prompts,
+            padding=True,
+            padding_side="left",
+            truncation=True,
+            max_length=c.max_prompt_length,
+            return_tensors="pt",
+        )
         ids = [row[m.bool()].tolist() for row, m in zip(enc["input_ids"], enc["attention_mask"], strict=True)]
         everyone = ids
         if self.group is not None:  # the TP group generates all its members' prompts together
@@ -171,5 +211,6 @@ class VLLMRollout:
         tokens = [list(o.outputs[0].token_ids) or [tokenizer.eos_token_id] for o in outs]
         width = max(map(len, tokens))
         response = torch.tensor([t + [tokenizer.pad_token_id] * (width - len(t)) for t in tokens])
-        return decode_rollout(tokenizer, enc["input_ids"].to(device), enc["attention_mask"].to(device),
-                              response.to(device))
+        return decode_rollout(
+            tokenizer, enc["input_ids"].to(device), enc["attention_mask"].to(device), response.to(device)
+        )

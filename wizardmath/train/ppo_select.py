@@ -17,7 +17,9 @@ from typing import Any
 import torch
 
 
-def edge_groups(correct: torch.Tensor, group_size: int, keep_easy: float, generator: torch.Generator) -> torch.Tensor:
+def edge_groups(
+    correct: torch.Tensor, group_size: int, keep_easy: float, generator: torch.Generator
+) -> torch.Tensor:
     """Row indices of the kept groups (rows ``[k*group_size, (k+1)*group_size)`` are one prompt's samples).
 
     ``correct`` is ``(batch,)`` raw correctness (0/1); mixed groups are kept, all-correct ones with

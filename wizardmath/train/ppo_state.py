@@ -67,8 +67,12 @@ def save_checkpoint(state: PPOState, elapsed: float) -> None:
     path = Path(config.output_dir) / f"checkpoint-{state.step}"
     accelerator.save_state(str(path), safe_serialization=False)
     if accelerator.is_main_process:
-        record = {"step": state.step, "kl_ctl": state.kl_ctl.state_dict(), "elapsed": elapsed,
-                  "accuracy_before": state.accuracy_before}
+        record = {
+            "step": state.step,
+            "kl_ctl": state.kl_ctl.state_dict(),
+            "elapsed": elapsed,
+            "accuracy_before": state.accuracy_before,
+        }
         (path / STATE_FILE).write_text(json.dumps(record))
         kept = sorted(Path(config.output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
         for old in kept[: -config.save_total_limit]:
@@ -101,13 +105,15 @@ class MetricsLog:
         config, accelerator = state.config, state.accelerator
         self.accelerator, self.main = accelerator, accelerator.is_main_process
         self.path = Path(config.output_dir) / "metrics.jsonl"
-        self.bar = tqdm(total=config.steps, initial=state.step, desc="ppo", disable=not self.main,
-                        dynamic_ncols=True)
+        self.bar = tqdm(
+            total=config.steps, initial=state.step, desc="ppo", disable=not self.main, dynamic_ncols=True
+        )
         if accelerator.log_with:
             wandb = {"name": Path(config.output_dir).name, "dir": config.output_dir, "resume": "allow"}
             try:
-                accelerator.init_trackers(config.wandb_project, config=tracker_config(config),
-                                          init_kwargs={"wandb": wandb})
+                accelerator.init_trackers(
+                    config.wandb_project, config=tracker_config(config), init_kwargs={"wandb": wandb}
+                )
             except Exception as err:  # noqa: BLE001 (logging must not stop training)
                 accelerator.print(f"trackers disabled: {err}")
 
@@ -121,8 +127,9 @@ class MetricsLog:
             out.write({"step": step, **metrics})
         self.bar.update(1)
         acc = metrics.get("reward/verifier", float("nan"))
-        self.bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", kl=f"{metrics['kl/mean']:.3f}",
-                             acc=f"{acc:.2f}")
+        self.bar.set_postfix(
+            reward=f"{metrics['reward/mean']:.3f}", kl=f"{metrics['kl/mean']:.3f}", acc=f"{acc:.2f}"
+        )
 
     def close(self) -> None:
         self.bar.close()

@@ -23,8 +23,10 @@ def build_optimizer(model: ActorCritic, config: PPOConfig) -> torch.optim.Optimi
     """AdamW, two groups: the policy at ``learning_rate``, value head / critic at ``value_learning_rate``."""
     value_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("policy.")]
     policy_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("policy.")]
-    groups = [{"params": policy_params, "lr": config.learning_rate},
-              {"params": value_params, "lr": config.value_learning_rate or config.learning_rate}]
+    groups = [
+        {"params": policy_params, "lr": config.learning_rate},
+        {"params": value_params, "lr": config.value_learning_rate or config.learning_rate},
+    ]
     return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
 
 
@@ -90,8 +92,9 @@ def batched_forward(model: ActorCritic, ref, rollout: Rollout, config: PPOConfig
     return torch.cat(logprobs), torch.cat(ref_logprobs), (torch.cat(values) if values else None)
 
 
-def compute_advantages(config: PPOConfig, scores, logprobs, ref_logprobs, values, mask, kl_coef: float,
-                       dense=None):
+def compute_advantages(
+    config: PPOConfig, scores, logprobs, ref_logprobs, values, mask, kl_coef: float, dense=None
+):
     """Per-token KL penalty (and step rewards), then GAE (or group-normalised scores) and whitening.
 
     Returns ``(advantages, returns, kl)``, each ``(batch, T)``."""
@@ -107,8 +110,9 @@ def compute_advantages(config: PPOConfig, scores, logprobs, ref_logprobs, values
     return advantages, returns, kl
 
 
-def ppo_update(model, optimizer, accelerator, batch: Experience, config: PPOConfig,
-               generator: torch.Generator) -> dict[str, float]:
+def ppo_update(
+    model, optimizer, accelerator, batch: Experience, config: PPOConfig, generator: torch.Generator
+) -> dict[str, float]:
     """``ppo_epochs`` passes of shuffled micro-batches (``gradient_accumulation_steps`` to an optimizer
     step); returns the mean of each loss statistic."""
     n, micro = len(batch.sequences), config.micro_batch_size
@@ -120,22 +124,33 @@ def ppo_update(model, optimizer, accelerator, batch: Experience, config: PPOConf
             idx = order[start : start + micro].to(batch.sequences.device)
             mask = batch.mask[idx]
             with accelerator.accumulate(model):
-                logits, values = model(batch.sequences[idx], batch.attention_mask[idx], batch.prompt_len,
-                                       with_values=config.uses_critic)
+                logits, values = model(
+                    batch.sequences[idx],
+                    batch.attention_mask[idx],
+                    batch.prompt_len,
+                    with_values=config.uses_critic,
+                )
                 logprobs = core.logprobs_from_logits(logits / config.temperature, batch.response[idx])
-                pg_loss, pg = core.policy_loss(logprobs, batch.logprobs[idx], batch.advantages[idx], mask,
-                                               config.cliprange)
+                pg_loss, pg = core.policy_loss(
+                    logprobs, batch.logprobs[idx], batch.advantages[idx], mask, config.cliprange
+                )
                 entropy = core.masked_mean(core.entropy_from_logits(logits), mask)
                 step_stats = {"loss/policy": pg_loss}
                 if batch.values is None:
                     loss = pg_loss - config.entropy_coef * entropy
                 else:
-                    vf_loss, vf = core.value_loss(values.float(), batch.values[idx], batch.returns[idx], mask,
-                                                  config.cliprange_value)
+                    vf_loss, vf = core.value_loss(
+                        values.float(), batch.values[idx], batch.returns[idx], mask, config.cliprange_value
+                    )
                     loss = pg_loss + config.vf_coef * vf_loss - config.entropy_coef * entropy
                     step_stats["loss/value"] = vf_loss
-                step_stats.update({"policy/entropy": entropy, "policy/clipfrac": pg["clipfrac"],
-                                   "policy/approx_kl": pg["approx_kl"]})
+                step_stats.update(
+                    {
+                        "policy/entropy": entropy,
+                        "policy/clipfrac": pg["clipfrac"],
+                        "policy/approx_kl": pg["approx_kl"],
+                    }
+                )
                 if batch.values is not None:
                     step_stats["value/clipfrac"] = vf["clipfrac"]
                 accelerator.backward(loss)

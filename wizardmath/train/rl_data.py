@@ -30,8 +30,10 @@ class ProblemArguments:
     # here so that ppo and grpo share it: the trainer rule for a folder with an earlier run's checkpoints
     overwrite: bool = field(
         default=False,
-        metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh "
-                          "start is refused while they exist)."},
+        metadata={
+            "help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh "
+            "start is refused while they exist)."
+        },
     )
 
     def train_problems(self) -> list[MathProblem]:

@@ -38,20 +38,44 @@ class SFTConfig(ModelArguments, ReportArguments, TRLSFTConfig):
     """TRL's ``SFTConfig`` (every TrainingArguments flag works) plus the shared model and report
     arguments (``wizardmath.args``) and what SFT adds."""
 
-    dataset: str = field(default="jsonl", metadata={"help": "'jsonl' for --data_path, or a hub name / local data-set folder with prompt/completion columns."})
-    data_path: str | None = field(default=None, metadata={"help": "Prompt/completion JSONL (the output of `wizardmath solve`)."})
-    eval_data_path: str | None = field(default=None, metadata={"help": "Optional held-out prompt/completion JSONL for eval loss."})
-    max_samples: int | None = field(default=None, metadata={"help": "Train on at most this many examples (after shuffling)."})
-    auto_resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."})
-    overwrite: bool = field(default=False, metadata={"help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."})
+    dataset: str = field(
+        default="jsonl",
+        metadata={
+            "help": "'jsonl' for --data_path, or a hub name / local data-set folder with prompt/completion columns."
+        },
+    )
+    data_path: str | None = field(
+        default=None, metadata={"help": "Prompt/completion JSONL (the output of `wizardmath solve`)."}
+    )
+    eval_data_path: str | None = field(
+        default=None, metadata={"help": "Optional held-out prompt/completion JSONL for eval loss."}
+    )
+    max_samples: int | None = field(
+        default=None, metadata={"help": "Train on at most this many examples (after shuffling)."}
+    )
+    auto_resume: bool = field(
+        default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."}
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={
+            "help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if not self.model:
-            raise ValueError("sft needs --model: the base model folder (e.g. from `wizardmath init-tiny`) or a hub name")
+            raise ValueError(
+                "sft needs --model: the base model folder (e.g. from `wizardmath init-tiny`) or a hub name"
+            )
         if self.dataset == "jsonl" and not self.data_path:
-            raise ValueError("sft needs training data: set --data_path FILE.jsonl (prompt/completion lines) or --dataset NAME")
+            raise ValueError(
+                "sft needs training data: set --data_path FILE.jsonl (prompt/completion lines) or --dataset NAME"
+            )
         if self.output_dir in (None, "", "trainer_output"):
-            raise ValueError("sft needs --output DIR (alias of --output_dir): where checkpoints and the model go")
+            raise ValueError(
+                "sft needs --output DIR (alias of --output_dir): where checkpoints and the model go"
+            )
         check_limit(self.max_samples, "max_samples")
         super().__post_init__()
 
@@ -81,21 +105,27 @@ def load_sft_dataset(config: SFTConfig, path: str | None = None):
         data = load_dataset(config.dataset, split="train")
         missing = {"prompt", "completion"} - set(data.column_names)
         if missing:
-            raise DataError(config.dataset, None, "missing column(s) in the data set", field=", ".join(sorted(missing)))
+            raise DataError(
+                config.dataset, None, "missing column(s) in the data set", field=", ".join(sorted(missing))
+            )
     data = data.select_columns(["prompt", "completion"])
     if config.max_samples is not None and len(data) > config.max_samples:
         data = data.shuffle(seed=config.seed).select(range(config.max_samples))
     return data
 
 
-def load_model_and_tokenizer(name: str, torch_dtype: str = "auto", trust_remote_code: bool = False, use_cpu: bool = False):
+def load_model_and_tokenizer(
+    name: str, torch_dtype: str = "auto", trust_remote_code: bool = False, use_cpu: bool = False
+):
     """A causal LM and its tokenizer with a pad token (LLaMA-2 ships none: reuse eos)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(name, dtype=resolve_dtype(torch_dtype, use_cpu), trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(
+        name, dtype=resolve_dtype(torch_dtype, use_cpu), trust_remote_code=trust_remote_code
+    )
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
@@ -122,7 +152,9 @@ def _train_sft(config: SFTConfig) -> dict[str, Any]:
     start = time.perf_counter()
     train_data = load_sft_dataset(config)
     eval_data = load_sft_dataset(config, config.eval_data_path) if config.eval_data_path else None
-    model, tokenizer = load_model_and_tokenizer(config.model, config.torch_dtype, config.trust_remote_code, config.use_cpu)
+    model, tokenizer = load_model_and_tokenizer(
+        config.model, config.torch_dtype, config.trust_remote_code, config.use_cpu
+    )
     trainer = SFTTrainer(
         model=model,
         args=config,
@@ -133,8 +165,14 @@ def _train_sft(config: SFTConfig) -> dict[str, Any]:
     )
     auto = config.auto_resume and not config.overwrite
     resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
-    guard_resume(config.output_dir, "sft", trainer_settings(config, config.data_path, config.eval_data_path), resume,
-                 config.overwrite, ["sft_summary.json"])
+    guard_resume(
+        config.output_dir,
+        "sft",
+        trainer_settings(config, config.data_path, config.eval_data_path),
+        resume,
+        config.overwrite,
+        ["sft_summary.json"],
+    )
     result = trainer.train(resume_from_checkpoint=resume)
     check_trained("sft", config.output_dir, checkpoint_step(resume), result.global_step)
     if config.use_lora:

@@ -31,12 +31,18 @@ def check_batch(
         try:
             verdict, gold_answer, answer = fast_check(gold, response, options)
         except Exception as err:  # same contract as ``check``: a reason, never a crash
-            verdict, gold_answer, answer = Verdict(False, None, f"internal error: {type(err).__name__}: {err}"), "", None
+            verdict, gold_answer, answer = (
+                Verdict(False, None, f"internal error: {type(err).__name__}: {err}"),
+                "",
+                None,
+            )
         results.append(verdict)
         if verdict is None:
             pending.append((index, gold_answer, answer or ""))
     if pending:
-        symbolic = run_symbolic_many([(gold, answer) for _, gold, answer in pending], options, timeout, workers)
+        symbolic = run_symbolic_many(
+            [(gold, answer) for _, gold, answer in pending], options, timeout, workers
+        )
         for (index, _, answer), (equal, reason) in zip(pending, symbolic, strict=True):
             results[index] = Verdict(equal, answer, reason)
     return [r if r is not None else Verdict(False, None, "lost") for r in results]

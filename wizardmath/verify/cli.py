@@ -22,13 +22,19 @@ from wizardmath.jsonl import DataError, iter_jsonl, write_jsonl
 class VerifyConfig:
     """Flags of ``wizardmath verify``."""
 
-    input: str | None = field(default=None, metadata={"help": "JSONL file of {id?, gold, pred} lines to check."})
+    input: str | None = field(
+        default=None, metadata={"help": "JSONL file of {id?, gold, pred} lines to check."}
+    )
     output: str | None = field(
         default=None, metadata={"help": "Where to write verdict lines (default: print them to stdout)."}
     )
     gold: str | None = field(default=None, metadata={"help": "Gold answer of a single pair (with --pred)."})
-    pred: str | None = field(default=None, metadata={"help": "Model answer or whole response of a single pair."})
-    workers: int = field(default=1, metadata={"help": "Worker processes for the symbolic comparisons of a file."})
+    pred: str | None = field(
+        default=None, metadata={"help": "Model answer or whole response of a single pair."}
+    )
+    workers: int = field(
+        default=1, metadata={"help": "Worker processes for the symbolic comparisons of a file."}
+    )
     timeout: float = field(default=2.0, metadata={"help": "Hard wall-clock seconds per symbolic comparison."})
     number_fallback: bool = field(
         default=True, metadata={"help": "Use the last number of a response that has no answer marker."}

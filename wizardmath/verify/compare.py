@@ -236,7 +236,9 @@ def _distinct(items: list[Node]) -> list[Node]:
     return out
 
 
-FILLER_WORDS = frozenset(["on", "at", "in", "the", "a", "an", "it", "is", "called", "named", "by", "from", "to", "of"])
+FILLER_WORDS = frozenset(
+    ["on", "at", "in", "the", "a", "an", "it", "is", "called", "named", "by", "from", "to", "of"]
+)
 
 
 def same_words(gold: str, pred: str) -> bool:
@@ -245,8 +247,6 @@ def same_words(gold: str, pred: str) -> bool:
         return True
     head = pred[: -len(gold)].split() if pred.endswith(" " + gold) else None
     return head is not None and all(word in FILLER_WORDS for word in head)
-
-
 
 
 def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
@@ -334,7 +334,6 @@ def result_side(answer: str) -> str | None:
         cut = arrows[-1].end()
     rest = answer[cut:].strip() if cut > 0 else ""
     return rest if rest and "=" not in rest else None
-
 
 
 def _prepared_pair(gold: str, answer: str, options: VerifyOptions) -> tuple[Prepared, Prepared]:

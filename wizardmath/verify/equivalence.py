@@ -84,7 +84,9 @@ def fast_check(
         if extract and word_in_final_sentence(gold_answer, response, None):
             return Verdict(True, None, "word answer in the final sentence"), gold_answer, None
         return Verdict(False, None, "no answer found"), "", None
-    verdict, reason = compare_strings(gold_answer, answer, options, fast_scalar(options.max_power_bits, options.rel_tol))
+    verdict, reason = compare_strings(
+        gold_answer, answer, options, fast_scalar(options.max_power_bits, options.rel_tol)
+    )
     if verdict is False and extract and word_in_final_sentence(gold_answer, response, answer):
         return Verdict(True, answer, "word answer in the final sentence"), gold_answer, answer
     if verdict is None:

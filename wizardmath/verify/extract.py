@@ -25,17 +25,23 @@ _SENTENCE_END = re.compile(r"\.\s+(?=[A-Z(])|\n")
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|mbox|mathrm|mathbf|operatorname|begin|end)\s*\{[^{}]*\}")
 _TRAILING_SPACE = re.compile(r"(?:\\[,;:! ]|\\q?quad|\s)+$")
-_MATH_WORDS = frozenset(["or", "and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi"])
+_MATH_WORDS = frozenset(
+    ["or", "and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi"]
+)
 _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals)\s+")
 _DENIAL = re.compile(r"(?i)\b(?:not|cannot|unable|impossible|no|none|neither|nor|never)\b|n't")
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _THINK_END = "</think>"
 _GAP_LABEL = re.compile(r"(?<![a-zA-Z\\])[a-zA-Z]\s*=\s*$")
-_BOX_GAP = re.compile(r"^[\s$]*(?:\\\]|\\\))?[\s$]*(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\}|\\quad)?[\s$]*(?:\\\[|\\\()?[\s$]*$")
+_BOX_GAP = re.compile(
+    r"^[\s$]*(?:\\\]|\\\))?[\s$]*(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\}|\\quad)?[\s$]*(?:\\\[|\\\()?[\s$]*$"
+)
 _GLOSS = re.compile(r"(?<=\S)\s+\((?:[a-zA-Z]{3,}\s*){1,4}\)$")  # "5 (five)", "12 (dozen)"
 _IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies)(?![a-zA-Z])")
-_CODE = re.compile(r"\blambda\b[^:]{0,20}:|\bimport\s+\w|\bdef\s+\w+\s*\(|\b(?:print|eval|exec)\s*\(|__\w+__|[a-z]\.[a-z]\w*\(")
+_CODE = re.compile(
+    r"\blambda\b[^:]{0,20}:|\bimport\s+\w|\bdef\s+\w+\s*\(|\b(?:print|eval|exec)\s*\(|__\w+__|[a-z]\.[a-z]\w*\("
+)
 
 
 def _match_brace(text: str, open_at: int) -> int | None:
@@ -105,7 +111,9 @@ def _boxed_list(text: str) -> str | None:
                 break
             end = start
             continue
-        close = start + len(cmd) + len(content) + 2 if text[start + len(cmd) :].lstrip().startswith("{") else end
+        close = (
+            start + len(cmd) + len(content) + 2 if text[start + len(cmd) :].lstrip().startswith("{") else end
+        )
         gap = _GAP_LABEL.sub("", text[close:end])  # "$\\boxed{-1}$ or $x = \\boxed{4}$"
         if items and (close > end or not _BOX_GAP.match(gap)):  # enclosing, or prose between
             break
@@ -264,7 +272,12 @@ def _find(text: str, options: VerifyOptions) -> str | None:
     if not options.number_fallback:
         return None
     clause = _clause(text)
-    if clause is not None and re.search(r"[=^\\]", clause) and _prose_words(clause) < 2 and looks_bare(clause):
+    if (
+        clause is not None
+        and re.search(r"[=^\\]", clause)
+        and _prose_words(clause) < 2
+        and looks_bare(clause)
+    ):
         return clause  # "The line is y = 2x + 1.": the math the last sentence states, not its last digit
     number = last_number(text)
     return number if number is not None else clause

@@ -32,29 +32,137 @@ class ParseError(ValueError):
 
 
 FUNCTIONS = frozenset(
-    ["sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "exp", "det", "gcd", "lcm", "max", "min", "sgn"]
+    [
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "exp",
+        "det",
+        "gcd",
+        "lcm",
+        "max",
+        "min",
+        "sgn",
+    ]
 )
 GREEK = frozenset(
-    ["alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega"]
+    [
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon",
+        "varepsilon",
+        "zeta",
+        "eta",
+        "theta",
+        "vartheta",
+        "iota",
+        "kappa",
+        "lambda",
+        "mu",
+        "nu",
+        "xi",
+        "rho",
+        "sigma",
+        "tau",
+        "upsilon",
+        "phi",
+        "varphi",
+        "chi",
+        "psi",
+        "omega",
+        "Gamma",
+        "Delta",
+        "Theta",
+        "Lambda",
+        "Xi",
+        "Sigma",
+        "Phi",
+        "Psi",
+        "Omega",
+    ]
 )
-_PLAIN_WORDS = {"sqrt": ("sqrt", None), "pi": ("const", "pi"), "infty": ("const", "oo"), "inf": ("const", "oo"),
-                "ln": ("log", "ln"), "log": ("log", "log")}
-_COMMANDS = {
-    "frac": ("frac", None), "sqrt": ("sqrt", None), "binom": ("binom", None), "pi": ("const", "pi"),
-    "infty": ("const", "oo"), "infinity": ("const", "oo"), "cdot": ("op", "*"), "times": ("op", "*"), "ast": ("op", "*"),
-    "div": ("op", "/"), "pm": ("op", "pm"), "mp": ("op", "pm"), "leq": ("op", "<="), "geq": ("op", ">="),
-    "neq": ("op", "!="), "lt": ("op", "<"), "gt": ("op", ">"), "cup": ("op", "cup"), "cap": ("op", "cap"),
-    "lfloor": ("open", "floor"), "rfloor": ("close", "floor"), "lceil": ("open", "ceil"), "rceil": ("close", "ceil"),
-    "langle": ("open", "("), "rangle": ("close", ")"), "{": ("open", "{"), "}": ("close", "}"), "|": ("op", "|"),
-    "vert": ("op", "|"), "lvert": ("op", "|"), "rvert": ("op", "|"), "%": ("op", "%"), "ln": ("log", "ln"),
-    "log": ("log", "log"), "lg": ("log", "log"), "exp": ("func", "exp"), "approx": ("op", "="), "to": ("op", "to"),
+_PLAIN_WORDS = {
+    "sqrt": ("sqrt", None),
+    "pi": ("const", "pi"),
+    "infty": ("const", "oo"),
+    "inf": ("const", "oo"),
+    "ln": ("log", "ln"),
+    "log": ("log", "log"),
 }
-_TEXT_COMMANDS = frozenset(["text", "textbf", "textrm", "mbox", "mathrm", "textnormal", "mathbf", "mathit", "mathsf"])
+_COMMANDS = {
+    "frac": ("frac", None),
+    "sqrt": ("sqrt", None),
+    "binom": ("binom", None),
+    "pi": ("const", "pi"),
+    "infty": ("const", "oo"),
+    "infinity": ("const", "oo"),
+    "cdot": ("op", "*"),
+    "times": ("op", "*"),
+    "ast": ("op", "*"),
+    "div": ("op", "/"),
+    "pm": ("op", "pm"),
+    "mp": ("op", "pm"),
+    "leq": ("op", "<="),
+    "geq": ("op", ">="),
+    "neq": ("op", "!="),
+    "lt": ("op", "<"),
+    "gt": ("op", ">"),
+    "cup": ("op", "cup"),
+    "cap": ("op", "cap"),
+    "lfloor": ("open", "floor"),
+    "rfloor": ("close", "floor"),
+    "lceil": ("open", "ceil"),
+    "rceil": ("close", "ceil"),
+    "langle": ("open", "("),
+    "rangle": ("close", ")"),
+    "{": ("open", "{"),
+    "}": ("close", "}"),
+    "|": ("op", "|"),
+    "vert": ("op", "|"),
+    "lvert": ("op", "|"),
+    "rvert": ("op", "|"),
+    "%": ("op", "%"),
+    "ln": ("log", "ln"),
+    "log": ("log", "log"),
+    "lg": ("log", "log"),
+    "exp": ("func", "exp"),
+    "approx": ("op", "="),
+    "to": ("op", "to"),
+}
+_TEXT_COMMANDS = frozenset(
+    ["text", "textbf", "textrm", "mbox", "mathrm", "textnormal", "mathbf", "mathit", "mathsf"]
+)
 _NUMBER = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+)(?![a-zA-Z]))?")
 _COMMAND = re.compile(r"\\([a-zA-Z]+|.)")
 _LETTERS = re.compile(r"[a-zA-Z]+")
-_SINGLE = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "^", "_": "_", "!": "!", "%": "%", "=": "=", "<": "<",
-           ">": ">", ",": ",", ";": ",", "&": "&", "|": "|"}
+_SINGLE = {
+    "+": "+",
+    "-": "-",
+    "*": "*",
+    "/": "/",
+    "^": "^",
+    "_": "_",
+    "!": "!",
+    "%": "%",
+    "=": "=",
+    "<": "<",
+    ">": ">",
+    ",": ",",
+    ";": ",",
+    "&": "&",
+    "|": "|",
+}
 _PAIRS = {"**": "^", "<=": "<=", ">=": ">=", "!=": "!=", "==": "="}
 _DIGITS = frozenset("0123456789")
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
@@ -243,7 +351,11 @@ class Parser:
                     break
                 self.take()
                 right = self.parse_expr(lbp - 1 if value == "^" else lbp)
-                left = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow"}.get(value, value), left, right
+                left = (
+                    {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow"}.get(value, value),
+                    left,
+                    right,
+                )
                 continue
             if kind in _PRIMARY_START or (kind == "open" and value in _IMPLICIT_OPEN):
                 if rbp >= 20 or (left[0] == "num" and kind == "num"):

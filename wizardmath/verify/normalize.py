@@ -15,13 +15,31 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 _SIZING = re.compile(r"\\(?:left|right|[bB]igg?[lr]?|middle)(?![a-zA-Z])\s*\.?")
-_SPACING = re.compile(r"\\[,;:!>]|\\(?:q?quad|displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}")
+_SPACING = re.compile(
+    r"\\[,;:!>]|\\(?:q?quad|displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}"
+)
 _LATEX_THOUSANDS = re.compile(r"(?<=\d),\\!(?=\d{3}(?!\d))|(?<=\d)\{,\}(?=\d{3}(?!\d))")
 _CONTROL_SPACE = re.compile(r"(?<!\\)\\ ")
 _UNICODE = {
-    "−": "-", "–": "-", "×": "\\times ", "÷": "\\div ", "·": "\\cdot ", "⋅": "\\cdot ", "√": "\\sqrt ",
-    "π": "\\pi ", "∞": "\\infty ", "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "∪": "\\cup ", "∩": "\\cap ",
-    "±": "\\pm ", "°": "^\\circ", "\u00a0": " ", "\u2009": " ", "\u200b": "",
+    "−": "-",
+    "–": "-",
+    "×": "\\times ",
+    "÷": "\\div ",
+    "·": "\\cdot ",
+    "⋅": "\\cdot ",
+    "√": "\\sqrt ",
+    "π": "\\pi ",
+    "∞": "\\infty ",
+    "≤": "\\le ",
+    "≥": "\\ge ",
+    "≠": "\\ne ",
+    "∪": "\\cup ",
+    "∩": "\\cap ",
+    "±": "\\pm ",
+    "°": "^\\circ",
+    "\u00a0": " ",
+    "\u2009": " ",
+    "\u200b": "",
 }
 _RENAMES = [
     (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), "\\frac"),
@@ -35,9 +53,14 @@ _RENAMES = [
     (re.compile(r"\\(?:angle|measuredangle|triangle)(?![a-zA-Z])"), ""),
     (re.compile(r"\\bold(?![a-zA-Z])"), "\\mathbf"),
     (re.compile(r"\\varnothing|\\emptyset"), "\\{\\}"),
-    (re.compile(r"\\(?:mathbf|mathbb|boldsymbol|bm|mathit|mathrm|textit|emph)\s*\{\s*([^{}\\]{1,2})\s*\}"), r"\1"),
+    (
+        re.compile(r"\\(?:mathbf|mathbb|boldsymbol|bm|mathit|mathrm|textit|emph)\s*\{\s*([^{}\\]{1,2})\s*\}"),
+        r"\1",
+    ),
 ]
-_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree(?![a-zA-Z])|\\text\{\s*degrees?\s*\}|(?<=[\d}\s])degrees?$")
+_DEGREES = re.compile(
+    r"\^\s*\{?\s*\\circ\s*\}?|\\degree(?![a-zA-Z])|\\text\{\s*degrees?\s*\}|(?<=[\d}\s])degrees?$"
+)
 _CURRENCY = re.compile(r"\\\$|\$|\\text\{\s*\\?\$\s*\}|€|£|¥|(?i:\s*\b(?:dollars?|usd|cents?|euros?)\b\.?)")
 _PERCENT_WORD = re.compile(r"\s*(?:\\text\{\s*percent\s*\}|\bpercent\b)\s*$")
 _TEXT_BLOCK = re.compile(r"\\(?:text|textbf|textrm|mbox|mathrm|textnormal)\s*\{([^{}]*)\}")
@@ -55,27 +78,61 @@ _BASE = re.compile(r"(\d+)_\{?(\d{1,2})\}?")
 _REPEATING = re.compile(r"(\d*)\.(\d{0,20})\\overline\s*\{\s*(\d{1,20})\s*\}")
 _MIXED = re.compile(r"^(-?)(\d+)\s+(\d+)/(\d+)$")
 _IN_PREFIX = re.compile(r"^[a-zA-Z]\s*\\in\s*")
-_JOINERS = re.compile(r"\\text\{\s*(?:or|and)\s*\}|\s+(?:or|and)\s+|\\(?:quad|qquad)\s*(?:\\text\{\s*(?:or|and)\s*\})?")
+_JOINERS = re.compile(
+    r"\\text\{\s*(?:or|and)\s*\}|\s+(?:or|and)\s+|\\(?:quad|qquad)\s*(?:\\text\{\s*(?:or|and)\s*\})?"
+)
 _MC = re.compile(r"^\(?\s*([A-E])\s*\)?[.:]?$")
-_MC_LOOSE = re.compile(r"^(?:\\text(?:bf)?\{)?\s*\(([A-E])\)|^([A-E])[.):](?:\s|$)|^(?:option|choice)\s+\(?([A-E])\)?\b", re.I)
+_MC_LOOSE = re.compile(
+    r"^(?:\\text(?:bf)?\{)?\s*\(([A-E])\)|^([A-E])[.):](?:\s|$)|^(?:option|choice)\s+\(?([A-E])\)?\b", re.I
+)
 _MC_OTHERS = re.compile(r"\(([A-Ea-e])\)|\b(?:option|choice)\s+\(?([A-E])\b|\b(?:and|or)\s+([A-E])\b", re.I)
 _FUNCTION_WORDS = frozenset(
-    ["sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "log", "ln", "exp", "sqrt", "pi", "inf", "infty", "det", "gcd", "lcm", "max", "min", "mod"]
+    [
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "log",
+        "ln",
+        "exp",
+        "sqrt",
+        "pi",
+        "inf",
+        "infty",
+        "det",
+        "gcd",
+        "lcm",
+        "max",
+        "min",
+        "mod",
+    ]
 )
 _TEXTY = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")
 _UNIT_SYNONYMS = {"inch": "in", "inches": "in", "feet": "ft", "foot": "ft", "meters": "m", "meter": "m"}
 
 
 def _number_words() -> dict[str, int]:
-    ones = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
+    ones = (
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
         "sixteen seventeen eighteen nineteen".split()
+    )
     tens = "twenty thirty forty fifty sixty seventy eighty ninety".split()
     words = {w: i for i, w in enumerate(ones)}
     for t, ten in enumerate(tens, start=2):
         words[ten] = 10 * t
         for o in range(1, 10):
             words[f"{ten}-{ones[o]}"] = words[f"{ten} {ones[o]}"] = 10 * t + o
-    words.update({"one hundred": 100, "a hundred": 100, "hundred": 100, "one thousand": 1000, "thousand": 1000})
+    words.update(
+        {"one hundred": 100, "a hundred": 100, "hundred": 100, "one thousand": 1000, "thousand": 1000}
+    )
     return words
 
 

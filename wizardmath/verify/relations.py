@@ -76,7 +76,12 @@ def as_interval(node: Node) -> Node:
 
 def _variable(node: Node) -> str | None:
     """The variable a one-variable inequality constrains, else None."""
-    for side in (node[2], node[3], node[2][2] if node[2][0] == "rel" else None, node[2][3] if node[2][0] == "rel" else None):
+    for side in (
+        node[2],
+        node[3],
+        node[2][2] if node[2][0] == "rel" else None,
+        node[2][3] if node[2][0] == "rel" else None,
+    ):
         if side is not None and side[0] == "sym":
             return side[1]
     return None
@@ -117,8 +122,12 @@ def _intersection(intervals: list[Node], bounds: list[tuple]) -> Node | None:
     """``x > 2, x < 5`` (overlapping rays: "and") -> ``(2, 5)``; other overlaps None."""
     if len(intervals) != 2:
         return None
-    lower = [iv for iv, (lo, _hi) in zip(intervals, bounds, strict=True) if iv[3][1] == OO and iv[3][0] != NEG_OO]
-    upper = [iv for iv, (_lo, hi) in zip(intervals, bounds, strict=True) if iv[3][0] == NEG_OO and iv[3][1] != OO]
+    lower = [
+        iv for iv, (lo, _hi) in zip(intervals, bounds, strict=True) if iv[3][1] == OO and iv[3][0] != NEG_OO
+    ]
+    upper = [
+        iv for iv, (_lo, hi) in zip(intervals, bounds, strict=True) if iv[3][0] == NEG_OO and iv[3][1] != OO
+    ]
     if len(lower) != 1 or len(upper) != 1:
         return None
     return ("seq", lower[0][1], upper[0][2], (lower[0][3][0], upper[0][3][1]))

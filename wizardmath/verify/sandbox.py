@@ -17,7 +17,9 @@ from wizardmath.workers import WorkerPool, in_capped_worker
 MEMORY_LIMIT_BYTES = 4 << 30
 SYMBOLIC_JOB = "wizardmath.verify.sandbox:symbolic_compare"
 
-POOL = WorkerPool(workers=2, timeout=2.0, memory_limit=MEMORY_LIMIT_BYTES, preload=["wizardmath.verify.symbolic"])
+POOL = WorkerPool(
+    workers=2, timeout=2.0, memory_limit=MEMORY_LIMIT_BYTES, preload=["wizardmath.verify.symbolic"]
+)
 """The verifier's shared workers: ``check``, ``check_batch`` and the reward's verifier all reuse them."""
 
 
@@ -56,4 +58,3 @@ def run_symbolic_many(
 def run_symbolic(gold: str, answer: str, options: VerifyOptions) -> tuple[bool, str]:
     """Compare with sympy under ``options.timeout`` seconds of wall clock; never raises or hangs."""
     return run_symbolic_many([(gold, answer)], options)[0]
-

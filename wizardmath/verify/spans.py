@@ -16,11 +16,38 @@ MAX_SPAN = 1500
 _OPENERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z][a-z]{2,}")  # "ACB" names a point, "and" is a word
 _TEXT_ARG = re.compile(r"\\(?:text|textbf|mbox|mathrm|textnormal|operatorname|begin|end)\s*\{[^{}]*\}")
-_MATH_WORDS = frozenset(["and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "sqrt", "frac", "max", "min",
-                         "gcd", "lcm", "det", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "infty"])
+_MATH_WORDS = frozenset(
+    [
+        "and",
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "log",
+        "exp",
+        "sqrt",
+        "frac",
+        "max",
+        "min",
+        "gcd",
+        "lcm",
+        "det",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "infty",
+    ]
+)
 NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w)\]}])-)?\d*\.?\d+(?:/\d+)?")
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
-_JOIN_GAP = re.compile(r"^\s*(?:,|;)?\s*(?:(?:and|or)\s*(?:(?:maybe|perhaps|possibly|else|alternatively)\s*)?)?$")
+_JOIN_GAP = re.compile(
+    r"^\s*(?:,|;)?\s*(?:(?:and|or)\s*(?:(?:maybe|perhaps|possibly|else|alternatively)\s*)?)?$"
+)
 _ENVS = r"(?:align|aligned|equation|gather|gathered|eqnarray|multline)\*?"
 _ENV_BEGIN = re.compile(r"\\begin\{(" + _ENVS + r")\}")
 _ENV_ANY = re.compile(r"\\(?:begin|end)\{" + _ENVS + r"\}")
@@ -113,8 +140,10 @@ def final_span_answer(text: str) -> str | None:
     spans = find_spans(tail)
     if not spans:
         return None
-    spans = [(start, end, _last_row(content) if _is_block(tail, start, content) else content)
-             for start, end, content in spans]
+    spans = [
+        (start, end, _last_row(content) if _is_block(tail, start, content) else content)
+        for start, end, content in spans
+    ]
     last_start, last_end, content = spans[-1]
     after = tail[last_end:]
     copula = _COPULA_NUMBER.match(after)

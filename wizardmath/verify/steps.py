@@ -28,7 +28,9 @@ from wizardmath.verify.options import Claim, StepVerdict
 
 _STEP_MARK = re.compile(r"(?im)^[ \t]*(?:#+\s*)?\**step\s*\d+\s*\**\s*[:.)]")
 _ANNOTATION = re.compile(r"<<([^<>=\n]{1,200})=([^<>\n]{1,60})>>")
-_LATEX_MATH = re.compile(r"\$\$(.{1,2000}?)\$\$|\\\[(.{1,2000}?)\\\]|\\\((.{1,2000}?)\\\)|\$(?=\S)([^$\n]{0,1000}\S)\$", re.S)
+_LATEX_MATH = re.compile(
+    r"\$\$(.{1,2000}?)\$\$|\\\[(.{1,2000}?)\\\]|\\\((.{1,2000}?)\\\)|\$(?=\S)([^$\n]{0,1000}\S)\$", re.S
+)
 _NUM = r"\(?\$?\d[\d,]*(?:\.\d+)?%?\)?"
 _OP = r"\s*(?:[-+*/×÷·^]|\*\*|\bx\b)\s*"
 _CHAIN = re.compile(rf"{_NUM}(?:{_OP}{_NUM}){{0,30}}(?:\s*(?:=|≈)\s*{_NUM}(?:{_OP}{_NUM}){{0,30}}){{1,10}}")
@@ -133,7 +135,9 @@ def _is_fragment(text: str, start: int, end: int) -> bool:
     if before and before[-1] in "+-*/×÷^(=·":
         return True
     word = re.search(r"([A-Za-z]+)$", before)
-    if word and (word.group(1).lower() in _FRAGMENT_WORDS or len(before) == word.end() and start == len(before)):
+    if word and (
+        word.group(1).lower() in _FRAGMENT_WORDS or len(before) == word.end() and start == len(before)
+    ):
         return True
     return bool(re.match(r"[A-Za-z0-9^/(_]", after))
 

@@ -23,9 +23,22 @@ from wizardmath.verify.grammar import Node
 from wizardmath.verify.numeric import TooBig, check_power
 
 _FUNCS = {
-    "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec, "csc": sympy.csc,
-    "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan, "arcsec": sympy.asec, "arccsc": sympy.acsc,
-    "arccot": sympy.acot, "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh, "exp": sympy.exp,
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+    "tan": sympy.tan,
+    "cot": sympy.cot,
+    "sec": sympy.sec,
+    "csc": sympy.csc,
+    "arcsin": sympy.asin,
+    "arccos": sympy.acos,
+    "arctan": sympy.atan,
+    "arcsec": sympy.asec,
+    "arccsc": sympy.acsc,
+    "arccot": sympy.acot,
+    "sinh": sympy.sinh,
+    "cosh": sympy.cosh,
+    "tanh": sympy.tanh,
+    "exp": sympy.exp,
     "sgn": sympy.sign,
 }
 _MULTI = {"gcd": sympy.gcd, "lcm": sympy.lcm, "max": sympy.Max, "min": sympy.Min}
@@ -51,8 +64,12 @@ def _pow(base: sympy.Expr, exponent: sympy.Expr, max_bits: int) -> sympy.Expr:
             raise TooBig("symbolic power too large")
         if exponent.is_Float or exponent.is_infinite:
             raise TooBig("non-rational exponent")
-    elif base.is_Number and abs(base) > 1 and any(  # b ** (expression): keep the exponent small
-        a.is_Number and abs(a) > MAX_SYMBOLIC_EXPONENT for a in sympy.preorder_traversal(exponent)
+    elif (
+        base.is_Number
+        and abs(base) > 1
+        and any(  # b ** (expression): keep the exponent small
+            a.is_Number and abs(a) > MAX_SYMBOLIC_EXPONENT for a in sympy.preorder_traversal(exponent)
+        )
     ):
         raise TooBig("exponent expression too large")
     return sympy.Pow(base, exponent)
@@ -82,8 +99,13 @@ def to_sympy(node: Node, max_bits: int = 20_000) -> sympy.Expr:
         return _pow(a, b, max_bits)
     if kind in ("neg", "pct", "abs", "floor", "ceil"):
         a = to_sympy(node[1], max_bits)
-        return {"neg": lambda: -a, "pct": lambda: a / 100, "abs": lambda: sympy.Abs(a),
-                "floor": lambda: sympy.floor(a), "ceil": lambda: sympy.ceiling(a)}[kind]()
+        return {
+            "neg": lambda: -a,
+            "pct": lambda: a / 100,
+            "abs": lambda: sympy.Abs(a),
+            "floor": lambda: sympy.floor(a),
+            "ceil": lambda: sympy.ceiling(a),
+        }[kind]()
     if kind == "fact":
         a = to_sympy(node[1], max_bits)
         if a.is_Number and (not a.is_Integer or a > 3000):
@@ -182,7 +204,9 @@ def sympy_scalar(max_bits: int, rel_tol: float = 0.0):
             if not (ratio.is_number and ratio != 0 and ratio.is_finite):
                 return False
             sign = b[1] if len(b) > 1 else ""
-            return bool(ratio.is_positive) if sign == "+" else bool(ratio.is_negative) if sign == "-" else True
+            return (
+                bool(ratio.is_positive) if sign == "+" else bool(ratio.is_negative) if sign == "-" else True
+            )
         quick = fast(a, b)
         if quick is not None:
             return quick
