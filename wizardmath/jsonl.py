@@ -2,7 +2,8 @@
 
 A stage writes one JSON object per line and flushes each line, so a run killed at any moment (even
 SIGKILL) leaves every finished record intact and at most one torn last line. ``JsonlWriter`` moves
-torn lines (anywhere in the file) to ``FILE.torn`` on reopen, and ``read_ids`` tells the stage which ids it can skip.
+torn lines (anywhere in the file) to ``FILE.torn`` on reopen, and ``read_ids`` tells the stage which
+ids it can skip.
 
 Errors in input files name the file, the 1-based line number and, where known, the field.
 """

@@ -7,8 +7,8 @@ torn-line repair and the exit codes.
 - ``check_manifest``: an append-only stage records its settings (and a fingerprint of its input
   files) on first write; a re-run with other settings or data is refused unless ``resume`` (carry
   on anyway) or ``overwrite`` (delete the outputs and start clean).
-- ``repair_jsonl`` (from ``wizardmath.jsonl``): lines of a results file that are not whole JSON objects (a torn write,
-  anywhere in the file) are moved to ``FILE.torn`` with a warning, so a re-run redoes them.
+- ``repair_jsonl`` (from ``wizardmath.jsonl``): lines of a results file that are not whole JSON objects
+  (a torn write, anywhere in the file) are moved to ``FILE.torn`` with a warning, so a re-run redoes them.
 - Exit codes: ``EXIT_INCOMPLETE`` when a backend, judge or solver failure left records to retry
   (``retry_pending`` in the stage's result), ``EXIT_LOCKED`` when another writer holds the output.
 """
@@ -82,7 +82,8 @@ class OutputLock:
                     ) from None
                 raise OutputLocked(
                     f"{self.path.parent} is being written by pid {holder.get('pid')} on {holder.get('host')} "
-                    f"({holder.get('command') or 'wizardmath'}, since {holder.get('since')}); wait for it to end"
+                    f"({holder.get('command') or 'wizardmath'}, since {holder.get('since')}); "
+                    "wait for it to end"
                 ) from None
             try:
                 same_file = os.fstat(fd).st_ino == os.stat(self.path).st_ino
@@ -256,7 +257,9 @@ def check_model(name: str, what: str = "--model") -> None:
 
 
 def is_main_process() -> bool:
-    """Rank 0 of a distributed launch (or a plain run): the one process that takes locks and writes records."""
+    """Rank 0 of a distributed launch (or a plain run).
+
+    The one process that takes locks and writes records."""
     return int(os.environ.get("RANK", "0")) == 0
 
 
@@ -362,7 +365,8 @@ def guard_resume(
     resumable = [p.name for p in old_checkpoints if checkpoint_step(p) > 0]
     if not overwrite and not checkpoint and resumable:
         raise ValueError(
-            f"{output_dir} holds checkpoints of an earlier {stage} run ({', '.join(resumable[-3:])}); a fresh "
+            f"{output_dir} holds checkpoints of an earlier {stage} run ({', '.join(resumable[-3:])}); "
+            "a fresh "
             "start would leave them for the next run to resume: use another output folder, or "
             "--overwrite true to delete them and start clean"
         )
@@ -392,7 +396,8 @@ def check_trained(stage: str, output_dir: str, start_step: int, end_step: int) -
         return
     if start_step:
         raise ValueError(
-            f"{stage}: trained 0 steps: {output_dir} holds a finished run (step {start_step}) and resuming it "
+            f"{stage}: trained 0 steps: {output_dir} holds a finished run (step {start_step}) "
+            "and resuming it "
             f"changes nothing; use another output folder, or {FRESH_FLAG} to train again"
         )
     raise ValueError(

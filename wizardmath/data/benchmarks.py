@@ -4,16 +4,18 @@
 in the hub's own field layout (``data_path``). Each row becomes a ``MathProblem`` whose ``answer`` is
 the bare gold answer the grader compares with the model's ``The answer is: X`` (or ``\\boxed{X}``).
 
-| name          | hub (config, split)                          | size  | fields read                     | gold answer            |
-|---------------|----------------------------------------------|-------|---------------------------------|------------------------|
-| svamp         | ChilleD/SVAMP (test)                         | 300   | Body + Question, Answer, ID     | number (8.0 -> 8)      |
-| asdiv         | EleutherAI/asdiv (asdiv, validation)         | 2,305 | body + question, answer         | "9 (apples)" -> 9      |
-| aime24        | HuggingFaceH4/aime_2024 (train)              | 30    | problem, answer, id             | integer 0-999          |
-| aime25        | math-ai/aime25 (test)                        | 30    | problem, answer, id             | integer 0-999          |
-| amc23         | math-ai/amc23 (test)                         | 40    | question, answer                | number (27.0 -> 27)    |
-| minerva_math  | math-ai/minervamath (test)                   | 272   | question, answer                | LaTeX expression       |
-| olympiadbench | Hothan/OlympiadBench (OE_TO_maths_en_COMP,   | 675   | question, final_answer[0], id   | LaTeX, $...$ stripped  |
-|               | train)                                       |       |                                 |                        |
+| name          | hub (config, split)          | size  | fields read                 | gold answer         |
+|---------------|------------------------------|-------|-----------------------------|---------------------|
+| svamp         | ChilleD/SVAMP (test)         | 300   | Body + Question, Answer, ID | number (8.0 -> 8)   |
+| asdiv         | EleutherAI/asdiv             | 2,305 | body + question, answer     | "9 (apples)" -> 9   |
+|               | (asdiv, validation)          |       |                             |                     |
+| aime24        | HuggingFaceH4/aime_2024      | 30    | problem, answer, id         | integer 0-999       |
+|               | (train)                      |       |                             |                     |
+| aime25        | math-ai/aime25 (test)        | 30    | problem, answer, id         | integer 0-999       |
+| amc23         | math-ai/amc23 (test)         | 40    | question, answer            | number (27.0 -> 27) |
+| minerva_math  | math-ai/minervamath (test)   | 272   | question, answer            | LaTeX expression    |
+| olympiadbench | Hothan/OlympiadBench         | 675   | question, final_answer[0],  | LaTeX, $...$        |
+|               | (OE_TO_maths_en_COMP, train) |       | id                          | stripped            |
 
 Full MATH (5,000 test problems) is ``math`` in ``wizardmath.data.loaders`` (EleutherAI/hendrycks_math,
 seven subjects).

@@ -29,7 +29,8 @@ from wizardmath.data.records import MathProblem
 from wizardmath.jsonl import DataError, iter_jsonl
 
 MATH_SUBJECTS = (
-    "algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra", "precalculus",
+    "algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra",
+    "precalculus",
 )  # fmt: skip
 # Hub names the built-in sets come from (name, configs); users without a local copy get these.
 # MATH on the hub is one config per subject: all seven are read, in order.
@@ -55,7 +56,9 @@ Normaliser = Callable[[Row, str, str, int | None, dict[str, str]], MathProblem]
 
 
 def parse_field_map(text: str | None) -> dict[str, str]:
-    """``"problem=question,answer=final"`` -> ``{"problem": "question", "answer": "final"}`` (the CLI form)."""
+    """``"problem=question,answer=final"`` -> ``{"problem": "question", "answer": "final"}``.
+
+    (The CLI form of a field map.)"""
     if not text:
         return {}
     pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]

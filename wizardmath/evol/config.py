@@ -68,7 +68,9 @@ class BackendFields(BackendArguments):
 
 @dataclass
 class EvolveConfig(BackendFields, JudgeArguments):
-    """Math Evol-Instruct: seeds in, evolved problems out (``DIR/problems.jsonl``, ``rejected.jsonl``, ``stats.json``)."""
+    """Math Evol-Instruct: seeds in, evolved problems out.
+
+    Writes ``DIR/problems.jsonl``, ``rejected.jsonl`` and ``stats.json``."""
 
     output: str = field(
         default=default_output("evolve"),
@@ -77,7 +79,9 @@ class EvolveConfig(BackendFields, JudgeArguments):
     dataset: list[str] = field(
         default_factory=lambda: ["symbolic"],
         metadata={
-            "help": "Seed data sets: symbolic (generated), gsm8k, math, math500, jsonl or hub names; one or more."
+            "help": (
+                "Seed data sets: symbolic (generated), gsm8k, math, math500, jsonl or hub names; one or more."
+            )
         },
     )
     data_path: list[str] = field(
@@ -95,19 +99,26 @@ class EvolveConfig(BackendFields, JudgeArguments):
     rounds: list[str] = field(
         default_factory=lambda: ["down", "down", "up", "up", "up"],
         metadata={
-            "help": "Operations per round: up, down, breadth, all, or op:weight,op:weight (the paper: 2 down + 3 up)."
+            "help": (
+                "Operations per round: up, down, breadth, all, or op:weight,op:weight (the paper: "
+                "2 down + 3 up)."
+            )
         },
     )
     round_parents: list[str] = field(
         default_factory=lambda: ["seeds", "previous", "seeds", "previous", "previous"],
         metadata={
-            "help": "Per round, what it evolves: 'seeds' or 'previous' (the previous round's accepted problems)."
+            "help": (
+                "Per round, what it evolves: 'seeds' or 'previous' (the previous round's accepted problems)."
+            )
         },
     )
     fanout: list[int] = field(
         default_factory=lambda: [6, 1, 6, 1, 1],
         metadata={
-            "help": "Per round, evolutions per parent (6 from seeds then 1 per problem: ~6 per seed per round)."
+            "help": (
+                "Per round, evolutions per parent (6 from seeds then 1 per problem: ~6 per seed per round)."
+            )
         },
     )
     temperature: float = field(
@@ -146,7 +157,9 @@ class EvolveConfig(BackendFields, JudgeArguments):
     decontaminate: list[str] = field(
         default_factory=lambda: list(SHARED_TEST_SETS),
         metadata={
-            "help": "Test-set JSONL files no problem may overlap (a missing file is an error); false = no check."
+            "help": (
+                "Test-set JSONL files no problem may overlap (a missing file is an error); false = no check."
+            )
         },
     )
     decontam_ngram: int = field(default=13, metadata={"help": "Word n-gram size of the contamination check."})
@@ -159,7 +172,10 @@ class EvolveConfig(BackendFields, JudgeArguments):
     chunk_size: int = field(
         default=256,
         metadata={
-            "help": "Candidates per batch (records are written after each batch, or as they finish on async backends)."
+            "help": (
+                "Candidates per batch (records are written after each batch, or as they finish on "
+                "async backends)."
+            )
         },
     )
 
@@ -169,11 +185,13 @@ class EvolveConfig(BackendFields, JudgeArguments):
             ["none"],
             ["off"],
         ):
-            self.decontaminate = []  # `decontaminate: false` (YAML) or `--decontaminate false`: no check, on purpose
+            # `decontaminate: false` (YAML) or `--decontaminate false`: no check, on purpose
+            self.decontaminate = []
         n = len(self.rounds)
         if len(self.round_parents) != n or len(self.fanout) != n:
             raise ValueError(
-                f"rounds ({n}), round_parents ({len(self.round_parents)}) and fanout ({len(self.fanout)}) need one entry per round"
+                f"rounds ({n}), round_parents ({len(self.round_parents)}) and fanout ({len(self.fanout)}) "
+                "need one entry per round"
             )
         for parents in self.round_parents:
             if parents not in PARENTS:
@@ -205,7 +223,9 @@ class EvolveConfig(BackendFields, JudgeArguments):
 
 @dataclass
 class SolveConfig(BackendFields):
-    """Verified step-by-step solutions with a teacher model: problems JSONL in, TRL prompt/completion JSONL out."""
+    """Verified step-by-step solutions with a teacher model.
+
+    Problems JSONL in, TRL prompt/completion JSONL out."""
 
     data_path: str = field(
         default="", metadata={"help": "Problems to solve: a JSONL file (e.g. DIR/problems.jsonl of evolve)."}

@@ -157,7 +157,9 @@ class ContaminationIndex:
 
 
 def contamination_index(paths: Iterable[str], n: int = 13, threshold: float = 0.0) -> ContaminationIndex:
-    """An index over the test files; a missing one is an error (``decontaminate: false`` turns the check off)."""
+    """An index over the test files; a missing one is an error.
+
+    ``decontaminate: false`` turns the check off."""
     index = ContaminationIndex(n=n, threshold=threshold)
     for path in paths:
         if not Path(path).is_file():

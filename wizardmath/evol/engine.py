@@ -27,12 +27,9 @@ one event loop and leaves each backend's resources to the backend (``async with 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +37,16 @@ from wizardmath.backends.base import Backend, Generation, SamplingParams, run_co
 from wizardmath.data.records import MathProblem
 from wizardmath.data.templates import build_prompt
 from wizardmath.evol import eliminator as E
+from wizardmath.evol.candidates import (
+    Candidate,
+    InPlanOrder,
+    needed_samples,
+    plan_round,
+    prompt_groups,
+)
 from wizardmath.evol.config import EvolveConfig, build_backend
 from wizardmath.evol.dedup import NearDuplicateIndex, contamination_index
 from wizardmath.evol.operations import (
-    Operation,
     clean_output,
     load_operations,
     parse_equal,
@@ -54,67 +57,6 @@ from wizardmath.jsonl import OWN_FILE, JsonlWriter, iter_jsonl, write_json
 from wizardmath.runstate import OutputLock, check_manifest, merge_counts
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Candidate:
-    """One evolution attempt and what the checks found out about it."""
-
-    id: str
-    parent: MathProblem
-    round: int
-    operation: str
-    prompt: str
-    sample: int  # index among the siblings that share ``prompt``
-    text: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-    reason: str | None = None
-    detail: str = ""
-    retry: str | None = None  # a backend, judge or solver failure: no verdict, redone by the next run
-    answer: str | None = None
-    solution: str | None = None
-
-    def reject(self, reason: str, detail: str) -> None:
-        if self.reason is None and self.retry is None:
-            self.reason, self.detail = reason, detail
-
-    def defer(self, role: str, error: str) -> None:
-        if self.reason is None and self.retry is None:
-            self.retry = f"{role}: {error}"
-
-    @property
-    def open(self) -> bool:
-        return self.reason is None and self.retry is None
-
-
-def plan_round(
-    parents: list[MathProblem],
-    weights: list[tuple[str, float]],
-    round: int,
-    fanout: int,
-    seed: int,
-    ops: dict[str, Operation],
-) -> list[Candidate]:
-    """Every candidate of a round, in a fixed order, with ids and operations that never depend on timing."""
-    names, values = [n for n, _ in weights], [w for _, w in weights]
-    siblings: Counter[tuple[str, str]] = Counter()
-    out = []
-    for parent in parents:
-        for k in range(fanout):
-            op = random.Random(f"{seed}|{parent.id}|{round}|{k}").choices(names, values)[0]
-            sample = siblings[(parent.id, op)]
-            siblings[(parent.id, op)] += 1
-            out.append(
-                Candidate(
-                    f"{parent.id}/r{round}-{op}-{k}",
-                    parent,
-                    round,
-                    op,
-                    ops[op].render(parent.problem),
-                    sample,
-                )
-            )
-    return out
 
 
 class Engine:
@@ -287,9 +229,9 @@ class Engine:
         """Evolve -> judge -> solve a chunk, one ``agenerate`` per check over it; returns how many were kept.
 
         Candidates are written in plan order, each as soon as it and those planned before it are done."""
-        writer = _InPlanOrder(chunk, lambda cand: self.finish(cand, accepted, rejected), bar)
+        writer = InPlanOrder(chunk, lambda cand: self.finish(cand, accepted, rejected), bar)
         known = len(self.dedup)
-        for group in _prompt_groups(chunk):  # groups differ in n; one call each
+        for group in prompt_groups(chunk):  # groups differ in n; one call each
 
             def on_evolved(index: int, outs: list[Generation], group=group) -> None:
                 self.count("evolve", outs[: len(group[index])])
@@ -299,7 +241,7 @@ class Engine:
                         writer.done(cand)
 
             await self.evolver.agenerate(
-                [g[0].prompt for g in group], self.sampling("evolve", _needed(group)), on_evolved
+                [g[0].prompt for g in group], self.sampling("evolve", needed_samples(group)), on_evolved
             )
         live = [c for c in chunk if c.open]
         if live and self.config.equal_judge:
@@ -327,41 +269,6 @@ class Engine:
             for cand in live:
                 writer.done(cand)
         return writer.kept
-
-
-class _InPlanOrder:
-    """Hands candidates to ``finish`` in chunk (plan) order as their verdicts arrive in any order."""
-
-    def __init__(self, chunk: list[Candidate], finish: Callable[[Candidate], bool], bar=None):
-        self.chunk, self.finish, self.bar = chunk, finish, bar
-        self.position = {id(cand): i for i, cand in enumerate(chunk)}
-        self.ready: set[int] = set()
-        self.next = 0
-        self.kept = 0
-
-    def done(self, cand: Candidate) -> None:
-        self.ready.add(self.position[id(cand)])
-        while self.next in self.ready:
-            self.ready.discard(self.next)
-            self.kept += self.finish(self.chunk[self.next])
-            self.next += 1
-            if self.bar is not None:
-                self.bar.update(1)
-
-
-def _prompt_groups(chunk: list[Candidate]) -> list[list[list[Candidate]]]:
-    """Candidates sharing a prompt, grouped; then groups needing the same ``n`` batched together."""
-    by_prompt: dict[str, list[Candidate]] = {}
-    for cand in chunk:
-        by_prompt.setdefault(cand.prompt, []).append(cand)
-    by_n: dict[int, list[list[Candidate]]] = defaultdict(list)
-    for cands in by_prompt.values():
-        by_n[max(c.sample for c in cands) + 1].append(cands)
-    return [by_n[n] for n in sorted(by_n)]
-
-
-def _needed(group: list[list[Candidate]]) -> int:
-    return max(c.sample for cands in group for c in cands) + 1
 
 
 def write_stats(engine: Engine, path: Path) -> dict[str, Any]:

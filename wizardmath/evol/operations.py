@@ -43,7 +43,9 @@ class Operation:
         return self.template.replace("{problem}", problem.strip())
 
     def extract(self, prompt: str) -> str | None:
-        """The problem inside ``prompt`` if this template rendered it, else None (used by the symbolic backend)."""
+        """The problem inside ``prompt`` if this template rendered it, else None.
+
+        Used by the symbolic backend."""
         if "{problem}" not in self.template:
             return None
         head, tail = self.template.split("{problem}", 1)

@@ -119,7 +119,9 @@ class Solver:
                     "id": problem.id,
                     "problem_id": problem.id,
                     "reason": "no_verified_solution",
-                    "detail": f"answers {vote.answers} vs {'gold' if problem.answer else 'majority'} {vote.answer}",
+                    "detail": (
+                        f"answers {vote.answers} vs {'gold' if problem.answer else 'majority'} {vote.answer}"
+                    ),
                     **extra,
                 }
             )

@@ -268,7 +268,9 @@ def styled_solution(
 
 
 def slipped_values(wp: WordProblem, rng: random.Random) -> list[int]:
-    """The counts along a solution with one arithmetic slip, carried through the later steps like a real mistake."""
+    """The counts along a solution with one arithmetic slip.
+
+    The slip is carried through the later steps like a real mistake."""
     seq = W.values(wp) or [0]
     position = rng.randrange(len(wp.steps) + (wp.price is not None))
     out = [seq[0]]
@@ -316,7 +318,8 @@ def solve_problem(
         wp.start is None
     ):  # ill-posed: a careful solver says so (guessing would let 3 of 4 guesses agree now and then)
         return (
-            f"The problem does not say how many {wp.item} {wp.name} has at the start, so it cannot be solved.",
+            f"The problem does not say how many {wp.item} {wp.name} has at the start, "
+            "so it cannot be solved.",
             {"solved": False},
         )
     solved = W.solve_text(wp)

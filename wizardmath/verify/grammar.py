@@ -1,4 +1,4 @@
-"""A restricted grammar for answers: a tokenizer over a whitelist and a Pratt parser into a tiny AST.
+"""A restricted grammar for answers: a Pratt parser over ``tokens.tokenize``'s whitelist into a tiny AST.
 
 Why our own parser rather than ``sympify``/``parse_expr`` or latex2sympy's ANTLR grammar: answers
 come from an untrusted model. ``sympify`` and ``parse_expr`` are ``eval`` underneath (they run
@@ -24,262 +24,16 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-Node = tuple
-
-
-class ParseError(ValueError):
-    """The answer is not in the grammar (or is too large or deep to parse safely)."""
-
-
-FUNCTIONS = frozenset(
-    [
-        "sin",
-        "cos",
-        "tan",
-        "cot",
-        "sec",
-        "csc",
-        "arcsin",
-        "arccos",
-        "arctan",
-        "sinh",
-        "cosh",
-        "tanh",
-        "exp",
-        "det",
-        "gcd",
-        "lcm",
-        "max",
-        "min",
-        "sgn",
-    ]
+from wizardmath.verify.tokens import (  # Node and ParseError re-exported: callers import them from here
+    NUMBER,
+    OPENERS,
+    Node,
+    ParseError,
+    max_nesting,
+    tokenize,
 )
-GREEK = frozenset(
-    [
-        "alpha",
-        "beta",
-        "gamma",
-        "delta",
-        "epsilon",
-        "varepsilon",
-        "zeta",
-        "eta",
-        "theta",
-        "vartheta",
-        "iota",
-        "kappa",
-        "lambda",
-        "mu",
-        "nu",
-        "xi",
-        "rho",
-        "sigma",
-        "tau",
-        "upsilon",
-        "phi",
-        "varphi",
-        "chi",
-        "psi",
-        "omega",
-        "Gamma",
-        "Delta",
-        "Theta",
-        "Lambda",
-        "Xi",
-        "Sigma",
-        "Phi",
-        "Psi",
-        "Omega",
-    ]
-)
-_PLAIN_WORDS = {
-    "sqrt": ("sqrt", None),
-    "pi": ("const", "pi"),
-    "infty": ("const", "oo"),
-    "inf": ("const", "oo"),
-    "ln": ("log", "ln"),
-    "log": ("log", "log"),
-}
-_COMMANDS = {
-    "frac": ("frac", None),
-    "sqrt": ("sqrt", None),
-    "binom": ("binom", None),
-    "pi": ("const", "pi"),
-    "infty": ("const", "oo"),
-    "infinity": ("const", "oo"),
-    "cdot": ("op", "*"),
-    "times": ("op", "*"),
-    "ast": ("op", "*"),
-    "div": ("op", "/"),
-    "pm": ("op", "pm"),
-    "mp": ("op", "pm"),
-    "leq": ("op", "<="),
-    "geq": ("op", ">="),
-    "neq": ("op", "!="),
-    "lt": ("op", "<"),
-    "gt": ("op", ">"),
-    "cup": ("op", "cup"),
-    "cap": ("op", "cap"),
-    "lfloor": ("open", "floor"),
-    "rfloor": ("close", "floor"),
-    "lceil": ("open", "ceil"),
-    "rceil": ("close", "ceil"),
-    "langle": ("open", "("),
-    "rangle": ("close", ")"),
-    "{": ("open", "{"),
-    "}": ("close", "}"),
-    "|": ("op", "|"),
-    "vert": ("op", "|"),
-    "lvert": ("op", "|"),
-    "rvert": ("op", "|"),
-    "%": ("op", "%"),
-    "ln": ("log", "ln"),
-    "log": ("log", "log"),
-    "lg": ("log", "log"),
-    "exp": ("func", "exp"),
-    "approx": ("op", "="),
-    "to": ("op", "to"),
-}
-_TEXT_COMMANDS = frozenset(
-    ["text", "textbf", "textrm", "mbox", "mathrm", "textnormal", "mathbf", "mathit", "mathsf"]
-)
-_NUMBER = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+)(?![a-zA-Z]))?")
-_COMMAND = re.compile(r"\\([a-zA-Z]+|.)")
-_LETTERS = re.compile(r"[a-zA-Z]+")
-_SINGLE = {
-    "+": "+",
-    "-": "-",
-    "*": "*",
-    "/": "/",
-    "^": "^",
-    "_": "_",
-    "!": "!",
-    "%": "%",
-    "=": "=",
-    "<": "<",
-    ">": ">",
-    ",": ",",
-    ";": ",",
-    "&": "&",
-    "|": "|",
-}
-_PAIRS = {"**": "^", "<=": "<=", ">=": ">=", "!=": "!=", "==": "="}
-_DIGITS = frozenset("0123456789")
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
-MATRIX_ENVS = frozenset(["pmatrix", "bmatrix", "matrix", "vmatrix", "Bmatrix", "smallmatrix", "array"])
 
-
-def _brace_group(text: str, i: int) -> tuple[str, int]:
-    """The raw text of the ``{...}`` at ``i`` (no nested braces needed in text) and the index after it."""
-    while i < len(text) and text[i] == " ":
-        i += 1
-    if i >= len(text) or text[i] != "{":
-        raise ParseError("expected '{'")
-    depth, j = 0, i
-    while j < len(text):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j], j + 1
-        j += 1
-    raise ParseError("unbalanced braces")
-
-
-def _word_tokens(word: str) -> list[tuple[str, str]]:
-    """Tokens of a run of letters: known function words, else one symbol per letter (``xy`` = x*y).
-    A run of four or more letters other than a function name (plus one variable, ``sinx``) is a
-    word, not algebra: ``costs`` must not read as ``cos(t) s``."""
-    names = FUNCTIONS | _PLAIN_WORDS.keys()
-    if len(word) >= 4 and word not in names and word[:-1] not in names:
-        raise ParseError(f"word {word[:20]!r} is not math")
-    out: list[tuple[str, str]] = []
-    i = 0
-    while i < len(word):
-        for name in sorted(FUNCTIONS | _PLAIN_WORDS.keys(), key=len, reverse=True):
-            if word.startswith(name, i) and (len(name) > 2 or word == name):
-                out.append(_PLAIN_WORDS.get(name, ("func", name)))
-                i += len(name)
-                break
-        else:
-            out.append(("id", word[i]))
-            i += 1
-    return out
-
-
-def tokenize(text: str) -> list[tuple[str, str]]:
-    """Split ``text`` into ``(kind, value)`` tokens; anything off the whitelist raises ``ParseError``."""
-    tokens: list[tuple[str, str]] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in " \t\n":
-            i += 1
-            continue
-        if ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
-            m = _NUMBER.match(text, i)
-            tokens.append(("num", m.group(0)))
-            i = m.end()
-        elif ch == "\\":
-            m = _COMMAND.match(text, i)
-            if not m:
-                raise ParseError("dangling backslash")
-            name, i = m.group(1), m.end()
-            if name in _TEXT_COMMANDS:
-                content, i = _brace_group(text, i)
-                tokens.append(("text", content))
-            elif name in ("begin", "end"):
-                env, i = _brace_group(text, i)
-                if env.strip() not in MATRIX_ENVS:
-                    raise ParseError(f"unsupported environment {env!r}")
-                if name == "begin" and env.strip() == "array" and text[i : i + 1] == "{":
-                    _, i = _brace_group(text, i)
-                tokens.append((name, env.strip()))
-            elif name == "\\":
-                tokens.append(("op", "row"))
-            elif name in _COMMANDS:
-                tokens.append(_COMMANDS[name])
-            elif name in FUNCTIONS or name in ("arcsec", "arccsc", "arccot"):
-                tokens.append(("func", name))
-            elif name in GREEK:
-                tokens.append(("id", name))
-            elif name in ("left", "right", "displaystyle", "limits"):
-                continue
-            else:
-                raise ParseError(f"unsupported command \\{name}")
-        elif ch.isalpha() and ch.isascii():
-            m = _LETTERS.match(text, i)
-            tokens.extend(_word_tokens(m.group(0)))
-            i = m.end()
-        elif text[i : i + 2] in _PAIRS:
-            tokens.append(("op", _PAIRS[text[i : i + 2]]))
-            i += 2
-        elif ch in _SINGLE:
-            tokens.append(("op", _SINGLE[ch]))
-            i += 1
-        elif ch in "([{":
-            tokens.append(("open", ch))
-            i += 1
-        elif ch in ")]}":
-            tokens.append(("close", ch))
-            i += 1
-        else:
-            raise ParseError(f"unexpected character {ch!r}")
-    return tokens
-
-
-def max_nesting(text: str) -> int:
-    """Deepest bracket nesting in ``text`` (one linear pass; used to refuse hostile input early)."""
-    depth = best = 0
-    for ch in text:
-        if ch in "([{":
-            depth += 1
-            best = max(best, depth)
-        elif ch in ")]}":
-            depth -= 1
-    return best
-
+__all__ = ["Node", "ParseError", "Parser", "max_nesting", "parse", "tokenize"]
 
 _PRIMARY_START = frozenset(["num", "id", "const", "func", "log", "frac", "sqrt", "binom", "begin"])
 _BINARY = {"+": 10, "-": 10, "pm": 10, "*": 20, "/": 20, "^": 30, "cup": 2, "cap": 3}
@@ -406,7 +160,7 @@ class Parser:
         raise ParseError(f"unexpected {value or kind}")
 
     def number(self, literal: str) -> Node:
-        m = _NUMBER.fullmatch(literal)
+        m = NUMBER.fullmatch(literal)
         if m is None:
             raise ParseError(f"bad number {literal!r}")
         mantissa, exponent = m.group(1), m.group(2)
@@ -498,7 +252,7 @@ class Parser:
         items = inner[3] if inner[0] == "seq" and inner[1] == "" else (inner,)
         if opener == "set":
             return ("seq", "{", "}", items)
-        if opener == "{" or (len(items) == 1 and _OPENERS.get(opener) == closer):
+        if opener == "{" or (len(items) == 1 and OPENERS.get(opener) == closer):
             return inner
         return ("seq", opener, closer, items)
 

@@ -66,7 +66,8 @@ _PERCENT_WORD = re.compile(r"\s*(?:\\text\{\s*percent\s*\}|\bpercent\b)\s*$")
 _TEXT_BLOCK = re.compile(r"\\(?:text|textbf|textrm|mbox|mathrm|textnormal)\s*\{([^{}]*)\}")
 _UNIT_TAIL = re.compile(
     r"(?P<head>.*?[\d})\]a-zA-Z.])\s*"
-    r"(?P<unit>\\(?:text|textbf|textnormal|mbox|textrm|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z .\-]*\}|(?<=[\d} ])\s*[a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,}){0,2})"
+    r"(?P<unit>\\(?:text|textbf|textnormal|mbox|textrm|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z .\-]*\}"
+    r"|(?<=[\d} ])\s*[a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,}){0,2})"
     r"\s*(?P<power>\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d{1,3}(?: \d{3})+(?:\.\d+)?")

@@ -190,7 +190,9 @@ def joined_numbers(text: str, first: bool = False) -> str | None:
 
 
 def _is_constant(content: str) -> bool:
-    """Whether a span names no variable (``\\sqrt{51}``, ``36\\pi``), judged on its letters outside commands."""
+    """Whether a span names no variable (``\\sqrt{51}``, ``36\\pi``).
+
+    Judged on its letters outside commands."""
     return re.search(r"[a-zA-Z]", _COMMAND.sub(" ", _TEXT_ARG.sub(" ", content))) is None
 
 
