@@ -135,7 +135,8 @@ class Pipeline:
         entry: Callable[[Any], Any],
         **overrides: Any,
     ) -> dict[str, Any]:
-        """Run ``entry`` on the stage config (YAML + overrides) unless its summary ``done`` exists; return it."""
+        """Run ``entry`` on the stage config (YAML + overrides) unless its summary ``done`` exists;
+        return it."""
         from wizardmath.config import load_config
 
         if not done.exists():
@@ -246,8 +247,8 @@ class Pipeline:
 
         config = EvalConfig(
             model=model, dataset="jsonl", data_path=str(test_path), output=str(self.out / "eval" / stage),
-            name="heldout", batch_size=self.config.eval_batch_size, max_new_tokens=self.config.eval_max_new_tokens,
-            seed=self.config.seed, progress=False,
+            name="heldout", batch_size=self.config.eval_batch_size,
+            max_new_tokens=self.config.eval_max_new_tokens, seed=self.config.seed, progress=False,
         )  # fmt: skip
         summary, seconds = self.timed(f"eval ({stage})", lambda: evaluate(config))
         self.record(
@@ -262,7 +263,8 @@ class Pipeline:
         )
 
     def sampled(self, stage: str, model: str, test_path: Path, prm: str | None = None) -> None:
-        """Sampled metrics (pass@1 at T, maj@k, pass@k; PRM best-of-k and pair accuracy) and the style probe."""
+        """Sampled metrics (pass@1 at T, maj@k, pass@k; PRM best-of-k and pair accuracy) and the style
+        probe."""
         from wizardmath.eval import EvalConfig, evaluate
         from wizardmath.pipeline_report import prm_pair_accuracy, run_style_probe
 
@@ -271,9 +273,10 @@ class Pipeline:
         k = self.config.sample_k
         config = EvalConfig(
             model=model, dataset="jsonl", data_path=str(test_path), output=str(self.out / "eval" / stage),
-            name="sampled", batch_size=self.config.eval_batch_size, max_new_tokens=self.config.eval_max_new_tokens,
-            seed=self.config.seed, progress=False, num_samples=k, temperature=self.config.sample_temperature,
-            limit=self.config.sample_limit, rerank="prm" if prm else None, prm=prm,
+            name="sampled", batch_size=self.config.eval_batch_size,
+            max_new_tokens=self.config.eval_max_new_tokens, seed=self.config.seed, progress=False,
+            num_samples=k, temperature=self.config.sample_temperature, limit=self.config.sample_limit,
+            rerank="prm" if prm else None, prm=prm,
         )  # fmt: skip
         summary, seconds = self.timed(f"sampled eval ({stage})", lambda: evaluate(config))
         row = dict(self.stages.get(stage, {}))
@@ -357,8 +360,8 @@ class Pipeline:
             )
         summary = self.once(
             stage, folder / "ppo_summary.json", PPOConfig, self.config.ppo_config, train_ppo,
-            model=model, data_path=str(problems), eval_data_path=str(val_path), output_dir=str(folder), report_to="none",
-            max_minutes=self.config.ppo_max_minutes, reward_funcs=funcs, **paths,
+            model=model, data_path=str(problems), eval_data_path=str(val_path), output_dir=str(folder),
+            report_to="none", max_minutes=self.config.ppo_max_minutes, reward_funcs=funcs, **paths,
         )  # fmt: skip
         examples = summary["steps"] * base.batch_size * base.num_samples
         self.evaluate(stage, str(folder), test_path, examples, summary["seconds"])
@@ -405,8 +408,9 @@ class Pipeline:
         write_json(
             self.summary_path, {"stages": self.stages, "total_seconds": total, "config": vars(self.config)}
         )
-        print_table(self.stages, total)
-        from wizardmath.pipeline_report import write_report
+        from wizardmath.pipeline_report import print_table, write_report
+
+        print_table(self.stages, total, STAGES)
 
         write_report([self.out], self.out / "report.png")
         return {"stages": self.stages, "total_seconds": total}
@@ -458,67 +462,6 @@ def validate_stage_configs(config: PipelineConfig) -> None:
                 load_config(cls, resolve(path), **overrides)
             except ConfigError as err:
                 raise ConfigError(f"{key}: {err}") from None
-
-
-def _first(row: dict[str, Any], prefix: str) -> Any:
-    return next((v for k, v in row.items() if k.startswith(prefix)), None)
-
-
-def _percent(value: Any) -> str:
-    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) else "-"
-
-
-def print_table(stages: dict[str, dict[str, Any]], total: float) -> None:
-    """Stage, training examples, held-out metric, sampled metrics (T = 0.8), time; reward models show their own metric."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"wizardmath pipeline ({total:.0f}s in all)")
-    columns = (
-        "stage",
-        "train ex.",
-        "held-out",
-        "n",
-        "T=0.8 p@1",
-        "maj@k",
-        "pass@k",
-        "PRM bo-k",
-        "PRM pairs",
-        "s",
-    )
-    for column in columns:
-        table.add_column(column, justify="left" if column == "stage" else "right")
-    for name in STAGES:
-        if name not in stages:
-            continue
-        row = stages[name]
-        if "accuracy" in row:
-            metric, n, examples = f"{100 * row['accuracy']:.1f}%", row.get("n"), row.get("train_examples")
-        elif "pairwise_accuracy" in row:
-            metric, n, examples = (
-                f"pairs {100 * row['pairwise_accuracy']:.1f}%",
-                row.get("eval_pairs"),
-                row.get("train_pairs"),
-            )
-        else:
-            metric, n, examples = (
-                f"AUC {row.get('step_auc', float('nan')):.3f}",
-                row.get("eval_records"),
-                row.get("train_records"),
-            )
-        table.add_row(
-            name,
-            str(examples if examples is not None else "-"),
-            metric,
-            str(n if n is not None else "-"),
-            _percent(row.get("sampled_pass@1")),
-            _percent(_first(row, "maj@")),
-            _percent(_first(row, "pass@")),
-            _percent(_first(row, "prm_best_of_")),
-            f"{row['prm_pair_accuracy']:.3f}" if row.get("prm_pair_accuracy") is not None else "-",
-            str(row.get("seconds", "-")),
-        )
-    Console(width=max(120, Console().width)).print(table)
 
 
 def run_pipeline(config: PipelineConfig) -> dict[str, Any]:

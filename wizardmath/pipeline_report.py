@@ -3,16 +3,19 @@
 - ``prm_pair_accuracy``: within one problem, how often the PRM scores a correct sample above a wrong one
   (the ranking best-of-N needs; a step AUC over all problems can be high without it).
 - ``run_style_probe``: the tiny world's style probe (``wizardmath.eval.style``) on a saved model.
+- ``print_table``: the per-stage table printed at the end of ``wizardmath pipeline``.
 - ``write_report``: held-out accuracy per stage (mean and spread over the runs given: one per seed) and
   the PPO curves (reward, KL, validation accuracy by step) beside the random-reward control's.
 
-Several runs into one figure: ``python -m wizardmath.pipeline_report runs/s0 runs/s1 runs/s2 -o report.png``.
+Several runs into one figure:
+``python -m wizardmath.pipeline_report runs/s0 runs/s1 runs/s2 -o report.png``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,8 @@ PPO_RUNS = ("ppo", "ppo_paper", "ppo_random")
 
 
 def prm_pair_accuracy(path: str | Path) -> float | None:
-    """Share of (correct, wrong) sample pairs of one problem where the correct one scores higher (ties: half)."""
+    """Share of (correct, wrong) sample pairs of one problem where the correct one scores higher
+    (ties: half)."""
     wins, pairs = 0.0, 0
     for record in read_jsonl(path, max_bytes=OWN_FILE):
         scores, correct = record.get("scores"), record.get("correct") or []
@@ -119,6 +123,68 @@ def write_report(runs: list[Path], output: Path) -> Path | None:
     fig.savefig(output, dpi=110)
     plt.close(fig)
     return output
+
+
+def _first(row: dict[str, Any], prefix: str) -> Any:
+    return next((v for k, v in row.items() if k.startswith(prefix)), None)
+
+
+def _percent(value: Any) -> str:
+    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) else "-"
+
+
+def print_table(stages: dict[str, dict[str, Any]], total: float, order: Sequence[str]) -> None:
+    """Stage, training examples, held-out metric, sampled metrics (T = 0.8), time, one row per stage of
+    ``order`` that ran; reward models show their own metric."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"wizardmath pipeline ({total:.0f}s in all)")
+    columns = (
+        "stage",
+        "train ex.",
+        "held-out",
+        "n",
+        "T=0.8 p@1",
+        "maj@k",
+        "pass@k",
+        "PRM bo-k",
+        "PRM pairs",
+        "s",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for name in order:
+        if name not in stages:
+            continue
+        row = stages[name]
+        if "accuracy" in row:
+            metric, n, examples = f"{100 * row['accuracy']:.1f}%", row.get("n"), row.get("train_examples")
+        elif "pairwise_accuracy" in row:
+            metric, n, examples = (
+                f"pairs {100 * row['pairwise_accuracy']:.1f}%",
+                row.get("eval_pairs"),
+                row.get("train_pairs"),
+            )
+        else:
+            metric, n, examples = (
+                f"AUC {row.get('step_auc', float('nan')):.3f}",
+                row.get("eval_records"),
+                row.get("train_records"),
+            )
+        table.add_row(
+            name,
+            str(examples if examples is not None else "-"),
+            metric,
+            str(n if n is not None else "-"),
+            _percent(row.get("sampled_pass@1")),
+            _percent(_first(row, "maj@")),
+            _percent(_first(row, "pass@")),
+            _percent(_first(row, "prm_best_of_")),
+            f"{row['prm_pair_accuracy']:.3f}" if row.get("prm_pair_accuracy") is not None else "-",
+            str(row.get("seconds", "-")),
+        )
+    Console(width=max(120, Console().width)).print(table)
 
 
 def main(argv: list[str] | None = None) -> None:
