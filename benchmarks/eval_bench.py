@@ -93,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         backend.generate(prompts[:2], SamplingParams(max_new_tokens=2))  # warm-up: first-call costs
         lengths = [len(backend._encode(p)) for p in prompts]
         print(
-            f"model {model}: {sum(p.numel() for p in backend.model.parameters()) / 1e6:.2f}M params, device cpu, "
-            f"{args.dtype}, {args.threads} thread(s); {len(prompts)} GSM8k prompts of {min(lengths)}-{max(lengths)} tokens; "
+            f"model {model}: {sum(p.numel() for p in backend.model.parameters()) / 1e6:.2f}M params, "
+            f"device cpu, {args.dtype}, {args.threads} thread(s); "
+            f"{len(prompts)} GSM8k prompts of {min(lengths)}-{max(lengths)} tokens; "
             f"greedy, {args.max_new_tokens} new tokens each"
         )
         best = {"batched": float("inf"), "one at a time": float("inf")}

@@ -69,8 +69,9 @@ def run(model: str, data: Path, out: Path, steps: int, **overrides) -> dict[str,
 
 def table(name: str, r: dict[str, float]) -> str:
     return (
-        f"{name:<28} rollout {r['time/rollout']:7.2f}s  reward {r['time/reward']:6.3f}s  update {r['time/update']:7.2f}s"
-        f"  step {r['step']:7.2f}s  ({r['tokens/s']:7.0f} generated tokens/s, {r['responses/s']:5.1f} responses/s)"
+        f"{name:<28} rollout {r['time/rollout']:7.2f}s  reward {r['time/reward']:6.3f}s"
+        f"  update {r['time/update']:7.2f}s  step {r['step']:7.2f}s"
+        f"  ({r['tokens/s']:7.0f} generated tokens/s, {r['responses/s']:5.1f} responses/s)"
     )
 
 
@@ -79,8 +80,9 @@ def cpu_bench(args, work: Path) -> None:
 
     model = args.model or str(init_tiny(TinyConfig(output=str(work / "tiny"))))
     data = Path(args.data) if args.data else problems_file(work, 256, seed=1)
-    # Before (issue 14): 32 prompts x 2 samples, GAE critic, 2 epochs of minibatches of 32. After: 32 prompts x a
-    # group of 8 (256 responses), group-normalised advantages, DAPO-style filtering, 1 epoch of minibatches of 64.
+    # Before (issue 14): 32 prompts x 2 samples, GAE critic, 2 epochs of minibatches of 32.
+    # After: 32 prompts x a group of 8 (256 responses), group-normalised advantages, DAPO-style
+    # filtering, 1 epoch of minibatches of 64.
     setups = {
         "before: 32x2, gae, 2 epochs": dict(
             batch_size=args.batch_size, num_samples=2, mini_batch_size=32, ppo_epochs=2

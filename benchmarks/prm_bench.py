@@ -249,14 +249,17 @@ def main() -> None:
     (work / "prm_bench.json").write_text(json.dumps(report, indent=2))
     print(f"\nPRM bench (tiny world, CPU) -> {work / 'prm_bench.json'}")
     print(
-        f"  train: {len(train_solutions)} solutions, {report['train_steps']} labelled steps, train-prm {report['train_prm_seconds']} s"
+        f"  train: {len(train_solutions)} solutions, {report['train_steps']} labelled steps, train-prm "
+        f"{report['train_prm_seconds']} s"
     )
     print(
-        f"  held-out step AUC (rule labels): {report['step_auc']:.3f} on {len(pairs)} steps ({report['test_step_error_rate']:.0%} wrong)"
+        f"  held-out step AUC (rule labels): {report['step_auc']:.3f} on {len(pairs)} steps "
+        f"({report['test_step_error_rate']:.0%} wrong)"
     )
     print(
-        f"  Monte-Carlo vs rule agreement:   {report['mc_agreement']:.3f} on {compared} steps ({args.mc_rollouts} rollouts; "
-        f"{recovered} rule-wrong steps MC finds recoverable, {report['mc_false_rule_true']} rule-right steps no rollout finishes)"
+        f"  Monte-Carlo vs rule agreement:   {report['mc_agreement']:.3f} on {compared} steps "
+        f"({args.mc_rollouts} rollouts; {recovered} rule-wrong steps MC finds recoverable, "
+        f"{report['mc_false_rule_true']} rule-right steps no rollout finishes)"
     )
     print(f"  best-of-{k} on {len(test_groups)} held-out problems:")
     for name, value in report["best_of_k"].items():

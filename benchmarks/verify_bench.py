@@ -7,8 +7,9 @@ Sections: (a) the hand-written case table (``tests/verify/cases.py``); (b) MATH-
 vs its ``solution`` and against the next problem's solution (shifted pairs), plus the same for the
 GSM8k test set; (c) 5,000 GSM8k-style numeric pairs, timed on one core; (d) 10,000 fuzzed and
 hostile strings: latency, crashes and side effects; (e) long free-form outputs (over 2 kB of
-reasoning before the MATH-500 solution, with its ``\\boxed{}`` and with the box removed). Each prints accuracy, pairs/s, worst latency
-and the ratio to Math-Verify (``pip install math-verify``; ``--no-math-verify`` skips it).
+reasoning before the MATH-500 solution, with its ``\\boxed{}`` and with the box removed). Each
+prints accuracy, pairs/s, worst latency and the ratio to Math-Verify (``pip install math-verify``;
+``--no-math-verify`` skips it).
 Data is read from ``../shared/data`` next to the repository (``--data-dir`` to change), never copied.
 
 Math-Verify gets the gold as ``parse("$" + gold + "$")`` and the response as ``parse(response)``,

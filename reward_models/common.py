@@ -31,7 +31,8 @@ def resolve_checkpoint(output_dir: str, resume: str | None) -> str | None:
     if resume.lower() in LAST:
         if last is None:
             raise ValueError(
-                f"resume_from_checkpoint={resume!r}: no checkpoint-* folder in {output_dir}; set it to 'no' to start fresh"
+                f"resume_from_checkpoint={resume!r}: no checkpoint-* folder in {output_dir}; set it to 'no' "
+                "to start fresh"
             )
         return last
     if not Path(resume).is_dir():

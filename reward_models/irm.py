@@ -43,13 +43,18 @@ class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RewardConfig):
     data_path: str = field(
         default=default_output("evolve"),
         metadata={
-            "help": "An evolve --output folder (pairs are built here) or a preference JSONL (chosen/rejected)."
+            "help": (
+                "An evolve --output folder (pairs are built here) or a preference JSONL (chosen/rejected)."
+            )
         },
     )
     judge: str = field(
         default="symbolic",
         metadata={
-            "help": "Ranks each group of candidates: symbolic (facts of the symbolic world) or llm (rubric prompt).",
+            "help": (
+                "Ranks each group of candidates: symbolic (facts of the symbolic world) or llm (rubric "
+                "prompt)."
+            ),
             "choices": ["symbolic", "llm"],
         },
     )
@@ -74,7 +79,10 @@ class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RewardConfig):
     overwrite: bool = field(
         default=False,
         metadata={
-            "help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."
+            "help": (
+                "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is "
+                "refused while they exist)."
+            )
         },
     )
 
@@ -153,7 +161,8 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
     train, held = _pairs(config)
     if not train:
         raise ValueError(
-            f"{config.data_path}: no preference pairs to train on (are there groups of >= 2 distinct candidates?)"
+            f"{config.data_path}: no preference pairs to train on (are there groups of >= 2 distinct "
+            "candidates?)"
         )
     tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
     model = AutoModelForSequenceClassification.from_pretrained(

@@ -104,7 +104,10 @@ class LabelConfig(BackendArguments, JudgeArguments):
     data_path: str | None = field(
         default=None,
         metadata={
-            "help": "Local problems file (e.g. evolve's problems.jsonl); with import_format, the file or hub name to import."
+            "help": (
+                "Local problems file (e.g. evolve's problems.jsonl); with import_format, the file or hub "
+                "name to import."
+            )
         },
     )
     split: str = field(default="train", metadata={"help": "Split of a hub data set."})
@@ -136,7 +139,10 @@ class LabelConfig(BackendArguments, JudgeArguments):
     unknown: str = field(
         default="keep",
         metadata={
-            "help": "Steps no labeller could decide: keep (null labels, masked in training) or drop the record (strict TRL)."
+            "help": (
+                "Steps no labeller could decide: keep (null labels, masked in training) or drop the record "
+                "(strict TRL)."
+            )
         },
     )
     import_format: str | None = field(

@@ -192,7 +192,10 @@ class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
     model: str | None = field(
         default=None,
         metadata={
-            "help": "Causal LM checkpoint to start from (ideally the SFT model); a 2-way token-classification head is added."
+            "help": (
+                "Causal LM checkpoint to start from (ideally the SFT model); a 2-way token-classification "
+                "head is added."
+            )
         },
     )
     data_path: str = field(
@@ -234,7 +237,9 @@ class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
     max_length: int = field(
         default=1024,
         metadata={
-            "help": "Longest tokenized solution; the prompt is cut from the left, then trailing steps dropped."
+            "help": (
+                "Longest tokenized solution; the prompt is cut from the left, then trailing steps dropped."
+            )
         },
     )
     use_soft_labels: bool = field(
@@ -247,7 +252,10 @@ class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
     overwrite: bool = field(
         default=False,
         metadata={
-            "help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."
+            "help": (
+                "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is "
+                "refused while they exist)."
+            )
         },
     )
     logging_steps: float = field(default=10, metadata={"help": "Log every this many optimizer steps."})

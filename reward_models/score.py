@@ -38,7 +38,10 @@ class ScoreConfig:
     data_path: str | None = field(
         default=None,
         metadata={
-            "help": "JSONL to score: problem (or prompt), and for a PRM solution/completion or completions (steps)."
+            "help": (
+                "JSONL to score: problem (or prompt), and for a PRM solution/completion or completions "
+                "(steps)."
+            )
         },
     )
     output: str | None = field(

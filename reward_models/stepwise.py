@@ -210,7 +210,8 @@ def detect_format(row: Record) -> str:
     if "input" in row and "label" in row:
         return "math-shepherd"
     raise ValueError(
-        f"cannot tell the stepwise format from keys {sorted(row)}; set the format explicitly ({', '.join(FORMATS)})"
+        f"cannot tell the stepwise format from keys {sorted(row)}; set the format explicitly "
+        f"({', '.join(FORMATS)})"
     )
 
 

@@ -1,4 +1,5 @@
-"""The GPU check: every training stage once on a ~28M-parameter model, with its time, tokens/s and peak memory.
+"""The GPU check: every training stage once on a ~28M-parameter model, with its time, tokens/s and
+peak memory.
 
     scripts/gpu_check.sh [--out runs/gpu_check] [--device auto|cuda|cpu]
 
@@ -100,7 +101,8 @@ def device_stats(cuda: bool) -> dict[str, Any]:
 
 
 def child(argv: list[str]) -> int:
-    """``--child STAGE ARGS``: one CLI stage under ``accelerate launch``, stats written to $GPU_CHECK_STATS."""
+    """``--child STAGE ARGS``: one CLI stage under ``accelerate launch``, stats written to
+    $GPU_CHECK_STATS."""
     import torch
 
     from wizardmath.cli import main
@@ -186,7 +188,8 @@ class Check:
         for row in self.rows:
             tps, peak = row.get("tokens_per_s"), row.get("peak_gib")
             print(
-                f"{row['stage']:<14} {row['status']:<8} {row.get('seconds', ''):>8} {tps if tps is not None else '':>10} "
+                f"{row['stage']:<14} {row['status']:<8} {row.get('seconds', ''):>8} "
+                f"{tps if tps is not None else '':>10} "
                 f"{peak if peak is not None else '-':>9}" + (f"  {row['error']}" if row.get("error") else "")
             )
         failed = [r["stage"] for r in self.rows if r["status"] == "FAILED"]
@@ -270,7 +273,8 @@ def main(argv: list[str]) -> int:
     count_embedded_tokens()
     check = Check(out, cuda)
     print(
-        f"gpu check on {torch.cuda.get_device_name(0) if cuda else 'CPU'}: torch {torch.__version__}, output {out}"
+        f"gpu check on {torch.cuda.get_device_name(0) if cuda else 'CPU'}: "
+        f"torch {torch.__version__}, output {out}"
     )
 
     from reward_models.irm import IRMConfig, train_irm

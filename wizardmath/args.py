@@ -134,7 +134,8 @@ class ModelArguments:
 
 
 def parse_backend_args(args: list[str]) -> dict[str, Any]:
-    """``["concurrency=64", "error_rate=0.1"]`` -> ``{"concurrency": 64, "error_rate": 0.1}`` (values read as YAML)."""
+    """``["concurrency=64", "error_rate=0.1"]`` -> ``{"concurrency": 64, "error_rate": 0.1}``
+    (values read as YAML)."""
     import yaml
 
     out: dict[str, Any] = {}
@@ -184,7 +185,9 @@ class JudgeArguments:
     judge_base_url: str | None = field(
         default=None,
         metadata={
-            "help": "OpenAI-compatible server of the judge (unset: the stage's, when the backend is the same)."
+            "help": (
+                "OpenAI-compatible server of the judge (unset: the stage's, when the backend is the same)."
+            )
         },
     )
 
@@ -218,7 +221,10 @@ class BackendArguments:
     backend_args: list[str] = field(
         default_factory=list,
         metadata={
-            "help": "Extra backend arguments as key=value (values read as YAML), e.g. concurrency=64 error_rate=0.1."
+            "help": (
+                "Extra backend arguments as key=value (values read as YAML), e.g. concurrency=64 "
+                "error_rate=0.1."
+            )
         },
     )
 

@@ -119,7 +119,8 @@ def _usage() -> str:
         f"commands:\n{rows}\n\n"
         "Run 'wizardmath <command> --help' for a command's flags. Shared flags mean the same everywhere:\n"
         "--config, --model, --dataset, --data-path, --output, --seed.\n\n"
-        "Exit status: 0 done, 1 bad input or refused, 2 bad config or flags, 3 backend failures left records\n"
+        "Exit status: 0 done, 1 bad input or refused, 2 bad config or flags, "
+        "3 backend failures left records\n"
         "to retry (run again), 4 another process is writing the same output."
     )
 
@@ -176,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except ConnectionError as err:  # a hub model or data set that cannot be reached (offline, no network)
         print(
-            f"wizardmath {name}: error: {err}; give a local copy (--data-path / --model DIR) or check the network",
+            f"wizardmath {name}: error: {err}; "
+            "give a local copy (--data-path / --model DIR) or check the network",
             file=sys.stderr,
         )
         return EXIT_ERROR

@@ -265,7 +265,8 @@ StepEvents = list[tuple[int, float]]  # (character offset into the response, rew
 
 
 def arithmetic_step_rewards(completions: list[Any], **_: Any) -> list[StepEvents]:
-    """-1 at the last character of each arithmetic claim the verifier finds false (see ``arithmetic_reward``)."""
+    """-1 at the last character of each arithmetic claim the verifier finds false
+    (see ``arithmetic_reward``)."""
     return [
         [(c.end, -1.0) for c in _claims(completion) if c.verdict == "wrong"] for completion in completions
     ]

@@ -50,7 +50,10 @@ class TinyConfig:
     template_tokens: bool = field(
         default=True,
         metadata={
-            "help": "Encode the fixed text of the WizardMath prompt template as two whole tokens (shorter sequences)."
+            "help": (
+                "Encode the fixed text of the WizardMath prompt template as two whole tokens (shorter "
+                "sequences)."
+            )
         },
     )
 
@@ -66,7 +69,8 @@ class TinyConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
-                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})"
+                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                f"({self.num_attention_heads})"
             )
         if self.vocab_size < 300:
             raise ValueError(

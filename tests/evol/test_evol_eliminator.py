@@ -29,7 +29,8 @@ PARENT = "Tom has 5 apples. He buys 3 more apples. How many apples does Tom have
         ("tom has 5 apples he buys 3 more apples how many apples does tom have now", "no_information_gain"),
         # fine rewrites
         (
-            "Tom has 5 apples. He buys 3 more apples. He gives 2 apples to Ann. How many apples does Tom have now?",
+            "Tom has 5 apples. He buys 3 more apples. He gives 2 apples to Ann. "
+            "How many apples does Tom have now?",
             None,
         ),
         (

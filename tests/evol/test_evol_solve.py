@@ -96,7 +96,8 @@ def test_majority_without_gold_and_chat_format(monkeypatch, tmp_path):
     monkeypatch.setitem(BACKENDS, "teacher", f"{__name__}:Teacher")
     data = tmp_path / "p.jsonl"
     data.write_text(
-        '{"id": "p1", "problem": "the first one"}\n{"id": "p2", "problem": "the second one", "round": 2, "parent_id": "p0"}\n'
+        '{"id": "p1", "problem": "the first one"}\n'
+        '{"id": "p2", "problem": "the second one", "round": 2, "parent_id": "p0"}\n'
     )
     stats = solve(
         SolveConfig(

@@ -51,8 +51,10 @@ def test_gold_steps_hand_computed():
     )
     text = W.render(wp)
     assert text == (
-        "Tom has 5 apples. He buys 3 more apples. He gives 2 apples to Ann. He now has 3 times as many apples. "
-        "He buys 2 bags with 4 apples in each bag. He splits the apples into 2 equal groups and keeps one group. "
+        "Tom has 5 apples. He buys 3 more apples. He gives 2 apples to Ann. "
+        "He now has 3 times as many apples. "
+        "He buys 2 bags with 4 apples in each bag. "
+        "He splits the apples into 2 equal groups and keeps one group. "
         "Each apple costs 2 dollars. How many dollars are Tom's apples worth?"
     )
     lines, answer = W.gold_steps(wp)

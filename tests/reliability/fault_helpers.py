@@ -1,5 +1,6 @@
-"""Helpers for the fault tests (imported by name; the ``servers`` fixture is in conftest.py): a symbolic-world OpenAI server that can be killed and restarted on
-the same port, evolve flags for it, and reading what a run left on disk."""
+"""Helpers for the fault tests (imported by name; the ``servers`` fixture is in conftest.py): a
+symbolic-world OpenAI server that can be killed and restarted on the same port, evolve flags for it,
+and reading what a run left on disk."""
 
 from __future__ import annotations
 

@@ -22,7 +22,10 @@ from reward_models.labelers import (
 )
 from wizardmath.backends import FakeBackend
 
-PROBLEM = "Tom has 5 apples. He buys 3 more apples. He now has 2 times as many apples. How many apples does Tom have now?"
+PROBLEM = (
+    "Tom has 5 apples. He buys 3 more apples. He now has 2 times as many apples. "
+    "How many apples does Tom have now?"
+)
 
 
 def solution(sid: str, *steps: str, answer: str = "16") -> Solution:

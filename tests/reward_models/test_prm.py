@@ -37,7 +37,8 @@ def test_separator_positions_hold_the_separator_token(tokenizer):
     assert all(ids[p] == newline for p in positions)
     text = tokenizer.decode(ids)
     assert text.endswith(
-        "Let's think step by step. Step 1: Tom buys 3 more, so 5 + 3 = 8.\nStep 2: so 8 * 2 = 16.\nThe answer is: 16\n"
+        "Let's think step by step. Step 1: Tom buys 3 more, so 5 + 3 = 8.\n"
+        "Step 2: so 8 * 2 = 16.\nThe answer is: 16\n"
     )
 
 

@@ -202,7 +202,8 @@ def test_accelerate_launch_zero2_tiny_sft(tiny_model_dir, tmp_path):
         launcher, "launch", "--config_file", str(REPO / "configs/accelerate/cpu_deepspeed_zero2.yaml"),
         "-m", "wizardmath.cli", "sft", "--config", str(REPO / "configs/tiny/sft.yaml"),
         "--model", str(tiny_model_dir), "--data_path", str(data), "--output", str(out),
-        "--max_steps", "2", "--save_strategy", "no", "--deepspeed", str(REPO / "configs/deepspeed/zero2.json"),
+        "--max_steps", "2", "--save_strategy", "no",
+        "--deepspeed", str(REPO / "configs/deepspeed/zero2.json"),
     ]  # fmt: skip
     result = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -625,7 +625,8 @@ MODEL_CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("\\frac{3}{56}", "so\n\\[p(8) = \\frac{q(8) + 8}{8^2 - 1} = \\frac{3}{56}.\\]", True),
         (
             "4495",
-            "\\begin{align*}\n\\binom{31}{3} &= \\frac{31 \\cdot 30 \\cdot 29}{6} \\\\\n&= 4495.\n\\end{align*}",
+            "\\begin{align*}\n\\binom{31}{3} &= \\frac{31 \\cdot 30 \\cdot 29}{6} \\\\\n"
+            "&= 4495.\n\\end{align*}",
             True,
         ),
         ("2", "\\begin{align*}\n2^{2x} &= 16 \\\\\n2x &= 4 \\\\\nx &= 2\n\\end{align*}", True),

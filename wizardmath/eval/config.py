@@ -70,13 +70,19 @@ class EvalConfig(BackendArguments, ReportArguments):
     completions: str | None = field(
         default=None,
         metadata={
-            "help": "Score these completions ({'id', 'completion'} or {'id', 'completions': [...]} lines) instead of generating."
+            "help": (
+                "Score these completions ({'id', 'completion'} or {'id', 'completions': [...]} lines) "
+                "instead of generating."
+            )
         },
     )
     answer_format: str = field(
         default="any",
         metadata={
-            "help": "Where the final answer is read: any, wizardmath ('The answer is: X'), boxed or gsm8k ('#### X').",
+            "help": (
+                "Where the final answer is read: any, wizardmath ('The answer is: X'), boxed "
+                "or gsm8k ('#### X')."
+            ),
             "choices": list(ANSWER_FORMATS),
         },
     )

@@ -41,7 +41,8 @@ def print_summary(summary: dict[str, Any], failed: int = 0, console: Any = None)
 
     console = console or Console()
     settings = summary.get("settings", {})
-    title = f"wizardmath eval: {settings.get('dataset', '?')} / {settings.get('model') or settings.get('completions')}"
+    source = settings.get("model") or settings.get("completions")
+    title = f"wizardmath eval: {settings.get('dataset', '?')} / {source}"
     table = Table(title=title, show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -57,7 +57,8 @@ def check_gold(problems: Sequence[MathProblem], where: str) -> None:
     missing = [p.id for p in problems if p.answer in (None, "")]
     if missing:
         raise ValueError(
-            f"{where}: {len(missing)} problems have no gold answer (first: {missing[0]!r}); eval needs one each"
+            f"{where}: {len(missing)} problems have no gold answer (first: {missing[0]!r}); "
+            "eval needs one each"
         )
 
 
@@ -111,7 +112,8 @@ def build_backend(config: EvalConfig) -> Backend:
     name = config.backend_name
     if name != "openai" and not config.model:
         raise ValueError(
-            "set --model (a checkpoint folder or hub name), or --completions FILE to score existing completions"
+            "set --model (a checkpoint folder or hub name), "
+            "or --completions FILE to score existing completions"
         )
     if name == "transformers":
         return config.build_backend(

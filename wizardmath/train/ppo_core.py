@@ -7,7 +7,7 @@ end of the response) saying which entries count. Per-sequence tensors have shape
 The loop in ``wizardmath.train.ppo`` calls these in order::
 
     kl = kl_penalty(logprobs, ref_logprobs, "k1")                  # (batch, T)
-    rewards = token_rewards(scores, kl, mask, kl_coef)             # score at the last token, -beta*kl everywhere
+    rewards = token_rewards(scores, kl, mask, kl_coef)             # score at last token, -beta*kl everywhere
     advantages, returns = gae(rewards, values, mask, gamma, lam)   # (batch, T) each
     advantages = masked_whiten(advantages, mask)
     pg_loss, stats = policy_loss(new_logprobs, logprobs, advantages, mask, clip_range)
@@ -67,7 +67,8 @@ def masked_whiten(values: Tensor, mask: Tensor, shift_mean: bool = True, eps: fl
 
 
 def logprobs_from_logits(logits: Tensor, labels: Tensor) -> Tensor:
-    """log p(label) for each position: logits ``(batch, T, vocab)``, labels ``(batch, T)`` -> ``(batch, T)``."""
+    """log p(label) for each position: logits ``(batch, T, vocab)``, labels ``(batch, T)``
+    -> ``(batch, T)``."""
     logp = F.log_softmax(logits.float(), dim=-1)
     return torch.gather(logp, 2, labels.unsqueeze(-1)).squeeze(-1)
 

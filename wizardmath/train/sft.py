@@ -41,7 +41,10 @@ class SFTConfig(ModelArguments, ReportArguments, TRLSFTConfig):
     dataset: str = field(
         default="jsonl",
         metadata={
-            "help": "'jsonl' for --data_path, or a hub name / local data-set folder with prompt/completion columns."
+            "help": (
+                "'jsonl' for --data_path, or a hub name / local data-set folder with prompt/completion "
+                "columns."
+            )
         },
     )
     data_path: str | None = field(
@@ -59,7 +62,10 @@ class SFTConfig(ModelArguments, ReportArguments, TRLSFTConfig):
     overwrite: bool = field(
         default=False,
         metadata={
-            "help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is refused while they exist)."
+            "help": (
+                "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is "
+                "refused while they exist)."
+            )
         },
     )
 
@@ -70,7 +76,8 @@ class SFTConfig(ModelArguments, ReportArguments, TRLSFTConfig):
             )
         if self.dataset == "jsonl" and not self.data_path:
             raise ValueError(
-                "sft needs training data: set --data_path FILE.jsonl (prompt/completion lines) or --dataset NAME"
+                "sft needs training data: "
+                "set --data_path FILE.jsonl (prompt/completion lines) or --dataset NAME"
             )
         if self.output_dir in (None, "", "trainer_output"):
             raise ValueError(
