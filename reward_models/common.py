@@ -13,17 +13,18 @@ NO_RESUME = ("no", "false", "none", "fresh")
 LAST = ("last", "true", "yes", "auto")
 
 
-def resolve_checkpoint(output_dir: str, resume: str | None) -> str | None:
-    """The checkpoint to resume from: ``None`` (the default) picks the last one in ``output_dir`` if any,
-    ``"no"`` starts fresh (``guard_resume`` refuses that while old checkpoints exist, unless ``overwrite``),
-    ``"last"`` demands one, anything else is a checkpoint path.
+def resolve_checkpoint(output_dir: str, resume: str | None, overwrite: bool = False) -> str | None:
+    """The checkpoint to resume from: ``None`` (the default) picks the last one in ``output_dir`` if any
+    (none with ``overwrite``, which starts fresh), ``"no"`` starts fresh (``guard_resume`` refuses that
+    while old checkpoints exist, unless ``overwrite``), ``"last"`` demands one, anything else is a
+    checkpoint path.
 
     Defaulting to resume is what makes a killed ``train-prm`` / ``train-irm`` safe to start again
     with the same command.
     """
     from wizardmath.checkpoints import last_checkpoint  # skips a checkpoint torn by a kill mid-save
 
-    if resume is not None and resume.lower() in NO_RESUME:
+    if (resume is None and overwrite) or (resume is not None and resume.lower() in NO_RESUME):
         return None
     last = last_checkpoint(output_dir)
     if resume is None:

@@ -140,13 +140,10 @@ def pairwise_accuracy(irm: InstructionRewardModel, pairs: Sequence[dict[str, Any
 
 def train_irm(config: IRMConfig) -> dict[str, Any]:
     """Build or read preference pairs, train the IRM, save it, and report held-out pairwise accuracy."""
-    from wizardmath.runstate import check_model, trainer_lock
+    from wizardmath.runstate import run_trainer
 
     config.setup_reporting()
-
-    check_model(config.model)
-    with trainer_lock(config.output_dir, "train-irm"):
-        return _train_irm(config)
+    return run_trainer(config, "train-irm", _train_irm)
 
 
 def _train_irm(config: IRMConfig) -> dict[str, Any]:
@@ -176,27 +173,13 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
         processing_class=tokenizer,
         peft_config=config.to_peft_config("SEQ_CLS"),
     )
-    resume = (
-        "no" if config.overwrite and config.resume_from_checkpoint is None else config.resume_from_checkpoint
-    )
-    checkpoint = resolve_checkpoint(config.output_dir, resume)
+    checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint, config.overwrite)
     if checkpoint:
         print(f"train-irm: resuming from {checkpoint}")
-    from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
+    from wizardmath.runstate import train_resumable, trainer_settings
 
-    guard_resume(
-        config.output_dir,
-        "train-irm",
-        trainer_settings(config, config.data_path),
-        checkpoint,
-        config.overwrite,
-        ["irm_summary.json"],
-    )
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    check_trained("train-irm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
-    if config.use_lora:  # one plain checkpoint that from_pretrained loads
-        trainer.model = trainer.model.merge_and_unload()
-    trainer.save_model(config.output_dir)
+    settings = trainer_settings(config, config.data_path)
+    result = train_resumable(trainer, config, "train-irm", checkpoint, settings, ["irm_summary.json"])
     summary: dict[str, Any] = {
         "model": config.output_dir,
         "train_pairs": len(train),

@@ -274,27 +274,13 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
         data_collator=StepCollator(tokenizer.pad_token_id),
         processing_class=tokenizer,
     )
-    resume = (
-        "no" if config.overwrite and config.resume_from_checkpoint is None else config.resume_from_checkpoint
-    )
-    checkpoint = resolve_checkpoint(config.output_dir, resume)
+    checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint, config.overwrite)
     if checkpoint:
         print(f"train-prm: resuming from {checkpoint}")
-    from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
+    from wizardmath.runstate import train_resumable, trainer_settings
 
-    guard_resume(
-        config.output_dir,
-        "train-prm",
-        trainer_settings(config, config.data_path),
-        checkpoint,
-        config.overwrite,
-        ["prm_summary.json"],
-    )
-    result = trainer.train(resume_from_checkpoint=checkpoint)
-    check_trained("train-prm", config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
-    if config.use_lora:  # one plain checkpoint that from_pretrained loads
-        trainer.model = trainer.model.merge_and_unload()
-    trainer.save_model(config.output_dir)
+    settings = trainer_settings(config, config.data_path)
+    result = train_resumable(trainer, config, "train-prm", checkpoint, settings, ["prm_summary.json"])
     summary: dict[str, Any] = {
         "model": config.output_dir,
         "train_records": len(train_records),

@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +270,14 @@ def trainer_lock(output_dir: str, stage: str) -> Any:
     return OutputLock(output_dir, stage) if is_main_process() else nullcontext()
 
 
+def run_trainer(config: Any, stage: str, train: Callable[[Any], Any]) -> Any:
+    """``train(config)`` as every training command runs it: the model name checked first, then one
+    writer per ``config.output_dir`` (``trainer_lock``)."""
+    check_model(config.model)
+    with trainer_lock(config.output_dir, stage):
+        return train(config)
+
+
 # How every trainer is told to start clean over an earlier run (each has an ``overwrite`` field).
 FRESH_FLAG = "--overwrite true"
 
@@ -403,3 +411,26 @@ def check_trained(stage: str, output_dir: str, start_step: int, end_step: int) -
     raise ValueError(
         f"{stage}: trained 0 steps (no batch to train on? check the data, max_steps and the batch size)"
     )
+
+
+def train_resumable(
+    trainer: Any,
+    config: Any,
+    command: str,
+    checkpoint: str | None,
+    settings: dict[str, Any] | None,
+    outputs: Iterable[str] = (),
+) -> Any:
+    """The end of every Trainer-based command (``sft``, ``grpo``, ``train-irm``, ``train-prm``), after
+    the caller picked ``checkpoint``: ``guard_resume`` with ``settings`` and ``outputs`` (``None``: the
+    caller guarded already, e.g. before loading weights), train from the checkpoint, refuse a run that
+    trained 0 steps (``check_trained``), merge LoRA into one plain checkpoint that ``from_pretrained``
+    loads, and save the model to ``config.output_dir``. Returns the Trainer's ``TrainOutput``."""
+    if settings is not None:
+        guard_resume(config.output_dir, command, settings, checkpoint, config.overwrite, outputs)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    check_trained(command, config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
+    if config.use_lora:
+        trainer.model = trainer.model.merge_and_unload()
+    trainer.save_model(config.output_dir)
+    return result

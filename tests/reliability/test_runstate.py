@@ -14,6 +14,7 @@ from wizardmath.runstate import (
     fingerprint,
     merge_counts,
     repair_jsonl,
+    train_resumable,
 )
 
 
@@ -138,3 +139,33 @@ def test_stale_takeover_race_has_one_winner(tmp_path):
     ]
     results = sorted(run.communicate(timeout=60)[0].strip() for run in runs)
     assert results == ["refused"] * 5 + ["won"]
+
+
+class _FakeTrainer:
+    """What ``train_resumable`` uses of a Trainer: ``train``, ``state``, ``model``, ``save_model``."""
+
+    def __init__(self, steps: int):
+        self.steps, self.saved, self.resumed_from = steps, None, "unset"
+        self.state = type("State", (), {"global_step": 0})()
+        self.model = type("Lora", (), {"merge_and_unload": lambda self: "merged"})()
+
+    def train(self, resume_from_checkpoint=None):
+        self.resumed_from = resume_from_checkpoint
+        self.state.global_step = self.steps
+        return "train-output"
+
+    def save_model(self, output_dir):
+        self.saved = output_dir
+
+
+def test_train_resumable_guards_trains_merges_and_saves(tmp_path):
+    config = type("Config", (), {"output_dir": str(tmp_path), "overwrite": False, "use_lora": True})()
+    trainer = _FakeTrainer(steps=3)
+    assert train_resumable(trainer, config, "sft", None, {"seed": 1}, ["sft_summary.json"]) == "train-output"
+    assert trainer.resumed_from is None and trainer.model == "merged" and trainer.saved == str(tmp_path)
+    assert json.loads((tmp_path / "sft.run.json").read_text()) == {"seed": 1}  # guard_resume ran
+    idle = _FakeTrainer(steps=0)
+    config.use_lora = False
+    with pytest.raises(ValueError, match="grpo: trained 0 steps"):
+        train_resumable(idle, config, "grpo", None, None)  # settings None: the caller guarded
+    assert idle.saved is None and not (tmp_path / "grpo.run.json").exists()

@@ -86,11 +86,9 @@ def train_grpo(config: GRPOConfig) -> dict[str, Any]:
 
     As the other trainers: one writer per output folder, a checkpoint is resumed only with the same
     data, model and rewards, and a run that trains 0 steps is an error, never a summary."""
-    from wizardmath.runstate import check_model, trainer_lock
+    from wizardmath.runstate import run_trainer
 
-    check_model(config.model)
-    with trainer_lock(config.output_dir, "grpo"):
-        return _train_grpo(config)
+    return run_trainer(config, "grpo", _train_grpo)
 
 
 def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
@@ -100,7 +98,7 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
     from wizardmath.eval.greedy import greedy_accuracy
     from wizardmath.jsonl import write_json
     from wizardmath.rewards import build_reward
-    from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, rl_settings
+    from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, rl_settings, train_resumable
     from wizardmath.train.sft import load_model_and_tokenizer
 
     config.setup_reporting()
@@ -131,14 +129,10 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
         processing_class=tokenizer,
         peft_config=peft_config,
     )
-    try:
-        result = trainer.train(resume_from_checkpoint=resume)
+    try:  # guarded above, before loading the weights
+        result = train_resumable(trainer, config, "grpo", resume, None)
     finally:
         reward.close()
-    check_trained("grpo", config.output_dir, checkpoint_step(resume), result.global_step)
-    if config.use_lora:
-        trainer.model = trainer.model.merge_and_unload()
-    trainer.save_model(config.output_dir)
     tokenizer.save_pretrained(config.output_dir)
     after = greedy_accuracy(trainer.model, tokenizer, held_out, config.template, budget)
     logs = [h for h in trainer.state.log_history if "reward" in h]

@@ -143,17 +143,15 @@ def train_sft(config: SFTConfig) -> dict[str, Any]:
 
     Resuming a checkpoint is only for the same data and settings (else a clear refusal), and a run
     that trains 0 steps is an error, never a summary (the old model would ship as new)."""
-    from wizardmath.runstate import check_model, trainer_lock
+    from wizardmath.runstate import run_trainer
 
-    check_model(config.model)
-    with trainer_lock(config.output_dir, "sft"):
-        return _train_sft(config)
+    return run_trainer(config, "sft", _train_sft)
 
 
 def _train_sft(config: SFTConfig) -> dict[str, Any]:
     from trl import SFTTrainer
 
-    from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
+    from wizardmath.runstate import train_resumable, trainer_settings
 
     config.setup_reporting()
     start = time.perf_counter()
@@ -172,19 +170,8 @@ def _train_sft(config: SFTConfig) -> dict[str, Any]:
     )
     auto = config.auto_resume and not config.overwrite
     resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
-    guard_resume(
-        config.output_dir,
-        "sft",
-        trainer_settings(config, config.data_path, config.eval_data_path),
-        resume,
-        config.overwrite,
-        ["sft_summary.json"],
-    )
-    result = trainer.train(resume_from_checkpoint=resume)
-    check_trained("sft", config.output_dir, checkpoint_step(resume), result.global_step)
-    if config.use_lora:
-        trainer.model = trainer.model.merge_and_unload()
-    trainer.save_model(config.output_dir)
+    settings = trainer_settings(config, config.data_path, config.eval_data_path)
+    result = train_resumable(trainer, config, "sft", resume, settings, ["sft_summary.json"])
     tokenizer.save_pretrained(config.output_dir)
     summary = {
         "model": config.model,
