@@ -101,3 +101,18 @@ def test_tiny_pipeline_config_loads():
     assert set(config.stages) <= set(STAGES) and config.test_size >= 100
     for path in (config.evolve_config, config.solve_config, config.sft_config):
         assert (REPO / path).exists()
+
+
+def test_style_probe_runs_by_default_only_for_a_teacher_that_mixes_styles(tmp_path):
+    from wizardmath.pipeline import Pipeline
+
+    def wants(solve: str, mode: str = "auto") -> bool:
+        config = PipelineConfig(output=str(tmp_path / f"{mode}-{Path(solve).stem}"), solve_config=solve)
+        config.style_probe = mode
+        return Pipeline(config).wants_style_probe()
+
+    clean, mixed = "configs/tiny/solve.yaml", "configs/tiny/solve_style_mix.yaml"
+    assert not wants(clean) and wants(mixed)
+    assert wants(clean, "always") and not wants(mixed, "never")
+    with pytest.raises(ValueError, match="style_probe"):
+        PipelineConfig(style_probe="sometimes")

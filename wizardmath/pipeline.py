@@ -79,6 +79,14 @@ class PipelineConfig:
         metadata={"help": "Samples per problem for pass@1 (sampled), maj@k, pass@k and PRM best-of-k."},
     )
     sample_temperature: float = field(default=0.8, metadata={"help": "Temperature of those samples."})
+    style_probe: str = field(
+        default="auto",
+        metadata={
+            "help": "Style probe after sampling (P(terse) and entropy at the style token, accuracy per "
+            "forced style): always, never, or auto = only when the solve config's teacher mixes styles "
+            "(decomposed_share < 1), since the clean world has no style fork to probe."
+        },
+    )
     ppo_max_minutes: float = field(
         default=2.0, metadata={"help": "Wall-clock budget of the PPO stage (overrides the PPO config's)."}
     )
@@ -93,6 +101,8 @@ class PipelineConfig:
             raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
         if self.test_size < 1:
             raise ValueError(f"test_size must be >= 1, got {self.test_size}")
+        if self.style_probe not in ("auto", "always", "never"):
+            raise ValueError(f"style_probe must be auto, always or never, got '{self.style_probe}'")
 
 
 def resolve(path: str) -> Path:
@@ -291,11 +301,28 @@ class Pipeline:
         if prm:
             row[f"prm_best_of_{k}"] = summary.get(f"rerank@{k}")
             row["prm_pair_accuracy"] = prm_pair_accuracy(self.out / "eval" / stage / "sampled.jsonl")
-        row["style"] = run_style_probe(
-            model, test_path, self.config.sample_limit, self.config.eval_max_new_tokens
-        )
+        if self.wants_style_probe():
+            row["style"], probe_seconds = self.timed(
+                f"style probe ({stage})",
+                lambda: run_style_probe(
+                    model, test_path, self.config.sample_limit, self.config.eval_max_new_tokens
+                ),
+            )
+            seconds += probe_seconds
         row["seconds"] = round(row.get("seconds", 0.0) + seconds, 1)
         self.record(stage, row)
+
+    def wants_style_probe(self) -> bool:
+        """``style_probe`` resolved: auto probes only a teacher that mixes styles."""
+        if self.config.style_probe != "auto":
+            return self.config.style_probe == "always"
+        from wizardmath.args import parse_backend_args
+        from wizardmath.config import load_config
+        from wizardmath.evol import SolveConfig
+
+        solve_config = load_config(SolveConfig, resolve(self.config.solve_config))
+        share = parse_backend_args(list(solve_config.backend_args or [])).get("decomposed_share", 1.0)
+        return float(share) < 1.0
 
     def irm(self, model: str, evol_dir: Path) -> str:
         """The Instruction Reward Model, trained on evolved siblings ranked by the symbolic judge."""

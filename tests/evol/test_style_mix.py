@@ -101,3 +101,12 @@ def test_lean_slips_are_caught_by_the_step_checker():
         if answer != problem.answer:
             wrong.append(any(v.verdict == "wrong" for v in check_steps(text)))
     assert len(wrong) >= 15 and sum(wrong) >= len(wrong) - 1
+
+
+def test_direct_terse_jumps_to_the_answer_after_the_style_head():
+    wp = W.WordProblem("Tom", "He", "coins", 16, [W.Step("add", 4), W.Step("div", 2)], price=None)
+    direct, answer = styled_solution(wp, gold_values(wp), "terse", terse_form="direct")
+    assert direct == f" {TERSE_HEAD}\nThe answer is: 10" and answer == "10"
+    assert solution_style(direct) == "terse"
+    backend = SymbolicBackend(decomposed_share=0.0, terse_form="direct", error_rate=0.0)
+    assert backend.terse_form == "direct"

@@ -213,7 +213,7 @@ STYLES = ("decomposed", "terse")
 TERSE_HEAD = "In short,"
 
 
-TERSE_FORMS = ("folded", "lean")
+TERSE_FORMS = ("folded", "lean", "direct")
 
 
 def styled_solution(
@@ -230,6 +230,8 @@ def styled_solution(
     ``terse_form="lean"`` keeps the decomposed lines' equations, one step per line, and drops only the
     restated sentences (" In short,\nStep 1: 16 + 4 = 20.\n..."): the two styles then share their
     arithmetic, and differ only in where the numbers a line needs are read from.
+    ``terse_form="direct"`` jumps to the result (" In short,\nThe answer is: 42"), the short direct
+    answer that step-by-step reasoning is usually compared with.
     """
     from wizardmath.data.templates import format_solution
 
@@ -248,6 +250,8 @@ def styled_solution(
         if wp.price is not None:
             lines.append(f"Step {len(lines) + 1}: {seq[len(wp.steps)]} * {wp.price} = {seq[-1]}.")
         return " " + "\n".join([TERSE_HEAD, *lines, f"The answer is: {seq[-1]}"]), str(seq[-1])
+    if terse_form == "direct":
+        return " " + "\n".join([TERSE_HEAD, f"The answer is: {seq[-1]}"]), str(seq[-1])
     if terse_form != "folded":
         raise ValueError(f"unknown terse form '{terse_form}'; valid: {', '.join(TERSE_FORMS)}")
     equations, chain = [], ""
