@@ -38,10 +38,13 @@ from reward_models.common import (
 )
 from reward_models.prm_layout import (  # noqa: F401  (re-exported: the data layout lives there)
     IGNORE,
+    GroupBatchSampler,
     StepCollator,
     StepFormat,
     encode_record,
     encode_steps,
+    group_key,
+    solution_outcome,
     step_targets,
 )
 from reward_models.stepwise import AGGREGATES
@@ -81,16 +84,88 @@ def prm_loss(logits: Any, labels: Any) -> Any:
     return -(target * logp[:, 1] + (1 - target) * logp[:, 0]).mean()
 
 
+def ranking_loss(logits: Any, labels: Any, group: Any, outcome: Any, margin: float = 0.0) -> Any:
+    """Within-problem pairwise loss: mean over pairs (i correct, j wrong, same group) of
+    ``softplus(margin - (s_i - s_j))``.
+
+    ``s`` is a solution's score as the PRM ranks at inference (``min`` over its steps), taken on the
+    log-odds ``logit[1] - logit[0]`` at its labelled separators (monotone in P(correct), so the same
+    order); the gradient of the min reaches the weakest step. ``group``: ``(batch,)`` problem index;
+    ``outcome``: ``(batch,)`` 1 correct, 0 wrong, -1 left out. Pairs never cross groups; a batch with
+    no (correct, wrong) pair in any group gives 0.
+    """
+    import torch
+
+    mask = labels != IGNORE
+    margins = (logits[..., 1] - logits[..., 0]).float()
+    scores = margins.masked_fill(~mask, float("inf")).amin(dim=-1)
+    has_steps = mask.any(dim=-1)
+    right = (outcome == 1) & has_steps
+    wrong = (outcome == 0) & has_steps
+    pairs = (group[:, None] == group[None, :]) & right[:, None] & wrong[None, :]
+    if not bool(pairs.any()):
+        return logits.sum() * 0.0
+    gaps = scores[:, None] - scores[None, :]
+    return torch.nn.functional.softplus(margin - gaps[pairs]).mean()
+
+
 class PRMTrainer(Trainer):
-    """``transformers.Trainer`` whose loss is ``prm_loss``: nothing else changes, so every launcher works."""
+    """``transformers.Trainer`` whose loss is ``prm_loss``: nothing else changes, so every launcher works.
+
+    With ``ranking_loss_weight > 0`` (``PRMConfig``) it adds ``ranking_loss`` and trains on batches of
+    whole problems (``GroupBatchSampler``); the two parts are logged as ``step_loss`` and ``ranking_loss``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._parts: dict[str, list[float]] = {}
+
+    @property
+    def _ranking_weight(self) -> float:
+        return float(getattr(self.args, "ranking_loss_weight", 0.0))
+
+    def get_train_dataloader(self) -> Any:
+        if self._ranking_weight <= 0:
+            return super().get_train_dataloader()
+        from functools import partial
+
+        from torch.utils.data import DataLoader
+        from transformers.trainer_utils import seed_worker
+
+        sampler = GroupBatchSampler(self.train_dataset["group"], self._train_batch_size, self.args.seed)
+        loader = DataLoader(
+            self.train_dataset,
+            batch_sampler=sampler,
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            worker_init_fn=partial(
+                seed_worker, num_workers=self.args.dataloader_num_workers, rank=self.args.process_index
+            ),
+        )
+        return self.accelerator.prepare(loader)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
+        group, outcome = inputs.pop("group", None), inputs.pop("outcome", None)
         outputs = model(
             input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
         )
         loss = prm_loss(outputs.logits, labels)
+        if self._ranking_weight > 0 and group is not None and model.training:
+            rank = ranking_loss(outputs.logits, labels, group, outcome, self.args.ranking_margin)
+            self._parts.setdefault("step_loss", []).append(float(loss.detach()))
+            self._parts.setdefault("ranking_loss", []).append(float(rank.detach()))
+            loss = loss + self._ranking_weight * rank
         return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs:  # the mean of each part since the last log, beside the Trainer's total
+            for name, values in self._parts.items():
+                if values:
+                    logs[name] = sum(values) / len(values)
+            self._parts = {}
+        super().log(logs, start_time)
 
 
 # ------------------------------------------------------------------------------------------- config
@@ -175,6 +250,19 @@ class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
         },
     )
     logging_steps: float = field(default=10, metadata={"help": "Log every this many optimizer steps."})
+    ranking_loss_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": (
+                "Weight of a within-problem pairwise loss: softplus(margin - (s_correct - s_wrong)) over "
+                "samples of one problem (meta.parent_id, else the prompt), s = the min step log-odds; "
+                "batches then hold whole problems. 0: off (step cross-entropy only)."
+            )
+        },
+    )
+    ranking_margin: float = field(
+        default=0.0, metadata={"help": "Log-odds margin of the ranking loss (ranking_loss_weight > 0)."}
+    )
 
     def __post_init__(self) -> None:
         from reward_models.stepwise import FORMATS
@@ -194,6 +282,8 @@ class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
             )
         if not 0 <= self.eval_fraction < 1:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        if self.ranking_loss_weight < 0:
+            raise ValueError(f"ranking_loss_weight must be >= 0, got {self.ranking_loss_weight}")
         if self.neutral_as not in ("positive", "negative"):
             raise ValueError(f"neutral_as must be 'positive' or 'negative', got {self.neutral_as!r}")
         super().__post_init__()
@@ -223,6 +313,11 @@ def _datasets(config: PRMConfig, tokenizer: Any) -> tuple[Any, list[dict], list[
         train, held = split_held_out(records, lambda r: r["prompt"], config.eval_fraction)
     fmt = config.step_format
     rows = [encode_record(tokenizer, r, fmt, config.max_length, config.use_soft_labels) for r in train]
+    if config.ranking_loss_weight > 0:  # which problem each record solves, and whether it is right
+        index: dict[str, int] = {}
+        for row, record in zip(rows, train, strict=True):
+            row["group"] = index.setdefault(group_key(record), len(index))
+            row["outcome"] = solution_outcome(record)
     rows = [r for r in rows if any(v != IGNORE for v in r["labels"])]
     if not rows:
         raise ValueError(
@@ -282,10 +377,13 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
         print(f"train-prm: resuming from {checkpoint}")
     from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, trainer_settings
 
+    settings = trainer_settings(config, config.data_path)
+    if config.ranking_loss_weight > 0:  # only then, so manifests of runs without it stay as they were
+        settings.update(ranking_loss_weight=config.ranking_loss_weight, ranking_margin=config.ranking_margin)
     guard_resume(
         config.output_dir,
         "train-prm",
-        trainer_settings(config, config.data_path),
+        settings,
         checkpoint,
         config.overwrite,
         ["prm_summary.json"],
@@ -304,6 +402,10 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
         "loss_history": [h["loss"] for h in trainer.state.log_history if "loss" in h],
         "resumed_from": checkpoint,
     }
+    if config.ranking_loss_weight > 0:
+        summary["ranking_loss_history"] = [
+            h["ranking_loss"] for h in trainer.state.log_history if "ranking_loss" in h
+        ]
     if held:
         prm = ProcessRewardModel(trainer.model, tokenizer, config.step_format, config.max_length)
         summary.update(evaluate_steps(prm, held))
