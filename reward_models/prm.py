@@ -16,7 +16,8 @@ TRL 1.x no longer ships a PRM trainer; ``PRMTrainer`` is a ``transformers.Traine
 ``compute_loss``, so accelerate, DeepSpeed and multi-GPU runs need only a launcher config.
 
 ``wizardmath train-prm --config configs/tiny/prm.yaml`` trains; ``ProcessRewardModel`` scores. The
-data layout (``StepFormat``, ``encode_steps``, targets, the collator) lives in ``prm_layout.py``.
+data layout (``StepFormat``, ``encode_steps``, targets, the collator) lives in ``prm_layout.py``,
+the losses and ``PRMTrainer`` in ``prm_trainer.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transformers import Trainer, TrainingArguments
+from transformers import TrainingArguments
 
 from reward_models.common import (
     default_device,
@@ -38,12 +39,16 @@ from reward_models.common import (
 )
 from reward_models.prm_layout import (  # noqa: F401  (re-exported: the data layout lives there)
     IGNORE,
+    GroupBatchSampler,
     StepCollator,
     StepFormat,
     encode_record,
     encode_steps,
+    group_key,
+    solution_outcome,
     step_targets,
 )
+from reward_models.prm_trainer import PRMTrainer, prm_loss, ranking_loss  # noqa: F401  (re-exported)
 from reward_models.stepwise import AGGREGATES
 from wizardmath.args import ModelArguments, ReportArguments, check_limit, default_output
 from wizardmath.data import TEMPLATES
@@ -59,38 +64,6 @@ def aggregate(scores: Sequence[float], how: str = "min") -> float:
 
 
 _aggregate = aggregate  # the scoring methods take an argument of the same name
-
-
-# ------------------------------------------------------------------------------------------ the loss
-
-
-def prm_loss(logits: Any, labels: Any) -> Any:
-    """Cross-entropy at labelled positions only.
-
-    logits: ``(batch, seq, 2)``; labels: ``(batch, seq)`` floats, the target P(correct) at step
-    separators and ``IGNORE`` (-100) everywhere else. Hard labels (0/1) give the usual CE; soft
-    labels give CE against the distribution ``[1 - p, p]``.
-    """
-    import torch
-
-    mask = labels != IGNORE
-    if not bool(mask.any()):
-        return logits.sum() * 0.0  # keeps the graph (and DDP) happy on a batch with no labels
-    logp = torch.log_softmax(logits[mask].float(), dim=-1)
-    target = labels[mask].float()
-    return -(target * logp[:, 1] + (1 - target) * logp[:, 0]).mean()
-
-
-class PRMTrainer(Trainer):
-    """``transformers.Trainer`` whose loss is ``prm_loss``: nothing else changes, so every launcher works."""
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        labels = inputs.pop("labels")
-        outputs = model(
-            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
-        )
-        loss = prm_loss(outputs.logits, labels)
-        return (loss, outputs) if return_outputs else loss
 
 
 # ------------------------------------------------------------------------------------------- config
@@ -175,6 +148,19 @@ class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
         },
     )
     logging_steps: float = field(default=10, metadata={"help": "Log every this many optimizer steps."})
+    ranking_loss_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": (
+                "Weight of a within-problem pairwise loss: softplus(margin - (s_correct - s_wrong)) over "
+                "samples of one problem (meta.parent_id, else the prompt), s = the min step log-odds; "
+                "batches then hold whole problems. 0: off (step cross-entropy only)."
+            )
+        },
+    )
+    ranking_margin: float = field(
+        default=0.0, metadata={"help": "Log-odds margin of the ranking loss (ranking_loss_weight > 0)."}
+    )
 
     def __post_init__(self) -> None:
         from reward_models.stepwise import FORMATS
@@ -194,6 +180,8 @@ class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
             )
         if not 0 <= self.eval_fraction < 1:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        if self.ranking_loss_weight < 0:
+            raise ValueError(f"ranking_loss_weight must be >= 0, got {self.ranking_loss_weight}")
         if self.neutral_as not in ("positive", "negative"):
             raise ValueError(f"neutral_as must be 'positive' or 'negative', got {self.neutral_as!r}")
         super().__post_init__()
@@ -223,6 +211,11 @@ def _datasets(config: PRMConfig, tokenizer: Any) -> tuple[Any, list[dict], list[
         train, held = split_held_out(records, lambda r: r["prompt"], config.eval_fraction)
     fmt = config.step_format
     rows = [encode_record(tokenizer, r, fmt, config.max_length, config.use_soft_labels) for r in train]
+    if config.ranking_loss_weight > 0:  # which problem each record solves, and whether it is right
+        index: dict[str, int] = {}
+        for row, record in zip(rows, train, strict=True):
+            row["group"] = index.setdefault(group_key(record), len(index))
+            row["outcome"] = solution_outcome(record)
     rows = [r for r in rows if any(v != IGNORE for v in r["labels"])]
     if not rows:
         raise ValueError(
@@ -280,6 +273,8 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
     from wizardmath.runstate import train_resumable, trainer_settings
 
     settings = trainer_settings(config, config.data_path)
+    if config.ranking_loss_weight > 0:  # only then, so manifests of runs without it stay as they were
+        settings.update(ranking_loss_weight=config.ranking_loss_weight, ranking_margin=config.ranking_margin)
     result = train_resumable(trainer, config, "train-prm", checkpoint, settings, ["prm_summary.json"])
     summary: dict[str, Any] = {
         "model": config.output_dir,
@@ -290,6 +285,10 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
         "loss_history": [h["loss"] for h in trainer.state.log_history if "loss" in h],
         "resumed_from": checkpoint,
     }
+    if config.ranking_loss_weight > 0:
+        summary["ranking_loss_history"] = [
+            h["ranking_loss"] for h in trainer.state.log_history if "ranking_loss" in h
+        ]
     if held:
         prm = ProcessRewardModel(trainer.model, tokenizer, config.step_format, config.max_length)
         summary.update(evaluate_steps(prm, held))

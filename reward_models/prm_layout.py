@@ -1,11 +1,15 @@
 """The PRM data layout: how a stepwise record becomes token ids, step-end positions and targets.
 
-Split from ``prm.py`` (the model, its trainer and scorer), which re-exports all of it.
+Split from ``prm.py`` (the model, its trainer and scorer), which re-exports all of it. The optional
+ranking loss adds a group index (which problem a record solves), a solution outcome and
+``GroupBatchSampler``, which keeps each problem's samples in one batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,9 +84,56 @@ def encode_record(
     return {"input_ids": ids, "labels": labels}
 
 
+def group_key(record: dict[str, Any]) -> str:
+    """The problem a record solves: ``meta.parent_id`` (samples of one problem share it), else the prompt."""
+    parent = (record.get("meta") or {}).get("parent_id")
+    return str(parent) if parent is not None else record["prompt"]
+
+
+def solution_outcome(record: dict[str, Any]) -> int:
+    """1: every step label is true; 0: a step is false; -1: neither (unlabelled steps): left out of pairs."""
+    labels = record["labels"]
+    if any(label is False for label in labels):
+        return 0
+    return 1 if labels and all(label is True for label in labels) else -1
+
+
+class GroupBatchSampler:
+    """Batches of whole groups (one problem's samples) in a seeded shuffled group order.
+
+    The ranking loss compares samples of one problem, so they must share a batch. Every batch takes
+    the same number of groups (``batch_size`` / mean group size, at least 1), so the number of batches
+    is the same every epoch, as the Trainer's step count needs; ``set_epoch`` (called by the Trainer)
+    reshuffles, reproducibly from ``seed``, which keeps resumed runs on the same order.
+    """
+
+    def __init__(self, groups: Sequence[int], batch_size: int, seed: int = 0):
+        members: dict[int, list[int]] = {}
+        for index, group in enumerate(groups):
+            members.setdefault(group, []).append(index)
+        self.groups = list(members.values())
+        self.groups_per_batch = max(1, round(batch_size * len(self.groups) / max(len(groups), 1)))
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.groups) / self.groups_per_batch)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = list(range(len(self.groups)))
+        random.Random(f"{self.seed}/{self.epoch}").shuffle(order)
+        for begin in range(0, len(order), self.groups_per_batch):
+            yield [i for g in order[begin : begin + self.groups_per_batch] for i in self.groups[g]]
+
+
 @dataclass
 class StepCollator:
-    """Right-pads ``input_ids`` (pad id) and ``labels`` (``IGNORE``); builds the attention mask."""
+    """Right-pads ``input_ids`` (pad id) and ``labels`` (``IGNORE``); builds the attention mask.
+
+    Records with ``group`` and ``outcome`` (the ranking loss) also get those as ``(batch,)`` tensors.
+    """
 
     pad_token_id: int
 
@@ -98,4 +149,8 @@ class StepCollator:
             ids[row, :n] = torch.tensor(f["input_ids"])
             mask[row, :n] = 1
             labels[row, :n] = torch.tensor(f["labels"], dtype=torch.float)
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        for key in ("group", "outcome"):
+            if key in features[0]:
+                batch[key] = torch.tensor([f[key] for f in features], dtype=torch.long)
+        return batch
