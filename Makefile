@@ -7,7 +7,8 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 OUT ?= runs/tiny
-PYTEST_ARGS ?=
+# Two test workers (pytest-xdist): each test uses one torch thread, so the second core would idle.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: setup demo test lint clean
 
