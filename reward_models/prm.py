@@ -226,13 +226,10 @@ def _datasets(config: PRMConfig, tokenizer: Any) -> tuple[Any, list[dict], list[
 
 def train_prm(config: PRMConfig) -> dict[str, Any]:
     """Train a PRM from ``config.model`` on stepwise data; save it to ``output_dir``; report held-out AUC."""
-    from wizardmath.runstate import check_model, trainer_lock
+    from wizardmath.runstate import run_trainer
 
     config.setup_reporting()
-
-    check_model(config.model)
-    with trainer_lock(config.output_dir, "train-prm"):
-        return _train_prm(config)
+    return run_trainer(config, "train-prm", _train_prm)
 
 
 def _train_prm(config: PRMConfig) -> dict[str, Any]:
