@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from wizardmath.verify.tokens import NAMED_FUNCTIONS
+
 _SIZING = re.compile(r"\\(?:left|right|[bB]igg?[lr]?|middle)(?![a-zA-Z])\s*\.?")
 _SPACING = re.compile(
     r"\\[,;:!>]|\\(?:q?quad|displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}"
@@ -87,35 +89,7 @@ _MC_LOOSE = re.compile(
     r"^(?:\\text(?:bf)?\{)?\s*\(([A-E])\)|^([A-E])[.):](?:\s|$)|^(?:option|choice)\s+\(?([A-E])\)?\b", re.I
 )
 _MC_OTHERS = re.compile(r"\(([A-Ea-e])\)|\b(?:option|choice)\s+\(?([A-E])\b|\b(?:and|or)\s+([A-E])\b", re.I)
-_FUNCTION_WORDS = frozenset(
-    [
-        "sin",
-        "cos",
-        "tan",
-        "cot",
-        "sec",
-        "csc",
-        "arcsin",
-        "arccos",
-        "arctan",
-        "sinh",
-        "cosh",
-        "tanh",
-        "log",
-        "ln",
-        "exp",
-        "sqrt",
-        "pi",
-        "inf",
-        "infty",
-        "det",
-        "gcd",
-        "lcm",
-        "max",
-        "min",
-        "mod",
-    ]
-)
+_FUNCTION_WORDS = NAMED_FUNCTIONS | {"log", "ln", "sqrt", "pi", "inf", "infty", "mod"}
 _TEXTY = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")
 _UNIT_SYNONYMS = {"inch": "in", "inches": "in", "feet": "ft", "foot": "ft", "meters": "m", "meter": "m"}
 

@@ -11,38 +11,14 @@ from __future__ import annotations
 
 import re
 
+from wizardmath.verify.tokens import NAMED_FUNCTIONS
+
 TAIL_CHARS = 4000
 MAX_SPAN = 1500
 _OPENERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z][a-z]{2,}")  # "ACB" names a point, "and" is a word
 _TEXT_ARG = re.compile(r"\\(?:text|textbf|mbox|mathrm|textnormal|operatorname|begin|end)\s*\{[^{}]*\}")
-_MATH_WORDS = frozenset(
-    [
-        "and",
-        "sin",
-        "cos",
-        "tan",
-        "cot",
-        "sec",
-        "csc",
-        "log",
-        "exp",
-        "sqrt",
-        "frac",
-        "max",
-        "min",
-        "gcd",
-        "lcm",
-        "det",
-        "arcsin",
-        "arccos",
-        "arctan",
-        "sinh",
-        "cosh",
-        "tanh",
-        "infty",
-    ]
-)
+_MATH_WORDS = NAMED_FUNCTIONS | {"and", "log", "sqrt", "frac", "infty"}
 NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w)\]}])-)?\d*\.?\d+(?:/\d+)?")
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
 _JOIN_GAP = re.compile(

@@ -17,7 +17,8 @@ class ParseError(ValueError):
     """The answer is not in the grammar (or is too large or deep to parse safely)."""
 
 
-FUNCTIONS = frozenset(
+# Named functions every reader of an answer knows (the grammar, normalisation and prose detection).
+NAMED_FUNCTIONS = frozenset(
     [
         "sin",
         "cos",
@@ -37,9 +38,9 @@ FUNCTIONS = frozenset(
         "lcm",
         "max",
         "min",
-        "sgn",
     ]
 )
+FUNCTIONS = NAMED_FUNCTIONS | {"sgn"}  # the grammar also reads the sign function
 GREEK = frozenset(
     [
         "alpha",
