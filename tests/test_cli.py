@@ -79,6 +79,11 @@ BAD_INPUT = {
     "train-irm": (["--output_dir", "{tmp}/out"], 2, "train-irm needs --model"),
     "label-prm": (["--labeler", "oracle"], 2, "invalid choice: 'oracle'"),
     "train-prm": (["--model", "m", "--output_dir", "{tmp}/out", "--limit", "0"], 2, "limit must be >= 1"),
+    "train-checker": (
+        ["--model", "m", "--output_dir", "{tmp}/out", "--max_value", "0"],
+        2,
+        "max_value must be >= 1",
+    ),
     "score": (["--model", "m"], 2, "give either --problem"),
     "ppo": ([], 2, "needs --model"),
     "grpo": ([], 2, "needs --model"),

@@ -116,3 +116,42 @@ def test_style_probe_runs_by_default_only_for_a_teacher_that_mixes_styles(tmp_pa
     assert wants(clean, "always") and not wants(mixed, "never")
     with pytest.raises(ValueError, match="style_probe"):
         PipelineConfig(style_probe="sometimes")
+
+
+@pytest.mark.slow
+def test_checker_stage_reranks_the_sft_models_samples(tmp_path, tiny_model_dir):
+    from reward_models.step_checker import arithmetic_facts
+
+    config = PipelineConfig(
+        output=str(tmp_path / "run"),
+        model=str(tiny_model_dir),
+        evolve_config=shrunk(
+            tmp_path, "evolve", num_seeds=6, rounds=["up"], round_parents=["seeds"], fanout=[1]
+        ),
+        solve_config=shrunk(tmp_path, "solve"),
+        sft_config=shrunk(tmp_path, "sft", max_steps=2, save_strategy="no"),
+        checker_config=shrunk(tmp_path, "checker", max_value=3, max_steps=4, save_strategy="no"),
+        stages=["sft_evolved", "checker"],
+        test_size=4,
+        sample_limit=4,
+        sample_k=2,
+        eval_max_new_tokens=16,
+        eval_batch_size=8,
+    )
+    stages = run_pipeline(config)["stages"]
+    checker = stages["checker"]
+    assert checker["train_examples"] == len(list(arithmetic_facts(3)))
+    assert 0.0 <= checker["prm_best_of_2"] <= 1.0
+    assert checker["sampled_pass@1"] == stages["sft_evolved"]["sampled_pass@1"]  # the same samples
+    assert (tmp_path / "run/checker/model.safetensors").exists()
+
+
+def test_a_bad_checker_config_fails_before_any_stage_runs(tmp_path):
+    config = PipelineConfig(
+        output=str(tmp_path / "run"),
+        checker_config=shrunk(tmp_path, "checker", max_value=0),
+        stages=["sft_evolved", "checker"],
+    )
+    with pytest.raises(ValueError, match="checker_config.*max_value"):
+        run_pipeline(config)
+    assert not (tmp_path / "run" / "evol").exists()

@@ -81,6 +81,12 @@ COMMANDS: dict[str, Command] = {
         "train_prm",
         "Train the Process-supervised Reward Model on stepwise labels.",
     ),
+    "train-checker": Command(
+        "wizardmath.train.checker",
+        "CheckerConfig",
+        "train_checker",
+        "Train the step checker: a causal LM on the world's arithmetic facts (a verifier's edge).",
+    ),
     "score": Command(
         "reward_models.score",
         "ScoreConfig",

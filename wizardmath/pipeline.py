@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from wizardmath.jsonl import OWN_FILE, read_jsonl, write_json, write_jsonl
+from wizardmath.pipeline_checks import validate_stage_configs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo", "ppo_paper", "ppo_random")
+STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "checker", "ppo", "ppo_paper", "ppo_random")
 DEFAULT_STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
 # PPO runs by reward: the verifier alone, the paper's r = r_IRM x r_PRM x verifier, a coin (the control).
 PPO_REWARDS = {"ppo": None, "ppo_paper": ["irm", "prm", "verifier"], "ppo_random": ["random"]}
@@ -56,6 +57,9 @@ class PipelineConfig:
         default="configs/tiny/label_prm.yaml", metadata={"help": "YAML for label-prm."}
     )
     ppo_config: str = field(default="configs/tiny/ppo.yaml", metadata={"help": "YAML for ppo."})
+    checker_config: str = field(
+        default="configs/tiny/checker.yaml", metadata={"help": "YAML for train-checker."}
+    )
     stages: list[str] = field(
         default_factory=lambda: list(DEFAULT_STAGES),
         metadata={"help": f"Stages to run: {', '.join(STAGES)}."},
@@ -324,6 +328,36 @@ class Pipeline:
         share = parse_backend_args(list(solve_config.backend_args or [])).get("decomposed_share", 1.0)
         return float(share) < 1.0
 
+    def checker(self, base: str, test_path: Path) -> None:
+        """The step checker (trained from the base model on the world's facts) reranks the SFT
+        model's samples: best-of-k and pair accuracy in the PRM's columns, on the same samples."""
+        from wizardmath.eval import EvalConfig, evaluate
+        from wizardmath.pipeline_report import prm_pair_accuracy
+        from wizardmath.train.checker import CheckerConfig, train_checker
+
+        folder, k, out = self.out / "checker", self.config.sample_k, self.out / "eval" / "checker"
+        summary = self.once(
+            "train-checker", folder / "sft_summary.json", CheckerConfig, self.config.checker_config,
+            train_checker, model=base, output_dir=str(folder), disable_tqdm=True,
+        )  # fmt: skip
+        config = EvalConfig(
+            dataset="jsonl", data_path=str(test_path), output=str(out), name="sampled", progress=False,
+            completions=str(self.out / "eval" / "sft_evolved" / "sampled.jsonl"), num_samples=k,
+            limit=self.config.sample_limit, rerank="checker", prm=str(folder), seed=self.config.seed,
+        )  # fmt: skip
+        scored, seconds = self.timed("checker best-of-k", lambda: evaluate(config))
+        self.record(
+            "checker",
+            {
+                "train_examples": summary["examples"],
+                "sampled_pass@1": scored["accuracy"],
+                f"prm_best_of_{k}": scored.get(f"rerank@{k}"),
+                "prm_pair_accuracy": prm_pair_accuracy(out / "sampled.jsonl"),
+                "seconds": round(summary["seconds"] + seconds, 1),
+                "model": str(folder),
+            },
+        )
+
     def irm(self, model: str, evol_dir: Path) -> str:
         """The Instruction Reward Model, trained on evolved siblings ranked by the symbolic judge."""
         from reward_models.irm import IRMConfig, train_irm
@@ -406,7 +440,7 @@ class Pipeline:
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
         wanted = set(self.config.stages)
-        validate_stage_configs(self.config)
+        validate_stage_configs(self.config, STAGES, resolve)
         base = self.base_model()
         test_path = self.test_set()
         if "base" in wanted:
@@ -426,8 +460,10 @@ class Pipeline:
                     trained["irm"] = self.irm(sft_model, problems.parent)
                 if "prm" in wanted:
                     trained["prm"] = self.prm(sft_model, problems)
-                if wanted & {"prm", "ppo", "ppo_paper", "ppo_random"}:
+                if wanted & {"prm", "checker", "ppo", "ppo_paper", "ppo_random"}:
                     self.sampled("sft_evolved", sft_model, test_path, trained.get("prm"))
+                if "checker" in wanted:
+                    self.checker(base, test_path)
                 for stage in ("ppo", "ppo_paper", "ppo_random"):
                     if stage in wanted:
                         self.ppo(stage, sft_model, problems, test_path, val_path, trained)
@@ -441,54 +477,6 @@ class Pipeline:
 
         write_report([self.out], self.out / "report.png")
         return {"stages": self.stages, "total_seconds": total}
-
-
-# Stage configs the pipeline reads, the stages that need each, and where the class lives.
-STAGE_CONFIGS = (
-    ("tiny_config", STAGES, "wizardmath.tiny:TinyConfig"),
-    ("evolve_config", STAGES[1:], "wizardmath.evol:EvolveConfig"),
-    ("solve_config", STAGES[1:], "wizardmath.evol:SolveConfig"),
-    ("sft_config", STAGES[1:], "wizardmath.train.sft:SFTConfig"),
-    ("irm_config", ("irm", "ppo_paper"), "reward_models.irm:IRMConfig"),
-    ("label_prm_config", ("prm", "ppo_paper"), "reward_models.labelers:LabelConfig"),
-    ("prm_config", ("prm", "ppo_paper"), "reward_models.prm:PRMConfig"),
-    ("ppo_config", ("ppo", "ppo_paper", "ppo_random"), "wizardmath.train.ppo:PPOConfig"),
-)
-
-
-def validate_stage_configs(config: PipelineConfig) -> None:
-    """Build every stage config the run will need before the first stage runs, so a bad key, type or
-    value in, say, the PPO config fails in seconds, not after an hour of evolution and SFT.
-
-    The paths a stage gets from the stages before it (model, data) are stand-ins here."""
-    import importlib
-    import tempfile
-
-    from wizardmath.config import ConfigError, load_config
-
-    wanted = set(config.stages)
-    with tempfile.TemporaryDirectory() as scratch:
-        stand_ins = {
-            "model": scratch,
-            "data_path": str(Path(scratch) / "data.jsonl"),
-            "output": scratch,
-            "output_dir": scratch,
-            "seed": config.seed,
-        }
-        for key, needed_by, target in STAGE_CONFIGS:
-            path = getattr(config, key)
-            if not path or not wanted & set(needed_by) or (key == "tiny_config" and config.model):
-                continue
-            module, name = target.split(":")
-            cls = getattr(importlib.import_module(module), name)
-            fields = {f for f in getattr(cls, "__dataclass_fields__", {})}
-            overrides = {k: v for k, v in stand_ins.items() if k in fields}
-            if key == "evolve_config":
-                overrides.pop("data_path", None)  # a list there, and the seeds come from the YAML
-            try:
-                load_config(cls, resolve(path), **overrides)
-            except ConfigError as err:
-                raise ConfigError(f"{key}: {err}") from None
 
 
 def run_pipeline(config: PipelineConfig) -> dict[str, Any]:

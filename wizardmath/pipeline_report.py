@@ -166,12 +166,11 @@ def print_table(stages: dict[str, dict[str, Any]], total: float, order: Sequence
                 row.get("eval_pairs"),
                 row.get("train_pairs"),
             )
-        else:
-            metric, n, examples = (
-                f"AUC {row.get('step_auc', float('nan')):.3f}",
-                row.get("eval_records"),
-                row.get("train_records"),
-            )
+        elif "step_auc" in row:
+            metric, n = f"AUC {row['step_auc']:.3f}", row.get("eval_records")
+            examples = row.get("train_records")
+        else:  # the step checker: its figures are in the best-of-k columns
+            metric, n, examples = "-", None, row.get("train_examples")
         table.add_row(
             name,
             str(examples if examples is not None else "-"),

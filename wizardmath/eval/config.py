@@ -9,7 +9,7 @@ from wizardmath.data import TEMPLATES
 from wizardmath.eval.grading import ANSWER_FORMATS
 
 EVAL_BACKENDS = ("auto", "transformers", "vllm", "openai")
-RERANKERS = ("prm",)
+RERANKERS = ("prm", "checker")
 
 
 @dataclass
@@ -87,10 +87,16 @@ class EvalConfig(BackendArguments, ReportArguments):
         },
     )
     rerank: str | None = field(
-        default=None, metadata={"help": "Rerank the K samples with a reward model: prm (needs --prm PATH)."}
+        default=None,
+        metadata={
+            "help": (
+                "Rerank the K samples by step scores: prm (a process reward model) or checker (a step "
+                "checker from train-checker); both need --prm PATH."
+            )
+        },
     )
     prm: str | None = field(
-        default=None, metadata={"help": "Process reward model checkpoint for --rerank prm."}
+        default=None, metadata={"help": "The step scorer's checkpoint for --rerank (a PRM or a checker)."}
     )
     prm_aggregate: str = field(
         default="min",
@@ -136,8 +142,8 @@ class EvalConfig(BackendArguments, ReportArguments):
             )
         if self.rerank is not None and self.rerank not in RERANKERS:
             raise ValueError(f"unknown rerank '{self.rerank}'; valid: {', '.join(RERANKERS)}")
-        if self.rerank == "prm" and not self.prm:
-            raise ValueError("--rerank prm needs --prm PATH (a trained process reward model)")
+        if self.rerank and not self.prm:
+            raise ValueError(f"--rerank {self.rerank} needs --prm PATH (the trained step scorer)")
         for name in ("batch_size", "concurrency", "max_new_tokens", "tensor_parallel_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

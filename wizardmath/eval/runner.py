@@ -151,8 +151,22 @@ def prm_scorer(config: EvalConfig) -> Scorer:
     return score
 
 
+def checker_scorer(config: EvalConfig) -> Scorer:
+    """Best-of-K by the step checker (``reward_models.step_checker``): the same aggregate of step scores."""
+    try:
+        from reward_models.step_checker import StepChecker
+    except ImportError as err:
+        raise ImportError(f"--rerank checker needs the reward_models package of this repo ({err})") from err
+    checker = StepChecker.from_pretrained(config.prm, device=config.device)
+
+    def score(problem: MathProblem, texts: list[str]) -> list[float]:
+        return checker.score_solutions([problem.problem] * len(texts), texts, aggregate=config.prm_aggregate)
+
+    return score
+
+
 # name -> builder of a (problem, completions) -> scores callable; names listed in EvalConfig.
-SCORERS: dict[str, Callable[[EvalConfig], Scorer]] = {"prm": prm_scorer}
+SCORERS: dict[str, Callable[[EvalConfig], Scorer]] = {"prm": prm_scorer, "checker": checker_scorer}
 
 
 def build_scorer(config: EvalConfig) -> Scorer | None:

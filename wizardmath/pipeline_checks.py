@@ -1,0 +1,61 @@
+"""Check every stage config a pipeline run will need before its first stage runs.
+
+Split from ``pipeline.py``: a bad key, type or value in, say, the PPO config fails in seconds, not
+after an hour of evolution and SFT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+# Stage configs the pipeline reads, the stages that need each ("all"; "trained": all but base), and
+# where the class lives.
+STAGE_CONFIGS = (
+    ("tiny_config", "all", "wizardmath.tiny:TinyConfig"),
+    ("evolve_config", "trained", "wizardmath.evol:EvolveConfig"),
+    ("solve_config", "trained", "wizardmath.evol:SolveConfig"),
+    ("sft_config", "trained", "wizardmath.train.sft:SFTConfig"),
+    ("irm_config", ("irm", "ppo_paper"), "reward_models.irm:IRMConfig"),
+    ("label_prm_config", ("prm", "ppo_paper"), "reward_models.labelers:LabelConfig"),
+    ("prm_config", ("prm", "ppo_paper"), "reward_models.prm:PRMConfig"),
+    ("ppo_config", ("ppo", "ppo_paper", "ppo_random"), "wizardmath.train.ppo:PPOConfig"),
+    ("checker_config", ("checker",), "wizardmath.train.checker:CheckerConfig"),
+)
+
+
+def validate_stage_configs(config: Any, stages: Sequence[str], resolve: Callable[[str], Path]) -> None:
+    """Build every stage config the run will need before the first stage runs, so a bad key, type or
+    value in, say, the PPO config fails in seconds, not after an hour of evolution and SFT.
+
+    The paths a stage gets from the stages before it (model, data) are stand-ins here."""
+    import importlib
+    import tempfile
+
+    from wizardmath.config import ConfigError, load_config
+
+    wanted = set(config.stages)
+    with tempfile.TemporaryDirectory() as scratch:
+        stand_ins = {
+            "model": scratch,
+            "data_path": str(Path(scratch) / "data.jsonl"),
+            "output": scratch,
+            "output_dir": scratch,
+            "seed": config.seed,
+        }
+        for key, needed_by, target in STAGE_CONFIGS:
+            path = getattr(config, key)
+            needed = {"all": stages, "trained": stages[1:]}.get(needed_by, needed_by)
+            if not path or not wanted & set(needed) or (key == "tiny_config" and config.model):
+                continue
+            module, name = target.split(":")
+            cls = getattr(importlib.import_module(module), name)
+            fields = {f for f in getattr(cls, "__dataclass_fields__", {})}
+            overrides = {k: v for k, v in stand_ins.items() if k in fields}
+            if key == "evolve_config":
+                overrides.pop("data_path", None)  # a list there, and the seeds come from the YAML
+            try:
+                load_config(cls, resolve(path), **overrides)
+            except ConfigError as err:
+                raise ConfigError(f"{key}: {err}") from None
