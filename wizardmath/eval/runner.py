@@ -9,6 +9,7 @@ instead of silently mixing two runs' results.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -137,36 +138,33 @@ def build_backend(config: EvalConfig) -> Backend:
     )
 
 
-def prm_scorer(config: EvalConfig) -> Scorer:
-    """Best-of-K by a process reward model: each completion's step scores, aggregated (``min``)."""
-    try:
-        from reward_models.prm import ProcessRewardModel
-    except ImportError as err:
-        raise ImportError(f"--rerank prm needs the reward_models package of this repo ({err})") from err
-    prm = ProcessRewardModel.from_pretrained(config.prm, device=config.device)
+def step_scorer(name: str, target: str) -> Callable[[EvalConfig], Scorer]:
+    """Best-of-K by a step scorer (``module:Class`` with ``from_pretrained`` and ``score_solutions``):
+    each completion's step scores, aggregated (``min``). The PRM and the step checker share this."""
 
-    def score(problem: MathProblem, texts: list[str]) -> list[float]:
-        return prm.score_solutions([problem.problem] * len(texts), texts, aggregate=config.prm_aggregate)
+    def build(config: EvalConfig) -> Scorer:
+        module, cls = target.split(":")
+        try:
+            scorer_cls = getattr(importlib.import_module(module), cls)
+        except ImportError as err:
+            message = f"--rerank {name} needs the reward_models package of this repo ({err})"
+            raise ImportError(message) from err
+        model = scorer_cls.from_pretrained(config.prm, device=config.device)
 
-    return score
+        def score(problem: MathProblem, texts: list[str]) -> list[float]:
+            problems = [problem.problem] * len(texts)
+            return model.score_solutions(problems, texts, aggregate=config.prm_aggregate)
 
+        return score
 
-def checker_scorer(config: EvalConfig) -> Scorer:
-    """Best-of-K by the step checker (``reward_models.step_checker``): the same aggregate of step scores."""
-    try:
-        from reward_models.step_checker import StepChecker
-    except ImportError as err:
-        raise ImportError(f"--rerank checker needs the reward_models package of this repo ({err})") from err
-    checker = StepChecker.from_pretrained(config.prm, device=config.device)
-
-    def score(problem: MathProblem, texts: list[str]) -> list[float]:
-        return checker.score_solutions([problem.problem] * len(texts), texts, aggregate=config.prm_aggregate)
-
-    return score
+    return build
 
 
 # name -> builder of a (problem, completions) -> scores callable; names listed in EvalConfig.
-SCORERS: dict[str, Callable[[EvalConfig], Scorer]] = {"prm": prm_scorer, "checker": checker_scorer}
+SCORERS: dict[str, Callable[[EvalConfig], Scorer]] = {
+    "prm": step_scorer("prm", "reward_models.prm:ProcessRewardModel"),
+    "checker": step_scorer("checker", "reward_models.step_checker:StepChecker"),
+}
 
 
 def build_scorer(config: EvalConfig) -> Scorer | None:
