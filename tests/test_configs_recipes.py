@@ -31,6 +31,7 @@ STAGES = {
     "sft": "sft",
     "irm": "train-irm",
     "prm": "train-prm",
+    "checker": "train-checker",
     "label_prm": "label-prm",
     "ppo": "ppo",
     "grpo": "grpo",
@@ -75,7 +76,7 @@ def test_config_validates_against_its_dataclass(path):
     overrides = {}
     if issubclass(cls, TrainingArguments):
         overrides["use_cpu"] = True  # bf16 needs a GPU; everything else validates here
-    if stage_of(path.stem) in ("ppo", "grpo", "sft") and "output_dir" not in values:
+    if stage_of(path.stem) in ("ppo", "grpo", "sft", "train-checker") and "output_dir" not in values:
         overrides["output_dir"] = "runs/x"  # the scripts pass --output
     if stage_of(path.stem) in ("ppo", "grpo", "sft") and "data_path" not in values:
         overrides["data_path"] = "problems.jsonl"

@@ -63,6 +63,8 @@ def test_step_claims_are_bounded_on_hostile_text():
 def test_config_defaults_data_path_to_the_output_folder(tmp_path):
     config = load_config(CheckerConfig, None, model="m", output_dir=str(tmp_path / "ck"), max_value=5)
     assert config.data_path == str(tmp_path / "ck" / "facts.jsonl")
+    with pytest.raises(ValueError, match="needs --output"):
+        load_config(CheckerConfig, None, model="m")
     with pytest.raises(ValueError, match="max_value"):
         load_config(CheckerConfig, None, model="m", output_dir=str(tmp_path), max_value=0)
 

@@ -30,7 +30,9 @@ class CheckerConfig(SFTConfig):
     def __post_init__(self) -> None:
         if self.max_value < 1:
             raise ValueError(f"max_value must be >= 1, got {self.max_value}")
-        if not self.data_path and self.output_dir not in (None, "", "trainer_output"):
+        if not self.data_path:
+            if self.output_dir in (None, "", "trainer_output"):
+                raise ValueError("train-checker needs --output DIR (the facts go to DIR/facts.jsonl)")
             self.data_path = str(Path(self.output_dir) / "facts.jsonl")
         super().__post_init__()
 
