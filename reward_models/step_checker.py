@@ -6,10 +6,10 @@ a classification head does not learn to recompute: on 150,000 isolated ``a op b 
 them slipped) its loss stayed at 0.69, and teacher slips mixed into the PRM data did not help either
 (README). What a verifier needs is a *checking edge*: a larger model, or one trained longer on the
 checks themselves (Cobbe et al. 2021; Math-Shepherd). Here it is the second. A causal LM of the same
-tiny size is trained generatively (``wizardmath train-checker``: SFT with a completion-only loss,
-``wizardmath.train.checker``) on every arithmetic fact
-the world can write, ``prompt "16 + 4 ="`` -> ``completion " 20."``. It learns them to ~98% in a few
-minutes of CPU. A step's score is then the checker's probability of the results the step claims.
+tiny size is trained generatively (``wizardmath train-checker`` in ``wizardmath.train.checker``: SFT
+with a completion-only loss) on every arithmetic fact the world can write, ``prompt "16 + 4 ="`` ->
+``completion " 20."``. It learns them to ~98% in about 5 minutes of CPU. A step's score is then the
+checker's probability of the results the step claims.
 
     score(step) = prod over claims "a op b = c" in the step of P_checker(" c." | "a op b =")
 
