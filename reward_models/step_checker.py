@@ -26,7 +26,6 @@ most ``MAX_CLAIMS`` per step), never evaluated, and only scored by the model.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -35,6 +34,7 @@ from typing import Any
 
 from reward_models.common import default_device, ensure_pad_token, split_solution
 from reward_models.stepwise import AGGREGATES
+from wizardmath.jsonl import write_jsonl
 
 CLAIM = re.compile(r"(?<![\d.])(\d{1,6}) ([-+*/]) (\d{1,6}) = (\d{1,6})(?![\d.]\d)")
 MAX_CLAIMS = 16  # per step; a step that claims more is scored on its first 16
@@ -64,18 +64,13 @@ def claim_completion(c: int | str) -> str:
 
 
 def write_facts(path: str | Path, max_value: int = 99) -> int:
-    """The checker's training data: one prompt/completion record per fact. Returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    count = 0
-    with partial.open("w") as out:
-        for a, op, b, c in arithmetic_facts(max_value):
-            record = {"prompt": claim_prompt(a, op, b), "completion": claim_completion(c)}
-            out.write(json.dumps(record) + "\n")
-            count += 1
-    partial.replace(path)  # whole file or none: a crash never leaves half a data set
-    return count
+    """The checker's training data, one prompt/completion record per fact, written atomically (a
+    crash never leaves half a data set). Returns the count."""
+    records = (
+        {"prompt": claim_prompt(a, op, b), "completion": claim_completion(c)}
+        for a, op, b, c in arithmetic_facts(max_value)
+    )
+    return write_jsonl(path, records)
 
 
 def step_claims(step: str) -> list[tuple[str, str, str, str]]:
