@@ -21,10 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from wizardmath.jsonl import OWN_FILE, read_jsonl, write_json, write_jsonl
-from wizardmath.pipeline_checks import validate_stage_configs
+from wizardmath.pipeline_checks import STAGES, resolve, validate_stage_configs
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "checker", "ppo", "ppo_paper", "ppo_random")
 DEFAULT_STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
 # PPO runs by reward: the verifier alone, the paper's r = r_IRM x r_PRM x verifier, a coin (the control).
 PPO_REWARDS = {"ppo": None, "ppo_paper": ["irm", "prm", "verifier"], "ppo_random": ["random"]}
@@ -107,12 +105,6 @@ class PipelineConfig:
             raise ValueError(f"test_size must be >= 1, got {self.test_size}")
         if self.style_probe not in ("auto", "always", "never"):
             raise ValueError(f"style_probe must be auto, always or never, got '{self.style_probe}'")
-
-
-def resolve(path: str) -> Path:
-    """A config path as given, else relative to the repository (so the pipeline runs from anywhere)."""
-    candidate = Path(path)
-    return candidate if candidate.exists() or candidate.is_absolute() else REPO_ROOT / path
 
 
 class Pipeline:
@@ -440,7 +432,7 @@ class Pipeline:
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
         wanted = set(self.config.stages)
-        validate_stage_configs(self.config, STAGES, resolve)
+        validate_stage_configs(self.config)
         base = self.base_model()
         test_path = self.test_set()
         if "base" in wanted:

@@ -1,4 +1,4 @@
-"""Check every stage config a pipeline run will need before its first stage runs.
+"""The pipeline's stages, the config each reads, and the check of them all before the first runs.
 
 Split from ``pipeline.py``: a bad key, type or value in, say, the PPO config fails in seconds, not
 after an hour of evolution and SFT.
@@ -6,17 +6,18 @@ after an hour of evolution and SFT.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-# Stage configs the pipeline reads, the stages that need each ("all"; "trained": all but base), and
-# where the class lives.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "checker", "ppo", "ppo_paper", "ppo_random")
+
+# Stage configs the pipeline reads, the stages that need each, and where the class lives.
 STAGE_CONFIGS = (
-    ("tiny_config", "all", "wizardmath.tiny:TinyConfig"),
-    ("evolve_config", "trained", "wizardmath.evol:EvolveConfig"),
-    ("solve_config", "trained", "wizardmath.evol:SolveConfig"),
-    ("sft_config", "trained", "wizardmath.train.sft:SFTConfig"),
+    ("tiny_config", STAGES, "wizardmath.tiny:TinyConfig"),
+    ("evolve_config", STAGES[1:], "wizardmath.evol:EvolveConfig"),
+    ("solve_config", STAGES[1:], "wizardmath.evol:SolveConfig"),
+    ("sft_config", STAGES[1:], "wizardmath.train.sft:SFTConfig"),
     ("irm_config", ("irm", "ppo_paper"), "reward_models.irm:IRMConfig"),
     ("label_prm_config", ("prm", "ppo_paper"), "reward_models.labelers:LabelConfig"),
     ("prm_config", ("prm", "ppo_paper"), "reward_models.prm:PRMConfig"),
@@ -25,7 +26,13 @@ STAGE_CONFIGS = (
 )
 
 
-def validate_stage_configs(config: Any, stages: Sequence[str], resolve: Callable[[str], Path]) -> None:
+def resolve(path: str) -> Path:
+    """A config path as given, else relative to the repository (so the pipeline runs from anywhere)."""
+    candidate = Path(path)
+    return candidate if candidate.exists() or candidate.is_absolute() else REPO_ROOT / path
+
+
+def validate_stage_configs(config: Any) -> None:
     """Build every stage config the run will need before the first stage runs, so a bad key, type or
     value in, say, the PPO config fails in seconds, not after an hour of evolution and SFT.
 
@@ -46,8 +53,7 @@ def validate_stage_configs(config: Any, stages: Sequence[str], resolve: Callable
         }
         for key, needed_by, target in STAGE_CONFIGS:
             path = getattr(config, key)
-            needed = {"all": stages, "trained": stages[1:]}.get(needed_by, needed_by)
-            if not path or not wanted & set(needed) or (key == "tiny_config" and config.model):
+            if not path or not wanted & set(needed_by) or (key == "tiny_config" and config.model):
                 continue
             module, name = target.split(":")
             cls = getattr(importlib.import_module(module), name)
