@@ -23,12 +23,12 @@ def shrunk(tmp_path: Path, name: str, **changes) -> str:
     return str(path)
 
 
-@pytest.mark.slow
-def test_pipeline_runs_stages_and_resumes(tmp_path, tiny_model_dir):
-    config = PipelineConfig(
-        output=str(tmp_path / "run"),
-        model=str(tiny_model_dir),
-        evolve_config=shrunk(
+def small_run(tmp_path: Path, model: Path) -> dict:
+    """PipelineConfig fields for a run of seconds: the tiny model and shrunk evolve/solve/sft configs."""
+    return {
+        "output": str(tmp_path / "run"),
+        "model": str(model),
+        "evolve_config": shrunk(
             tmp_path,
             "evolve",
             num_seeds=12,
@@ -36,8 +36,15 @@ def test_pipeline_runs_stages_and_resumes(tmp_path, tiny_model_dir):
             round_parents=["seeds", "seeds"],
             fanout=[1, 2],
         ),
-        solve_config=shrunk(tmp_path, "solve"),
-        sft_config=shrunk(tmp_path, "sft", max_steps=3, save_strategy="no"),
+        "solve_config": shrunk(tmp_path, "solve"),
+        "sft_config": shrunk(tmp_path, "sft", max_steps=3, save_strategy="no"),
+    }
+
+
+@pytest.mark.slow
+def test_pipeline_runs_stages_and_resumes(tmp_path, tiny_model_dir):
+    config = PipelineConfig(
+        **small_run(tmp_path, tiny_model_dir),
         stages=["base", "sft_seed", "sft_evolved"],
         test_size=8,
         eval_max_new_tokens=16,
@@ -123,13 +130,7 @@ def test_checker_stage_reranks_the_sft_models_samples(tmp_path, tiny_model_dir):
     from reward_models.step_checker import arithmetic_facts
 
     config = PipelineConfig(
-        output=str(tmp_path / "run"),
-        model=str(tiny_model_dir),
-        evolve_config=shrunk(
-            tmp_path, "evolve", num_seeds=6, rounds=["up"], round_parents=["seeds"], fanout=[1]
-        ),
-        solve_config=shrunk(tmp_path, "solve"),
-        sft_config=shrunk(tmp_path, "sft", max_steps=2, save_strategy="no"),
+        **small_run(tmp_path, tiny_model_dir),
         checker_config=shrunk(tmp_path, "checker", max_value=3, max_steps=4, save_strategy="no"),
         stages=["sft_evolved", "checker"],
         test_size=4,
