@@ -156,3 +156,66 @@ def test_a_bad_checker_config_fails_before_any_stage_runs(tmp_path):
     with pytest.raises(ValueError, match="checker_config.*max_value"):
         run_pipeline(config)
     assert not (tmp_path / "run" / "evol").exists()
+
+
+def reward_model_run(tmp_path: Path, model: Path, name: str, parallel: bool) -> PipelineConfig:
+    """Every stage the second process overlaps (sft_seed, ppo beside irm + prm), shrunk to seconds."""
+    return PipelineConfig(
+        **{**small_run(tmp_path, model), "output": str(tmp_path / name)},
+        irm_config=shrunk(tmp_path, "irm", max_steps=2, save_strategy="no"),
+        label_prm_config=shrunk(tmp_path, "label_prm", limit=3, num_samples=2, max_new_tokens=12),
+        prm_config=shrunk(tmp_path, "prm", max_steps=2, save_strategy="no"),
+        ppo_config=shrunk(
+            tmp_path,
+            "ppo",
+            steps=1,
+            batch_size=2,
+            num_samples=2,
+            mini_batch_size=4,
+            max_new_tokens=12,
+            eval_limit=4,
+            eval_steps=1,
+            report_to="none",
+        ),  # fmt: skip
+        stages=["sft_seed", "sft_evolved", "irm", "prm", "ppo"],
+        parallel_reward_models=parallel,
+        test_size=4,
+        sample_limit=2,
+        sample_k=2,
+        eval_max_new_tokens=12,
+        eval_batch_size=8,
+    )
+
+
+@pytest.mark.slow
+def test_reward_models_train_beside_ppo_with_the_same_results(tmp_path, tiny_model_dir):
+    together = run_pipeline(reward_model_run(tmp_path, tiny_model_dir, "together", parallel=True))
+    log = (tmp_path / "together/reward_models.log").read_text()
+    assert "train-irm" in log and "train-prm" in log  # trained in the second process
+    apart = run_pipeline(reward_model_run(tmp_path, tiny_model_dir, "apart", parallel=False))
+    assert not (tmp_path / "apart/reward_models.log").exists()
+    summary = json.loads((tmp_path / "together/summary.json").read_text())
+    assert list(summary["stages"]) == ["sft_seed", "sft_evolved", "irm", "prm", "ppo"]  # STAGES order
+    for stage, key in [("irm", "pairwise_accuracy"), ("prm", "step_auc"), ("ppo", "accuracy")]:
+        expected = pytest.approx(
+            apart["stages"][stage][key], nan_ok=True
+        )  # 3 labelled problems: AUC may be nan
+        assert together["stages"][stage][key] == expected, stage
+    assert "prm_pair_accuracy" in summary["stages"]["sft_evolved"]  # sampled after the PRM was there
+
+    # A re-run finds both reward models in place and starts no second process.
+    before = log
+    run_pipeline(reward_model_run(tmp_path, tiny_model_dir, "together", parallel=True))
+    assert (tmp_path / "together/reward_models.log").read_text() == before
+
+
+@pytest.mark.slow
+def test_a_failed_reward_model_process_fails_the_pipeline_and_keeps_what_finished(tmp_path, tiny_model_dir):
+    config = reward_model_run(tmp_path, tiny_model_dir, "run", parallel=True)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run/irm").write_text("a file where the IRM's folder goes")
+    with pytest.raises(RuntimeError, match=r"reward models' process.*reward_models\.log"):
+        run_pipeline(config)
+    stages = json.loads((tmp_path / "run/summary.json").read_text())["stages"]
+    assert {"sft_seed", "sft_evolved", "ppo"} <= set(stages)  # the main process's stages are kept
+    assert (tmp_path / "run/ppo/ppo_summary.json").exists()

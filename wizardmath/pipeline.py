@@ -13,9 +13,12 @@ there, so a killed pipeline resumes. ``DIR/summary.json`` holds, per stage, held
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +95,14 @@ class PipelineConfig:
     ppo_max_minutes: float = field(
         default=2.0, metadata={"help": "Wall-clock budget of the PPO stage (overrides the PPO config's)."}
     )
+    parallel_reward_models: bool = field(
+        default=True,
+        metadata={
+            "help": "Without a GPU, train the IRM and PRM in a second process (one torch thread each) "
+            "while this one runs sft_seed and the PPO stages whose reward needs neither; false: one "
+            "stage after another."
+        },
+    )
     eval_batch_size: int = field(default=64, metadata={"help": "Prompts per generate call in evaluation."})
     eval_max_new_tokens: int = field(
         default=128, metadata={"help": "Longest generated solution in evaluation."}
@@ -110,8 +121,9 @@ class PipelineConfig:
 class Pipeline:
     """Runs the stages in order; each stage's result lands in ``self.stages`` and ``summary.json``."""
 
-    def __init__(self, config: PipelineConfig):
+    def __init__(self, config: PipelineConfig, writes_summary: bool = True):
         self.config = config
+        self.writes_summary = writes_summary  # False in the reward models' second process
         self.out = Path(config.output)
         self.out.mkdir(parents=True, exist_ok=True)
         self.summary_path = self.out / "summary.json"
@@ -122,7 +134,10 @@ class Pipeline:
 
     def record(self, stage: str, result: dict[str, Any]) -> None:
         self.stages[stage] = result
-        write_json(self.summary_path, {"stages": self.stages, "config": vars(self.config)})
+        # In the pipeline's order, whichever process or resumed run finished a stage first.
+        self.stages = {name: self.stages[name] for name in STAGES if name in self.stages}
+        if self.writes_summary:
+            write_json(self.summary_path, {"stages": self.stages, "config": vars(self.config)})
 
     def timed(self, label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
         print(f"[pipeline] {label} ...", flush=True)
@@ -429,6 +444,63 @@ class Pipeline:
         )
         self.sampled(stage, str(folder), test_path)
 
+    def reward_models(self, model: str, problems: Path) -> dict[str, str]:
+        """The wanted reward models (trained unless already there): their folders by name."""
+        trained: dict[str, str] = {}
+        if "irm" in self.config.stages:
+            trained["irm"] = self.irm(model, problems.parent)
+        if "prm" in self.config.stages:
+            trained["prm"] = self.prm(model, problems)
+        return trained
+
+    def needs_reward_models(self, stage: str) -> bool:
+        from wizardmath.config import load_config
+        from wizardmath.train.ppo import PPOConfig
+
+        funcs = PPO_REWARDS[stage] or load_config(PPOConfig, resolve(self.config.ppo_config)).reward_funcs
+        return bool({"irm", "prm"} & set(funcs))
+
+    def start_reward_models(self, model: str, problems: Path) -> subprocess.Popen | None:
+        """Train the reward models in a second process, when that saves time: CPU only (on a GPU two
+        trainers would share its memory), something to overlap, and something left to train.
+
+        A plain ``python -m wizardmath.pipeline`` subprocess, as in ``wizardmath.workers``: nothing is
+        forked from this process's trainer threads, and the caller's ``__main__`` is not re-imported."""
+        import torch
+
+        from wizardmath.workers import child_env
+
+        todo = [
+            name
+            for name, done in (("irm", "irm/irm_summary.json"), ("prm", "prm/prm_summary.json"))
+            if name in self.config.stages and not (self.out / done).exists()
+        ]
+        beside = ["sft_seed"] + [s for s in PPO_REWARDS if not self.needs_reward_models(s)]
+        if not (self.config.parallel_reward_models and todo and set(beside) & set(self.config.stages)):
+            return None
+        if torch.cuda.is_available():
+            return None
+        log = self.out / "reward_models.log"
+        print(f"[pipeline] {' + '.join(todo)}: in a second process (log: {log})", flush=True)
+        env = {**child_env(), "OMP_NUM_THREADS": "1"}
+        with open(log, "a") as handle:  # the child holds its own copy of the file
+            return subprocess.Popen(
+                [sys.executable, "-m", "wizardmath.pipeline", json.dumps(vars(self.config)), model,
+                 str(problems)],
+                stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, env=env,
+            )  # fmt: skip
+
+    def wait_for(self, process: subprocess.Popen) -> None:
+        """Wait for the reward models' process; its failure is this pipeline's, with the log's tail."""
+        code = process.wait()
+        if code != 0:
+            log = self.out / "reward_models.log"
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            raise RuntimeError(
+                f"pipeline: the reward models' process (irm/prm) failed with exit code {code}; "
+                f"log {log} ends:\n{tail}"
+            )
+
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
         wanted = set(self.config.stages)
@@ -441,24 +513,34 @@ class Pipeline:
         if wanted - {"base"}:
             problems = self.evolve(test_path)
             everything, seeds_only = self.solve(problems)
-            if "sft_seed" in wanted:
-                model, examples, seconds = self.sft("sft_seed", base, seeds_only)
-                self.evaluate("sft_seed", model, test_path, examples, seconds)
+            sft_model = ""
             if wanted - {"base", "sft_seed"}:
                 sft_model, examples, seconds = self.sft("sft_evolved", base, everything)
                 self.evaluate("sft_evolved", sft_model, test_path, examples, seconds)
-                trained: dict[str, str] = {}
-                if "irm" in wanted:
-                    trained["irm"] = self.irm(sft_model, problems.parent)
-                if "prm" in wanted:
-                    trained["prm"] = self.prm(sft_model, problems)
+            beside = self.start_reward_models(sft_model, problems) if sft_model else None
+            ppo_stages = [s for s in PPO_REWARDS if s in wanted]
+            try:
+                with one_thread_each(beside is not None):
+                    if "sft_seed" in wanted:
+                        model, examples, seconds = self.sft("sft_seed", base, seeds_only)
+                        self.evaluate("sft_seed", model, test_path, examples, seconds)
+                    for stage in [s for s in ppo_stages if beside and not self.needs_reward_models(s)]:
+                        self.ppo(stage, sft_model, problems, test_path, val_path, {})
+                        ppo_stages.remove(stage)
+                if beside:
+                    self.wait_for(beside)
+            finally:
+                if beside and beside.poll() is None:  # this process failed or was interrupted
+                    beside.kill()
+                    beside.wait()
+            if sft_model:
+                trained = self.reward_models(sft_model, problems)
                 if wanted & {"prm", "checker", "ppo", "ppo_paper", "ppo_random"}:
                     self.sampled("sft_evolved", sft_model, test_path, trained.get("prm"))
                 if "checker" in wanted:
                     self.checker(base, test_path)
-                for stage in ("ppo", "ppo_paper", "ppo_random"):
-                    if stage in wanted:
-                        self.ppo(stage, sft_model, problems, test_path, val_path, trained)
+                for stage in ppo_stages:
+                    self.ppo(stage, sft_model, problems, test_path, val_path, trained)
         total = round(time.perf_counter() - start, 1)
         write_json(
             self.summary_path, {"stages": self.stages, "total_seconds": total, "config": vars(self.config)}
@@ -471,6 +553,32 @@ class Pipeline:
         return {"stages": self.stages, "total_seconds": total}
 
 
+@contextlib.contextmanager
+def one_thread_each(active: bool) -> Iterator[None]:
+    """One torch thread here while a second process trains beside this one (2 processes, 2 cores:
+    measured, one thread runs a tiny SFT step at 0.73x the speed of two, so the pair gains 1.5x)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if active:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
     """Run the configured stages; return (and write to ``DIR/summary.json``) the per-stage figures."""
     return Pipeline(config).run()
+
+
+def _train_reward_models(config_json: str, model: str, problems: str) -> None:
+    """The second process: train the wanted reward models; the parent records them afterwards."""
+    Pipeline(PipelineConfig(**json.loads(config_json)), writes_summary=False).reward_models(
+        model, Path(problems)
+    )
+
+
+if __name__ == "__main__":  # python -m wizardmath.pipeline CONFIG_JSON SFT_MODEL PROBLEMS (see above)
+    _train_reward_models(*sys.argv[1:4])

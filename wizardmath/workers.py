@@ -145,7 +145,8 @@ def _worker_main(read_fd: int, write_fd: int) -> None:
 # ------------------------------------------------------------------------------- the parent side
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
+    """This environment, with this checkout first on ``PYTHONPATH``: for any child process of ours."""
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[1])  # so the child imports this very checkout
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -165,7 +166,7 @@ class Worker:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                env=_child_env(),
+                env=child_env(),
             )
         finally:
             os.close(to_child_r)
