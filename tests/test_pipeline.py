@@ -219,3 +219,30 @@ def test_a_failed_reward_model_process_fails_the_pipeline_and_keeps_what_finishe
     stages = json.loads((tmp_path / "run/summary.json").read_text())["stages"]
     assert {"sft_seed", "sft_evolved", "ppo"} <= set(stages)  # the main process's stages are kept
     assert (tmp_path / "run/ppo/ppo_summary.json").exists()
+
+
+def test_fresh_ppo_problems_are_new_to_every_other_split(tmp_path):
+    from wizardmath.pipeline import Pipeline
+
+    pipeline = Pipeline(
+        PipelineConfig(
+            output=str(tmp_path / "run"), test_size=30, val_size=30, ppo_data="fresh", ppo_data_size=40
+        )
+    )
+    test_path = pipeline.test_set()
+    val_path = pipeline.val_set(test_path)
+    sft_problems = tmp_path / "run/problems.jsonl"
+    sft_problems.write_text(val_path.read_text().replace('"val/', '"sft/'))  # texts already seen
+    fresh = pipeline.ppo_problems(test_path, val_path, sft_problems)
+
+    def texts(path: Path) -> set[str]:
+        return {json.loads(line)["problem"] for line in path.read_text().splitlines()}
+
+    assert len(texts(fresh)) == 40 and not texts(fresh) & (texts(test_path) | texts(val_path))
+    assert all(json.loads(line)["answer"] for line in fresh.read_text().splitlines())
+    assert pipeline.ppo_problems(test_path, val_path, sft_problems) == fresh  # made once, then reused
+
+    evolved = Pipeline(PipelineConfig(output=str(tmp_path / "other")))
+    assert evolved.ppo_problems(test_path, val_path, sft_problems) == sft_problems  # the default
+    with pytest.raises(ValueError, match="ppo_data"):
+        PipelineConfig(ppo_data="gsm8k")

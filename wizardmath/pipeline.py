@@ -92,6 +92,15 @@ class PipelineConfig:
             "(decomposed_share < 1), since the clean world has no style fork to probe."
         },
     )
+    ppo_data: str = field(
+        default="evolved",
+        metadata={
+            "help": "PPO's prompts: evolved (the SFT problems, as in the paper) or fresh (ppo_data_size "
+            "new problems of the test set's kind, disjoint from test, validation and SFT problems)."
+        },
+    )
+    ppo_data_size: int = field(default=3000, metadata={"help": "Fresh PPO problems (ppo_data: fresh)."})
+    ppo_data_seed: int = field(default=3_000_003, metadata={"help": "Seed of the fresh PPO problems."})
     ppo_max_minutes: float = field(
         default=2.0, metadata={"help": "Wall-clock budget of the PPO stage (overrides the PPO config's)."}
     )
@@ -114,6 +123,8 @@ class PipelineConfig:
             raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
         if self.test_size < 1:
             raise ValueError(f"test_size must be >= 1, got {self.test_size}")
+        if self.ppo_data not in ("evolved", "fresh"):
+            raise ValueError(f"ppo_data must be evolved or fresh, got '{self.ppo_data}'")
         if self.style_probe not in ("auto", "always", "never"):
             raise ValueError(f"style_probe must be auto, always or never, got '{self.style_probe}'")
 
@@ -212,6 +223,31 @@ class Pipeline:
                 prefix="val",
             )
             write_jsonl(path, (p.to_dict() for p in problems))
+        return path
+
+    def ppo_problems(self, test_path: Path, val_path: Path, problems: Path) -> Path:
+        """PPO's prompts: the evolved SFT problems, or fresh ones of the test set's kind (new to the
+        SFT model, so the reward teaches the task rather than what it memorised)."""
+        from wizardmath.evol.symbolic import generate_problems
+
+        if self.config.ppo_data == "evolved":
+            return problems
+        path = self.out / "ppo_problems.jsonl"
+        if not path.exists():
+            seen = {
+                r["problem"]
+                for p in (test_path, val_path, problems)
+                for r in read_jsonl(p, max_bytes=OWN_FILE)
+            }
+            fresh = generate_problems(
+                self.config.ppo_data_size,
+                self.config.ppo_data_seed,
+                self.config.test_min_ops,
+                self.config.test_max_ops,
+                exclude=seen,
+                prefix="rl",
+            )
+            write_jsonl(path, (p.to_dict() for p in fresh))
         return path
 
     def evolve(self, test_path: Path) -> Path:
@@ -518,6 +554,8 @@ class Pipeline:
                 sft_model, examples, seconds = self.sft("sft_evolved", base, everything)
                 self.evaluate("sft_evolved", sft_model, test_path, examples, seconds)
             beside = self.start_reward_models(sft_model, problems) if sft_model else None
+            wants_ppo = bool(sft_model) and bool(wanted & set(PPO_REWARDS))
+            prompts = self.ppo_problems(test_path, val_path, problems) if wants_ppo else problems
             ppo_stages = [s for s in PPO_REWARDS if s in wanted]
             try:
                 with one_thread_each(beside is not None):
@@ -525,7 +563,7 @@ class Pipeline:
                         model, examples, seconds = self.sft("sft_seed", base, seeds_only)
                         self.evaluate("sft_seed", model, test_path, examples, seconds)
                     for stage in [s for s in ppo_stages if beside and not self.needs_reward_models(s)]:
-                        self.ppo(stage, sft_model, problems, test_path, val_path, {})
+                        self.ppo(stage, sft_model, prompts, test_path, val_path, {})
                         ppo_stages.remove(stage)
                 if beside:
                     self.wait_for(beside)
@@ -540,7 +578,7 @@ class Pipeline:
                 if "checker" in wanted:
                     self.checker(base, test_path)
                 for stage in ppo_stages:
-                    self.ppo(stage, sft_model, problems, test_path, val_path, trained)
+                    self.ppo(stage, sft_model, prompts, test_path, val_path, trained)
         total = round(time.perf_counter() - start, 1)
         write_json(
             self.summary_path, {"stages": self.stages, "total_seconds": total, "config": vars(self.config)}
