@@ -6,8 +6,10 @@ With ``configs/tiny/pipeline.yaml`` it runs on a laptop CPU in minutes:
 seed; evolution is decontaminated against it), 3. ``evolve`` (symbolic backend: seed round + evolved
 rounds), 4. ``solve`` (gold step-by-step solutions), 5. ``sft`` on the seed problems only and on
 seeds + evolved problems, 6. the reward models and PPO where configured, 7. ``eval`` of each model on
-the held-out set. Every stage writes into ``DIR/<stage>/`` and is skipped when its result is already
-there, so a killed pipeline resumes. ``DIR/summary.json`` holds, per stage, held-out ``accuracy``
+the held-out set. Without a GPU the reward models train in a second process (one torch thread each)
+while this one runs ``sft_seed`` and the PPO stages whose reward needs neither
+(``parallel_reward_models``). Every stage writes into ``DIR/<stage>/`` and is skipped when its result
+is already there, so a killed pipeline resumes. ``DIR/summary.json`` holds, per stage, held-out ``accuracy``
 (0-1), ``n`` (test problems), ``train_examples`` and ``seconds``.
 """
 
