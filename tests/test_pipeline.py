@@ -168,7 +168,7 @@ def reward_model_run(tmp_path: Path, model: Path, name: str, parallel: bool) -> 
         ppo_config=shrunk(
             tmp_path,
             "ppo",
-            steps=1,
+            steps=3,
             batch_size=2,
             num_samples=2,
             mini_batch_size=4,
@@ -179,6 +179,7 @@ def reward_model_run(tmp_path: Path, model: Path, name: str, parallel: bool) -> 
         ),  # fmt: skip
         stages=["sft_seed", "sft_evolved", "irm", "prm", "ppo"],
         parallel_reward_models=parallel,
+        ppo_steps=1,  # the pipeline's override of the PPO config's 3
         test_size=4,
         sample_limit=2,
         sample_k=2,
@@ -197,11 +198,11 @@ def test_reward_models_train_beside_ppo_with_the_same_results(tmp_path, tiny_mod
     summary = json.loads((tmp_path / "together/summary.json").read_text())
     assert list(summary["stages"]) == ["sft_seed", "sft_evolved", "irm", "prm", "ppo"]  # STAGES order
     for stage, key in [("irm", "pairwise_accuracy"), ("prm", "step_auc"), ("ppo", "accuracy")]:
-        expected = pytest.approx(
-            apart["stages"][stage][key], nan_ok=True
-        )  # 3 labelled problems: AUC may be nan
+        # 3 labelled problems: the PRM's step AUC may be nan
+        expected = pytest.approx(apart["stages"][stage][key], nan_ok=True)
         assert together["stages"][stage][key] == expected, stage
     assert "prm_pair_accuracy" in summary["stages"]["sft_evolved"]  # sampled after the PRM was there
+    assert summary["stages"]["ppo"]["last_step"] == 1
 
     # A re-run finds both reward models in place and starts no second process.
     before = log
@@ -246,3 +247,5 @@ def test_fresh_ppo_problems_are_new_to_every_other_split(tmp_path):
     assert evolved.ppo_problems(test_path, val_path, sft_problems) == sft_problems  # the default
     with pytest.raises(ValueError, match="ppo_data"):
         PipelineConfig(ppo_data="gsm8k")
+    with pytest.raises(ValueError, match="ppo_steps"):
+        PipelineConfig(ppo_steps=-1)

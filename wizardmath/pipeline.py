@@ -103,6 +103,7 @@ class PipelineConfig:
     )
     ppo_data_size: int = field(default=3000, metadata={"help": "Fresh PPO problems (ppo_data: fresh)."})
     ppo_data_seed: int = field(default=3_000_003, metadata={"help": "Seed of the fresh PPO problems."})
+    ppo_steps: int = field(default=0, metadata={"help": "PPO steps (0: the PPO config's)."})
     ppo_max_minutes: float = field(
         default=2.0, metadata={"help": "Wall-clock budget of the PPO stage (overrides the PPO config's)."}
     )
@@ -125,6 +126,8 @@ class PipelineConfig:
             raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
         if self.test_size < 1:
             raise ValueError(f"test_size must be >= 1, got {self.test_size}")
+        if self.ppo_steps < 0:
+            raise ValueError(f"ppo_steps must be >= 0 (0: the PPO config's), got {self.ppo_steps}")
         if self.ppo_data not in ("evolved", "fresh"):
             raise ValueError(f"ppo_data must be evolved or fresh, got '{self.ppo_data}'")
         if self.style_probe not in ("auto", "always", "never"):
@@ -467,7 +470,8 @@ class Pipeline:
         summary = self.once(
             stage, folder / "ppo_summary.json", PPOConfig, self.config.ppo_config, train_ppo,
             model=model, data_path=str(problems), eval_data_path=str(val_path), output_dir=str(folder),
-            report_to="none", max_minutes=self.config.ppo_max_minutes, reward_funcs=funcs, **paths,
+            report_to="none", max_minutes=self.config.ppo_max_minutes, reward_funcs=funcs,
+            steps=self.config.ppo_steps or base.steps, **paths,
         )  # fmt: skip
         examples = summary["steps"] * base.batch_size * base.num_samples
         self.evaluate(stage, str(folder), test_path, examples, summary["seconds"])
