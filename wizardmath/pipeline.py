@@ -624,5 +624,7 @@ def _train_reward_models(config_json: str, model: str, problems: str) -> None:
     )
 
 
-if __name__ == "__main__":  # python -m wizardmath.pipeline CONFIG_JSON SFT_MODEL PROBLEMS (see above)
+if __name__ == "__main__":  # the second process of Pipeline.start_reward_models; not a user command
+    if len(sys.argv) != 4:
+        sys.exit("usage: python -m wizardmath.pipeline CONFIG_JSON SFT_MODEL PROBLEMS (internal)")
     _train_reward_models(*sys.argv[1:4])
