@@ -176,7 +176,7 @@ def reward_model_run(tmp_path: Path, model: Path, name: str, parallel: bool) -> 
             eval_limit=4,
             eval_steps=1,
             report_to="none",
-        ),  # fmt: skip
+        ),
         stages=["sft_seed", "sft_evolved", "irm", "prm", "ppo"],
         parallel_reward_models=parallel,
         ppo_steps=1,  # the pipeline's override of the PPO config's 3

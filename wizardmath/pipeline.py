@@ -196,64 +196,38 @@ class Pipeline:
             self.timed("init-tiny", lambda: init_tiny(config))
         return str(folder)
 
-    def test_set(self) -> Path:
-        """A held-out symbolic test set, generated before evolution so evolution can avoid it."""
+    def world_problems(self, name: str, size: int, seed: int, avoid: tuple[Path, ...] = ()) -> Path:
+        """``DIR/<name>.jsonl``: ``size`` symbolic problems of the test set's kind, none with the text
+        of a problem in ``avoid``; written once, then reused."""
         from wizardmath.evol.symbolic import generate_problems
 
-        path = self.out / "test.jsonl"
+        path = self.out / f"{name}.jsonl"
         if not path.exists():
+            seen = {r["problem"] for p in avoid for r in read_jsonl(p, max_bytes=OWN_FILE)}
             problems = generate_problems(
-                self.config.test_size,
-                self.config.test_seed,
-                self.config.test_min_ops,
-                self.config.test_max_ops,
-                prefix="test",
-            )
+                size, seed, self.config.test_min_ops, self.config.test_max_ops, exclude=seen,
+                prefix=name.split("_")[0],
+            )  # fmt: skip
             write_jsonl(path, (p.to_dict() for p in problems))
         return path
+
+    def test_set(self) -> Path:
+        """A held-out symbolic test set, generated before evolution so evolution can avoid it."""
+        return self.world_problems("test", self.config.test_size, self.config.test_seed)
 
     def val_set(self, test_path: Path) -> Path:
         """Validation problems for PPO's choice of step, disjoint from the test set."""
-        from wizardmath.evol.symbolic import generate_problems
-
-        path = self.out / "val.jsonl"
-        if not path.exists():
-            test_texts = {r["problem"] for r in read_jsonl(test_path)}
-            problems = generate_problems(
-                self.config.val_size,
-                self.config.val_seed,
-                self.config.test_min_ops,
-                self.config.test_max_ops,
-                exclude=test_texts,
-                prefix="val",
-            )
-            write_jsonl(path, (p.to_dict() for p in problems))
-        return path
+        return self.world_problems("val", self.config.val_size, self.config.val_seed, (test_path,))
 
     def ppo_problems(self, test_path: Path, val_path: Path, problems: Path) -> Path:
         """PPO's prompts: the evolved SFT problems, or fresh ones of the test set's kind (new to the
         SFT model, so the reward teaches the task rather than what it memorised)."""
-        from wizardmath.evol.symbolic import generate_problems
-
         if self.config.ppo_data == "evolved":
             return problems
-        path = self.out / "ppo_problems.jsonl"
-        if not path.exists():
-            seen = {
-                r["problem"]
-                for p in (test_path, val_path, problems)
-                for r in read_jsonl(p, max_bytes=OWN_FILE)
-            }
-            fresh = generate_problems(
-                self.config.ppo_data_size,
-                self.config.ppo_data_seed,
-                self.config.test_min_ops,
-                self.config.test_max_ops,
-                exclude=seen,
-                prefix="rl",
-            )
-            write_jsonl(path, (p.to_dict() for p in fresh))
-        return path
+        avoid = (test_path, val_path, problems)
+        return self.world_problems(
+            "ppo_problems", self.config.ppo_data_size, self.config.ppo_data_seed, avoid
+        )
 
     def evolve(self, test_path: Path) -> Path:
         from wizardmath.config import load_config
