@@ -16,6 +16,7 @@ is already there, so a killed pipeline resumes. ``DIR/summary.json`` holds, per 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from wizardmath.pipeline_checks import STAGES, resolve, validate_stage_configs
 DEFAULT_STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
 # PPO runs by reward: the verifier alone, the paper's r = r_IRM x r_PRM x verifier, a coin (the control).
 PPO_REWARDS = {"ppo": None, "ppo_paper": ["irm", "prm", "verifier"], "ppo_random": ["random"]}
+# Where each reward model's summary lands once it is trained (the stage's "done" marker).
+REWARD_MODEL_SUMMARIES = {"irm": Path("irm/irm_summary.json"), "prm": Path("prm/prm_summary.json")}
 
 
 @dataclass
@@ -386,8 +389,8 @@ class Pipeline:
 
         folder = self.out / "irm"
         summary = self.once(
-            "train-irm", folder / "irm_summary.json", IRMConfig, self.config.irm_config, train_irm,
-            model=model, data_path=str(evol_dir), output_dir=str(folder), disable_tqdm=True,
+            "train-irm", self.out / REWARD_MODEL_SUMMARIES["irm"], IRMConfig, self.config.irm_config,
+            train_irm, model=model, data_path=str(evol_dir), output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         keys = ("pairwise_accuracy", "eval_pairs", "train_pairs", "seconds")
         self.record("irm", {k: summary[k] for k in keys if k in summary})
@@ -400,7 +403,7 @@ class Pipeline:
         from wizardmath.config import load_config
 
         labels, folder = self.out / "prm_labels.jsonl", self.out / "prm"
-        done = folder / "prm_summary.json"
+        done = self.out / REWARD_MODEL_SUMMARIES["prm"]
         if not done.exists():
             label_config = load_config(
                 LabelConfig, resolve(self.config.label_prm_config), model=model, data_path=str(problems),
@@ -428,12 +431,11 @@ class Pipeline:
         val_path: Path,
         reward_models: dict[str, str],
     ) -> None:
-        from wizardmath.config import load_config
         from wizardmath.train.ppo import PPOConfig, train_ppo
 
         folder = self.out / stage
-        base = load_config(PPOConfig, resolve(self.config.ppo_config))
-        funcs = PPO_REWARDS[stage] or base.reward_funcs
+        base = self.ppo_base
+        funcs = self.ppo_reward_funcs(stage)
         # Reward models the pipeline trained are used when the run's reward asks for them.
         paths = {f"{name}_path": path for name, path in reward_models.items() if name in funcs}
         missing = [name for name in ("irm", "prm") if name in funcs and f"{name}_path" not in paths]
@@ -469,12 +471,20 @@ class Pipeline:
             trained["prm"] = self.prm(model, problems)
         return trained
 
-    def needs_reward_models(self, stage: str) -> bool:
+    @functools.cached_property
+    def ppo_base(self) -> Any:
+        """The PPO config as its YAML gives it (read once; each PPO stage overrides some fields)."""
         from wizardmath.config import load_config
         from wizardmath.train.ppo import PPOConfig
 
-        funcs = PPO_REWARDS[stage] or load_config(PPOConfig, resolve(self.config.ppo_config)).reward_funcs
-        return bool({"irm", "prm"} & set(funcs))
+        return load_config(PPOConfig, resolve(self.config.ppo_config))
+
+    def ppo_reward_funcs(self, stage: str) -> list[str]:
+        """A PPO stage's reward: its own (PPO_REWARDS), else the PPO config's."""
+        return list(PPO_REWARDS[stage] or self.ppo_base.reward_funcs)
+
+    def needs_reward_models(self, stage: str) -> bool:
+        return bool({"irm", "prm"} & set(self.ppo_reward_funcs(stage)))
 
     def start_reward_models(self, model: str, problems: Path) -> subprocess.Popen | None:
         """Train the reward models in a second process, when that saves time: CPU only (on a GPU two
@@ -488,7 +498,7 @@ class Pipeline:
 
         todo = [
             name
-            for name, done in (("irm", "irm/irm_summary.json"), ("prm", "prm/prm_summary.json"))
+            for name, done in REWARD_MODEL_SUMMARIES.items()
             if name in self.config.stages and not (self.out / done).exists()
         ]
         beside = ["sft_seed"] + [s for s in PPO_REWARDS if not self.needs_reward_models(s)]
