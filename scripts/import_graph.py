@@ -21,7 +21,8 @@ Layers, bottom (0) to top; a module may import its own layer and the ones below,
  7 rewards       the RL reward (verifier, IRM, PRM terms)
  8 eval          benchmark evaluation, reranking, greedy accuracy
  9 train         SFT, PPO, GRPO (they evaluate while training)
-10 top           ``pipeline``, ``pipeline_checks``, ``pipeline_report``, ``cli``, ``__main__``
+10 top           ``pipeline`` and its ``pipeline_config``, ``pipeline_parallel``, ``pipeline_report``;
+                 ``cli``, ``__main__``
 == ============= ==================================================================================
 
 Usage: ``python scripts/import_graph.py [--root DIR] [--quiet]`` (``--quiet``: layers and problems only).
@@ -61,7 +62,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "top",
         (
             "wizardmath.pipeline",
-            "wizardmath.pipeline_checks",
+            "wizardmath.pipeline_config",
+            "wizardmath.pipeline_parallel",
             "wizardmath.pipeline_report",
             "wizardmath.cli",
             "wizardmath.__main__",

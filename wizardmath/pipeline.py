@@ -18,123 +18,26 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from wizardmath.jsonl import OWN_FILE, read_jsonl, write_json, write_jsonl
-from wizardmath.pipeline_checks import STAGES, resolve, validate_stage_configs
+from wizardmath.pipeline_config import (
+    DEFAULT_STAGES,
+    PPO_REWARDS,
+    STAGES,
+    PipelineConfig,
+    resolve,
+    validate_stage_configs,
+)
 
-DEFAULT_STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
-# PPO runs by reward: the verifier alone, the paper's r = r_IRM x r_PRM x verifier, a coin (the control).
-PPO_REWARDS = {"ppo": None, "ppo_paper": ["irm", "prm", "verifier"], "ppo_random": ["random"]}
+__all__ = ["DEFAULT_STAGES", "PPO_REWARDS", "STAGES", "Pipeline", "PipelineConfig", "run_pipeline"]
+
 # Where each reward model's summary lands once it is trained (the stage's "done" marker).
 REWARD_MODEL_SUMMARIES = {"irm": Path("irm/irm_summary.json"), "prm": Path("prm/prm_summary.json")}
-
-
-@dataclass
-class PipelineConfig:
-    output: str = field(
-        default="runs/tiny", metadata={"help": "Folder for every stage's output and summary.json."}
-    )
-    seed: int = field(
-        default=0, metadata={"help": "Seed passed to every stage (model init, evolution, training)."}
-    )
-    model: str = field(
-        default="", metadata={"help": "Base model; empty builds the tiny model with init-tiny."}
-    )
-    tiny_config: str = field(
-        default="", metadata={"help": "YAML for init-tiny (TinyConfig); empty = defaults."}
-    )
-    evolve_config: str = field(
-        default="configs/tiny/evolve.yaml", metadata={"help": "YAML for the evolve stage."}
-    )
-    solve_config: str = field(
-        default="configs/tiny/solve.yaml", metadata={"help": "YAML for the solve stage."}
-    )
-    sft_config: str = field(default="configs/tiny/sft.yaml", metadata={"help": "YAML for both SFT runs."})
-    irm_config: str = field(default="configs/tiny/irm.yaml", metadata={"help": "YAML for train-irm."})
-    prm_config: str = field(default="configs/tiny/prm.yaml", metadata={"help": "YAML for train-prm."})
-    label_prm_config: str = field(
-        default="configs/tiny/label_prm.yaml", metadata={"help": "YAML for label-prm."}
-    )
-    ppo_config: str = field(default="configs/tiny/ppo.yaml", metadata={"help": "YAML for ppo."})
-    checker_config: str = field(
-        default="configs/tiny/checker.yaml", metadata={"help": "YAML for train-checker."}
-    )
-    stages: list[str] = field(
-        default_factory=lambda: list(DEFAULT_STAGES),
-        metadata={"help": f"Stages to run: {', '.join(STAGES)}."},
-    )
-    test_size: int = field(default=300, metadata={"help": "Held-out symbolic test problems."})
-    test_seed: int = field(
-        default=1_000_003, metadata={"help": "Seed of the held-out test set (distinct from training seeds)."}
-    )
-    test_min_ops: int = field(default=1, metadata={"help": "Fewest arithmetic steps in a test problem."})
-    test_max_ops: int = field(default=4, metadata={"help": "Most arithmetic steps in a test problem."})
-    val_size: int = field(
-        default=100,
-        metadata={"help": "Validation problems (PPO picks its step on them; never the test set)."},
-    )
-    val_seed: int = field(default=2_000_003, metadata={"help": "Seed of the validation set."})
-    sample_limit: int = field(
-        default=100, metadata={"help": "Test problems for the sampled metrics and the style probe (0: none)."}
-    )
-    sample_k: int = field(
-        default=8,
-        metadata={"help": "Samples per problem for pass@1 (sampled), maj@k, pass@k and PRM best-of-k."},
-    )
-    sample_temperature: float = field(default=0.8, metadata={"help": "Temperature of those samples."})
-    style_probe: str = field(
-        default="auto",
-        metadata={
-            "help": "Style probe after sampling (P(terse) and entropy at the style token, accuracy per "
-            "forced style): always, never, or auto = only when the solve config's teacher mixes styles "
-            "(decomposed_share < 1), since the clean world has no style fork to probe."
-        },
-    )
-    ppo_data: str = field(
-        default="evolved",
-        metadata={
-            "help": "PPO's prompts: evolved (the SFT problems, as in the paper) or fresh (ppo_data_size "
-            "new problems of the test set's kind, disjoint from test, validation and SFT problems)."
-        },
-    )
-    ppo_data_size: int = field(default=3000, metadata={"help": "Fresh PPO problems (ppo_data: fresh)."})
-    ppo_data_seed: int = field(default=3_000_003, metadata={"help": "Seed of the fresh PPO problems."})
-    ppo_steps: int = field(default=0, metadata={"help": "PPO steps (0: the PPO config's)."})
-    ppo_max_minutes: float = field(
-        default=2.0, metadata={"help": "Wall-clock budget of the PPO stage (overrides the PPO config's)."}
-    )
-    parallel_reward_models: bool = field(
-        default=True,
-        metadata={
-            "help": "Without a GPU, train the IRM and PRM in a second process (one torch thread each) "
-            "while this one runs sft_seed and the PPO stages whose reward needs neither; false: one "
-            "stage after another."
-        },
-    )
-    eval_batch_size: int = field(default=64, metadata={"help": "Prompts per generate call in evaluation."})
-    eval_max_new_tokens: int = field(
-        default=128, metadata={"help": "Longest generated solution in evaluation."}
-    )
-
-    def __post_init__(self) -> None:
-        unknown = [s for s in self.stages if s not in STAGES]
-        if unknown:
-            raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
-        if self.test_size < 1:
-            raise ValueError(f"test_size must be >= 1, got {self.test_size}")
-        if self.ppo_steps < 0:
-            raise ValueError(f"ppo_steps must be >= 0 (0: the PPO config's), got {self.ppo_steps}")
-        if self.ppo_data not in ("evolved", "fresh"):
-            raise ValueError(f"ppo_data must be evolved or fresh, got '{self.ppo_data}'")
-        if self.style_probe not in ("auto", "always", "never"):
-            raise ValueError(f"style_probe must be auto, always or never, got '{self.style_probe}'")
 
 
 class Pipeline:
@@ -486,15 +389,13 @@ class Pipeline:
     def needs_reward_models(self, stage: str) -> bool:
         return bool({"irm", "prm"} & set(self.ppo_reward_funcs(stage)))
 
-    def start_reward_models(self, model: str, problems: Path) -> subprocess.Popen | None:
-        """Train the reward models in a second process, when that saves time: CPU only (on a GPU two
-        trainers would share its memory), something to overlap, and something left to train.
-
-        A plain ``python -m wizardmath.pipeline`` subprocess, as in ``wizardmath.workers``: nothing is
-        forked from this process's trainer threads, and the caller's ``__main__`` is not re-imported."""
+    def reward_models_beside(self, model: str, problems: Path) -> contextlib.AbstractContextManager[bool]:
+        """A context that trains the reward models in a second process while its body runs, when that
+        saves time: CPU only (on a GPU two trainers would share its memory), something to overlap, and
+        something left to train. ``as`` gives whether it does."""
         import torch
 
-        from wizardmath.workers import child_env
+        from wizardmath.pipeline_parallel import second_process
 
         todo = [
             name
@@ -502,30 +403,16 @@ class Pipeline:
             if name in self.config.stages and not (self.out / done).exists()
         ]
         beside = ["sft_seed"] + [s for s in PPO_REWARDS if not self.needs_reward_models(s)]
-        if not (self.config.parallel_reward_models and todo and set(beside) & set(self.config.stages)):
-            return None
-        if torch.cuda.is_available():
-            return None
+        overlap = set(beside) & set(self.config.stages)
+        if (
+            not (model and self.config.parallel_reward_models and todo and overlap)
+            or torch.cuda.is_available()
+        ):
+            return contextlib.nullcontext(False)
         log = self.out / "reward_models.log"
         print(f"[pipeline] {' + '.join(todo)}: in a second process (log: {log})", flush=True)
-        env = {**child_env(), "OMP_NUM_THREADS": "1"}
-        with open(log, "a") as handle:  # the child holds its own copy of the file
-            return subprocess.Popen(
-                [sys.executable, "-m", "wizardmath.pipeline", json.dumps(vars(self.config)), model,
-                 str(problems)],
-                stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
-
-    def wait_for(self, process: subprocess.Popen) -> None:
-        """Wait for the reward models' process; its failure is this pipeline's, with the log's tail."""
-        code = process.wait()
-        if code != 0:
-            log = self.out / "reward_models.log"
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-            raise RuntimeError(
-                f"pipeline: the reward models' process (irm/prm) failed with exit code {code}; "
-                f"log {log} ends:\n{tail}"
-            )
+        args = [json.dumps(vars(self.config)), model, str(problems)]
+        return second_process("wizardmath.pipeline", args, log, "the reward models' process (irm/prm)")
 
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
@@ -543,24 +430,16 @@ class Pipeline:
             if wanted - {"base", "sft_seed"}:
                 sft_model, examples, seconds = self.sft("sft_evolved", base, everything)
                 self.evaluate("sft_evolved", sft_model, test_path, examples, seconds)
-            beside = self.start_reward_models(sft_model, problems) if sft_model else None
             wants_ppo = bool(sft_model) and bool(wanted & set(PPO_REWARDS))
             prompts = self.ppo_problems(test_path, val_path, problems) if wants_ppo else problems
             ppo_stages = [s for s in PPO_REWARDS if s in wanted]
-            try:
-                with one_thread_each(beside is not None):
-                    if "sft_seed" in wanted:
-                        model, examples, seconds = self.sft("sft_seed", base, seeds_only)
-                        self.evaluate("sft_seed", model, test_path, examples, seconds)
-                    for stage in [s for s in ppo_stages if beside and not self.needs_reward_models(s)]:
-                        self.ppo(stage, sft_model, prompts, test_path, val_path, {})
-                        ppo_stages.remove(stage)
-                if beside:
-                    self.wait_for(beside)
-            finally:
-                if beside and beside.poll() is None:  # this process failed or was interrupted
-                    beside.kill()
-                    beside.wait()
+            with self.reward_models_beside(sft_model, problems) as parallel:
+                if "sft_seed" in wanted:
+                    model, examples, seconds = self.sft("sft_seed", base, seeds_only)
+                    self.evaluate("sft_seed", model, test_path, examples, seconds)
+                for stage in [s for s in ppo_stages if parallel and not self.needs_reward_models(s)]:
+                    self.ppo(stage, sft_model, prompts, test_path, val_path, {})
+                    ppo_stages.remove(stage)
             if sft_model:
                 trained = self.reward_models(sft_model, problems)
                 if wanted & {"prm", "checker", "ppo", "ppo_paper", "ppo_random"}:
@@ -581,21 +460,6 @@ class Pipeline:
         return {"stages": self.stages, "total_seconds": total}
 
 
-@contextlib.contextmanager
-def one_thread_each(active: bool) -> Iterator[None]:
-    """One torch thread here while a second process trains beside this one (2 processes, 2 cores:
-    measured, one thread runs a tiny SFT step at 0.73x the speed of two, so the pair gains 1.5x)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if active:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
     """Run the configured stages; return (and write to ``DIR/summary.json``) the per-stage figures."""
     return Pipeline(config).run()
@@ -608,7 +472,7 @@ def _train_reward_models(config_json: str, model: str, problems: str) -> None:
     )
 
 
-if __name__ == "__main__":  # the second process of Pipeline.start_reward_models; not a user command
+if __name__ == "__main__":  # the second process of Pipeline.reward_models_beside; not a user command
     if len(sys.argv) != 4:
         sys.exit("usage: python -m wizardmath.pipeline CONFIG_JSON SFT_MODEL PROBLEMS (internal)")
     _train_reward_models(*sys.argv[1:4])

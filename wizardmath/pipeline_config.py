@@ -1,0 +1,173 @@
+"""The pipeline's configuration: its stages, ``PipelineConfig``, the stage config each stage reads,
+and the check of them all before the first stage runs.
+
+Split from ``pipeline.py`` (which runs the stages): a bad key, type or value in, say, the PPO config
+fails in seconds, not after an hour of evolution and SFT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "checker", "ppo", "ppo_paper", "ppo_random")
+DEFAULT_STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
+# PPO runs by reward: the verifier alone, the paper's r = r_IRM x r_PRM x verifier, a coin (the control).
+PPO_REWARDS = {"ppo": None, "ppo_paper": ["irm", "prm", "verifier"], "ppo_random": ["random"]}
+
+
+@dataclass
+class PipelineConfig:
+    output: str = field(
+        default="runs/tiny", metadata={"help": "Folder for every stage's output and summary.json."}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Seed passed to every stage (model init, evolution, training)."}
+    )
+    model: str = field(
+        default="", metadata={"help": "Base model; empty builds the tiny model with init-tiny."}
+    )
+    tiny_config: str = field(
+        default="", metadata={"help": "YAML for init-tiny (TinyConfig); empty = defaults."}
+    )
+    evolve_config: str = field(
+        default="configs/tiny/evolve.yaml", metadata={"help": "YAML for the evolve stage."}
+    )
+    solve_config: str = field(
+        default="configs/tiny/solve.yaml", metadata={"help": "YAML for the solve stage."}
+    )
+    sft_config: str = field(default="configs/tiny/sft.yaml", metadata={"help": "YAML for both SFT runs."})
+    irm_config: str = field(default="configs/tiny/irm.yaml", metadata={"help": "YAML for train-irm."})
+    prm_config: str = field(default="configs/tiny/prm.yaml", metadata={"help": "YAML for train-prm."})
+    label_prm_config: str = field(
+        default="configs/tiny/label_prm.yaml", metadata={"help": "YAML for label-prm."}
+    )
+    ppo_config: str = field(default="configs/tiny/ppo.yaml", metadata={"help": "YAML for ppo."})
+    checker_config: str = field(
+        default="configs/tiny/checker.yaml", metadata={"help": "YAML for train-checker."}
+    )
+    stages: list[str] = field(
+        default_factory=lambda: list(DEFAULT_STAGES),
+        metadata={"help": f"Stages to run: {', '.join(STAGES)}."},
+    )
+    test_size: int = field(default=300, metadata={"help": "Held-out symbolic test problems."})
+    test_seed: int = field(
+        default=1_000_003, metadata={"help": "Seed of the held-out test set (distinct from training seeds)."}
+    )
+    test_min_ops: int = field(default=1, metadata={"help": "Fewest arithmetic steps in a test problem."})
+    test_max_ops: int = field(default=4, metadata={"help": "Most arithmetic steps in a test problem."})
+    val_size: int = field(
+        default=100,
+        metadata={"help": "Validation problems (PPO picks its step on them; never the test set)."},
+    )
+    val_seed: int = field(default=2_000_003, metadata={"help": "Seed of the validation set."})
+    sample_limit: int = field(
+        default=100, metadata={"help": "Test problems for the sampled metrics and the style probe (0: none)."}
+    )
+    sample_k: int = field(
+        default=8,
+        metadata={"help": "Samples per problem for pass@1 (sampled), maj@k, pass@k and PRM best-of-k."},
+    )
+    sample_temperature: float = field(default=0.8, metadata={"help": "Temperature of those samples."})
+    style_probe: str = field(
+        default="auto",
+        metadata={
+            "help": "Style probe after sampling (P(terse) and entropy at the style token, accuracy per "
+            "forced style): always, never, or auto = only when the solve config's teacher mixes styles "
+            "(decomposed_share < 1), since the clean world has no style fork to probe."
+        },
+    )
+    ppo_data: str = field(
+        default="evolved",
+        metadata={
+            "help": "PPO's prompts: evolved (the SFT problems, as in the paper) or fresh (ppo_data_size "
+            "new problems of the test set's kind, disjoint from test, validation and SFT problems)."
+        },
+    )
+    ppo_data_size: int = field(default=3000, metadata={"help": "Fresh PPO problems (ppo_data: fresh)."})
+    ppo_data_seed: int = field(default=3_000_003, metadata={"help": "Seed of the fresh PPO problems."})
+    ppo_steps: int = field(default=0, metadata={"help": "PPO steps (0: the PPO config's)."})
+    ppo_max_minutes: float = field(
+        default=2.0, metadata={"help": "Wall-clock budget of the PPO stage (overrides the PPO config's)."}
+    )
+    parallel_reward_models: bool = field(
+        default=True,
+        metadata={
+            "help": "Without a GPU, train the IRM and PRM in a second process (one torch thread each) "
+            "while this one runs sft_seed and the PPO stages whose reward needs neither; false: one "
+            "stage after another."
+        },
+    )
+    eval_batch_size: int = field(default=64, metadata={"help": "Prompts per generate call in evaluation."})
+    eval_max_new_tokens: int = field(
+        default=128, metadata={"help": "Longest generated solution in evaluation."}
+    )
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.stages if s not in STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
+        if self.test_size < 1:
+            raise ValueError(f"test_size must be >= 1, got {self.test_size}")
+        if self.ppo_steps < 0:
+            raise ValueError(f"ppo_steps must be >= 0 (0: the PPO config's), got {self.ppo_steps}")
+        if self.ppo_data not in ("evolved", "fresh"):
+            raise ValueError(f"ppo_data must be evolved or fresh, got '{self.ppo_data}'")
+        if self.style_probe not in ("auto", "always", "never"):
+            raise ValueError(f"style_probe must be auto, always or never, got '{self.style_probe}'")
+
+
+# Stage configs the pipeline reads, the stages that need each, and where the class lives.
+STAGE_CONFIGS = (
+    ("tiny_config", STAGES, "wizardmath.tiny:TinyConfig"),
+    ("evolve_config", STAGES[1:], "wizardmath.evol:EvolveConfig"),
+    ("solve_config", STAGES[1:], "wizardmath.evol:SolveConfig"),
+    ("sft_config", STAGES[1:], "wizardmath.train.sft:SFTConfig"),
+    ("irm_config", ("irm", "ppo_paper"), "reward_models.irm:IRMConfig"),
+    ("label_prm_config", ("prm", "ppo_paper"), "reward_models.labelers:LabelConfig"),
+    ("prm_config", ("prm", "ppo_paper"), "reward_models.prm:PRMConfig"),
+    ("ppo_config", ("ppo", "ppo_paper", "ppo_random"), "wizardmath.train.ppo:PPOConfig"),
+    ("checker_config", ("checker",), "wizardmath.train.checker:CheckerConfig"),
+)
+
+
+def resolve(path: str) -> Path:
+    """A config path as given, else relative to the repository (so the pipeline runs from anywhere)."""
+    candidate = Path(path)
+    return candidate if candidate.exists() or candidate.is_absolute() else REPO_ROOT / path
+
+
+def validate_stage_configs(config: PipelineConfig) -> None:
+    """Build every stage config the run will need before the first stage runs, so a bad key, type or
+    value in, say, the PPO config fails in seconds, not after an hour of evolution and SFT.
+
+    The paths a stage gets from the stages before it (model, data) are stand-ins here."""
+    import importlib
+    import tempfile
+
+    from wizardmath.config import ConfigError, load_config
+
+    wanted = set(config.stages)
+    with tempfile.TemporaryDirectory() as scratch:
+        stand_ins = {
+            "model": scratch,
+            "data_path": str(Path(scratch) / "data.jsonl"),
+            "output": scratch,
+            "output_dir": scratch,
+            "seed": config.seed,
+        }
+        for key, needed_by, target in STAGE_CONFIGS:
+            path = getattr(config, key)
+            if not path or not wanted & set(needed_by) or (key == "tiny_config" and config.model):
+                continue
+            module, name = target.split(":")
+            cls = getattr(importlib.import_module(module), name)
+            fields = {f for f in getattr(cls, "__dataclass_fields__", {})}
+            overrides = {k: v for k, v in stand_ins.items() if k in fields}
+            if key == "evolve_config":
+                overrides.pop("data_path", None)  # a list there, and the seeds come from the YAML
+            try:
+                load_config(cls, resolve(path), **overrides)
+            except ConfigError as err:
+                raise ConfigError(f"{key}: {err}") from None
