@@ -90,6 +90,16 @@ def test_pipeline_runs_stages_and_resumes(tmp_path, tiny_model_dir):
         k: v["accuracy"] for k, v in stages.items()
     }
 
+    # A stage trained again (its folder removed) is evaluated again, not paired with its old results.
+    import shutil
+
+    shutil.rmtree(tmp_path / "run/sft_seed")
+    graded = tmp_path / "run/eval/sft_seed/heldout.jsonl"
+    graded.write_text(graded.read_text().replace('"correct": [false]', '"correct": [true]'))
+    redone = run_pipeline(config)["stages"]["sft_seed"]
+    assert redone["accuracy"] == stages["sft_seed"]["accuracy"]  # the edit above is gone
+    assert (tmp_path / "run/sft_seed/model.safetensors").exists()
+
 
 def test_config_rejects_unknown_stage():
     with pytest.raises(ValueError, match="unknown stage"):
@@ -249,3 +259,103 @@ def test_fresh_ppo_problems_are_new_to_every_other_split(tmp_path):
         PipelineConfig(ppo_data="gsm8k")
     with pytest.raises(ValueError, match="ppo_steps"):
         PipelineConfig(ppo_steps=-1)
+
+
+def finished(out: Path, *stages: str) -> None:
+    """Done markers for ``stages`` in ``out``, as their trainers leave them."""
+    from wizardmath.pipeline import STAGE_MARKERS
+
+    for stage in stages:
+        (out / STAGE_MARKERS[stage]).parent.mkdir(parents=True, exist_ok=True)
+        (out / STAGE_MARKERS[stage]).write_text("{}")
+
+
+def test_training_a_stage_again_beneath_its_finished_stages_is_refused(tmp_path):
+    from wizardmath.config import ConfigError
+    from wizardmath.pipeline import Pipeline
+
+    out = tmp_path / "run"
+    config = PipelineConfig(output=str(out), model="some/model", stages=["sft_evolved", "irm", "ppo"])
+    finished(out, "irm", "ppo")  # the SFT model they were built from is gone
+    with pytest.raises(ConfigError, match=r"run/irm: irm was built from sft_evolved.*remove"):
+        Pipeline(config).check_not_stale()
+    assert (out / "irm/irm_summary.json").exists()  # nothing deleted
+    finished(out, "sft_evolved")
+    pipeline = Pipeline(config)
+    pipeline.check_not_stale()
+    assert pipeline.redo == set()  # everything is there: nothing is trained or re-evaluated
+
+    # The verifier-only PPO was not built from the PRM: training the PRM (again) leaves it valid.
+    config.stages = ["sft_evolved", "prm", "ppo"]
+    pipeline = Pipeline(config)
+    pipeline.check_not_stale()
+    assert pipeline.redo == {"prm"}
+    finished(out, "ppo_paper")  # ... but the paper's reward was
+    with pytest.raises(ConfigError, match="ppo_paper was built from prm"):
+        Pipeline(config).check_not_stale()
+
+
+def test_a_stage_trained_in_this_run_is_evaluated_from_scratch(tmp_path, monkeypatch):
+    import wizardmath.eval
+    from wizardmath.pipeline import Pipeline
+
+    seen: dict[str, bool] = {}
+
+    def fake_evaluate(config):
+        seen[Path(config.output).name] = config.overwrite
+        return {"accuracy": 0.5, "n": 1}
+
+    monkeypatch.setattr(wizardmath.eval, "evaluate", fake_evaluate)
+    out = tmp_path / "run"
+    pipeline = Pipeline(PipelineConfig(output=str(out), model="m", stages=["sft_seed", "sft_evolved"]))
+    finished(out, "sft_evolved")
+    pipeline = Pipeline(pipeline.config)
+    for stage in ("sft_seed", "sft_evolved"):
+        pipeline.evaluate(stage, "m", out / "test.jsonl", 1, 1.0)
+    assert seen == {"sft_seed": True, "sft_evolved": False}  # sft_evolved's evaluation resumes
+
+
+def test_resuming_with_settings_that_made_the_results_is_required(tmp_path):
+    from wizardmath.config import ConfigError
+    from wizardmath.pipeline import Pipeline
+
+    out = tmp_path / "run"
+    Pipeline(PipelineConfig(output=str(out))).record("base", {"accuracy": 0.0})
+    with pytest.raises(ConfigError, match=r"summary\.json.*val_size: 100 -> 400"):
+        Pipeline(PipelineConfig(output=str(out), val_size=400))
+    # Stages, budgets and batch sizes do not change what the finished stages wrote.
+    Pipeline(PipelineConfig(output=str(out), stages=["base"], ppo_max_minutes=9.0, eval_batch_size=8))
+
+
+def test_a_ppo_reward_that_needs_an_untrained_reward_model_fails_before_any_stage(tmp_path):
+    from wizardmath.config import ConfigError
+    from wizardmath.pipeline_config import validate_stage_configs
+
+    with pytest.raises(ConfigError, match=r"ppo_paper's reward \(irm x prm x verifier\) needs the irm, prm"):
+        validate_stage_configs(PipelineConfig(stages=["sft_evolved", "ppo_paper"]))
+    irm_reward = shrunk(tmp_path, "ppo", reward_funcs=["irm", "verifier"])
+    with pytest.raises(ConfigError, match="ppo's reward .* needs the irm stage"):
+        validate_stage_configs(PipelineConfig(stages=["sft_evolved", "prm", "ppo"], ppo_config=irm_reward))
+    validate_stage_configs(PipelineConfig(stages=["sft_evolved", "irm", "ppo"], ppo_config=irm_reward))
+
+
+def test_a_run_without_ppo_never_reads_the_ppo_config(tmp_path):
+    from wizardmath.pipeline import Pipeline
+
+    config = PipelineConfig(output=str(tmp_path / "run"), stages=["sft_seed", "irm"], ppo_config="gone.yaml")
+    with Pipeline(config).reward_models_beside("", tmp_path / "problems.jsonl") as parallel:
+        assert not parallel  # no SFT model yet: nothing to train beside
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"val_size": 0}, "val_size must be >= 1"),
+        ({"sample_k": 0}, "sample_k must be >= 1"),
+        ({"test_min_ops": 3, "test_max_ops": 2}, "test_min_ops <= test_max_ops"),
+        ({"stages": ["sft_evolved", "checker"], "sample_limit": 0}, "checker.*sample_limit >= 1"),
+    ],
+)
+def test_config_rejects_sizes_that_cannot_work(changes, message):
+    with pytest.raises(ValueError, match=message):
+        PipelineConfig(**changes)

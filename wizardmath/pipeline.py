@@ -9,8 +9,11 @@ seeds + evolved problems, 6. the reward models and PPO where configured, 7. ``ev
 the held-out set. Without a GPU the reward models train in a second process (one torch thread each)
 while this one runs ``sft_seed`` and the PPO stages whose reward needs neither
 (``parallel_reward_models``). Every stage writes into ``DIR/<stage>/`` and is skipped when its result
-is already there, so a killed pipeline resumes. ``DIR/summary.json`` holds, per stage, held-out ``accuracy``
-(0-1), ``n`` (test problems), ``train_examples`` and ``seconds``.
+is already there, so a killed pipeline resumes, with the settings that made those results
+(``check_resume``). A stage whose folder was removed trains again and is evaluated again; if finished
+stages were built from its old model, the run is refused instead (``Pipeline.check_not_stale``).
+``DIR/summary.json`` holds, per stage, held-out ``accuracy`` (0-1), ``n`` (test problems),
+``train_examples`` and ``seconds`` (the reward models: their own metrics and ``seconds``).
 """
 
 from __future__ import annotations
@@ -30,14 +33,24 @@ from wizardmath.pipeline_config import (
     PPO_REWARDS,
     STAGES,
     PipelineConfig,
+    check_resume,
     resolve,
     validate_stage_configs,
 )
 
 __all__ = ["DEFAULT_STAGES", "PPO_REWARDS", "STAGES", "Pipeline", "PipelineConfig", "run_pipeline"]
 
-# Where each reward model's summary lands once it is trained (the stage's "done" marker).
-REWARD_MODEL_SUMMARIES = {"irm": Path("irm/irm_summary.json"), "prm": Path("prm/prm_summary.json")}
+# Where each stage's file lands once its model is trained: the stage's "done" marker.
+STAGE_MARKERS = {
+    "base": Path("base/config.json"),
+    "sft_seed": Path("sft_seed/sft_summary.json"),
+    "sft_evolved": Path("sft_evolved/sft_summary.json"),
+    "irm": Path("irm/irm_summary.json"),
+    "prm": Path("prm/prm_summary.json"),
+    "checker": Path("checker/sft_summary.json"),
+    **{stage: Path(stage, "ppo_summary.json") for stage in PPO_REWARDS},
+}
+REWARD_MODELS = ("irm", "prm")
 
 
 class Pipeline:
@@ -50,13 +63,54 @@ class Pipeline:
         self.out.mkdir(parents=True, exist_ok=True)
         self.summary_path = self.out / "summary.json"
         previous = json.loads(self.summary_path.read_text()) if self.summary_path.exists() else {}
+        check_resume(config, previous.get("config", {}), self.summary_path)
         self.stages: dict[str, dict[str, Any]] = previous.get("stages", {})
+        # Stages whose model this run trains (no marker yet): any old evaluation of theirs is stale.
+        self.redo = {stage for stage in STAGES if self.runs(stage) and not self.marker(stage).exists()}
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
+    def marker(self, stage: str) -> Path:
+        return self.out / STAGE_MARKERS[stage]
+
+    def runs(self, stage: str) -> bool:
+        """Whether this run has ``stage``'s model: wanted, or needed by a wanted stage."""
+        wanted = set(self.config.stages)
+        if stage == "base":
+            return not self.config.model
+        if stage == "sft_evolved":
+            return bool(wanted - {"base", "sft_seed"})
+        return stage in wanted
+
+    def upstream(self, stage: str) -> list[str]:
+        """The stages whose models ``stage``'s model was built from."""
+        if stage in ("sft_seed", "sft_evolved", "checker"):
+            return ["base"]
+        if stage in REWARD_MODELS:
+            return ["sft_evolved"]
+        if stage in PPO_REWARDS:
+            return ["sft_evolved", *[m for m in REWARD_MODELS if m in self.ppo_reward_funcs(stage)]]
+        return []
+
+    def check_not_stale(self) -> None:
+        """Refuse to train a stage again beneath finished stages built from its old model: they would
+        stay, and summary.json would pair them with the new one. Nothing is deleted."""
+        from wizardmath.config import ConfigError
+
+        for stage in STAGES:
+            if not self.marker(stage).exists():
+                continue
+            gone = [up for up in self.upstream(stage) if up in self.redo]
+            if gone:
+                raise ConfigError(
+                    f"{self.marker(stage).parent}: {stage} was built from {', '.join(gone)}, which this run "
+                    f"would train again ({', '.join(str(self.marker(g)) for g in gone)} is missing); remove "
+                    f"{self.marker(stage).parent} as well, or use another --output"
+                )
+
     def record(self, stage: str, result: dict[str, Any]) -> None:
         self.stages[stage] = result
-        # In the pipeline's order, whichever process or resumed run finished a stage first.
+        # Rows in the pipeline's stage order, whichever process or run finished them.
         self.stages = {name: self.stages[name] for name in STAGES if name in self.stages}
         if self.writes_summary:
             write_json(self.summary_path, {"stages": self.stages, "config": vars(self.config)})
@@ -96,7 +150,7 @@ class Pipeline:
         from wizardmath.tiny import TinyConfig, init_tiny
 
         folder = self.out / "base"
-        if not (folder / "config.json").exists():
+        if not self.marker("base").exists():
             path = resolve(self.config.tiny_config) if self.config.tiny_config else None
             config = load_config(TinyConfig, path, output=str(folder), seed=self.config.seed)
             self.timed("init-tiny", lambda: init_tiny(config))
@@ -177,7 +231,7 @@ class Pipeline:
 
         folder = self.out / name
         summary = self.once(
-            f"sft ({name})", folder / "sft_summary.json", SFTConfig, self.config.sft_config, train_sft,
+            f"sft ({name})", self.marker(name), SFTConfig, self.config.sft_config, train_sft,
             model=model, data_path=str(data), output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         return str(folder), summary["examples"], summary["seconds"]
@@ -191,6 +245,7 @@ class Pipeline:
             model=model, dataset="jsonl", data_path=str(test_path), output=str(self.out / "eval" / stage),
             name="heldout", batch_size=self.config.eval_batch_size,
             max_new_tokens=self.config.eval_max_new_tokens, seed=self.config.seed, progress=False,
+            overwrite=stage in self.redo,  # a model trained in this run: old results are its predecessor's
         )  # fmt: skip
         summary, seconds = self.timed(f"eval ({stage})", lambda: evaluate(config))
         self.record(
@@ -219,6 +274,7 @@ class Pipeline:
             max_new_tokens=self.config.eval_max_new_tokens, seed=self.config.seed, progress=False,
             num_samples=k, temperature=self.config.sample_temperature, limit=self.config.sample_limit,
             rerank="prm" if prm else None, prm=prm,
+            overwrite=stage in self.redo or bool(prm and "prm" in self.redo),
         )  # fmt: skip
         summary, seconds = self.timed(f"sampled eval ({stage})", lambda: evaluate(config))
         row = dict(self.stages.get(stage, {}))
@@ -265,13 +321,14 @@ class Pipeline:
 
         folder, k, out = self.out / "checker", self.config.sample_k, self.out / "eval" / "checker"
         summary = self.once(
-            "train-checker", folder / "sft_summary.json", CheckerConfig, self.config.checker_config,
+            "train-checker", self.marker("checker"), CheckerConfig, self.config.checker_config,
             train_checker, model=base, output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         config = EvalConfig(
             dataset="jsonl", data_path=str(test_path), output=str(out), name="sampled", progress=False,
             completions=str(self.out / "eval" / "sft_evolved" / "sampled.jsonl"), num_samples=k,
             limit=self.config.sample_limit, rerank="checker", prm=str(folder), seed=self.config.seed,
+            overwrite=bool({"checker", "sft_evolved"} & self.redo),
         )  # fmt: skip
         scored, seconds = self.timed("checker best-of-k", lambda: evaluate(config))
         self.record(
@@ -292,7 +349,7 @@ class Pipeline:
 
         folder = self.out / "irm"
         summary = self.once(
-            "train-irm", self.out / REWARD_MODEL_SUMMARIES["irm"], IRMConfig, self.config.irm_config,
+            "train-irm", self.marker("irm"), IRMConfig, self.config.irm_config,
             train_irm, model=model, data_path=str(evol_dir), output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         keys = ("pairwise_accuracy", "eval_pairs", "train_pairs", "seconds")
@@ -306,7 +363,7 @@ class Pipeline:
         from wizardmath.config import load_config
 
         labels, folder = self.out / "prm_labels.jsonl", self.out / "prm"
-        done = self.out / REWARD_MODEL_SUMMARIES["prm"]
+        done = self.marker("prm")
         if not done.exists():
             label_config = load_config(
                 LabelConfig, resolve(self.config.label_prm_config), model=model, data_path=str(problems),
@@ -339,15 +396,11 @@ class Pipeline:
         folder = self.out / stage
         base = self.ppo_base
         funcs = self.ppo_reward_funcs(stage)
-        # Reward models the pipeline trained are used when the run's reward asks for them.
+        # Reward models the pipeline trained are used when the run's reward asks for them (every one it
+        # asks for is a wanted stage: validate_stage_configs).
         paths = {f"{name}_path": path for name, path in reward_models.items() if name in funcs}
-        missing = [name for name in ("irm", "prm") if name in funcs and f"{name}_path" not in paths]
-        if missing:
-            raise ValueError(
-                f"pipeline stage {stage}: its reward needs the {', '.join(missing)} stage(s) in --stages"
-            )
         summary = self.once(
-            stage, folder / "ppo_summary.json", PPOConfig, self.config.ppo_config, train_ppo,
+            stage, self.marker(stage), PPOConfig, self.config.ppo_config, train_ppo,
             model=model, data_path=str(problems), eval_data_path=str(val_path), output_dir=str(folder),
             report_to="none", max_minutes=self.config.ppo_max_minutes, reward_funcs=funcs,
             steps=self.config.ppo_steps or base.steps, **paths,
@@ -397,13 +450,10 @@ class Pipeline:
 
         from wizardmath.pipeline_parallel import second_process
 
-        todo = [
-            name
-            for name, done in REWARD_MODEL_SUMMARIES.items()
-            if name in self.config.stages and not (self.out / done).exists()
-        ]
-        beside = ["sft_seed"] + [s for s in PPO_REWARDS if not self.needs_reward_models(s)]
-        overlap = set(beside) & set(self.config.stages)
+        wanted = self.config.stages
+        todo = [name for name in REWARD_MODELS if name in wanted and name in self.redo]
+        ppo_alone = [s for s in PPO_REWARDS if s in wanted and not self.needs_reward_models(s)]
+        overlap = set(ppo_alone) | ({"sft_seed"} & set(wanted))
         if (
             not (model and self.config.parallel_reward_models and todo and overlap)
             or torch.cuda.is_available()
@@ -418,6 +468,7 @@ class Pipeline:
         start = time.perf_counter()
         wanted = set(self.config.stages)
         validate_stage_configs(self.config)
+        self.check_not_stale()
         base = self.base_model()
         test_path = self.test_set()
         if "base" in wanted:
@@ -442,7 +493,7 @@ class Pipeline:
                     ppo_stages.remove(stage)
             if sft_model:
                 trained = self.reward_models(sft_model, problems)
-                if wanted & {"prm", "checker", "ppo", "ppo_paper", "ppo_random"}:
+                if wanted & {"prm", "checker", *PPO_REWARDS}:
                     self.sampled("sft_evolved", sft_model, test_path, trained.get("prm"))
                 if "checker" in wanted:
                     self.checker(base, test_path)

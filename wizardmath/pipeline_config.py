@@ -116,6 +116,44 @@ class PipelineConfig:
             raise ValueError(f"ppo_data must be evolved or fresh, got '{self.ppo_data}'")
         if self.style_probe not in ("auto", "always", "never"):
             raise ValueError(f"style_probe must be auto, always or never, got '{self.style_probe}'")
+        for name in ("val_size", "sample_k", "ppo_data_size", "eval_batch_size", "eval_max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 1 <= self.test_min_ops <= self.test_max_ops:
+            raise ValueError(
+                f"need 1 <= test_min_ops <= test_max_ops, got {self.test_min_ops} and {self.test_max_ops}"
+            )
+        if "checker" in self.stages and self.sample_limit < 1:
+            raise ValueError(
+                "the checker stage reranks the sampled metrics' samples: needs sample_limit >= 1"
+            )
+
+
+# Settings that decide what a finished stage wrote (its data, model or reward). A run that resumes
+# into an output folder must keep them, or summary.json would report settings its results lack.
+RESULT_SETTINGS = (
+    "seed", "model", "tiny_config", "evolve_config", "solve_config", "sft_config", "irm_config",
+    "prm_config", "label_prm_config", "ppo_config", "checker_config", "test_size", "test_seed",
+    "test_min_ops", "test_max_ops", "val_size", "val_seed", "ppo_data", "ppo_data_size", "ppo_data_seed",
+    "ppo_steps",
+)  # fmt: skip
+
+
+def check_resume(config: PipelineConfig, previous: dict, summary_path: Path) -> None:
+    """Refuse to resume into ``summary_path``'s folder with settings (RESULT_SETTINGS) other than those
+    its finished stages were run with; ``previous`` is the config that file records."""
+    from wizardmath.config import ConfigError
+
+    changed = [
+        f"{key}: {previous[key]!r} -> {getattr(config, key)!r}"
+        for key in RESULT_SETTINGS
+        if key in previous and previous[key] != getattr(config, key)
+    ]
+    if changed:
+        raise ConfigError(
+            f"{summary_path}: the stages there were run with other settings ({'; '.join(changed)}); "
+            "use another --output, or the same settings to resume"
+        )
 
 
 # Stage configs the pipeline reads, the stages that need each, and where the class lives.
@@ -155,6 +193,8 @@ def validate_stage_configs(config: PipelineConfig) -> None:
             "data_path": str(Path(scratch) / "data.jsonl"),
             "output": scratch,
             "output_dir": scratch,
+            "irm_path": scratch,  # the reward models the run trains (check_ppo_rewards)
+            "prm_path": scratch,
             "seed": config.seed,
         }
         for key, needed_by, target in STAGE_CONFIGS:
@@ -168,6 +208,23 @@ def validate_stage_configs(config: PipelineConfig) -> None:
             if key == "evolve_config":
                 overrides.pop("data_path", None)  # a list there, and the seeds come from the YAML
             try:
-                load_config(cls, resolve(path), **overrides)
+                loaded = load_config(cls, resolve(path), **overrides)
             except ConfigError as err:
                 raise ConfigError(f"{key}: {err}") from None
+            if key == "ppo_config":
+                check_ppo_rewards(config, list(loaded.reward_funcs))
+
+
+def check_ppo_rewards(config: PipelineConfig, config_rewards: list[str]) -> None:
+    """Each wanted PPO stage's reward (its own in PPO_REWARDS, else the PPO config's
+    ``config_rewards``) may use only reward models the run trains."""
+    from wizardmath.config import ConfigError
+
+    for stage in [s for s in PPO_REWARDS if s in config.stages]:
+        rewards = PPO_REWARDS[stage] or config_rewards
+        missing = [name for name in ("irm", "prm") if name in rewards and name not in config.stages]
+        if missing:
+            raise ConfigError(
+                f"stages: {stage}'s reward ({' x '.join(rewards)}) needs the {', '.join(missing)} "
+                "stage(s); add them to --stages"
+            )
