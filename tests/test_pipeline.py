@@ -326,6 +326,18 @@ def test_resuming_with_settings_that_made_the_results_is_required(tmp_path):
     # Stages, budgets and batch sizes do not change what the finished stages wrote.
     Pipeline(PipelineConfig(output=str(out), stages=["base"], ppo_max_minutes=9.0, eval_batch_size=8))
 
+    # An edited stage config under the same path counts too, once a stage that read it has finished.
+    sft = shrunk(tmp_path, "sft")
+    edited = PipelineConfig(output=str(tmp_path / "edited"), sft_config=sft)
+    Pipeline(edited).record("sft_seed", {"accuracy": 0.0})
+    Path(sft).write_text(Path(sft).read_text() + "# a comment changes nothing\n")
+    Pipeline(edited)
+    Path(sft).write_text(Path(sft).read_text().replace("num_train_epochs: 7", "num_train_epochs: 2"))
+    Pipeline(edited)  # nothing has finished from it yet
+    finished(tmp_path / "edited", "sft_seed")
+    with pytest.raises(ConfigError, match="sft_config .*sft.yaml now differs in num_train_epochs"):
+        Pipeline(edited)
+
 
 def test_a_ppo_reward_that_needs_an_untrained_reward_model_fails_before_any_stage(tmp_path):
     from wizardmath.config import ConfigError

@@ -34,6 +34,7 @@ from wizardmath.pipeline_config import (
     STAGES,
     PipelineConfig,
     check_resume,
+    config_contents,
     resolve,
     validate_stage_configs,
 )
@@ -63,7 +64,7 @@ class Pipeline:
         self.out.mkdir(parents=True, exist_ok=True)
         self.summary_path = self.out / "summary.json"
         previous = json.loads(self.summary_path.read_text()) if self.summary_path.exists() else {}
-        check_resume(config, previous.get("config", {}), self.summary_path)
+        check_resume(config, previous, self.summary_path, {s for s in STAGES if self.marker(s).exists()})
         self.stages: dict[str, dict[str, Any]] = previous.get("stages", {})
         # Stages whose model this run trains (no marker yet): any old evaluation of theirs is stale.
         self.redo = {stage for stage in STAGES if self.runs(stage) and not self.marker(stage).exists()}
@@ -108,12 +109,16 @@ class Pipeline:
                     f"{self.marker(stage).parent} as well, or use another --output"
                 )
 
+    def settings(self) -> dict[str, Any]:
+        """What summary.json records of how its stages were made (``check_resume`` reads it back)."""
+        return {"config": vars(self.config), "config_contents": config_contents(self.config)}
+
     def record(self, stage: str, result: dict[str, Any]) -> None:
         self.stages[stage] = result
         # Rows in the pipeline's stage order, whichever process or run finished them.
         self.stages = {name: self.stages[name] for name in STAGES if name in self.stages}
         if self.writes_summary:
-            write_json(self.summary_path, {"stages": self.stages, "config": vars(self.config)})
+            write_json(self.summary_path, {"stages": self.stages, **self.settings()})
 
     def timed(self, label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
         print(f"[pipeline] {label} ...", flush=True)
@@ -500,9 +505,7 @@ class Pipeline:
                 for stage in ppo_stages:
                     self.ppo(stage, sft_model, prompts, test_path, val_path, trained)
         total = round(time.perf_counter() - start, 1)
-        write_json(
-            self.summary_path, {"stages": self.stages, "total_seconds": total, "config": vars(self.config)}
-        )
+        write_json(self.summary_path, {"stages": self.stages, "total_seconds": total, **self.settings()})
         from wizardmath.pipeline_report import print_table, write_report
 
         print_table(self.stages, total, STAGES)

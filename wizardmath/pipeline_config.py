@@ -139,16 +139,41 @@ RESULT_SETTINGS = (
 )  # fmt: skip
 
 
-def check_resume(config: PipelineConfig, previous: dict, summary_path: Path) -> None:
+def config_contents(config: PipelineConfig) -> dict[str, dict]:
+    """Each stage config file's keys and values as YAML reads them (comments and layout aside), so an
+    edited file under the same path is seen; a file missing or unreadable here is left to
+    ``validate_stage_configs`` to report."""
+    import yaml
+
+    contents = {}
+    for key, _, _ in STAGE_CONFIGS:
+        path = resolve(getattr(config, key)) if getattr(config, key) else None
+        if path is not None and path.is_file():
+            try:
+                contents[key] = yaml.safe_load(path.read_text()) or {}
+            except (yaml.YAMLError, UnicodeDecodeError):
+                continue
+    return contents
+
+
+def check_resume(config: PipelineConfig, previous: dict, summary_path: Path, finished: set[str]) -> None:
     """Refuse to resume into ``summary_path``'s folder with settings (RESULT_SETTINGS) other than those
-    its finished stages were run with; ``previous`` is the config that file records."""
+    its finished stages were run with, or with a stage config file whose contents changed beneath a
+    ``finished`` stage that read it. ``previous`` is what that file records."""
     from wizardmath.config import ConfigError
 
+    before = previous.get("config", {})
     changed = [
-        f"{key}: {previous[key]!r} -> {getattr(config, key)!r}"
+        f"{key}: {before[key]!r} -> {getattr(config, key)!r}"
         for key in RESULT_SETTINGS
-        if key in previous and previous[key] != getattr(config, key)
+        if key in before and before[key] != getattr(config, key)
     ]
+    now = config_contents(config)
+    for key, needed_by, _ in STAGE_CONFIGS:
+        old, new = previous.get("config_contents", {}).get(key), now.get(key)
+        if old is not None and new is not None and old != new and finished & set(needed_by):
+            keys = sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
+            changed.append(f"{key} {getattr(config, key)} now differs in {', '.join(keys)}")
     if changed:
         raise ConfigError(
             f"{summary_path}: the stages there were run with other settings ({'; '.join(changed)}); "
