@@ -67,15 +67,16 @@ class Pipeline:
         check_resume(config, previous, self.summary_path, {s for s in STAGES if self.marker(s).exists()})
         self.stages: dict[str, dict[str, Any]] = previous.get("stages", {})
         # Stages whose model this run trains (no marker yet): any old evaluation of theirs is stale.
-        self.redo = {stage for stage in STAGES if self.runs(stage) and not self.marker(stage).exists()}
+        self.redo = {stage for stage in STAGES if self.trains(stage) and not self.marker(stage).exists()}
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def marker(self, stage: str) -> Path:
         return self.out / STAGE_MARKERS[stage]
 
-    def runs(self, stage: str) -> bool:
-        """Whether this run has ``stage``'s model: wanted, or needed by a wanted stage."""
+    def trains(self, stage: str) -> bool:
+        """Whether this run trains ``stage``'s model (unless it is there): wanted, or needed by a wanted
+        stage; a base model given by ``--model`` is never trained."""
         wanted = set(self.config.stages)
         if stage == "base":
             return not self.config.model
