@@ -99,16 +99,17 @@ class Pipeline:
         stay, and summary.json would pair them with the new one. Nothing is deleted."""
         from wizardmath.config import ConfigError
 
-        for stage in STAGES:
-            if not self.marker(stage).exists():
-                continue
-            gone = [up for up in self.upstream(stage) if up in self.redo]
-            if gone:
-                raise ConfigError(
-                    f"{self.marker(stage).parent}: {stage} was built from {', '.join(gone)}, which this run "
-                    f"would train again ({', '.join(str(self.marker(g)) for g in gone)} is missing); remove "
-                    f"{self.marker(stage).parent} as well, or use another --output"
-                )
+        finished = [stage for stage in STAGES if self.marker(stage).exists()]
+        retrained = {stage: [up for up in self.upstream(stage) if up in self.redo] for stage in finished}
+        stale = {stage: gone for stage, gone in retrained.items() if gone}
+        if stale:
+            built = "; ".join(f"{stage} from {', '.join(gone)}" for stage, gone in stale.items())
+            missing = sorted({str(self.marker(up)) for gone in stale.values() for up in gone})
+            folders = " ".join(str(self.marker(stage).parent) for stage in stale)
+            raise ConfigError(
+                f"{self.out}: finished stages were built from models this run would train again ({built}; "
+                f"missing: {', '.join(missing)}); remove {folders} as well, or use another --output"
+            )
 
     def settings(self) -> dict[str, Any]:
         """What summary.json records of how its stages were made (``check_resume`` reads it back)."""
