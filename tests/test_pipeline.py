@@ -322,10 +322,27 @@ def test_resuming_with_settings_that_made_the_results_is_required(tmp_path):
 
     out = tmp_path / "run"
     Pipeline(PipelineConfig(output=str(out))).record("base", {"accuracy": 0.0})
+    finished(out, "base", "sft_evolved")
     with pytest.raises(ConfigError, match=r"summary\.json.*val_size: 100 -> 400"):
         Pipeline(PipelineConfig(output=str(out), val_size=400))
-    # Stages, budgets and batch sizes do not change what the finished stages wrote.
+    # Stages, budgets and batch sizes do not change what the finished stages wrote; PPO settings may
+    # change until a PPO stage has finished.
     Pipeline(PipelineConfig(output=str(out), stages=["base"], ppo_max_minutes=9.0, eval_batch_size=8))
+    Pipeline(PipelineConfig(output=str(out), ppo_steps=36))
+    finished(out, "ppo_random")
+    with pytest.raises(ConfigError, match="ppo_steps: 0 -> 36"):
+        Pipeline(PipelineConfig(output=str(out), ppo_steps=36))
+
+    # A problem set already written must be the one this run asks for; it is never rewritten.
+    sets = Pipeline(PipelineConfig(output=str(tmp_path / "sets"), test_size=30))
+    test_path = sets.test_set()
+    written = test_path.read_bytes()
+    assert Pipeline(sets.config).test_set() == test_path  # the same settings: reused
+    with pytest.raises(ConfigError, match=r"test\.jsonl: holds 30 problems of seed 1000003.*asks for 40"):
+        Pipeline(PipelineConfig(output=str(tmp_path / "sets"), test_size=40)).test_set()
+    with pytest.raises(ConfigError, match="asks for 30 of seed 7"):
+        Pipeline(PipelineConfig(output=str(tmp_path / "sets"), test_size=30, test_seed=7)).test_set()
+    assert test_path.read_bytes() == written
 
     # An edited stage config under the same path counts too, once a stage that read it has finished.
     sft = shrunk(tmp_path, "sft")

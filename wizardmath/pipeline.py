@@ -168,14 +168,23 @@ class Pipeline:
         of a problem in ``avoid``; written once, then reused."""
         from wizardmath.evol.symbolic import generate_problems
 
-        path = self.out / f"{name}.jsonl"
-        if not path.exists():
-            seen = {r["problem"] for p in avoid for r in read_jsonl(p, max_bytes=OWN_FILE)}
-            problems = generate_problems(
-                size, seed, self.config.test_min_ops, self.config.test_max_ops, exclude=seen,
-                prefix=name.split("_")[0],
-            )  # fmt: skip
-            write_jsonl(path, (p.to_dict() for p in problems))
+        path, prefix = self.out / f"{name}.jsonl", name.split("_")[0]
+        if path.exists():  # ids are <prefix>/<seed>/<index>: the file says what it was made with
+            from wizardmath.config import ConfigError
+
+            ids = [r["id"] for r in read_jsonl(path, max_bytes=OWN_FILE)]
+            seeds = sorted({i.split("/")[1] for i in ids if i.count("/") == 2})
+            if len(ids) != size or seeds != [str(seed)]:
+                raise ConfigError(
+                    f"{path}: holds {len(ids)} problems of seed {', '.join(seeds) or '?'}; this run asks "
+                    f"for {size} of seed {seed}; use another --output, or the settings that made it"
+                )
+            return path
+        seen = {r["problem"] for p in avoid for r in read_jsonl(p, max_bytes=OWN_FILE)}
+        problems = generate_problems(
+            size, seed, self.config.test_min_ops, self.config.test_max_ops, exclude=seen, prefix=prefix
+        )
+        write_jsonl(path, (p.to_dict() for p in problems))
         return path
 
     def test_set(self) -> Path:

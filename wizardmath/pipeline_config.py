@@ -129,16 +129,6 @@ class PipelineConfig:
             )
 
 
-# Settings that decide what a finished stage wrote (its data, model or reward). A run that resumes
-# into an output folder must keep them, or summary.json would report settings its results lack.
-RESULT_SETTINGS = (
-    "seed", "model", "tiny_config", "evolve_config", "solve_config", "sft_config", "irm_config",
-    "prm_config", "label_prm_config", "ppo_config", "checker_config", "test_size", "test_seed",
-    "test_min_ops", "test_max_ops", "val_size", "val_seed", "ppo_data", "ppo_data_size", "ppo_data_seed",
-    "ppo_steps",
-)  # fmt: skip
-
-
 def config_contents(config: PipelineConfig) -> dict[str, dict]:
     """Each stage config file's keys and values as YAML reads them (comments and layout aside), so an
     edited file under the same path is seen; a file missing or unreadable here is left to
@@ -158,15 +148,16 @@ def config_contents(config: PipelineConfig) -> dict[str, dict]:
 
 def check_resume(config: PipelineConfig, previous: dict, summary_path: Path, finished: set[str]) -> None:
     """Refuse to resume into ``summary_path``'s folder with settings (RESULT_SETTINGS) other than those
-    its finished stages were run with, or with a stage config file whose contents changed beneath a
-    ``finished`` stage that read it. ``previous`` is what that file records."""
+    its ``finished`` stages were run with, or with a stage config file whose contents changed beneath a
+    finished stage that read it. ``previous`` is what that file records. A stage not finished (its
+    folder removed, say) may run with new settings."""
     from wizardmath.config import ConfigError
 
     before = previous.get("config", {})
     changed = [
         f"{key}: {before[key]!r} -> {getattr(config, key)!r}"
-        for key in RESULT_SETTINGS
-        if key in before and before[key] != getattr(config, key)
+        for key, reaches in RESULT_SETTINGS.items()
+        if key in before and before[key] != getattr(config, key) and finished & set(reaches)
     ]
     now = config_contents(config)
     for key, needed_by, _ in STAGE_CONFIGS:
@@ -193,6 +184,20 @@ STAGE_CONFIGS = (
     ("ppo_config", ("ppo", "ppo_paper", "ppo_random"), "wizardmath.train.ppo:PPOConfig"),
     ("checker_config", ("checker",), "wizardmath.train.checker:CheckerConfig"),
 )
+
+
+# Settings that decide what a finished stage wrote (its data, model or reward), and the stages they
+# reach. A run that resumes into an output folder must keep those of its finished stages, or
+# summary.json would report settings their results lack. The test and validation sets reach every
+# stage: evolution is decontaminated against both.
+RESULT_SETTINGS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        ("seed", "model", "test_size", "test_seed", "test_min_ops", "test_max_ops", "val_size", "val_seed"),
+        STAGES,
+    ),
+    **{key: needed_by for key, needed_by, _ in STAGE_CONFIGS},
+    **dict.fromkeys(("ppo_data", "ppo_data_size", "ppo_data_seed", "ppo_steps"), tuple(PPO_REWARDS)),
+}
 
 
 def resolve(path: str) -> Path:
