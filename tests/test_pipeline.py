@@ -296,7 +296,9 @@ def test_training_a_stage_again_beneath_its_finished_stages_is_refused(tmp_path)
         Pipeline(config).check_not_stale()
 
 
-def test_a_stage_trained_in_this_run_is_evaluated_from_scratch(tmp_path, monkeypatch):
+def test_an_evaluation_older_than_its_model_is_redone(tmp_path, monkeypatch):
+    import os
+
     import wizardmath.eval
     from wizardmath.pipeline import Pipeline
 
@@ -308,12 +310,18 @@ def test_a_stage_trained_in_this_run_is_evaluated_from_scratch(tmp_path, monkeyp
 
     monkeypatch.setattr(wizardmath.eval, "evaluate", fake_evaluate)
     out = tmp_path / "run"
+    finished(out, "sft_seed", "sft_evolved")
+    for stage, age in (("sft_seed", -100), ("sft_evolved", 100)):  # seconds after its model was saved
+        run_json = out / "eval" / stage / "heldout.run.json"
+        run_json.parent.mkdir(parents=True)
+        run_json.write_text("{}")
+        made = (out / stage / "sft_summary.json").stat().st_mtime + age
+        os.utime(run_json, (made, made))
     pipeline = Pipeline(PipelineConfig(output=str(out), model="m", stages=["sft_seed", "sft_evolved"]))
-    finished(out, "sft_evolved")
-    pipeline = Pipeline(pipeline.config)
     for stage in ("sft_seed", "sft_evolved"):
         pipeline.evaluate(stage, "m", out / "test.jsonl", 1, 1.0)
-    assert seen == {"sft_seed": True, "sft_evolved": False}  # sft_evolved's evaluation resumes
+    # sft_seed was trained again after its evaluation (killed, say, before the new one finished).
+    assert seen == {"sft_seed": True, "sft_evolved": False}
 
 
 def test_resuming_with_settings_that_made_the_results_is_required(tmp_path):
@@ -343,6 +351,17 @@ def test_resuming_with_settings_that_made_the_results_is_required(tmp_path):
     with pytest.raises(ConfigError, match="asks for 30 of seed 7"):
         Pipeline(PipelineConfig(output=str(tmp_path / "sets"), test_size=30, test_seed=7)).test_set()
     assert test_path.read_bytes() == written
+
+    # Evolution's output counts as a finished result of the evolve config (a run killed in SFT).
+    evolve = shrunk(tmp_path, "evolve")
+    killed = PipelineConfig(output=str(tmp_path / "killed"), evolve_config=evolve)
+    Pipeline(killed).record("base", {"accuracy": 0.0})
+    finished_file = tmp_path / "killed/evol/stats.json"
+    finished_file.parent.mkdir()
+    finished_file.write_text("{}")
+    Path(evolve).write_text(Path(evolve).read_text().replace("num_seeds: 300", "num_seeds: 30"))
+    with pytest.raises(ConfigError, match="evolve_config .* now differs in num_seeds"):
+        Pipeline(killed)
 
     # An edited stage config under the same path counts too, once a stage that read it has finished.
     sft = shrunk(tmp_path, "sft")

@@ -64,7 +64,10 @@ class Pipeline:
         self.out.mkdir(parents=True, exist_ok=True)
         self.summary_path = self.out / "summary.json"
         previous = json.loads(self.summary_path.read_text()) if self.summary_path.exists() else {}
-        check_resume(config, previous, self.summary_path, {s for s in STAGES if self.marker(s).exists()})
+        data_steps = {"evolve": self.out / "evol/stats.json", "solve": self.out / "solve/sft_seed.jsonl"}
+        finished = {s for s in STAGES if self.marker(s).exists()}
+        finished |= {step for step, path in data_steps.items() if path.exists()}
+        check_resume(config, previous, self.summary_path, finished)
         self.stages: dict[str, dict[str, Any]] = previous.get("stages", {})
         # Stages whose model this run trains (no marker yet): any old evaluation of theirs is stale.
         self.redo = {stage for stage in STAGES if self.trains(stage) and not self.marker(stage).exists()}
@@ -73,6 +76,13 @@ class Pipeline:
 
     def marker(self, stage: str) -> Path:
         return self.out / STAGE_MARKERS[stage]
+
+    @staticmethod
+    def outdated(result: Path, *sources: Path) -> bool:
+        """Whether ``result`` is older than one of ``sources``: made from what they replaced (a stage
+        trained again), so it is redone rather than reused."""
+        made = result.stat().st_mtime if result.exists() else None
+        return made is not None and any(src.exists() and src.stat().st_mtime > made for src in sources)
 
     def trains(self, stage: str) -> bool:
         """Whether this run trains ``stage``'s model (unless it is there): wanted, or needed by a wanted
@@ -261,7 +271,7 @@ class Pipeline:
             model=model, dataset="jsonl", data_path=str(test_path), output=str(self.out / "eval" / stage),
             name="heldout", batch_size=self.config.eval_batch_size,
             max_new_tokens=self.config.eval_max_new_tokens, seed=self.config.seed, progress=False,
-            overwrite=stage in self.redo,  # a model trained in this run: old results are its predecessor's
+            overwrite=self.outdated(self.out / "eval" / stage / "heldout.run.json", self.marker(stage)),
         )  # fmt: skip
         summary, seconds = self.timed(f"eval ({stage})", lambda: evaluate(config))
         self.record(
@@ -284,13 +294,14 @@ class Pipeline:
         if self.config.sample_limit < 1:
             return
         k = self.config.sample_k
+        models = [self.marker(stage), *([self.marker("prm")] if prm else [])]  # the scores' models too
         config = EvalConfig(
             model=model, dataset="jsonl", data_path=str(test_path), output=str(self.out / "eval" / stage),
             name="sampled", batch_size=self.config.eval_batch_size,
             max_new_tokens=self.config.eval_max_new_tokens, seed=self.config.seed, progress=False,
             num_samples=k, temperature=self.config.sample_temperature, limit=self.config.sample_limit,
             rerank="prm" if prm else None, prm=prm,
-            overwrite=stage in self.redo or bool(prm and "prm" in self.redo),
+            overwrite=self.outdated(self.out / "eval" / stage / "sampled.run.json", *models),
         )  # fmt: skip
         summary, seconds = self.timed(f"sampled eval ({stage})", lambda: evaluate(config))
         row = dict(self.stages.get(stage, {}))
@@ -336,15 +347,16 @@ class Pipeline:
         from wizardmath.train.checker import CheckerConfig, train_checker
 
         folder, k, out = self.out / "checker", self.config.sample_k, self.out / "eval" / "checker"
+        samples = self.out / "eval" / "sft_evolved" / "sampled.jsonl"  # the SFT model's, to rerank
         summary = self.once(
             "train-checker", self.marker("checker"), CheckerConfig, self.config.checker_config,
             train_checker, model=base, output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         config = EvalConfig(
             dataset="jsonl", data_path=str(test_path), output=str(out), name="sampled", progress=False,
-            completions=str(self.out / "eval" / "sft_evolved" / "sampled.jsonl"), num_samples=k,
+            completions=str(samples), num_samples=k,
             limit=self.config.sample_limit, rerank="checker", prm=str(folder), seed=self.config.seed,
-            overwrite=bool({"checker", "sft_evolved"} & self.redo),
+            overwrite=self.outdated(out / "sampled.run.json", self.marker("checker"), samples),
         )  # fmt: skip
         scored, seconds = self.timed("checker best-of-k", lambda: evaluate(config))
         self.record(
@@ -384,6 +396,7 @@ class Pipeline:
             label_config = load_config(
                 LabelConfig, resolve(self.config.label_prm_config), model=model, data_path=str(problems),
                 output=str(labels), seed=self.config.seed,
+                overwrite=self.outdated(Path(f"{labels}.run.json"), self.marker("sft_evolved")),
             )  # fmt: skip
             _, label_seconds = self.timed("label-prm", lambda: label_prm(label_config))
             config = load_config(
@@ -485,6 +498,8 @@ class Pipeline:
         wanted = set(self.config.stages)
         validate_stage_configs(self.config)
         self.check_not_stale()
+        if self.writes_summary:  # the settings first: a run killed before its first stage ends is checked too
+            write_json(self.summary_path, {"stages": self.stages, **self.settings()})
         base = self.base_model()
         test_path = self.test_set()
         if "base" in wanted:

@@ -160,9 +160,9 @@ def check_resume(config: PipelineConfig, previous: dict, summary_path: Path, fin
         if key in before and before[key] != getattr(config, key) and finished & set(reaches)
     ]
     now = config_contents(config)
-    for key, needed_by, _ in STAGE_CONFIGS:
+    for key, reaches in CONFIG_REACHES.items():
         old, new = previous.get("config_contents", {}).get(key), now.get(key)
-        if old is not None and new is not None and old != new and finished & set(needed_by):
+        if old is not None and new is not None and old != new and finished & set(reaches):
             keys = sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
             changed.append(f"{key} {getattr(config, key)} now differs in {', '.join(keys)}")
     if changed:
@@ -187,17 +187,23 @@ STAGE_CONFIGS = (
 
 
 # Settings that decide what a finished stage wrote (its data, model or reward), and the stages they
-# reach. A run that resumes into an output folder must keep those of its finished stages, or
-# summary.json would report settings their results lack. The test and validation sets reach every
-# stage: evolution is decontaminated against both.
+# reach ("evolve" and "solve": the data steps before SFT). A run that resumes into an output folder
+# must keep those of its finished stages, or summary.json would report settings their results lack.
+# The test and validation sets reach every stage: evolution is decontaminated against both. Stage
+# config files are compared by contents (config_contents), not by path.
+DATA_STEPS = ("evolve", "solve")
 RESULT_SETTINGS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(
         ("seed", "model", "test_size", "test_seed", "test_min_ops", "test_max_ops", "val_size", "val_seed"),
-        STAGES,
+        (*DATA_STEPS, *STAGES),
     ),
-    **{key: needed_by for key, needed_by, _ in STAGE_CONFIGS},
-    **dict.fromkeys(("ppo_data", "ppo_data_size", "ppo_data_seed", "ppo_steps"), tuple(PPO_REWARDS)),
+    **dict.fromkeys(
+        ("ppo_data", "ppo_data_size", "ppo_data_seed", "ppo_steps", "ppo_max_minutes"), tuple(PPO_REWARDS)
+    ),
 }
+# The stages a stage config file reaches, for the contents check.
+_FEEDS = {"evolve_config": DATA_STEPS, "solve_config": ("solve",)}
+CONFIG_REACHES = {key: (*_FEEDS.get(key, ()), *needed_by) for key, needed_by, _ in STAGE_CONFIGS}
 
 
 def resolve(path: str) -> Path:
@@ -252,9 +258,10 @@ def check_ppo_rewards(config: PipelineConfig, config_rewards: list[str]) -> None
 
     for stage in [s for s in PPO_REWARDS if s in config.stages]:
         rewards = PPO_REWARDS[stage] or config_rewards
+        source = "" if PPO_REWARDS[stage] else f", reward_funcs in ppo_config {config.ppo_config}"
         missing = [name for name in ("irm", "prm") if name in rewards and name not in config.stages]
         if missing:
             raise ConfigError(
-                f"stages: {stage}'s reward ({' x '.join(rewards)}) needs the {', '.join(missing)} "
+                f"stages: {stage}'s reward ({' x '.join(rewards)}{source}) needs the {', '.join(missing)} "
                 "stage(s); add them to --stages"
             )

@@ -66,7 +66,10 @@ def die_with_parent() -> None:
     import ctypes
 
     pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    # The signal comes when the parent's *thread* that started this process exits: second_process is
+    # entered from the pipeline's main thread.
+    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM) != 0:
+        print(f"warning: prctl(PR_SET_PDEATHSIG) failed (errno {ctypes.get_errno()})", file=sys.stderr)
     if os.getppid() != int(os.environ.get(PARENT_PID, os.getppid())):  # it died before the prctl
         sys.exit(f"{PARENT_PID}: the parent process is gone")
 
