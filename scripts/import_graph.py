@@ -21,8 +21,8 @@ Layers, bottom (0) to top; a module may import its own layer and the ones below,
  7 rewards       the RL reward (verifier, IRM, PRM terms)
  8 eval          benchmark evaluation, reranking, greedy accuracy
  9 train         SFT, PPO, GRPO (they evaluate while training)
-10 top           ``pipeline`` and its ``pipeline_config``, ``pipeline_parallel``, ``pipeline_report``;
-                 ``cli``, ``__main__``
+10 top           ``pipeline`` and its ``pipeline_config``, ``pipeline_state``, ``pipeline_parallel``,
+                 ``pipeline_report``; ``cli``, ``__main__``
 == ============= ==================================================================================
 
 Usage: ``python scripts/import_graph.py [--root DIR] [--quiet]`` (``--quiet``: layers and problems only).
@@ -63,6 +63,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "wizardmath.pipeline",
             "wizardmath.pipeline_config",
+            "wizardmath.pipeline_state",
             "wizardmath.pipeline_parallel",
             "wizardmath.pipeline_report",
             "wizardmath.cli",

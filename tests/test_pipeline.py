@@ -120,21 +120,6 @@ def test_tiny_pipeline_config_loads():
         assert (REPO / path).exists()
 
 
-def test_style_probe_runs_by_default_only_for_a_teacher_that_mixes_styles(tmp_path):
-    from wizardmath.pipeline import Pipeline
-
-    def wants(solve: str, mode: str = "auto") -> bool:
-        config = PipelineConfig(output=str(tmp_path / f"{mode}-{Path(solve).stem}"), solve_config=solve)
-        config.style_probe = mode
-        return Pipeline(config).wants_style_probe()
-
-    clean, mixed = "configs/tiny/solve.yaml", "configs/tiny/solve_style_mix.yaml"
-    assert not wants(clean) and wants(mixed)
-    assert wants(clean, "always") and not wants(mixed, "never")
-    with pytest.raises(ValueError, match="style_probe"):
-        PipelineConfig(style_probe="sometimes")
-
-
 @pytest.mark.slow
 def test_checker_stage_reranks_the_sft_models_samples(tmp_path, tiny_model_dir):
     from reward_models.step_checker import arithmetic_facts
@@ -263,7 +248,7 @@ def test_fresh_ppo_problems_are_new_to_every_other_split(tmp_path):
 
 def finished(out: Path, *stages: str) -> None:
     """Done markers for ``stages`` in ``out``, as their trainers leave them."""
-    from wizardmath.pipeline import STAGE_MARKERS
+    from wizardmath.pipeline_state import STAGE_MARKERS
 
     for stage in stages:
         (out / STAGE_MARKERS[stage]).parent.mkdir(parents=True, exist_ok=True)
@@ -279,21 +264,21 @@ def test_training_a_stage_again_beneath_its_finished_stages_is_refused(tmp_path)
     finished(out, "irm", "ppo")  # the SFT model they were built from is gone
     stale = r"irm from sft_evolved; ppo from sft_evolved.*remove \S+/irm \S+/ppo as well"
     with pytest.raises(ConfigError, match=stale):
-        Pipeline(config).check_not_stale()
+        Pipeline(config).state.check_not_stale()
     assert (out / "irm/irm_summary.json").exists()  # nothing deleted
     finished(out, "sft_evolved")
     pipeline = Pipeline(config)
-    pipeline.check_not_stale()
-    assert pipeline.redo == set()  # everything is there: nothing is trained or re-evaluated
+    pipeline.state.check_not_stale()
+    assert pipeline.state.redo == set()  # everything is there: nothing is trained or re-evaluated
 
     # The verifier-only PPO was not built from the PRM: training the PRM (again) leaves it valid.
     config.stages = ["sft_evolved", "prm", "ppo"]
     pipeline = Pipeline(config)
-    pipeline.check_not_stale()
-    assert pipeline.redo == {"prm"}
+    pipeline.state.check_not_stale()
+    assert pipeline.state.redo == {"prm"}
     finished(out, "ppo_paper")  # ... but the paper's reward was
     with pytest.raises(ConfigError, match=r"\(ppo_paper from prm; missing: \S+prm_summary.json\)"):
-        Pipeline(config).check_not_stale()
+        Pipeline(config).state.check_not_stale()
 
 
 def test_an_evaluation_older_than_its_model_is_redone(tmp_path, monkeypatch):

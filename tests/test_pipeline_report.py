@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from wizardmath.jsonl import write_jsonl
-from wizardmath.pipeline_report import main, prm_pair_accuracy, write_report
+from wizardmath.pipeline_config import PipelineConfig
+from wizardmath.pipeline_report import main, prm_pair_accuracy, wants_style_probe, write_report
 
 
 def test_prm_pair_accuracy_counts_within_problem_pairs_only(tmp_path):
@@ -49,3 +52,11 @@ def test_write_report_draws_one_or_several_runs(tmp_path):
     assert out is not None and out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
     main([str(r) for r in runs] + ["-o", str(tmp_path / "both.png")])
     assert (tmp_path / "both.png").stat().st_size > 10_000
+
+
+def test_style_probe_runs_by_default_only_for_a_teacher_that_mixes_styles():
+    clean, mixed = "configs/tiny/solve.yaml", "configs/tiny/solve_style_mix.yaml"
+    assert not wants_style_probe("auto", clean) and wants_style_probe("auto", mixed)
+    assert wants_style_probe("always", clean) and not wants_style_probe("never", mixed)
+    with pytest.raises(ValueError, match="style_probe"):
+        PipelineConfig(style_probe="sometimes")

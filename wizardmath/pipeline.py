@@ -11,7 +11,7 @@ while this one runs ``sft_seed`` and the PPO stages whose reward needs neither
 (``parallel_reward_models``). Every stage writes into ``DIR/<stage>/`` and is skipped when its result
 is already there, so a killed pipeline resumes, with the settings that made those results
 (``check_resume``). A stage whose folder was removed trains again and is evaluated again; if finished
-stages were built from its old model, the run is refused instead (``Pipeline.check_not_stale``).
+stages were built from its old model, the run is refused instead (``pipeline_state``).
 ``DIR/summary.json`` holds, per stage, held-out ``accuracy`` (0-1), ``n`` (test problems),
 ``train_examples`` and ``seconds`` (the reward models: their own metrics and ``seconds``).
 """
@@ -31,6 +31,7 @@ from wizardmath.jsonl import OWN_FILE, read_jsonl, write_json, write_jsonl
 from wizardmath.pipeline_config import (
     DEFAULT_STAGES,
     PPO_REWARDS,
+    REWARD_MODELS,
     STAGES,
     PipelineConfig,
     check_resume,
@@ -38,20 +39,9 @@ from wizardmath.pipeline_config import (
     resolve,
     validate_stage_configs,
 )
+from wizardmath.pipeline_state import DATA_STEP_OUTPUTS, StageState, outdated
 
 __all__ = ["DEFAULT_STAGES", "PPO_REWARDS", "STAGES", "Pipeline", "PipelineConfig", "run_pipeline"]
-
-# Where each stage's file lands once its model is trained: the stage's "done" marker.
-STAGE_MARKERS = {
-    "base": Path("base/config.json"),
-    "sft_seed": Path("sft_seed/sft_summary.json"),
-    "sft_evolved": Path("sft_evolved/sft_summary.json"),
-    "irm": Path("irm/irm_summary.json"),
-    "prm": Path("prm/prm_summary.json"),
-    "checker": Path("checker/sft_summary.json"),
-    **{stage: Path(stage, "ppo_summary.json") for stage in PPO_REWARDS},
-}
-REWARD_MODELS = ("irm", "prm")
 
 
 class Pipeline:
@@ -64,73 +54,24 @@ class Pipeline:
         self.out.mkdir(parents=True, exist_ok=True)
         self.summary_path = self.out / "summary.json"
         previous = json.loads(self.summary_path.read_text()) if self.summary_path.exists() else {}
-        data_steps = {"evolve": self.out / "evol/stats.json", "solve": self.out / "solve/sft_seed.jsonl"}
-        finished = {s for s in STAGES if self.marker(s).exists()}
-        finished |= {step for step, path in data_steps.items() if path.exists()}
-        check_resume(config, previous, self.summary_path, finished)
+        self.contents = config_contents(config)  # the stage configs as this run reads them
+        self.state = StageState(self.out, config, self.ppo_reward_funcs)
+        check_resume(config, self.contents, previous, self.summary_path, self.state.finished_steps())
         self.stages: dict[str, dict[str, Any]] = previous.get("stages", {})
-        # Stages whose model this run trains (no marker yet): any old evaluation of theirs is stale.
-        self.redo = {stage for stage in STAGES if self.trains(stage) and not self.marker(stage).exists()}
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
-    def marker(self, stage: str) -> Path:
-        return self.out / STAGE_MARKERS[stage]
-
-    @staticmethod
-    def outdated(result: Path, *sources: Path) -> bool:
-        """Whether ``result`` is older than one of ``sources``: made from what they replaced (a stage
-        trained again), so it is redone rather than reused."""
-        made = result.stat().st_mtime if result.exists() else None
-        return made is not None and any(src.exists() and src.stat().st_mtime > made for src in sources)
-
-    def trains(self, stage: str) -> bool:
-        """Whether this run trains ``stage``'s model (unless it is there): wanted, or needed by a wanted
-        stage; a base model given by ``--model`` is never trained."""
-        wanted = set(self.config.stages)
-        if stage == "base":
-            return not self.config.model
-        if stage == "sft_evolved":
-            return bool(wanted - {"base", "sft_seed"})
-        return stage in wanted
-
-    def upstream(self, stage: str) -> list[str]:
-        """The stages whose models ``stage``'s model was built from."""
-        if stage in ("sft_seed", "sft_evolved", "checker"):
-            return ["base"]
-        if stage in REWARD_MODELS:
-            return ["sft_evolved"]
-        if stage in PPO_REWARDS:
-            return ["sft_evolved", *[m for m in REWARD_MODELS if m in self.ppo_reward_funcs(stage)]]
-        return []
-
-    def check_not_stale(self) -> None:
-        """Refuse to train a stage again beneath finished stages built from its old model: they would
-        stay, and summary.json would pair them with the new one. Nothing is deleted."""
-        from wizardmath.config import ConfigError
-
-        finished = [stage for stage in STAGES if self.marker(stage).exists()]
-        retrained = {stage: [up for up in self.upstream(stage) if up in self.redo] for stage in finished}
-        stale = {stage: gone for stage, gone in retrained.items() if gone}
-        if stale:
-            built = "; ".join(f"{stage} from {', '.join(gone)}" for stage, gone in stale.items())
-            missing = sorted({str(self.marker(up)) for gone in stale.values() for up in gone})
-            folders = " ".join(str(self.marker(stage).parent) for stage in stale)
-            raise ConfigError(
-                f"{self.out}: finished stages were built from models this run would train again ({built}; "
-                f"missing: {', '.join(missing)}); remove {folders} as well, or use another --output"
-            )
-
-    def settings(self) -> dict[str, Any]:
-        """What summary.json records of how its stages were made (``check_resume`` reads it back)."""
-        return {"config": vars(self.config), "config_contents": config_contents(self.config)}
+    def write_summary(self, **extra: Any) -> None:
+        """summary.json: the stage rows, ``extra``, and how they were made (``check_resume`` reads it)."""
+        if self.writes_summary:
+            made = {"config": vars(self.config), "config_contents": self.contents}
+            write_json(self.summary_path, {"stages": self.stages, **extra, **made})
 
     def record(self, stage: str, result: dict[str, Any]) -> None:
         self.stages[stage] = result
         # Rows in the pipeline's stage order, whichever process or run finished them.
         self.stages = {name: self.stages[name] for name in STAGES if name in self.stages}
-        if self.writes_summary:
-            write_json(self.summary_path, {"stages": self.stages, **self.settings()})
+        self.write_summary()
 
     def timed(self, label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
         print(f"[pipeline] {label} ...", flush=True)
@@ -167,7 +108,7 @@ class Pipeline:
         from wizardmath.tiny import TinyConfig, init_tiny
 
         folder = self.out / "base"
-        if not self.marker("base").exists():
+        if not self.state.marker("base").exists():
             path = resolve(self.config.tiny_config) if self.config.tiny_config else None
             config = load_config(TinyConfig, path, output=str(folder), seed=self.config.seed)
             self.timed("init-tiny", lambda: init_tiny(config))
@@ -220,7 +161,7 @@ class Pipeline:
         from wizardmath.evol import EvolveConfig, evolve
 
         folder = self.out / "evol"
-        if not (folder / "stats.json").exists() or not (folder / "problems.jsonl").exists():
+        if not (self.out / DATA_STEP_OUTPUTS["evolve"]).exists() or not (folder / "problems.jsonl").exists():
             base = load_config(EvolveConfig, resolve(self.config.evolve_config))
             config = load_config(
                 EvolveConfig,
@@ -239,7 +180,7 @@ class Pipeline:
         from wizardmath.evol import SolveConfig, solve
 
         folder = self.out / "solve"
-        everything, seeds_only = folder / "sft.jsonl", folder / "sft_seed.jsonl"
+        everything, seeds_only = folder / "sft.jsonl", self.out / DATA_STEP_OUTPUTS["solve"]
         if not seeds_only.exists():
             config = load_config(
                 SolveConfig, resolve(self.config.solve_config), data_path=str(problems), output=str(folder),
@@ -257,7 +198,7 @@ class Pipeline:
 
         folder = self.out / name
         summary = self.once(
-            f"sft ({name})", self.marker(name), SFTConfig, self.config.sft_config, train_sft,
+            f"sft ({name})", self.state.marker(name), SFTConfig, self.config.sft_config, train_sft,
             model=model, data_path=str(data), output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         return str(folder), summary["examples"], summary["seconds"]
@@ -271,7 +212,7 @@ class Pipeline:
             model=model, dataset="jsonl", data_path=str(test_path), output=str(self.out / "eval" / stage),
             name="heldout", batch_size=self.config.eval_batch_size,
             max_new_tokens=self.config.eval_max_new_tokens, seed=self.config.seed, progress=False,
-            overwrite=self.outdated(self.out / "eval" / stage / "heldout.run.json", self.marker(stage)),
+            overwrite=outdated(self.out / "eval" / stage / "heldout.run.json", self.state.marker(stage)),
         )  # fmt: skip
         summary, seconds = self.timed(f"eval ({stage})", lambda: evaluate(config))
         self.record(
@@ -289,19 +230,22 @@ class Pipeline:
         """Sampled metrics (pass@1 at T, maj@k, pass@k; PRM best-of-k and pair accuracy) and the style
         probe."""
         from wizardmath.eval import EvalConfig, evaluate
-        from wizardmath.pipeline_report import prm_pair_accuracy, run_style_probe
+        from wizardmath.pipeline_report import prm_pair_accuracy, run_style_probe, wants_style_probe
 
         if self.config.sample_limit < 1:
             return
         k = self.config.sample_k
-        models = [self.marker(stage), *([self.marker("prm")] if prm else [])]  # the scores' models too
+        models = [
+            self.state.marker(stage),
+            *([self.state.marker("prm")] if prm else []),
+        ]  # the scores' models too
         config = EvalConfig(
             model=model, dataset="jsonl", data_path=str(test_path), output=str(self.out / "eval" / stage),
             name="sampled", batch_size=self.config.eval_batch_size,
             max_new_tokens=self.config.eval_max_new_tokens, seed=self.config.seed, progress=False,
             num_samples=k, temperature=self.config.sample_temperature, limit=self.config.sample_limit,
             rerank="prm" if prm else None, prm=prm,
-            overwrite=self.outdated(self.out / "eval" / stage / "sampled.run.json", *models),
+            overwrite=outdated(self.out / "eval" / stage / "sampled.run.json", *models),
         )  # fmt: skip
         summary, seconds = self.timed(f"sampled eval ({stage})", lambda: evaluate(config))
         row = dict(self.stages.get(stage, {}))
@@ -316,7 +260,7 @@ class Pipeline:
         if prm:
             row[f"prm_best_of_{k}"] = summary.get(f"rerank@{k}")
             row["prm_pair_accuracy"] = prm_pair_accuracy(self.out / "eval" / stage / "sampled.jsonl")
-        if self.wants_style_probe():
+        if wants_style_probe(self.config.style_probe, self.config.solve_config):
             row["style"], probe_seconds = self.timed(
                 f"style probe ({stage})",
                 lambda: run_style_probe(
@@ -326,18 +270,6 @@ class Pipeline:
             seconds += probe_seconds
         row["seconds"] = round(row.get("seconds", 0.0) + seconds, 1)
         self.record(stage, row)
-
-    def wants_style_probe(self) -> bool:
-        """``style_probe`` resolved: auto probes only a teacher that mixes styles."""
-        if self.config.style_probe != "auto":
-            return self.config.style_probe == "always"
-        from wizardmath.args import parse_backend_args
-        from wizardmath.config import load_config
-        from wizardmath.evol import SolveConfig
-
-        solve_config = load_config(SolveConfig, resolve(self.config.solve_config))
-        share = parse_backend_args(list(solve_config.backend_args or [])).get("decomposed_share", 1.0)
-        return float(share) < 1.0
 
     def checker(self, base: str, test_path: Path) -> None:
         """The step checker (trained from the base model on the world's facts) reranks the SFT
@@ -349,14 +281,14 @@ class Pipeline:
         folder, k, out = self.out / "checker", self.config.sample_k, self.out / "eval" / "checker"
         samples = self.out / "eval" / "sft_evolved" / "sampled.jsonl"  # the SFT model's, to rerank
         summary = self.once(
-            "train-checker", self.marker("checker"), CheckerConfig, self.config.checker_config,
+            "train-checker", self.state.marker("checker"), CheckerConfig, self.config.checker_config,
             train_checker, model=base, output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         config = EvalConfig(
             dataset="jsonl", data_path=str(test_path), output=str(out), name="sampled", progress=False,
             completions=str(samples), num_samples=k,
             limit=self.config.sample_limit, rerank="checker", prm=str(folder), seed=self.config.seed,
-            overwrite=self.outdated(out / "sampled.run.json", self.marker("checker"), samples),
+            overwrite=outdated(out / "sampled.run.json", self.state.marker("checker"), samples),
         )  # fmt: skip
         scored, seconds = self.timed("checker best-of-k", lambda: evaluate(config))
         self.record(
@@ -377,7 +309,7 @@ class Pipeline:
 
         folder = self.out / "irm"
         summary = self.once(
-            "train-irm", self.marker("irm"), IRMConfig, self.config.irm_config,
+            "train-irm", self.state.marker("irm"), IRMConfig, self.config.irm_config,
             train_irm, model=model, data_path=str(evol_dir), output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         keys = ("pairwise_accuracy", "eval_pairs", "train_pairs", "seconds")
@@ -391,12 +323,12 @@ class Pipeline:
         from wizardmath.config import load_config
 
         labels, folder = self.out / "prm_labels.jsonl", self.out / "prm"
-        done = self.marker("prm")
+        done = self.state.marker("prm")
         if not done.exists():
             label_config = load_config(
                 LabelConfig, resolve(self.config.label_prm_config), model=model, data_path=str(problems),
                 output=str(labels), seed=self.config.seed,
-                overwrite=self.outdated(Path(f"{labels}.run.json"), self.marker("sft_evolved")),
+                overwrite=outdated(Path(f"{labels}.run.json"), self.state.marker("sft_evolved")),
             )  # fmt: skip
             _, label_seconds = self.timed("label-prm", lambda: label_prm(label_config))
             config = load_config(
@@ -429,7 +361,7 @@ class Pipeline:
         # asks for is a wanted stage: validate_stage_configs).
         paths = {f"{name}_path": path for name, path in reward_models.items() if name in funcs}
         summary = self.once(
-            stage, self.marker(stage), PPOConfig, self.config.ppo_config, train_ppo,
+            stage, self.state.marker(stage), PPOConfig, self.config.ppo_config, train_ppo,
             model=model, data_path=str(problems), eval_data_path=str(val_path), output_dir=str(folder),
             report_to="none", max_minutes=self.config.ppo_max_minutes, reward_funcs=funcs,
             steps=self.config.ppo_steps or base.steps, **paths,
@@ -469,7 +401,7 @@ class Pipeline:
         return list(PPO_REWARDS[stage] or self.ppo_base.reward_funcs)
 
     def needs_reward_models(self, stage: str) -> bool:
-        return bool({"irm", "prm"} & set(self.ppo_reward_funcs(stage)))
+        return bool(set(REWARD_MODELS) & set(self.ppo_reward_funcs(stage)))
 
     def reward_models_beside(self, model: str, problems: Path) -> contextlib.AbstractContextManager[bool]:
         """A context that trains the reward models in a second process while its body runs, when that
@@ -480,7 +412,7 @@ class Pipeline:
         from wizardmath.pipeline_parallel import second_process
 
         wanted = self.config.stages
-        todo = [name for name in REWARD_MODELS if name in wanted and name in self.redo]
+        todo = [name for name in REWARD_MODELS if name in wanted and name in self.state.redo]
         ppo_alone = [s for s in PPO_REWARDS if s in wanted and not self.needs_reward_models(s)]
         overlap = set(ppo_alone) | ({"sft_seed"} & set(wanted))
         if (
@@ -497,9 +429,8 @@ class Pipeline:
         start = time.perf_counter()
         wanted = set(self.config.stages)
         validate_stage_configs(self.config)
-        self.check_not_stale()
-        if self.writes_summary:  # the settings first: a run killed before its first stage ends is checked too
-            write_json(self.summary_path, {"stages": self.stages, **self.settings()})
+        self.state.check_not_stale()
+        self.write_summary()  # the settings first: a run killed before its first stage ends is checked too
         base = self.base_model()
         test_path = self.test_set()
         if "base" in wanted:
@@ -531,7 +462,7 @@ class Pipeline:
                 for stage in ppo_stages:
                     self.ppo(stage, sft_model, prompts, test_path, val_path, trained)
         total = round(time.perf_counter() - start, 1)
-        write_json(self.summary_path, {"stages": self.stages, "total_seconds": total, **self.settings()})
+        self.write_summary(total_seconds=total)
         from wizardmath.pipeline_report import print_table, write_report
 
         print_table(self.stages, total, STAGES)

@@ -15,6 +15,7 @@ STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "checker", "ppo", "pp
 DEFAULT_STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
 # PPO runs by reward: the verifier alone, the paper's r = r_IRM x r_PRM x verifier, a coin (the control).
 PPO_REWARDS = {"ppo": None, "ppo_paper": ["irm", "prm", "verifier"], "ppo_random": ["random"]}
+REWARD_MODELS = ("irm", "prm")  # the stages a PPO reward may need
 
 
 @dataclass
@@ -146,11 +147,13 @@ def config_contents(config: PipelineConfig) -> dict[str, dict]:
     return contents
 
 
-def check_resume(config: PipelineConfig, previous: dict, summary_path: Path, finished: set[str]) -> None:
+def check_resume(
+    config: PipelineConfig, contents: dict[str, dict], previous: dict, summary_path: Path, finished: set[str]
+) -> None:
     """Refuse to resume into ``summary_path``'s folder with settings (RESULT_SETTINGS) other than those
-    its ``finished`` stages were run with, or with a stage config file whose contents changed beneath a
-    finished stage that read it. ``previous`` is what that file records. A stage not finished (its
-    folder removed, say) may run with new settings."""
+    its ``finished`` stages were run with, or with a stage config file whose ``contents``
+    (config_contents) changed beneath a finished stage that read it. ``previous`` is what that file
+    records. A stage not finished (its folder removed, say) may run with new settings."""
     from wizardmath.config import ConfigError
 
     before = previous.get("config", {})
@@ -159,9 +162,8 @@ def check_resume(config: PipelineConfig, previous: dict, summary_path: Path, fin
         for key, reaches in RESULT_SETTINGS.items()
         if key in before and before[key] != getattr(config, key) and finished & set(reaches)
     ]
-    now = config_contents(config)
     for key, reaches in CONFIG_REACHES.items():
-        old, new = previous.get("config_contents", {}).get(key), now.get(key)
+        old, new = previous.get("config_contents", {}).get(key), contents.get(key)
         if old is not None and new is not None and old != new and finished & set(reaches):
             keys = sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
             changed.append(f"{key} {getattr(config, key)} now differs in {', '.join(keys)}")
@@ -259,7 +261,7 @@ def check_ppo_rewards(config: PipelineConfig, config_rewards: list[str]) -> None
     for stage in [s for s in PPO_REWARDS if s in config.stages]:
         rewards = PPO_REWARDS[stage] or config_rewards
         source = "" if PPO_REWARDS[stage] else f", reward_funcs in ppo_config {config.ppo_config}"
-        missing = [name for name in ("irm", "prm") if name in rewards and name not in config.stages]
+        missing = [name for name in REWARD_MODELS if name in rewards and name not in config.stages]
         if missing:
             raise ConfigError(
                 f"stages: {stage}'s reward ({' x '.join(rewards)}{source}) needs the {', '.join(missing)} "

@@ -42,6 +42,21 @@ def prm_pair_accuracy(path: str | Path) -> float | None:
     return wins / pairs if pairs else None
 
 
+def wants_style_probe(style_probe: str, solve_config: str) -> bool:
+    """The pipeline's ``style_probe`` setting resolved: ``auto`` probes only a teacher that mixes styles
+    (the solve config's ``decomposed_share`` < 1)."""
+    if style_probe != "auto":
+        return style_probe == "always"
+    from wizardmath.args import parse_backend_args
+    from wizardmath.config import load_config
+    from wizardmath.evol import SolveConfig
+    from wizardmath.pipeline_config import resolve
+
+    config = load_config(SolveConfig, resolve(solve_config))
+    share = parse_backend_args(list(config.backend_args or [])).get("decomposed_share", 1.0)
+    return float(share) < 1.0
+
+
 def run_style_probe(model: str, test_path: str | Path, limit: int, max_new_tokens: int) -> dict[str, float]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
