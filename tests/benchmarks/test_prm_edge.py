@@ -19,6 +19,12 @@ def prm_edge():
     return module
 
 
+def one_record_file(folder: Path, record: dict) -> str:
+    path = folder / "records.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    return str(path)
+
+
 @pytest.mark.parametrize(
     ("claim", "holds"),
     [
@@ -62,14 +68,10 @@ def test_labelled_marks_only_the_first_false_steps_wrong_claims(prm_edge, tiny_m
         ],
         "labels": [True, False, None, None],
     }
-    path = tmp_path / "labels.jsonl"
-    path.write_text(json.dumps(record) + "\n")
     scorer = prm_edge.InContextScorer(str(tiny_model_dir))
-    [(_, kept)] = scorer.labelled(str(path))
-    assert [[right for _, right in step] for step in kept] == [
-        [True],
-        [True, False],
-    ]  # step 3 unlabelled: left out
+    [(_, kept)] = scorer.labelled(one_record_file(tmp_path, record))
+    rights = [[right for _, right in step] for step in kept]
+    assert rights == [[True], [True, False]]  # step 3 is unlabelled: left out
 
 
 def test_rank_scores_best_of_k_and_pairs_in_range(prm_edge, tiny_model_dir, tmp_path):
@@ -81,8 +83,6 @@ def test_rank_scores_best_of_k_and_pairs_in_range(prm_edge, tiny_model_dir, tmp_
         ],
         "correct": [True, False],
     }
-    path = tmp_path / "samples.jsonl"
-    path.write_text(json.dumps(samples) + "\n")
-    best_of_k, pairs = prm_edge.InContextScorer(str(tiny_model_dir)).rank(str(path))
+    best_of_k, pairs = prm_edge.InContextScorer(str(tiny_model_dir)).rank(one_record_file(tmp_path, samples))
     assert best_of_k in (0.0, 1.0)
     assert pairs in (0.0, 0.5, 1.0)
