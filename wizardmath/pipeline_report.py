@@ -58,6 +58,8 @@ def wants_style_probe(style_probe: str, solve_config: str) -> bool:
 
 
 def run_style_probe(model: str, test_path: str | Path, limit: int, max_new_tokens: int) -> dict[str, float]:
+    """``eval.style.style_probe`` of the model folder ``model`` on the first ``limit`` problems of
+    ``test_path``: its style choice at the first completion token and its accuracy per forced style."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from wizardmath.data.records import MathProblem
