@@ -413,6 +413,26 @@ def check_trained(stage: str, output_dir: str, start_step: int, end_step: int) -
     )
 
 
+def check_steps_left(stage: str, output_dir: str, checkpoint: str | None, max_steps: int = -1) -> None:
+    """Refuse to resume a Trainer checkpoint with no step left to train.
+
+    Why: transformers' Trainer, resumed from the checkpoint of a finished run, trains one step past
+    the end and saves it over the finished model, so each re-run of the same command would change the
+    model. A checkpoint at or past its run's planned steps (its ``trainer_state.json``'s ``max_steps``,
+    or ``max_steps`` when the new run sets one) is refused, as a run that trained 0 steps is."""
+    if not checkpoint:
+        return
+    try:
+        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
+        done, planned = int(state["global_step"]), int(state.get("max_steps") or 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # not a Trainer checkpoint we can read: the Trainer decides
+    if max_steps and max_steps > 0:
+        planned = max_steps
+    if planned > 0 and done >= planned:
+        check_trained(stage, output_dir, done, done)
+
+
 def train_resumable(
     trainer: Any,
     config: Any,
@@ -423,11 +443,13 @@ def train_resumable(
 ) -> Any:
     """The end of every Trainer-based command (``sft``, ``grpo``, ``train-irm``, ``train-prm``), after
     the caller picked ``checkpoint``: ``guard_resume`` with ``settings`` and ``outputs`` (``None``: the
-    caller guarded already, e.g. before loading weights), train from the checkpoint, refuse a run that
-    trained 0 steps (``check_trained``), merge LoRA into one plain checkpoint that ``from_pretrained``
-    loads, and save the model to ``config.output_dir``. Returns the Trainer's ``TrainOutput``."""
+    caller guarded already, e.g. before loading weights), refuse a checkpoint with no step left
+    (``check_steps_left``), train from it, refuse a run that trained 0 steps (``check_trained``),
+    merge LoRA into one plain checkpoint that ``from_pretrained`` loads, and save the model to
+    ``config.output_dir``. Returns the Trainer's ``TrainOutput``."""
     if settings is not None:
         guard_resume(config.output_dir, command, settings, checkpoint, config.overwrite, outputs)
+    check_steps_left(command, config.output_dir, checkpoint, getattr(config, "max_steps", -1))
     result = trainer.train(resume_from_checkpoint=checkpoint)
     check_trained(command, config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
     if config.use_lora:

@@ -10,6 +10,7 @@ from wizardmath.runstate import (
     EXIT_INCOMPLETE,
     OutputLock,
     check_manifest,
+    check_steps_left,
     exit_code,
     fingerprint,
     merge_counts,
@@ -169,3 +170,45 @@ def test_train_resumable_guards_trains_merges_and_saves(tmp_path):
     with pytest.raises(ValueError, match="grpo: trained 0 steps"):
         train_resumable(idle, config, "grpo", None, None)  # settings None: the caller guarded
     assert idle.saved is None and not (tmp_path / "grpo.run.json").exists()
+
+
+def _checkpoint(folder, global_step: int, max_steps: int) -> str:
+    path = folder / f"checkpoint-{global_step}"
+    path.mkdir(parents=True)
+    (path / "trainer_state.json").write_text(json.dumps({"global_step": global_step, "max_steps": max_steps}))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("done", "planned", "max_steps", "refused"),
+    [
+        (20, 20, -1, True),  # a finished run, the same command again
+        (20, 20, 5, True),  # a finished run, fewer steps asked
+        (20, 20, 30, False),  # more steps asked: training goes on
+        (10, 20, -1, False),  # an interrupted run resumes
+        (10, 20, 8, True),  # the new plan is already passed
+    ],
+)
+def test_check_steps_left_refuses_a_checkpoint_with_nothing_to_train(
+    tmp_path, done, planned, max_steps, refused
+):
+    checkpoint = _checkpoint(tmp_path, done, planned)
+    if refused:
+        with pytest.raises(ValueError, match=rf"holds a finished run \(step {done}\)"):
+            check_steps_left("sft", str(tmp_path), checkpoint, max_steps)
+    else:
+        check_steps_left("sft", str(tmp_path), checkpoint, max_steps)
+    check_steps_left("sft", str(tmp_path), None, max_steps)  # a fresh start: nothing to check
+    check_steps_left(
+        "sft", str(tmp_path), str(tmp_path / "nowhere"), max_steps
+    )  # unreadable: the Trainer decides
+
+
+def test_train_resumable_never_trains_past_a_finished_checkpoint(tmp_path):
+    """transformers' Trainer resumed from a finished run's checkpoint trains one more step and saves it
+    over the model; train_resumable refuses before train() is called."""
+    config = type("Config", (), {"output_dir": str(tmp_path), "overwrite": False, "use_lora": False})()
+    trainer = _FakeTrainer(steps=21)
+    with pytest.raises(ValueError, match="sft: trained 0 steps"):
+        train_resumable(trainer, config, "sft", _checkpoint(tmp_path, 20, 20), None)
+    assert trainer.resumed_from == "unset" and trainer.saved is None
