@@ -122,3 +122,16 @@ def test_config_error_exit_code(tmp_path, capsys):
     bad.write_text("vocab_sise: 10\n")
     assert main(["init-tiny", "--config", str(bad)]) == 2
     assert f"{bad}: key 'vocab_sise'" in capsys.readouterr().err
+
+
+def test_ctrl_c_is_one_line_saying_how_to_resume(monkeypatch, capsys):
+    import wizardmath.tiny
+
+    def interrupted(config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wizardmath.tiny, COMMANDS["init-tiny"].entry, interrupted)
+    assert main(["init-tiny", "--output", "unused"]) == 130
+    err = capsys.readouterr().err
+    assert "wizardmath init-tiny: interrupted; what was written is kept: run the same command again" in err
+    assert "Traceback" not in err

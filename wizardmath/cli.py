@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     from wizardmath.runstate import (
         EXIT_ERROR,
         EXIT_INCOMPLETE,
+        EXIT_INTERRUPTED,
         EXIT_LOCKED,
         EXIT_USAGE,
         OutputLocked,
@@ -181,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"wizardmath {name}: error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: records and checkpoints already written stay; say how to go on
+        print(
+            f"\nwizardmath {name}: interrupted; what was written is kept: run the same command again "
+            "to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     except ConnectionError as err:  # a hub model or data set that cannot be reached (offline, no network)
         print(
             f"wizardmath {name}: error: {err}; "

@@ -10,7 +10,8 @@ torn-line repair and the exit codes.
 - ``repair_jsonl`` (from ``wizardmath.jsonl``): lines of a results file that are not whole JSON objects
   (a torn write, anywhere in the file) are moved to ``FILE.torn`` with a warning, so a re-run redoes them.
 - Exit codes: ``EXIT_INCOMPLETE`` when a backend, judge or solver failure left records to retry
-  (``retry_pending`` in the stage's result), ``EXIT_LOCKED`` when another writer holds the output.
+  (``retry_pending`` in the stage's result), ``EXIT_LOCKED`` when another writer holds the output,
+  ``EXIT_INTERRUPTED`` (130) after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from wizardmath.jsonl import repair_jsonl  # noqa: F401 (defined beside JsonlWri
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_LOCKED = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT), as shells report it
 _HELD: dict[
     Path, tuple[int, int]
 ] = {}  # locks this process holds: (re-entry count, fd); the pipeline nests stages
