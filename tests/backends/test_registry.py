@@ -37,3 +37,10 @@ def test_module_class_names_and_registration(monkeypatch):
         register_backend("bad", "no_colon")
     with pytest.raises(ValueError, match="unknown backend 'nope'; valid: .*fake"):
         get_backend("nope")
+
+
+def test_an_argument_the_backend_does_not_take_is_one_clear_error():
+    with pytest.raises(
+        ValueError, match=r"backend 'fake' does not take 'error_rate', 'failure_rate'.*takes: respond"
+    ):
+        get_backend("fake", respond="x", failure_rate=0.5, error_rate=0.1)

@@ -55,7 +55,26 @@ def get_backend(name: str, **kwargs: Any) -> Backend:
     if target is None:
         raise ValueError(f"unknown backend '{name}'; valid: {', '.join(BACKENDS)} or 'package.module:Class'")
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(**kwargs)
+    backend_cls = getattr(importlib.import_module(module), cls)
+    _check_arguments(name, backend_cls, kwargs)
+    return backend_cls(**kwargs)
+
+
+def _check_arguments(name: str, backend_cls: type, kwargs: dict[str, Any]) -> None:
+    """One clear line for an argument the backend does not take (say, a ``backend_args`` key of the
+    symbolic backend left in a YAML config when ``--backend openai`` is given), not a TypeError."""
+    import inspect
+
+    parameters = inspect.signature(backend_cls).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    accepted = {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ValueError(
+            f"backend '{name}' does not take {', '.join(map(repr, unknown))} (from backend_args, or a "
+            f"setting it does not use); it takes: {', '.join(sorted(accepted))}"
+        )
 
 
 __all__ = [
