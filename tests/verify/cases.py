@@ -583,6 +583,13 @@ MODEL_CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("17", "So the boxes cost $50 - $33 = $17.", True),
         ("20", "His profit is 40 - 20 = $20.00", True),
         ("2", "Marie ordered $17/$8.50 = 2 boxes of pizza.", True),
+        # One connective before the answer: prose, not the letters s*o multiplied.
+        ("\\frac{1}{2}", "so 0.5", True),
+        ("\\frac{1}{2}", "so 0.25", False),
+        ("7", "Thus 7", True),
+        ("7", "Hence, 7.", True),
+        ("3", "so x = 3", True),
+        ("3", "then x = 4", False),
     ],
     # Inline math at the end of a sentence: every answer type, not just integers.
     "inline_math": [

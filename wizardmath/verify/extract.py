@@ -30,6 +30,8 @@ _MATH_WORDS = frozenset(
 )
 _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals)\s+")
+# A reply that is one connective and an answer ("so 0.5"): the word is prose, never letters multiplied.
+_LEAD_CONNECTIVE = re.compile(r"(?i)^(?:so|thus|hence|therefore|then|finally)\b\s*,?\s*")
 _DENIAL = re.compile(r"(?i)\b(?:not|cannot|unable|impossible|no|none|neither|nor|never)\b|n't")
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _THINK_END = "</think>"
@@ -256,7 +258,11 @@ def _find(text: str, options: VerifyOptions) -> str | None:
         if found is not None:
             return found
     bare = strip_answer(text)
-    if looks_bare(bare):
+    lead = _LEAD_CONNECTIVE.match(bare)
+    if lead:
+        if looks_bare(bare[lead.end() :]):
+            return bare[lead.end() :]
+    elif looks_bare(bare):
         return bare
     span = final_span_answer(text)
     if span is not None:
