@@ -369,11 +369,9 @@ def _evolve(config: EvolveConfig, seeds_loaded: list[MathProblem]) -> dict[str, 
     stats = write_stats(engine, stats_path)
     for backend in engine.backends().values():
         backend.close()
-    logger.info(
-        "evolve: %d accepted, %d rejected in %.1fs",
-        stats["accepted"],
-        stats["rejected"],
-        stats["wall_seconds"],
+    print(
+        f"evolve: {stats['accepted']} accepted, {stats['rejected']} rejected in "
+        f"{stats['wall_seconds']:.1f}s: {problems_path} (rejected.jsonl and stats.json beside it)"
     )
     return stats
 

@@ -261,4 +261,9 @@ def _solve(config: SolveConfig, problems: list[MathProblem]) -> dict[str, Any]:
         "wall_seconds": round(before.get("wall_seconds", 0.0) + time.time() - started, 2),
     }
     write_json(solver.out / "solve_stats.json", stats)
+    print(
+        f"solve: {rows} of {len(problems)} problems have a verified solution "
+        f"({solver.counts['solved']} this run): {solver.out / 'sft.jsonl'} "
+        "(sft_rejected.jsonl and solve_stats.json beside it)"
+    )
     return stats
