@@ -117,3 +117,17 @@ def test_trainer_config_validation_says_what_to_set(tmp_path):
         parse_config(SFTConfig, ["--output", str(tmp_path), "--data_path", "x.jsonl"])
     with pytest.raises(ConfigError, match="--data_path"):
         parse_config(SFTConfig, ["--output", str(tmp_path), "--model", "m"])
+
+
+@dataclass
+class SwitchConfig:
+    shuffle: bool = field(default=True, metadata={"help": "Shuffle the records."})
+
+
+def test_a_no_flag_says_what_it_does(capsys):
+    assert parse_config(SwitchConfig, ["--no_shuffle"]).shuffle is False
+    with pytest.raises(SystemExit):
+        parse_config(SwitchConfig, ["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--no-shuffle Same as --shuffle false." in shown
+    assert shown.count("Shuffle the records.") == 1

@@ -134,6 +134,9 @@ def parse_config(cls: type[T], argv: Sequence[str], prog: str | None = None, des
         "--config", default=None, metavar="FILE", help="YAML file with this stage's keys; flags override it."
     )
     names = {f.name for f in dataclasses.fields(cls)}
+    for action in parser._actions:  # HfArgumentParser gives --no_X the help of --X, which reads backwards
+        if action.option_strings and action.option_strings[0].startswith("--no_") and action.dest in names:
+            action.help = f"Same as --{action.dest} false."
     for alias, target in ALIASES.items():
         if target in names and alias not in names:
             parser.add_argument(
