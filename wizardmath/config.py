@@ -148,7 +148,9 @@ def parse_config(cls: type[T], argv: Sequence[str], prog: str | None = None, des
         # A second item holds our own --config flag, which is not a dataclass field.
         config = parser.parse_args_into_dataclasses(args=list(argv), look_for_args_file=False)[0]
     except ValueError as err:
-        raise ConfigError(f"{known.config or 'command line'}: {err}") from err
+        flags = [a for a in argv if a.startswith("--") and a.split("=")[0] != "--config"]
+        where = f"{known.config} + command line" if known.config and flags else known.config or "command line"
+        raise ConfigError(f"{where}: {err}") from err
     return config
 
 

@@ -85,7 +85,11 @@ def iter_jsonl(
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise DataError(path, number, f"invalid JSON ({err.msg} at column {err.colno})") from err
+                # err.pos, not err.colno: a line cut short fails at its newline, "line 2 column 1"
+                where = (
+                    "the end of the line" if err.pos >= len(line.rstrip("\r\n")) else f"column {err.pos + 1}"
+                )
+                raise DataError(path, number, f"invalid JSON ({err.msg} at {where})") from err
             if not isinstance(record, dict):
                 raise DataError(path, number, f"expected a JSON object, got {type(record).__name__}")
             for name in required:

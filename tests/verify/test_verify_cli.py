@@ -58,6 +58,8 @@ def test_flags_are_validated():
         VerifyConfig(gold="3")
     with pytest.raises(ValueError):
         VerifyConfig()
+    with pytest.raises(ValueError, match="--workers must be >= 1, got 0"):
+        VerifyConfig(input="pairs.jsonl", workers=0)  # 0 used to mean 1, silently
 
 
 @pytest.mark.timeout(120)

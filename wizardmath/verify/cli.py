@@ -46,8 +46,8 @@ class VerifyConfig:
             raise ValueError("give both --gold and --pred for a single pair")
         if single == (self.input is not None):
             raise ValueError("give either --input FILE or --gold G --pred P")
-        if self.workers < 0:
-            raise ValueError(f"--workers must be >= 0, got {self.workers}")
+        if self.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {self.workers}")
         if self.timeout <= 0:
             raise ValueError(f"--timeout must be > 0, got {self.timeout}")
 
