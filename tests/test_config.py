@@ -131,3 +131,14 @@ def test_a_no_flag_says_what_it_does(capsys):
     shown = " ".join(capsys.readouterr().out.split())
     assert "--no-shuffle Same as --shuffle false." in shown
     assert shown.count("Shuffle the records.") == 1
+
+
+def test_a_bad_flag_value_is_not_blamed_on_the_yaml_file(tmp_path):
+    from wizardmath.evol import SolveConfig
+
+    path = write(tmp_path, "template: raw\n")
+    with pytest.raises(ConfigError, match=rf"^{path} \+ command line: template must be one of"):
+        parse_config(SolveConfig, ["--config", str(path), "--template", "alpaca", "--data_path", "x"])
+    path.write_text("template: alpaca\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: template must be one of"):
+        parse_config(SolveConfig, ["--config", str(path)])

@@ -19,7 +19,12 @@ def test_roundtrip_and_blank_lines(tmp_path):
 def test_broken_line_names_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"id": 1}\n{"id": 2,,}\n')
-    with pytest.raises(DataError, match=rf"{path}:2: invalid JSON"):
+    with pytest.raises(
+        DataError, match=rf"{path}:2: invalid JSON \(Expecting property name .* at column 10\)"
+    ):
+        read_jsonl(path)
+    path.write_text('{"id": 1}\n{"id": 2\n')  # cut short: it fails at the newline, not at "column 1"
+    with pytest.raises(DataError, match=rf"{path}:2: invalid JSON \(.* at the end of the line\)"):
         read_jsonl(path)
 
 
