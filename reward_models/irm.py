@@ -174,8 +174,6 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
         peft_config=config.to_peft_config("SEQ_CLS"),
     )
     checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint, config.overwrite)
-    if checkpoint:
-        print(f"train-irm: resuming from {checkpoint}")
     from wizardmath.runstate import train_resumable, trainer_settings
 
     settings = trainer_settings(config, config.data_path)

@@ -265,8 +265,6 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
         processing_class=tokenizer,
     )
     checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint, config.overwrite)
-    if checkpoint:
-        print(f"train-prm: resuming from {checkpoint}")
     from wizardmath.runstate import train_resumable, trainer_settings
 
     settings = trainer_settings(config, config.data_path)

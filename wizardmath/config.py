@@ -15,6 +15,7 @@ import dataclasses
 import enum
 import types
 import typing
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -146,7 +147,11 @@ def parse_config(cls: type[T], argv: Sequence[str], prog: str | None = None, des
         parser.set_defaults(**check_mapping(cls, read_yaml(known.config), known.config))
     try:
         # A second item holds our own --config flag, which is not a dataclass field.
-        config = parser.parse_args_into_dataclasses(args=list(argv), look_for_args_file=False)[0]
+        with warnings.catch_warnings():
+            # The parser passes every field, so transformers 5.24+ warns about its deprecated
+            # gradient_checkpointing alias on every run, set or not; the new name is missing in 5.2.
+            warnings.filterwarnings("ignore", "`gradient_checkpointing` is deprecated", FutureWarning)
+            config = parser.parse_args_into_dataclasses(args=list(argv), look_for_args_file=False)[0]
     except ValueError as err:
         flags = [a for a in argv if a.startswith("--") and a.split("=")[0] != "--config"]
         where = f"{known.config} + command line" if known.config and flags else known.config or "command line"

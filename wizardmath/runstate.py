@@ -452,6 +452,8 @@ def train_resumable(
     if settings is not None:
         guard_resume(config.output_dir, command, settings, checkpoint, config.overwrite, outputs)
     check_steps_left(command, config.output_dir, checkpoint, getattr(config, "max_steps", -1))
+    if checkpoint:
+        print(f"{command}: resuming from {checkpoint} (step {checkpoint_step(checkpoint)})", flush=True)
     result = trainer.train(resume_from_checkpoint=checkpoint)
     check_trained(command, config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
     if config.use_lora:
