@@ -48,6 +48,7 @@ def test_defaults_are_the_papers_schedule():
         ({"rounds": ["up"], "fanout": [1], "round_parents": ["previous"]}, "round_parents\\[0\\]"),
         ({"rounds": ["up"], "fanout": [1], "round_parents": ["parents"]}, "seeds or previous"),
         ({"num_seeds": 0}, "num_seeds"),
+        ({"temperature": -1.0}, "temperature must be >= 0, got -1.0"),
         ({"agreement_threshold": 0.0}, "agreement_threshold"),
         ({"solver_template": "x"}, "solver_template"),
         ({"data_path": ["a", "b"]}, "one entry per dataset"),

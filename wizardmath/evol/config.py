@@ -200,6 +200,8 @@ class EvolveConfig(BackendFields, JudgeArguments):
             raise ValueError("the first round can only evolve the seeds: set round_parents[0] to 'seeds'")
         if any(f < 1 for f in self.fanout):
             raise ValueError(f"fanout entries must be >= 1, got {self.fanout}")
+        if self.temperature < 0:  # refused here, before the seeds are written, not at the first call
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if self.data_path and len(self.data_path) != len(self.dataset):
             raise ValueError(
                 f"data_path needs one entry per dataset ({len(self.dataset)}), got {len(self.data_path)}"
