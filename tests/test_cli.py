@@ -135,3 +135,22 @@ def test_ctrl_c_is_one_line_saying_how_to_resume(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "wizardmath init-tiny: interrupted; what was written is kept: run the same command again" in err
     assert "Traceback" not in err
+
+
+def test_deepspeed_is_told_cpu_only_where_no_gpu_device_exists(monkeypatch):
+    import glob
+    import os
+
+    import wizardmath.cli as cli
+
+    monkeypatch.setattr(cli.sys, "platform", "linux")
+    monkeypatch.delenv("DS_ACCELERATOR", raising=False)
+    monkeypatch.setattr(glob, "glob", lambda pattern: ["/dev/nvidia0"] if pattern == "/dev/nvidia*" else [])
+    cli._cpu_only_deepspeed()
+    assert "DS_ACCELERATOR" not in os.environ  # a GPU node: DeepSpeed detects it itself
+    monkeypatch.setattr(glob, "glob", lambda pattern: [])
+    cli._cpu_only_deepspeed()
+    assert os.environ["DS_ACCELERATOR"] == "cpu"
+    monkeypatch.setenv("DS_ACCELERATOR", "xpu")
+    cli._cpu_only_deepspeed()
+    assert os.environ["DS_ACCELERATOR"] == "xpu"  # the user's choice wins

@@ -131,6 +131,19 @@ def _usage() -> str:
     )
 
 
+def _cpu_only_deepspeed() -> None:
+    """On a Linux machine with no GPU device node, tell DeepSpeed so: otherwise it probes, falls back
+    to CPU and warns "Setting accelerator to CPU" on every command. A user's DS_ACCELERATOR wins."""
+    import glob
+    import os
+
+    nodes = ("/dev/nvidia*", "/proc/driver/nvidia", "/dev/kfd", "/dev/dri")
+    if "DS_ACCELERATOR" in os.environ or not sys.platform.startswith("linux"):
+        return
+    if not any(glob.glob(node) for node in nodes):
+        os.environ["DS_ACCELERATOR"] = "cpu"
+
+
 def main(argv: list[str] | None = None) -> int:
     from wizardmath.config import ConfigError, parse_config
     from wizardmath.runstate import (
@@ -157,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wizardmath: unknown command '{name}'. Valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     cmd = COMMANDS[name]
+    _cpu_only_deepspeed()
     try:
         module = importlib.import_module(cmd.module)
     except ModuleNotFoundError as err:
