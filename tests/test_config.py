@@ -142,3 +142,26 @@ def test_a_bad_flag_value_is_not_blamed_on_the_yaml_file(tmp_path):
     path.write_text("template: alpaca\n")
     with pytest.raises(ConfigError, match=rf"^{path}: template must be one of"):
         parse_config(SolveConfig, ["--config", str(path)])
+
+
+def test_trainer_configs_load_without_the_checkpointing_deprecation_warning(tmp_path):
+    import warnings
+
+    from wizardmath.train.sft import SFTConfig
+
+    shipped = Path(__file__).resolve().parents[1] / "configs/tiny/sft.yaml"  # sets gradient_checkpointing
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        loaded = load_config(SFTConfig, shipped, model="m", data_path="x.jsonl", output_dir=str(tmp_path))
+        flags = [
+            "--config",
+            str(shipped),
+            "--model",
+            "m",
+            "--data_path",
+            "x.jsonl",
+            "--output",
+            str(tmp_path),
+        ]
+        parsed = parse_config(SFTConfig, flags)
+    assert loaded.gradient_checkpointing is False and parsed.gradient_checkpointing is False

@@ -11,12 +11,13 @@ every error names the file and the key (``ConfigError: configs/tiny/sft.yaml: ke
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import types
 import typing
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -110,12 +111,23 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+@contextlib.contextmanager
+def _old_checkpointing_name_accepted() -> Iterator[None]:
+    """transformers 5.24+ warns on every run that ``gradient_checkpointing`` (which the HF parser
+    passes whether set or not) is a deprecated alias of ``activation_checkpointing``; the configs keep
+    the old name, the only one our minimum transformers (5.2) knows."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`gradient_checkpointing` is deprecated", FutureWarning)
+        yield
+
+
 def load_config(cls: type[T], path: str | Path | None = None, **overrides: Any) -> T:
     """Build ``cls`` from an optional YAML file and keyword overrides (the Python-side twin of the CLI)."""
     values = check_mapping(cls, read_yaml(path), str(path)) if path else {}
     values.update(check_mapping(cls, overrides, "overrides"))
     try:
-        return cls(**values)
+        with _old_checkpointing_name_accepted():
+            return cls(**values)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{path or 'overrides'}: {err}") from err
 
@@ -147,10 +159,7 @@ def parse_config(cls: type[T], argv: Sequence[str], prog: str | None = None, des
         parser.set_defaults(**check_mapping(cls, read_yaml(known.config), known.config))
     try:
         # A second item holds our own --config flag, which is not a dataclass field.
-        with warnings.catch_warnings():
-            # The parser passes every field, so transformers 5.24+ warns about its deprecated
-            # gradient_checkpointing alias on every run, set or not; the new name is missing in 5.2.
-            warnings.filterwarnings("ignore", "`gradient_checkpointing` is deprecated", FutureWarning)
+        with _old_checkpointing_name_accepted():
             config = parser.parse_args_into_dataclasses(args=list(argv), look_for_args_file=False)[0]
     except ValueError as err:
         flags = [a for a in argv if a.startswith("--") and a.split("=")[0] != "--config"]
