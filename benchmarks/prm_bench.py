@@ -74,7 +74,7 @@ def add_extra(path: Path, extra: str, limit: int, seed: int) -> None:
 
 def best_of_k(groups, scores_min, scores_last):
     """Accuracies over problems: first sample, majority, PRM-weighted vote, best-of-K, pass@K."""
-    from wizardmath.eval.metrics import majority_vote
+    from wizardmath.eval.metrics import majority_vote, pair_wins
     from wizardmath.rewards import arithmetic_reward
     from wizardmath.verify import extract_answer, is_equivalent, verify
 
@@ -83,11 +83,8 @@ def best_of_k(groups, scores_min, scores_last):
     for sols, smin, slast in zip(groups, scores_min, scores_last, strict=True):
         correct = [verify(s.answer, s.text) for s in sols]
         checks = [1.0 if v is None else v for v in arithmetic_reward([s.text for s in sols])]
-        for i, good in enumerate(correct):
-            for j, bad in enumerate(correct):
-                if good and not bad:
-                    pairs += 1
-                    pairs_right += 1.0 if smin[i] > smin[j] else 0.5 if smin[i] == smin[j] else 0.0
+        group_wins, group_pairs = pair_wins(smin, correct)
+        pairs_right, pairs = pairs_right + group_wins, pairs + group_pairs
         answers = [extract_answer(s.text) for s in sols]
         # the votes `wizardmath eval` counts for maj@K and its PRM-weighted vote (equivalent answers pool)
         vote, weighted = majority_vote(answers), majority_vote(answers, weights=smin)

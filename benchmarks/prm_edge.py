@@ -39,13 +39,15 @@ import torch
 
 from reward_models.step_checker import CLAIM, arithmetic_facts, claim_prompt
 from wizardmath.data import format_prompt
+from wizardmath.eval.metrics import pair_wins
+from wizardmath.verify.steps import check_step
 
 Claim = tuple[list[int], bool]  # token positions of " c", and whether a op b = c holds
 
 
 def claim_holds(a: str, op: str, b: str, c: str) -> bool:
-    x, y, z = int(a), int(b), int(c)
-    return {"+": x + y == z, "-": x - y == z, "*": x * y == z, "/": y != 0 and x == y * z}[op]
+    """The exact checker's verdict on one claim, as the rule labeller gives it (``5 / 0 = 0``: unknown)."""
+    return check_step(f"{a} {op} {b} = {c}")[0] == "correct"
 
 
 def padded(rows: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -193,11 +195,8 @@ class InContextScorer:
                 correct = record["correct"]
                 chosen_right += bool(correct[max(range(len(scores)), key=scores.__getitem__)])
                 problems += 1
-                for i, right in enumerate(scores):
-                    for j, wrong in enumerate(scores):
-                        if correct[i] and not correct[j]:
-                            pairs += 1
-                            wins += 1.0 if right > wrong else 0.5 if right == wrong else 0.0
+                problem_wins, problem_pairs = pair_wins(scores, correct)
+                wins, pairs = wins + problem_wins, pairs + problem_pairs
         self.model.train()
         return chosen_right / max(problems, 1), wins / max(pairs, 1)
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wizardmath.eval.metrics import pair_wins
 from wizardmath.jsonl import OWN_FILE, read_jsonl
 
 ACCURACY_STAGES = ("base", "sft_seed", "sft_evolved", "ppo", "ppo_paper", "ppo_random")
@@ -33,12 +34,8 @@ def prm_pair_accuracy(path: str | Path) -> float | None:
         scores, correct = record.get("scores"), record.get("correct") or []
         if not scores or len(scores) != len(correct):
             continue
-        right = [s for s, c in zip(scores, correct, strict=True) if c]
-        wrong = [s for s, c in zip(scores, correct, strict=True) if not c]
-        for a in right:
-            for b in wrong:
-                wins += 1.0 if a > b else 0.5 if a == b else 0.0
-                pairs += 1
+        record_wins, record_pairs = pair_wins(scores, correct)
+        wins, pairs = wins + record_wins, pairs + record_pairs
     return wins / pairs if pairs else None
 
 

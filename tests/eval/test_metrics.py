@@ -8,7 +8,7 @@ import math
 import pytest
 
 from wizardmath.eval import majority_vote, pass_at_k, summarize, vote_clusters
-from wizardmath.eval.metrics import ks_for
+from wizardmath.eval.metrics import ks_for, pair_wins
 
 
 # Hand-computed: 1 - C(n-c, k) / C(n, k).
@@ -113,3 +113,18 @@ def test_summary_by_level_subject_and_order_independence() -> None:
     assert summary["by_level"] == {"1": {"n": 1, "accuracy": 0.5}, "2": {"n": 2, "accuracy": 0.5}}
     assert summary["by_subject"] == {"Algebra": {"n": 2, "accuracy": 0.25}}
     assert summarize([dict(r) for r in reversed(records)], num_samples=2) == summary
+
+
+@pytest.mark.parametrize(
+    ("scores", "correct", "expected"),
+    [
+        ([0.9, 0.1], [True, False], (1.0, 1)),  # ordered right
+        ([0.1, 0.9], [True, False], (0.0, 1)),  # ordered wrong
+        ([0.5, 0.5], [True, False], (0.5, 1)),  # a tie counts half
+        ([0.9, 0.2, 0.5], [True, False, False], (2.0, 2)),
+        ([0.9, 0.4, 0.5], [True, True, False], (1.0, 2)),  # 0.9 > 0.5 yes, 0.4 > 0.5 no
+        ([0.3, 0.7], [True, True], (0.0, 0)),  # no wrong sample: no pair
+    ],
+)
+def test_pair_wins_counts_correct_over_wrong_pairs(scores, correct, expected) -> None:
+    assert pair_wins(scores, correct) == expected

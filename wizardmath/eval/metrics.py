@@ -76,6 +76,18 @@ def vote_clusters(
     return sorted(clusters, key=lambda c: (-c[1], c[0]))
 
 
+def pair_wins(scores: Sequence[float], correct: Sequence[bool]) -> tuple[float, int]:
+    """Within one problem: over every (correct, wrong) pair of samples, how many the scorer orders
+    right (the correct one scores higher; a tie counts half), and how many pairs there are."""
+    wins, pairs = 0.0, 0
+    for right_score, right in zip(scores, correct, strict=True):
+        for wrong_score, wrong in zip(scores, correct, strict=True):
+            if right and not wrong:
+                pairs += 1
+                wins += 1.0 if right_score > wrong_score else 0.5 if right_score == wrong_score else 0.0
+    return wins, pairs
+
+
 def majority_vote(
     answers: Sequence[str | None],
     equivalent: Callable[[str, str], bool] | None = None,
