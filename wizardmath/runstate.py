@@ -429,7 +429,7 @@ def check_steps_left(stage: str, output_dir: str, checkpoint: str | None, max_st
         done, planned = int(state["global_step"]), int(state.get("max_steps") or 0)
     except (OSError, ValueError, KeyError, TypeError):
         return  # not a Trainer checkpoint we can read: the Trainer decides
-    if max_steps and max_steps > 0:
+    if max_steps > 0:
         planned = max_steps
     if planned > 0 and done >= planned:
         check_trained(stage, output_dir, done, done)
@@ -452,10 +452,11 @@ def train_resumable(
     if settings is not None:
         guard_resume(config.output_dir, command, settings, checkpoint, config.overwrite, outputs)
     check_steps_left(command, config.output_dir, checkpoint, getattr(config, "max_steps", -1))
+    start = checkpoint_step(checkpoint)
     if checkpoint:
-        print(f"{command}: resuming from {checkpoint} (step {checkpoint_step(checkpoint)})", flush=True)
+        print(f"{command}: resuming from {checkpoint} (step {start})", flush=True)
     result = trainer.train(resume_from_checkpoint=checkpoint)
-    check_trained(command, config.output_dir, checkpoint_step(checkpoint), trainer.state.global_step)
+    check_trained(command, config.output_dir, start, trainer.state.global_step)
     if config.use_lora:
         trainer.model = trainer.model.merge_and_unload()
     trainer.save_model(config.output_dir)

@@ -259,11 +259,9 @@ def _find(text: str, options: VerifyOptions) -> str | None:
             return found
     bare = strip_answer(text)
     lead = _LEAD_CONNECTIVE.match(bare)
-    if lead:
-        if looks_bare(bare[lead.end() :]):
-            return bare[lead.end() :]
-    elif looks_bare(bare):
-        return bare
+    candidate = bare[lead.end() :] if lead else bare
+    if looks_bare(candidate):
+        return candidate
     span = final_span_answer(text)
     if span is not None:
         return strip_answer(span)
