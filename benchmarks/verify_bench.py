@@ -20,6 +20,8 @@ its documented usage (a bare answer without ``$`` that yields nothing is retried
 from __future__ import annotations
 
 import argparse
+import ast
+import hashlib
 import importlib.util
 import json
 import os
@@ -28,12 +30,13 @@ import string
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from wizardmath.verify import check  # noqa: E402
+from wizardmath.verify import VerifyOptions, check, extract_answer  # noqa: E402
 
 Pair = tuple[str, str]
 PWNED = Path(f"/tmp/wizardmath_verify_bench_pwned_{os.getpid()}")
@@ -360,10 +363,206 @@ def section_long(data_dir: Path, mv: Callable | None) -> None:
         )
 
 
+# -- (f) the peer grader's own test tables ----------------------------------------------------------
+PEER_ENV = "MATH_VERIFY_TESTS"
+PEER_HELPER_DEFAULTS = {"match_types": ("latex", "expr"), "precision": 6, "strict": True, "allow_set": False}
+"""The keyword defaults of the helper the peer's tables call (its ``compare_strings``), which a row
+or a call may override."""
+
+
+@dataclass(frozen=True)
+class PeerCase:
+    """One row of a parametrized peer test: the pair, the label and the options the test passes."""
+
+    file: str
+    test: str
+    gold: str
+    pred: str
+    expected: bool
+    precision: int | None  # None: the helper's default rounding, which exact decimals replace
+    strict: bool
+    allow_set: bool
+
+    @property
+    def key(self) -> str:
+        """A stable id that names the row without copying it: test name and a digest of the pair."""
+        digest = hashlib.sha1(f"{self.gold}\x00{self.pred}".encode()).hexdigest()[:10]
+        return f"{self.test}:{digest}"
+
+
+# Rows whose verdict differs on purpose (b), by ``PeerCase.key``; each reason is a row of the docs table.
+PEER_DELIBERATE: dict[str, str] = {}
+# Whole peer tests that exercise the peer's own API, not grading (c): excluded and counted.
+PEER_API_TESTS = {
+    "test_string_extraction.py:test_string_extraction": "parse() output lists of a string-extraction config",
+    "test_configs.py:test_boxed_match_priority": "extraction-priority knobs of parse()",
+    "test_configs.py:test_normalization_config": "normalisation knobs of parse()",
+    "test_timeout.py:test_timeout_expr": "mocks the peer's parser to test its timeout",
+    "test_timeout.py:test_timeout_latex": "mocks the peer's parser to test its timeout",
+    "test_timeout.py:test_timeout_verify": "mocks the peer's comparer to test its timeout",
+    "test_raise_on_error.py:test_verify_raise_on_error": "mocks the peer's comparer to test raise_on_error",
+    "test_all.py:test_precision": "calls the peer's sympy_expr_eq on sympy objects",
+}
+
+
+def _call_options(function: ast.FunctionDef) -> dict[str, ast.expr]:
+    """The keyword arguments of the grading call inside a test body (``compare_strings(...)``)."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "compare_strings":
+            return {kw.arg: kw.value for kw in node.keywords if kw.arg}
+    return {}
+
+
+def _option(value: ast.expr | None, row: dict, default: object) -> object:
+    if value is None:
+        return default
+    if isinstance(value, ast.Name):  # a column of the table
+        return row.get(value.id, default)
+    try:
+        return ast.literal_eval(value)
+    except ValueError:
+        return default
+
+
+def load_peer_cases(folder: Path) -> tuple[list[PeerCase], dict[str, int], dict[str, str]]:
+    """The peer's parametrized rows, read with ``ast`` (its files are never imported or run).
+
+    Returns the grader cases, the count of rows excluded per reason, and the non-parametrized tests
+    (reason by ``file:test``)."""
+    cases: list[PeerCase] = []
+    excluded: dict[str, int] = {}
+    plain_tests: dict[str, str] = {}
+    for path in sorted(folder.glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for function in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+            name = f"{path.name}:{function.name}"
+            table = next(
+                (
+                    d
+                    for d in function.decorator_list
+                    if isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "parametrize"
+                ),
+                None,
+            )
+            if table is None:
+                if function.name.startswith("test"):
+                    plain_tests[name] = PEER_API_TESTS.get(name, "not a parametrized grader table")
+                continue
+            columns = [c.strip() for c in ast.literal_eval(table.args[0]).split(",")]
+            if name in PEER_API_TESTS:
+                reason = f"(c) {PEER_API_TESTS[name]}"
+                excluded[reason] = excluded.get(reason, 0) + len(table.args[1].elts)
+                continue
+            call = _call_options(function)
+            for element in table.args[1].elts:
+                try:
+                    row = dict(zip(columns, ast.literal_eval(element), strict=True))
+                except ValueError:  # e.g. an f-string computed at import time
+                    reason = "(c) row computed in Python, not a literal table row"
+                    excluded[reason] = excluded.get(reason, 0) + 1
+                    continue
+                precision = _option(call.get("precision"), row, None)
+                cases.append(
+                    PeerCase(
+                        file=path.name,
+                        test=function.name,
+                        gold=row["gold"],
+                        pred=row["pred"],
+                        expected=bool(row.get("expected", row.get("result"))),
+                        precision=None if precision == PEER_HELPER_DEFAULTS["precision"] else precision,
+                        strict=bool(_option(call.get("strict"), row, True)),
+                        allow_set=bool(_option(call.get("allow_set_relation_comp"), row, False)),
+                    )
+                )
+    return cases, excluded, plain_tests
+
+
+def ours_on_peer(case: PeerCase) -> bool:
+    """Our verdict on a peer row, mapped as faithfully as our API allows: both sides go through our
+    extraction (the peer parses gold and prediction alike), an explicit rounding precision ``p``
+    becomes ``rel_tol = 10**-p``, the default rounding stays exact decimals."""
+    options = VerifyOptions(rel_tol=10.0**-case.precision if case.precision else 0.0)
+    gold = extract_answer(case.gold, options) or case.gold
+    return check(gold, case.pred, options).equal
+
+
+def peer_folder(explicit: str | None) -> tuple[Path | None, str]:
+    """Where the peer's ``tests/`` folder is, or None and why not."""
+    candidates = [explicit or os.environ.get(PEER_ENV)]
+    spec = importlib.util.find_spec("math_verify")
+    if spec is not None and spec.origin:  # a source checkout installed in place keeps its tests
+        candidates.append(str(Path(spec.origin).resolve().parents[2] / "tests"))
+    for candidate in filter(None, candidates):
+        if (Path(candidate) / "test_all.py").is_file():
+            return Path(candidate), ""
+    return None, (
+        f"skipped: the peer's tests/ folder was not found (set {PEER_ENV}=/path/to/Math-Verify/tests "
+        "or pass --peer-tests; the pip package ships without it)"
+    )
+
+
+def peer_agreement(cases: list[PeerCase]) -> dict:
+    """Counts per class: agree, (b) deliberate differences, and disagreements left (bugs)."""
+    agree, deliberate, wrong = [], [], []
+    for case in cases:
+        ours_says = ours_on_peer(case)
+        if ours_says == case.expected:
+            agree.append(case)
+        elif case.key in PEER_DELIBERATE:
+            deliberate.append(case)
+        else:
+            wrong.append((case, ours_says))
+    graded = len(agree) + len(wrong)
+    return {
+        "agree": agree,
+        "deliberate": deliberate,
+        "wrong": wrong,
+        "agreement": len(agree) / graded if graded else 1.0,
+        "raw_agreement": len(agree) / len(cases) if cases else 1.0,
+    }
+
+
+def section_peer(explicit: str | None, verbose: bool = True) -> dict | None:
+    folder, why = peer_folder(explicit)
+    print("\n== (f) the peer grader's own test tables (Math-Verify tests/)")
+    if folder is None:
+        print(f"  {why}")
+        return None
+    cases, excluded, plain = load_peer_cases(folder)
+    start = time.perf_counter()
+    result = peer_agreement(cases)
+    elapsed = time.perf_counter() - start
+    n_excluded = sum(excluded.values())
+    print(f"  from {folder}: {len(cases) + n_excluded} parametrized rows, {len(plain)} other tests")
+    print(
+        f"  agreement {100 * result['agreement']:.1f}%: {len(result['agree'])} agree, "
+        f"{len(result['wrong'])} disagree, of {len(result['agree']) + len(result['wrong'])} graded; "
+        f"(b) deliberate differences {len(result['deliberate'])}; "
+        f"(c) excluded rows {n_excluded}; raw {100 * result['raw_agreement']:.1f}% of {len(cases)} "
+        f"({elapsed:.1f} s)"
+    )
+    for reason, count in sorted(excluded.items()):
+        print(f"    excluded {count:3}: {reason}")
+    for name, reason in sorted(plain.items()):
+        print(f"    excluded test {name}: (c) {reason}")
+    for case in result["deliberate"]:
+        print(f"    (b) {case.key} [{case.file}] {PEER_DELIBERATE[case.key]}")
+    if verbose:
+        for case, said in result["wrong"]:
+            print(
+                f"    disagree {case.key} expected={case.expected} ours={said} "
+                f"gold={case.gold[-60:]!r} pred={case.pred[-90:]!r}"
+            )
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(ROOT / ".." / "shared" / "data"))
-    parser.add_argument("--only", default="table,datasets,numeric,fuzz,long", help="comma-separated sections")
+    parser.add_argument(
+        "--only", default="table,datasets,numeric,fuzz,long,peer", help="comma-separated sections"
+    )
+    parser.add_argument("--peer-tests", default=None, help=f"the peer's tests/ folder (default: ${PEER_ENV})")
     parser.add_argument("--numeric", type=int, default=5000)
     parser.add_argument("--fuzz", type=int, default=10_000)
     parser.add_argument(
@@ -392,6 +591,8 @@ def main(argv: list[str] | None = None) -> int:
         section_fuzz(args.fuzz, args.fuzz_math_verify, args.seed, mv)
     if "long" in sections:
         section_long(Path(args.data_dir), mv)
+    if "peer" in sections:
+        section_peer(args.peer_tests)
     return 0
 
 

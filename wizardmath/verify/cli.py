@@ -13,6 +13,7 @@ the file, line and field before anything is written.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 from wizardmath.jsonl import DataError, iter_jsonl, write_jsonl
@@ -48,8 +49,8 @@ class VerifyConfig:
             raise ValueError("give either --input FILE or --gold G --pred P")
         if self.workers < 1:
             raise ValueError(f"--workers must be >= 1, got {self.workers}")
-        if self.timeout <= 0:
-            raise ValueError(f"--timeout must be > 0, got {self.timeout}")
+        if not math.isfinite(self.timeout) or self.timeout <= 0:  # nan passes every comparison
+            raise ValueError(f"--timeout must be a finite number of seconds > 0, got {self.timeout}")
 
 
 def _read_pairs(path: str) -> tuple[list[object], list[tuple[str, str]]]:

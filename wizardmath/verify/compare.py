@@ -21,6 +21,9 @@ from wizardmath.verify.relations import (
     FLIP,
     as_interval,
     collapse_chain,
+    has_symbol,
+    names_quantity,
+    resolve_approx,
     union_of_inequalities,
     unwrap_equation,
 )
@@ -178,6 +181,8 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
         g2, p2 = as_interval(gold), as_interval(pred)
         if (g2 is not gold or p2 is not pred) and g2[0] != "rel" and p2[0] != "rel":
             return compare_nodes(g2, p2, same)
+        if gk == "rel" and _states_an_equation(gold):
+            return False  # gold "2x + z = 1" asks for the equation: the bare value 1 is not it
         g2, p2 = unwrap_equation(gold), unwrap_equation(pred)
         if g2 is gold and p2 is pred:
             return False
@@ -197,9 +202,55 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
     return _compare_scalar(gold, pred, same)
 
 
+def _states_an_equation(node: Node) -> bool:
+    """An equation whose one side with variables is an expression, not the name of a quantity:
+    ``2x + z = 1`` (an equation is the answer), not ``k = 1``, ``f(x) = 1`` or ``A:B = 1``."""
+    if node[1] != "=" or node[2][0] == "rel":
+        return False
+    left, right = node[2], node[3]
+    if has_symbol(left) == has_symbol(right):
+        return False
+    return not names_quantity(left if has_symbol(left) else right)
+
+
+_MAX_MATRIX_CELLS = 64
+
+
+def _matrix_value(node: Node) -> Node:
+    """``A + B``, ``A - B``, ``A B`` and ``c A`` of written-out matrices as one matrix of cell
+    expressions (pure AST; the cells are compared as usual); anything else unchanged."""
+    kind = node[0]
+    if kind not in ("add", "sub", "mul"):
+        return node
+    a, b = _matrix_value(node[1]), _matrix_value(node[2])
+    if a[0] == "matrix" and b[0] == "matrix":
+        ra, rb = a[1], b[1]
+        if kind in ("add", "sub") and (len(ra), len(ra[0])) == (len(rb), len(rb[0])):
+            pairs = (zip(r1, r2, strict=True) for r1, r2 in zip(ra, rb, strict=True))
+            return ("matrix", tuple(tuple((kind, x, y) for x, y in row) for row in pairs))
+        if kind == "mul" and len(ra[0]) == len(rb) and len(ra) * len(rb[0]) <= _MAX_MATRIX_CELLS:
+            cells = []
+            for row in ra:
+                out_row = []
+                for j in range(len(rb[0])):
+                    total = ("mul", row[0], rb[0][j])
+                    for k in range(1, len(rb)):
+                        total = ("add", total, ("mul", row[k], rb[k][j]))
+                    out_row.append(total)
+                cells.append(tuple(out_row))
+            return ("matrix", tuple(cells))
+        return node
+    if kind == "mul" and (a[0] == "matrix") != (b[0] == "matrix"):
+        scalar, matrix = (b, a) if a[0] == "matrix" else (a, b)
+        if scalar[0] not in ("seq", "rel", "text"):
+            return ("matrix", tuple(tuple(("mul", scalar, c) for c in row) for row in matrix[1]))
+    return node
+
+
 def _canonical(node: Node, same: Scalar) -> Node:
-    """Chained equalities collapsed to their result; lists of inequalities to a union or intersection."""
-    node = collapse_chain(node)
+    """Chained equalities collapsed to their result; lists of inequalities to a union or intersection;
+    sums and products of written-out matrices evaluated cell by cell."""
+    node = _matrix_value(collapse_chain(node))
     if node[0] == "seq" and node[1] == "":
         node = union_of_inequalities(node, getattr(same, "value_of", lambda _n: None))
     return node
@@ -266,6 +317,8 @@ def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
         return False if False in verdicts else None if None in verdicts else True
     if gb == ("{", "}") or pb == ("{", "}"):  # a set has no multiplicity: {1, 2, 2} is {1, 2}
         gi, pi = _distinct(gi), _distinct(pi)
+    elif gb == pb == ("", "") and len(_distinct(gi)) == len(gi):
+        pi = _distinct(pi)  # solutions listed with one written twice; a gold with repeats keeps them
     if gb == ("{", "}") or pb == ("{", "}") or (gb == ("", "") and pb == ("", "")):
         if {gb, pb} <= {("{", "}"), ("", "")}:
             return _unordered(gi, pi, same)
@@ -363,6 +416,9 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
     try:
         gn = parse(g.text, options.max_depth)
     except ParseError as err:
+        result = result_side(gold)
+        if result is not None:  # "1 = \\zzz = x = 0": the result side of an unreadable chain
+            return compare_strings(result, answer, options, same)
         return False, f"gold not parsed: {err}"
     try:
         pn = parse(p.text, options.max_depth)
@@ -373,6 +429,7 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
         if result is not None:  # "5\star 1 = 9(5) + ... = 47": the result, when the chain is unreadable
             return compare_strings(gold, result, options, same)
         return False, f"answer not parsed: {err}"
+    gn, pn = resolve_approx(gn), resolve_approx(pn)
     if not options.percent:
         gn, pn = _drop_percent(gn), _drop_percent(pn)
     try:

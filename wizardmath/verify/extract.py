@@ -16,9 +16,17 @@ from __future__ import annotations
 import re
 
 from wizardmath.verify.options import DEFAULT_OPTIONS, VerifyOptions
-from wizardmath.verify.spans import TAIL_CHARS, final_span_answer, find_spans, joined_numbers, leading_span
+from wizardmath.verify.spans import (
+    NUMBER,
+    TAIL_CHARS,
+    final_span_answer,
+    find_spans,
+    joined_numbers,
+    leading_span,
+)
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
+_QUOTES = re.compile(r'^(?:\\?["“”])+|(?:\\?["“”])+$')
 _MARKER = re.compile(r"(?i)\b(?:final\s+)?answer\s*(?:is|was|:)\s*:?")
 _GSM8K = re.compile(r"####")
 _SENTENCE_END = re.compile(r"\.\s+(?=[A-Z(])|\n")
@@ -35,10 +43,12 @@ _LEAD_CONNECTIVE = re.compile(r"(?i)^(?:so|thus|hence|therefore|then|finally)\b\
 _DENIAL = re.compile(r"(?i)\b(?:not|cannot|unable|impossible|no|none|neither|nor|never)\b|n't")
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _THINK_END = "</think>"
-_GAP_LABEL = re.compile(r"(?<![a-zA-Z\\])[a-zA-Z]\s*=\s*$")
-_BOX_GAP = re.compile(
-    r"^[\s$]*(?:\\\]|\\\))?[\s$]*(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\}|\\quad)?[\s$]*(?:\\\[|\\\()?[\s$]*$"
-)
+_GAP_LABEL = re.compile(r"(?<![a-zA-Z\\])[a-zA-Z](?:_\{?\w{1,3}\}?)?\s*=\s*$")  # "or $x = ", "y_2 = "
+_GAP_TEXT = re.compile(r"\\text\{([^{}]*)\}")
+_GAP_NOISE = re.compile(r"\\q?quad|\\[\[\]()]|\\[,;:! ]|\$")
+# What may stand between boxes of one list: separators, and a few words ending in "and" / "or"
+# ("\boxed{1} papers and \boxed{2}", "\text{ for part (a) and }"); a full stop or a number never.
+_BOX_GAP = re.compile(r"\s*[,;]?\s*(?:(?:[a-zA-Z()]+\s+){0,4}(?:and|or)\b)?\s*[,;]?\s*")
 _GLOSS = re.compile(r"(?<=\S)\s+\((?:[a-zA-Z]{3,}\s*){1,4}\)$")  # "5 (five)", "12 (dozen)"
 _IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies)(?![a-zA-Z])")
 _CODE = re.compile(
@@ -117,7 +127,8 @@ def _boxed_list(text: str) -> str | None:
             start + len(cmd) + len(content) + 2 if text[start + len(cmd) :].lstrip().startswith("{") else end
         )
         gap = _GAP_LABEL.sub("", text[close:end])  # "$\\boxed{-1}$ or $x = \\boxed{4}$"
-        if items and (close > end or not _BOX_GAP.match(gap)):  # enclosing, or prose between
+        gap = _GAP_NOISE.sub(" ", _GAP_TEXT.sub(r" \1 ", gap))
+        if items and (close > end or not _BOX_GAP.fullmatch(gap)):  # enclosing, or prose between
             break
         items.append(strip_answer(content))
         end = start
@@ -135,6 +146,7 @@ def strip_answer(answer: str) -> str:
                 s = s[len(left) : len(s) - len(right)].strip()
         s = s.replace("\\displaystyle", "").strip()
         s = s.strip(" *").rstrip(" ,;:")  # "**Answer:** 5", "**5**": markdown bold, not math
+        s = _QUOTES.sub("", s)  # 'The answer is "5".', \"$12$\" (quotes escaped in JSON)
         if s.endswith(".") and not s.endswith("..."):  # a full stop, not the ellipsis of 0.333...
             s = s[:-1].rstrip(" ,;:")
         s = _GLOSS.sub("", s) or s
@@ -164,8 +176,22 @@ def _after_marker(text: str) -> str | None:
         rest = rest[: cut.start()]
     rest = strip_answer(rest.rstrip().rstrip("!"))  # "The answer is 5!" is excitement, not 5 factorial
     if _prose_words(rest) >= 2:  # "Final Answer: The largest $n$ is 34"
-        return final_span_answer(rest + ".") or _clause(rest) or rest
+        numbers = NUMBER.findall(rest)
+        single = numbers[0] if len(numbers) == 1 else None  # "Final Answer: She left 3 hours ago."
+        return final_span_answer(rest + ".") or single or _clause(rest) or rest
     return rest or None
+
+
+def _marker_after_box(text: str) -> str | None:
+    """The answer of a marker that follows the last box ("... \\boxed{255} ... = $10,455. The final
+    answer is $10,455$."): the box held an intermediate value. Only a stated number counts, so that
+    "\\boxed{5}. I hope the final answer is right." keeps the box."""
+    last_box = max(text.rfind(cmd) for cmd in _BOX_COMMANDS)
+    markers = list(_MARKER.finditer(text))
+    if not markers or markers[-1].start() < last_box:
+        return None
+    found = _after_marker(text)
+    return found if found is not None and re.search(r"\d", found) else None
 
 
 def _after_hashes(text: str) -> str | None:
@@ -252,7 +278,7 @@ def _find(text: str, options: VerifyOptions) -> str | None:
         return None
     boxed = _boxed_list(text)
     if boxed is not None:
-        return boxed
+        return _marker_after_box(text) or boxed
     for finder in (_after_marker, _after_hashes):
         found = finder(text)
         if found is not None:

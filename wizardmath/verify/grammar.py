@@ -38,7 +38,7 @@ __all__ = ["Node", "ParseError", "Parser", "max_nesting", "parse", "tokenize"]
 _PRIMARY_START = frozenset(["num", "id", "const", "func", "log", "frac", "sqrt", "binom", "begin"])
 _BINARY = {"+": 10, "-": 10, "pm": 10, "*": 20, "/": 20, "^": 30, "cup": 2, "cap": 3}
 _IMPLICIT_OPEN = frozenset(["(", "{", "floor", "ceil"])
-_RELATIONS = frozenset(["=", "<", ">", "<=", ">=", "!=", "to"])
+_RELATIONS = frozenset(["=", "<", ">", "<=", ">=", "!=", "to", "approx"])
 
 
 class Parser:

@@ -18,9 +18,14 @@ from wizardmath.verify.tokens import NAMED_FUNCTIONS
 
 _SIZING = re.compile(r"\\(?:left|right|[bB]igg?[lr]?|middle)(?![a-zA-Z])\s*\.?")
 _SPACING = re.compile(
-    r"\\[,;:!>]|\\(?:q?quad|displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}"
+    r"\\[,;:!>]|\\(?:displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}"
+    r"|\\q?quad"  # also "\quadx_2": no other command starts with "quad"
 )
-_LATEX_THOUSANDS = re.compile(r"(?<=\d),\\!(?=\d{3}(?!\d))|(?<=\d)\{,\}(?=\d{3}(?!\d))")
+_LATEX_THOUSANDS = re.compile(r"(?<=\d)\s?(?:,\\!|\{,\s?\})\s?(?=\d{3}(?!\d))")  # 11,\! 111 and 14 {, }916
+# A string escaped twice (JSON written into a raw string): every command has two backslashes.
+_DOUBLED_COMMAND = re.compile(r"\\\\(?=[a-zA-Z])")
+_SINGLE_COMMAND = re.compile(r"(?<!\\)\\[a-zA-Z]")
+_EMPTY_ITEM = re.compile(r",\s*(?=,)")
 _CONTROL_SPACE = re.compile(r"(?<!\\)\\ ")
 _UNICODE = {
     "−": "-",
@@ -83,6 +88,7 @@ _MIXED = re.compile(r"^(-?)(\d+)\s+(\d+)/(\d+)$")
 _IN_PREFIX = re.compile(r"^[a-zA-Z]\s*\\in\s*")
 _JOINERS = re.compile(
     r"\\text\{\s*(?:or|and)\s*\}|\s+(?:or|and)\s+|\\(?:quad|qquad)\s*(?:\\text\{\s*(?:or|and)\s*\})?"
+    r"|(?<=[)\]])\s*(?:or|and)\s*(?=[(\[])"  # "(11,7)or(7,11)"
 )
 _MC = re.compile(r"^\(?\s*([A-E])\s*\)?[.:]?$")
 _MC_LOOSE = re.compile(
@@ -124,8 +130,17 @@ class Prepared:
     words: str = ""
 
 
+def undouble_escapes(s: str) -> str:
+    """``\\\\frac{1}{2}`` -> ``\\frac{1}{2}`` when *every* command of ``s`` has two backslashes (text
+    escaped twice); a real row break before a letter (``1 \\\\ x``) beside normal commands stays."""
+    if "\\\\" not in s or _SINGLE_COMMAND.search(s) or not _DOUBLED_COMMAND.search(s):
+        return s
+    return _DOUBLED_COMMAND.sub(r"\\", s)
+
+
 def clean_latex(s: str) -> str:
     """Spacing, sizing, unicode and synonyms: changes that never alter an answer's meaning."""
+    s = undouble_escapes(s)
     s = _LATEX_THOUSANDS.sub("", s)  # 10,\\!000 and 1{,}000 even inside an expression
     for k, v in _UNICODE.items():
         if k in s:
@@ -243,6 +258,7 @@ def prepare(answer: str, units: bool = True) -> Prepared:
     if units and not words:
         s, unit = split_unit(s)
     s = _JOINERS.sub(", ", s)
+    s = _EMPTY_ITEM.sub("", s)  # "19, 46, and 82" joined: one comma, not an empty item
     s = _TEXT_BLOCK.sub(lambda m: m.group(1) if not re.search(r"[a-zA-Z]{2,}", m.group(1)) else m.group(0), s)
     s = s.strip().rstrip(".").strip()
     if _THOUSANDS.fullmatch(s) or _THOUSANDS.fullmatch(s.rstrip("%")):

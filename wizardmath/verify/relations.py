@@ -36,6 +36,49 @@ def chain_sides(node: Node) -> list[Node]:
     return sides[::-1]
 
 
+def resolve_approx(node: Node) -> Node:
+    """``x = 5 + 5 + 1 = 1/3 \\approx 0.33`` -> ``x = 5 + 5 + 1 = 1/3``: an exact value stated before
+    an ``\\approx`` is the answer and the rounding after it is not; with no exact value before it
+    (``x \\approx 11``, ``A \\approx 16386.20``) the approximation is the answer, read as ``=``."""
+    if node[0] == "seq":
+        return (*node[:3], tuple(resolve_approx(item) for item in node[3]))
+    if node[0] != "rel":
+        return node
+    sides, ops = [], []
+    while node[0] == "rel" and len(ops) < 64:
+        ops.append(node[1])
+        sides.append(node[3])
+        node = node[2]
+    sides.append(node)
+    sides, ops = sides[::-1], ops[::-1]
+    if "approx" in ops and set(ops) <= {"=", "approx"}:
+        cut = ops.index("approx")
+        exact = sides[1 : cut + 1] if cut else sides[:1]
+        if any(not has_symbol(side) for side in exact):
+            sides, ops = sides[: cut + 1], ops[:cut]
+    out = sides[0]
+    for op, side in zip(ops, sides[1:], strict=True):
+        out = ("rel", "=" if op == "approx" else op, out, side)
+    return out
+
+
+def names_quantity(node: Node) -> bool:
+    """Whether ``node`` names one quantity (``k``, ``f(x)``, ``|AB|``, ``AB``, ``V_1:V_2``) rather than
+    being an expression (``2x + z``, ``a^2 + b``) whose equation is itself the answer."""
+    kind = node[0]
+    if kind == "sym":
+        return True
+    if kind == "func":
+        return node[2][0] == "sym"
+    if kind == "abs":
+        return names_quantity(node[1])
+    if kind in ("mul", "div"):
+        return names_quantity(node[1]) and names_quantity(node[2])
+    if kind == "seq":  # (p, q) = (3, 2)
+        return all(names_quantity(item) for item in node[3])
+    return False
+
+
 def collapse_chain(node: Node) -> Node:
     """``x = 5 + 5 + 1 = 11`` -> ``x = 11``: the first side and the last (the result) are the answer;
     ``2 + 3 = 5`` (no variable) -> ``5``."""
@@ -54,7 +97,7 @@ def as_interval(node: Node) -> Node:
     if node[0] != "rel" or node[1] not in INEQUALITIES:
         return node
     op, left, right = node[1], node[2], node[3]
-    if left[0] == "rel" and left[3][0] == "sym" and right[0] != "rel":
+    if left[0] == "rel" and names_quantity(left[3]) and right[0] != "rel":  # 1 < x < 3, 0 < f(x) < 1
         inner = left[1]
         if inner in ("<", "<=") and op in ("<", "<="):
             return ("seq", "(" if inner == "<" else "[", ")" if op == "<" else "]", (left[2], right))

@@ -128,6 +128,8 @@ def final_span_answer(text: str) -> str | None:
     cut = _LATER_SENTENCE.search(after)
     if cut and re.search(r"\d", after[cut.end() :]):
         return None
+    if content.endswith(".") and not content.endswith("...") and re.search(r"\d", after):
+        return None  # the span ended its sentence ("= 2.$$ So it rises by 100%."): a later one has a number
     for start, end, earlier in reversed(spans[:-1]):  # "There are $501$ values of $k$.": not k
         if not _NAME.match(content.rstrip(".,;:")) or _SENTENCE_GAP.search(tail[end:last_start]):
             break

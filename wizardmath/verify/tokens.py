@@ -124,7 +124,7 @@ _COMMANDS = {
     "log": ("log", "log"),
     "lg": ("log", "log"),
     "exp": ("func", "exp"),
-    "approx": ("op", "="),
+    "approx": ("op", "approx"),
     "to": ("op", "to"),
 }
 _TEXT_COMMANDS = frozenset(
@@ -143,6 +143,7 @@ _SINGLE = {
     "!": "!",
     "%": "%",
     "=": "=",
+    ":": "/",  # a ratio 7:32 is the quotient 7/32 (and "A:B = 1" states it)
     "<": "<",
     ">": ">",
     ",": ",",
