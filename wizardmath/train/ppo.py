@@ -29,7 +29,6 @@ from wizardmath.train.ppo_config import PPOConfig
 from wizardmath.train.ppo_models import build_models, gathered, prepare_frozen, save_policy
 from wizardmath.train.ppo_plan import PPOPlanConfig, memory_plan
 from wizardmath.train.ppo_rollout import batch_indices, generate, keep_groups, score, select_rows, step_seed
-from wizardmath.train.ppo_select import BestPolicy
 from wizardmath.train.ppo_state import MetricsLog, PPOState, last_checkpoint, load_checkpoint, save_checkpoint
 from wizardmath.train.ppo_update import (
     Experience,
@@ -140,6 +139,8 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
 
     As the other trainers: one writer per output folder, a checkpoint is resumed only with the same
     data, model and rewards, and a run that trains 0 steps is an error, never a summary."""
+    from pathlib import Path
+
     from wizardmath import runstate as rs
 
     rs.check_model(config.model)
@@ -154,10 +155,13 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
             ["metrics.jsonl", "ppo_summary.json"],
         )
         start_step = rs.checkpoint_step(resume_from)
-        if start_step >= config.steps:  # the loop would not run: refuse before loading any weights
+        # Killed after its last step's checkpoint, before the summary: trained, not finished yet.
+        finishing = start_step == config.steps and not (Path(config.output_dir) / "ppo_summary.json").exists()
+        if start_step >= config.steps and not finishing:  # nothing to do: refuse before loading weights
             rs.check_trained("ppo", config.output_dir, start_step, start_step)
         summary = _train_ppo(config)
-        rs.check_trained("ppo", config.output_dir, start_step, summary["steps"])
+        if not finishing:
+            rs.check_trained("ppo", config.output_dir, start_step, summary["steps"])
         return summary
 
 
@@ -215,14 +219,12 @@ def setup(config: PPOConfig) -> PPOState:
 
 def _train_ppo(config: PPOConfig) -> dict[str, Any]:
     start = time.perf_counter()
-    state = setup(config)
-    best = BestPolicy()
+    state = setup(config)  # a resumed state holds the validation curve and the best policy so far
     if state.step == 0:
         state.accuracy_before = evaluate(state)
         if config.keep_best:
-            best.offer(0, state.accuracy_before, state.policy)
+            state.best.offer(0, state.accuracy_before, state.policy)
     log = MetricsLog(state)
-    metrics: dict[str, float] = {}
     try:
         while state.step < config.steps:
             metrics = ppo_step(state)
@@ -230,7 +232,8 @@ def _train_ppo(config: PPOConfig) -> dict[str, Any]:
             if config.eval_steps and state.step % config.eval_steps == 0 and state.step < config.steps:
                 metrics["eval/accuracy"] = evaluate(state)
                 if config.keep_best:
-                    best.offer(state.step, metrics["eval/accuracy"], state.policy)
+                    state.best.offer(state.step, metrics["eval/accuracy"], state.policy)
+            state.last_metrics = metrics
             log.log(state.step, metrics)
             elapsed = state.elapsed + time.perf_counter() - start
             out_of_time = config.max_minutes is not None and elapsed > 60 * config.max_minutes
@@ -242,16 +245,16 @@ def _train_ppo(config: PPOConfig) -> dict[str, Any]:
     finally:
         log.close()
         state.reward.close()
-    return finish(state, best, metrics, start)
+    return finish(state, start)
 
 
-def finish(state: PPOState, best: BestPolicy, metrics: dict[str, float], start: float) -> dict[str, Any]:
+def finish(state: PPOState, start: float) -> dict[str, Any]:
     """Final accuracy (the best validated step's policy with ``keep_best``), the saved policy, the summary."""
     from pathlib import Path
 
     from wizardmath.jsonl import write_json
 
-    config, before = state.config, state.accuracy_before
+    config, before, best = state.config, state.accuracy_before, state.best
     after = evaluate(state)
     if config.keep_best and not best.offer(state.step, after, state.policy) and best.state is not None:
         best.restore(state.policy)  # an earlier step validated better: that policy is the result
@@ -268,7 +271,7 @@ def finish(state: PPOState, best: BestPolicy, metrics: dict[str, float], start: 
         "n": len(state.held_out),
         "steps": state.step,
         "seconds": seconds,
-        "final": metrics,
+        "final": state.last_metrics,
     }
     if config.keep_best:
         summary.update({"best_step": best.step, "last_step": state.step, "eval_curve": best.curve})

@@ -56,3 +56,13 @@ class BestPolicy:
     def restore(self, policy: torch.nn.Module) -> None:
         if self.state is not None:
             policy.load_state_dict(self.state)
+
+    def record(self) -> dict[str, Any]:
+        """What a checkpoint stores besides the weights: the best step, its accuracy and the curve."""
+        return {"step": self.step, "accuracy": self.accuracy, "curve": [list(p) for p in self.curve]}
+
+    def load_record(self, record: dict[str, Any], weights: dict[str, Any] | None) -> None:
+        """The state ``record()`` saved, with the best step's policy ``weights`` (``None``: none yet)."""
+        self.step, self.accuracy = int(record["step"]), float(record["accuracy"])
+        self.curve = [(int(step), float(accuracy)) for step, accuracy in record["curve"]]
+        self.state = weights

@@ -1,8 +1,12 @@
 """A PPO run's typed state and what persists it: checkpoints, metrics.jsonl and the trackers.
 
-``checkpoint-N/`` holds accelerate's ``save_state`` (weights, optimizer, RNG states) and, written last
-as the mark of a complete checkpoint, ``ppo_state.json`` (step, KL coefficient, wall time so far and
-the accuracy before training), so a resumed run takes exactly the step it would have taken.
+``checkpoint-N/`` holds accelerate's ``save_state`` (weights, optimizer, RNG states), the best
+validated policy when it is not this step's (``best_policy.pt``) and, written last as the mark of a
+complete checkpoint, ``ppo_state.json`` (step, KL coefficient, wall time so far, the accuracy before
+training, the validation curve and best step so far, the last step's metrics). A resumed run takes
+exactly the step it would have taken, picks its best step over the whole curve, and ``metrics.jsonl``
+loses the rows written after the checkpoint it resumes (they are written again), so a killed and
+resumed run leaves the files an uninterrupted one does.
 
 Checkpoint rotation stays here rather than in accelerate's ``ProjectConfiguration(total_limit=...)``:
 accelerate deletes the oldest checkpoint *before* writing the new one (with ``save_total_limit: 1`` a
@@ -15,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +28,11 @@ import torch
 from wizardmath.data.records import MathProblem
 from wizardmath.train.ppo_config import PPOConfig
 from wizardmath.train.ppo_core import FixedKLController
+from wizardmath.train.ppo_select import BestPolicy
 
 STATE_FILE = "ppo_state.json"
+BEST_POLICY_FILE = "best_policy.pt"  # the best validated policy, when it is not the checkpoint's own
+METRICS_FILE = "metrics.jsonl"
 
 
 @dataclass
@@ -47,6 +54,8 @@ class PPOState:
     step: int = 0
     elapsed: float = 0.0  # wall seconds of earlier processes of this run (from the checkpoint)
     accuracy_before: float = float("nan")
+    best: BestPolicy = field(default_factory=BestPolicy)  # validation curve and best policy so far
+    last_metrics: dict[str, float] = field(default_factory=dict)  # the metrics of step ``step``
 
     @property
     def policy(self) -> torch.nn.Module:
@@ -63,17 +72,25 @@ def last_checkpoint(output_dir: str | os.PathLike) -> Path | None:
 
 def save_checkpoint(state: PPOState, elapsed: float) -> None:
     """``checkpoint-<step>``; then, the new one whole, the oldest beyond ``save_total_limit`` go."""
-    config, accelerator = state.config, state.accelerator
+    from wizardmath.jsonl import write_json
+
+    config, accelerator, best = state.config, state.accelerator, state.best
     path = Path(config.output_dir) / f"checkpoint-{state.step}"
     accelerator.save_state(str(path), safe_serialization=False)
     if accelerator.is_main_process:
+        # The best policy of an earlier step is saved beside the weights; this step's is the weights.
+        best_elsewhere = best.state is not None and best.step != state.step
+        if best_elsewhere:
+            torch.save(best.state, path / BEST_POLICY_FILE)
         record = {
             "step": state.step,
             "kl_ctl": state.kl_ctl.state_dict(),
             "elapsed": elapsed,
             "accuracy_before": state.accuracy_before,
+            "best": {**best.record(), "weights": BEST_POLICY_FILE if best_elsewhere else None},
+            "metrics": state.last_metrics,
         }
-        (path / STATE_FILE).write_text(json.dumps(record))
+        write_json(path / STATE_FILE, record)  # last, and atomic: the mark of a complete checkpoint
         kept = sorted(Path(config.output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
         for old in kept[: -config.save_total_limit]:
             shutil.rmtree(old, ignore_errors=True)
@@ -87,7 +104,40 @@ def load_checkpoint(state: PPOState, path: Path) -> None:
     state.step, state.elapsed = record["step"], record["elapsed"]
     state.accuracy_before = record.get("accuracy_before", float("nan"))
     state.kl_ctl.load_state_dict(record["kl_ctl"])
+    state.last_metrics = record.get("metrics", {})
+    best = record.get("best")
+    if best is not None:  # (a checkpoint of an older version has none: the curve starts again)
+        if best["weights"]:
+            weights = torch.load(path / best["weights"], map_location="cpu", weights_only=True)
+        elif best["step"] == state.step:
+            weights = {k: v.detach().to("cpu", copy=True) for k, v in state.policy.state_dict().items()}
+        else:
+            weights = None
+        state.best.load_record(best, weights)
     state.accelerator.print(f"resumed from {path} at step {state.step}")
+
+
+def drop_rows_after(path: Path, step: int) -> int:
+    """Keep the rows of ``path`` (metrics.jsonl) up to ``step``: those after it were written by a run
+    killed before its next checkpoint, and the resumed run writes them again. Returns how many went."""
+    if not path.exists():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_bytes().splitlines(keepends=True):
+        try:
+            row = json.loads(line)
+            keep = line.endswith(b"\n") and int(row["step"]) <= step
+        except (ValueError, KeyError, TypeError):  # a torn last line: not a row
+            keep = False
+        if keep:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(b"".join(kept))
+        os.replace(tmp, path)
+    return dropped
 
 
 def tracker_config(config: PPOConfig) -> dict[str, Any]:
@@ -104,7 +154,9 @@ class MetricsLog:
 
         config, accelerator = state.config, state.accelerator
         self.accelerator, self.main = accelerator, accelerator.is_main_process
-        self.path = Path(config.output_dir) / "metrics.jsonl"
+        self.path = Path(config.output_dir) / METRICS_FILE
+        if self.main and drop_rows_after(self.path, state.step):
+            accelerator.print(f"{self.path}: rows after step {state.step} dropped (written again on resume)")
         self.bar = tqdm(
             total=config.steps, initial=state.step, desc="ppo", disable=not self.main, dynamic_ncols=True
         )
