@@ -148,10 +148,11 @@ def train_irm(config: IRMConfig) -> dict[str, Any]:
 
 def _train_irm(config: IRMConfig) -> dict[str, Any]:
     from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+    from transformers import AutoModelForSequenceClassification, set_seed
     from trl import RewardTrainer
 
     from wizardmath.jsonl import write_json
+    from wizardmath.models import load_pretrained, load_tokenizer
 
     start = time.perf_counter()
     set_seed(config.seed)
@@ -161,9 +162,13 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
             f"{config.data_path}: no preference pairs to train on (are there groups of >= 2 distinct "
             "candidates?)"
         )
-    tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        config.model, num_labels=1, dtype=config.load_dtype(), trust_remote_code=config.trust_remote_code
+    tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
+    model = load_pretrained(
+        AutoModelForSequenceClassification,
+        config.model,
+        num_labels=1,
+        dtype=config.load_dtype(),
+        trust_remote_code=config.trust_remote_code,
     )
     ensure_pad_token(tokenizer, model)
     trainer = RewardTrainer(

@@ -233,16 +233,18 @@ def train_prm(config: PRMConfig) -> dict[str, Any]:
 
 
 def _train_prm(config: PRMConfig) -> dict[str, Any]:
-    from transformers import AutoModelForTokenClassification, AutoTokenizer, set_seed
+    from transformers import AutoModelForTokenClassification, set_seed
 
     from wizardmath.jsonl import write_json
+    from wizardmath.models import load_pretrained, load_tokenizer
 
     start = time.perf_counter()
     set_seed(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(config.model, trust_remote_code=config.trust_remote_code)
+    tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
     ensure_pad_token(tokenizer)
     train_set, train_records, held = _datasets(config, tokenizer)
-    model = AutoModelForTokenClassification.from_pretrained(
+    model = load_pretrained(
+        AutoModelForTokenClassification,
         config.model,
         num_labels=2,
         id2label={0: "wrong", 1: "correct"},

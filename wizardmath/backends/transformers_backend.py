@@ -160,7 +160,7 @@ class TransformersBackend(Backend):
         trust_remote_code: bool = False,
         cache: str = "auto",
     ):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from wizardmath.models import load_causal_lm, load_tokenizer, resolve_model
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -170,11 +170,9 @@ class TransformersBackend(Backend):
         self.stop_at_answer = stop_at_answer
         self.device = resolve_device(device)
         if isinstance(model, str):
-            self.model_name = model
+            self.model_name = model = resolve_model(model)
             torch_dtype = resolve_dtype(dtype, self.device)
-            model = AutoModelForCausalLM.from_pretrained(
-                model, dtype=torch_dtype, trust_remote_code=trust_remote_code
-            )
+            model = load_causal_lm(model, dtype=torch_dtype, trust_remote_code=trust_remote_code)
             model.to(self.device)
         else:
             self.model_name = getattr(model, "name_or_path", type(model).__name__)
@@ -185,7 +183,7 @@ class TransformersBackend(Backend):
             source = tokenizer or (self.model_name if isinstance(self.model_name, str) else None)
             if not source:
                 raise ValueError("TransformersBackend: pass tokenizer= when model is an already loaded model")
-            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+            tokenizer = load_tokenizer(source, trust_remote_code=trust_remote_code)
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

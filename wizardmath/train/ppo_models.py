@@ -56,16 +56,18 @@ class ActorCritic(nn.Module):
 
 def build_models(config: PPOConfig):
     """Tokenizer (left padding), ``ActorCritic`` and the frozen reference (None with LoRA)."""
-    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModel
+
+    from wizardmath.models import load_causal_lm, load_pretrained, load_tokenizer
 
     remote = config.trust_remote_code
-    tokenizer = AutoTokenizer.from_pretrained(config.model, padding_side="left", trust_remote_code=remote)
+    tokenizer = load_tokenizer(config.model, trust_remote_code=remote, padding_side="left")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dtype = config.load_dtype()
     if config.torch_dtype == "auto":  # follows bf16 (the recipes set it): a config means the same on any GPU
         dtype = torch.bfloat16 if config.bf16 else torch.float32
-    policy = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype, trust_remote_code=remote)
+    policy = load_causal_lm(config.model, dtype=dtype, trust_remote_code=remote)
     if config.gradient_checkpointing:
         policy.gradient_checkpointing_enable()
     ref = None
@@ -74,14 +76,12 @@ def build_models(config: PPOConfig):
 
         policy = get_peft_model(policy, config.to_peft_config())
     else:
-        ref = AutoModelForCausalLM.from_pretrained(
-            config.ref_model or config.model, dtype=dtype, trust_remote_code=remote
-        )
+        ref = load_causal_lm(config.ref_model or config.model, dtype=dtype, trust_remote_code=remote)
         ref = ref.requires_grad_(False).eval()
     critic = None
     if config.value_model == "separate" and config.uses_critic:  # GRPO learns no values: no critic to hold
-        critic = AutoModel.from_pretrained(
-            config.critic_model or config.model, dtype=dtype, trust_remote_code=remote
+        critic = load_pretrained(
+            AutoModel, config.critic_model or config.model, dtype=dtype, trust_remote_code=remote
         )
     model = ActorCritic(policy, critic)
     for module in model.modules():  # PPO's ratios assume the same network at rollout and update time

@@ -125,14 +125,13 @@ def load_model_and_tokenizer(
     name: str, torch_dtype: str = "auto", trust_remote_code: bool = False, use_cpu: bool = False
 ):
     """A causal LM and its tokenizer with a pad token (LLaMA-2 ships none: reuse eos)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from wizardmath.models import load_causal_lm, load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+    tokenizer = load_tokenizer(name, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        name, dtype=resolve_dtype(torch_dtype, use_cpu), trust_remote_code=trust_remote_code
-    )
+    dtype = resolve_dtype(torch_dtype, use_cpu)
+    model = load_causal_lm(name, dtype=dtype, trust_remote_code=trust_remote_code)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
