@@ -63,6 +63,7 @@ def _mc_labeler(config: LabelConfig, policy: Callable[[], Backend]) -> Labeler:
         config.template,
         completion_prefix="" if config.template == "chat" else " ",
         seed=config.seed,
+        progress=config.progress,
     )
 
 
@@ -125,7 +126,10 @@ class LabelConfig(BackendArguments, JudgeArguments):
     max_new_tokens: int = field(default=256, metadata={"help": "Longest solution or rollout, in tokens."})
     batch_size: int = field(default=32, metadata={"help": "Prompts per generate call (local backends)."})
     template: str = field(
-        default="wizardmath", metadata={"help": "Prompt template the policy was trained with."}
+        default="auto",
+        metadata={
+            "help": "Prompt template the policy was trained with (auto: chat when it has a chat template)."
+        },
     )
     mc_rollouts: int = field(default=8, metadata={"help": "mc: rollouts from every step prefix."})
     mc_temperature: float = field(default=0.8, metadata={"help": "mc: rollout temperature."})
@@ -156,6 +160,7 @@ class LabelConfig(BackendArguments, JudgeArguments):
         default=64, metadata={"help": "Problems per labelling round (each round is written before the next)."}
     )
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
+    progress: bool = field(default=True, metadata={"help": "Show a progress bar."})  # as evolve, solve, eval
     overwrite: bool = field(default=False, metadata={"help": "Delete --output and start clean."})
     resume: bool = field(
         default=False,
@@ -286,10 +291,13 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
     """Run the labelling (or import) described by ``config``; return this run's counts."""
     from dataclasses import asdict
 
+    from wizardmath.data import template_for_model
     from wizardmath.runstate import OutputLock, check_manifest, fingerprint
 
+    config.template = template_for_model(config.template, config.model, served=bool(config.base_url))
     with OutputLock(config.output, "label-prm", folder=False):
         free = (
+            "progress",
             "overwrite",
             "resume",
             "limit",

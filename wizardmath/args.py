@@ -135,15 +135,15 @@ class ModelArguments:
 
 def parse_backend_args(args: list[str]) -> dict[str, Any]:
     """``["concurrency=64", "error_rate=0.1"]`` -> ``{"concurrency": 64, "error_rate": 0.1}``
-    (values read as YAML)."""
-    import yaml
+    (values read as YAML, ``1e-3`` a number)."""
+    from wizardmath.config import load_yaml
 
     out: dict[str, Any] = {}
     for arg in args:
         key, sep, value = arg.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"backend argument {arg!r} must look like key=value")
-        out[key.strip().replace("-", "_")] = yaml.safe_load(value)
+        out[key.strip().replace("-", "_")] = load_yaml(value, f"backend argument {arg!r}")
     return out
 
 

@@ -8,8 +8,11 @@ are imported only for the command that runs, so ``wizardmath --help`` is instant
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -135,7 +138,8 @@ def _usage() -> str:
         "--config, --model, --dataset, --data-path, --output, --seed.\n\n"
         "Exit status: 0 done, 1 bad input or refused, 2 bad config or flags, "
         "3 backend failures left records\n"
-        "to retry (run again), 4 another process is writing the same output."
+        "to retry (run again), 4 another process is writing the same output,\n"
+        "130 interrupted (Ctrl-C), 143 terminated (SIGTERM): run the same command again to resume."
     )
 
 
@@ -150,6 +154,67 @@ def _cpu_only_deepspeed() -> None:
         return
     if not any(glob.glob(node) for node in nodes):
         os.environ["DS_ACCELERATOR"] = "cpu"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the stage is, so it ends as Ctrl-C does: ``finally`` blocks and locks run,
+    records and checkpoints already written stay, and one line says so."""
+
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report it
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM raises ``Terminated`` (only in the main thread, and only where
+    nobody else set a handler: an embedding program keeps its own)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# A full disk or quota; EFBIG: a file-size limit (ulimit -f), the same for the user.
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def os_error_line(err: OSError) -> str | None:
+    """One line for an ``OSError`` a user can act on (a full disk, an output path that is a folder or
+    a file where the other is needed, no permission), ``None`` for any other (a bug: its traceback)."""
+    cause: BaseException | None = err
+    while cause is not None and not (isinstance(cause, OSError) and cause.errno in DISK_FULL):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        where = f" writing {cause.filename}" if getattr(cause, "filename", None) else ""
+        return (
+            f"no space left on the device{where} ({cause.strerror}); the records written so far are "
+            "whole and kept: free space and run the same command again to carry on"
+        )
+    if err.filename is None:
+        return None
+    if isinstance(err, IsADirectoryError):
+        return f"{err.filename}: is a folder, where a file is needed (give a file path instead)"
+    if isinstance(err, NotADirectoryError | FileExistsError):
+        return f"{err.filename}: a file is in the way, where a folder is needed (give another --output)"
+    if isinstance(err, PermissionError):
+        return f"{err.filename}: permission denied"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,12 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     if cmd.positional and rest and not rest[0].startswith("-"):
         rest = [f"--{cmd.positional}", *rest]
     try:
-        config = parse_config(config_cls, rest, prog=f"wizardmath {name}", description=cmd.help)
-        if cmd.resolve_models:
-            from wizardmath.models import resolve_model_fields
-
-            resolve_model_fields(config)
-        result = getattr(module, cmd.entry)(config)
+        with _sigterm_as_interrupt():
+            config = parse_config(config_cls, rest, prog=f"wizardmath {name}", description=cmd.help)
+            result = getattr(module, cmd.entry)(config)
     except ConfigError as err:
         print(f"wizardmath {name}: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -208,19 +270,25 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"wizardmath {name}: error: {err}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:  # Ctrl-C: records and checkpoints already written stay; say how to go on
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: records and checkpoints written stay
+        how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         print(
-            f"\nwizardmath {name}: interrupted; what was written is kept: run the same command again "
-            "to resume",
+            f"\nwizardmath {name}: {how}; what was written is kept: run the same command again to resume",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED
     except ConnectionError as err:  # a hub model or data set that cannot be reached (offline, no network)
         print(
             f"wizardmath {name}: error: {err}; "
             "give a local copy (--data-path / --model DIR) or check the network",
             file=sys.stderr,
         )
+        return EXIT_ERROR
+    except OSError as err:
+        line = os_error_line(err)
+        if line is None:
+            raise
+        print(f"wizardmath {name}: error: {line}", file=sys.stderr)
         return EXIT_ERROR
     code = exit_code(result)
     if code == EXIT_INCOMPLETE:

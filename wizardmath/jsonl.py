@@ -10,6 +10,8 @@ Errors in input files name the file, the 1-based line number and, where known, t
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -163,28 +165,41 @@ def repair_jsonl(path: str | os.PathLike) -> int:
 
 
 class JsonlWriter:
-    """Append records to a JSONL file, one flushed line each; safe to reopen after a crash."""
+    """Append records to a JSONL file, one written line each; safe to reopen after a crash.
+
+    A write that fails part-way (the disk filled up) is cut back off the file before the error goes
+    on, so the file holds whole lines only and a re-run, with space again, carries on from it."""
 
     def __init__(self, path: str | os.PathLike, fsync: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         repair_jsonl(self.path)  # a torn line anywhere (usually the last) goes to FILE.torn
-        self._handle = self.path.open("a", encoding="utf-8")
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._size = os.fstat(self._fd).st_size
         self._fsync = fsync
 
     def write(self, record: dict[str, Any]) -> None:
-        # One write call per record keeps a line whole unless the process dies inside it.
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        if self._fsync:
-            os.fsync(self._handle.fileno())
+        # Unbuffered: each record reaches the file (a SIGKILL leaves at most one torn last line).
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        left = memoryview(line)
+        try:
+            while left:
+                left = left[os.write(self._fd, left) :]
+            if self._fsync:
+                os.fsync(self._fd)
+        except OSError:
+            os.ftruncate(self._fd, self._size)  # no half line left behind
+            raise
+        self._size += len(line)
 
     def write_many(self, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
             self.write(record)
 
     def close(self) -> None:
-        self._handle.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> JsonlWriter:
         return self
@@ -199,11 +214,12 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> i
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     count = 0
-    with tmp.open("w", encoding="utf-8") as handle:
+    with _removed_on_error(tmp, path), tmp.open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
-    os.replace(tmp, path)
+    with _removed_on_error(tmp, path):
+        os.replace(tmp, path)
     return count
 
 
@@ -212,5 +228,20 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    with _removed_on_error(tmp, path):
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _removed_on_error(tmp: Path, path: Path) -> Iterator[None]:
+    """Remove ``tmp`` when writing it (or renaming it to ``path``) fails: a full disk, or ``path`` a
+    folder. The old ``path``, if any, stays as it was; the error says which path it was."""
+    try:
+        yield
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, IsADirectoryError) or path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path)) from None
+        raise

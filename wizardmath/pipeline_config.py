@@ -134,15 +134,15 @@ def config_contents(config: PipelineConfig) -> dict[str, dict]:
     """Each stage config file's keys and values as YAML reads them (comments and layout aside), so an
     edited file under the same path is seen; a file missing or unreadable here is left to
     ``validate_stage_configs`` to report."""
-    import yaml
+    from wizardmath.config import ConfigError, load_yaml
 
     contents = {}
     for key, _, _ in STAGE_CONFIGS:
         path = resolve(getattr(config, key)) if getattr(config, key) else None
         if path is not None and path.is_file():
             try:
-                contents[key] = yaml.safe_load(path.read_text()) or {}
-            except (yaml.YAMLError, UnicodeDecodeError):
+                contents[key] = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+            except (ConfigError, UnicodeDecodeError):
                 continue
     return contents
 

@@ -375,7 +375,9 @@ class OpenAIBackend(AsyncBackend):
                 message = getattr(choice, "message", None)
                 if message is None:
                     raise MalformedResponse(f"choice without a message: {str(choice)[:200]}")
-                text = message.content or ""
+                text = message.content
+                if text is None:  # a refusal, a tool call or a cut-off reasoning model: no reply to grade
+                    raise MalformedResponse(f"message content is null: {str(choice)[:200]}")
             else:
                 text = getattr(choice, "text", None)
                 if text is None:
