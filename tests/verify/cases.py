@@ -87,7 +87,7 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("50", "50\\%", True),
         ("50\\%", "50%", True),
         ("50\\%", "0.5", False),
-        ("0.5", "50\\%", False),
+        ("0.5", "50\\%", True),  # a percent against a plain gold: its number or its fraction
         ("25\\%", "0.25", False),
         ("25\\%", "25 percent", True),
         ("25\\%", "20\\%", False),
@@ -904,7 +904,7 @@ MODEL_CASES.update(
             ("50\\%", "50 percent", True),
             ("50", "50\\%", True),
             ("50\\%", "0.5", False),
-            ("0.5", "50\\%", False),
+            ("0.5", "50\\%", True),  # a percent against a plain gold: its number or its fraction
             ("40\\%", "The discount is 40\\%.", True),
             ("40\\%", "The discount is 45\\%.", False),
             ("-3", "−3", True),
@@ -1107,6 +1107,234 @@ MODEL_CASES.update(
             ("\\text{odd}", "The function is odd.", True),
             ("\\text{even}", "So $g$ is an even function.", True),
             ("\\text{even}", "Since $f(-x) = f(x)$, $f(x)$ is even.", True),
+        ],
+    }
+)
+
+
+# Long responses shared by a match and its near miss.
+_PARTY_DAY = "Day 1 is a Monday. After 15 days we move 15 mod 7 = 1 day on. So the party falls on a Tuesday."
+_LAST_DAY = (
+    "There are 30 days in the month and 30 = 4 * 7 + 2, so the last day is 2 days after "
+    "Wednesday. The last day is a Friday."
+)
+_HUNDRED_DAYS = "Since 100 = 14 * 7 + 2, we count 2 days forward from Friday. It will be Sunday."
+_FASTEST = (
+    "Evelyn ran 4.5 miles in 1.25 hours, a speed of 3.6 mph; Carla ran 5 miles in 2 hours, 2.5 "
+    "mph. Evelyn has the greatest average speed."
+)
+_HIGHER_SCORE = "Kelly scored 92 and Jon scored 88, a difference of 4 points. Therefore Kelly scored higher."
+_WINNER = "Sam has 12 cards and Devon has 15 cards, which is 3 more. So the winner is Devon."
+_ODD_FUNCTION = (
+    "We compute f(-x) = -x^3 + 2x = -(x^3 - 2x) for every x, e.g. f(-2) = -4 and f(2) = 4. "
+    "Therefore the function is odd."
+)
+_IMPOSSIBLE = "We would need 3a + 6b = 100, but 3 divides the left side and not 100. No, it is not possible."
+_NOT_PRIME = "Checking 2, 3, 5 and 7, none divides 221 evenly except 13 * 17 = 221. So, no: 221 is not prime."
+_NEITHER = "f(1) = 3 and f(-1) = 1, so f(-x) is neither f(x) nor -f(x). The function is neither."
+_MARKER_THEN_WORD = "Day 1 is a Monday and 15 mod 7 = 1. The answer is: 3. So it falls on a Tuesday."
+_POLAR_DOUBLED = "the coordinates are $\\\\boxed{\\\\left( 3, \\\\frac{\\\\pi}{2} \\\\right)}.$"
+_POLAR_DOUBLED_WRONG = "the coordinates are $\\\\boxed{\\\\left( 3, \\\\frac{\\\\pi}{3} \\\\right)}.$"
+_BOX_THEN_FINAL = (
+    "The second CD pays $\\boxed{255}$, so she has $10,455. Final Answer: The final answer is $10,455$."
+)
+_MATRIX_SUM = (
+    "$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$"
+)
+_MATRIX_PRODUCT = (
+    "$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}\\begin{pmatrix}0 & 1 \\\\ 1 & 0\\end{pmatrix}$"
+)
+
+# Last-mile classes: the answer a careful grader reads in the final sentence, Unicode math in
+# prose, choices with their values, reordered products, conventions; and behaviours of other
+# graders' suites (double-escaped LaTeX, approximations, ratios, matrix arithmetic, box lists).
+MODEL_CASES.update(
+    {
+        # A word answer in the final sentence, after sentences whose last number is intermediate.
+        "final_word_answers": [
+            ("\\text{Tuesday}", _PARTY_DAY, True),
+            ("\\text{Wednesday}", _PARTY_DAY, False),
+            ("\\text{Friday}", _LAST_DAY, True),
+            ("\\text{Thursday}", _LAST_DAY, False),
+            ("\\text{Sunday}", _HUNDRED_DAYS, True),
+            ("\\text{Saturday}", _HUNDRED_DAYS, False),
+            ("\\text{Evelyn}", _FASTEST, True),
+            ("\\text{Carla}", _FASTEST, False),
+            ("\\text{Kelly}", _HIGHER_SCORE, True),
+            ("\\text{Jon}", _HIGHER_SCORE, False),
+            ("\\text{Devon}", _WINNER, True),
+            ("\\text{Sam}", _WINNER, False),
+            ("\\text{odd}", _ODD_FUNCTION, True),
+            ("\\text{even}", _ODD_FUNCTION, False),
+            ("\\text{even}", "The sum 17 + 25 = 42 and 42 = 2 * 21. So the sum is even.", True),
+            ("\\text{odd}", "The sum 17 + 25 = 42 and 42 = 2 * 21. So the sum is even.", False),
+            ("\\text{No}", _IMPOSSIBLE, True),
+            ("\\text{Yes}", _IMPOSSIBLE, False),
+            ("\\text{Yes}", "Take a = 2 and b = 3: then 2 * 2 + 3 * 3 = 13. Yes, it can be done.", True),
+            ("\\text{No}", "Take a = 2 and b = 3: then 2 * 2 + 3 * 3 = 13. Yes, it can be done.", False),
+            ("\\text{no}", _NOT_PRIME, True),
+            ("\\text{yes}", _NOT_PRIME, False),
+            ("\\text{neither}", _NEITHER, True),
+            ("\\text{Tuesday}", _MARKER_THEN_WORD, False),
+            ("\\text{Tuesday}", "Day 1 is Monday, 15 mod 7 = 1, so it is not Tuesday.", False),
+            ("\\text{Tuesday}", "15 mod 7 = 1, so the day is Monday or Tuesday.", False),
+        ],
+        # Unicode math written in plain prose, as chat models often answer.
+        "unicode_prose": [
+            ("12\\pi", "The radius is 3, so the area is 12π.", True),
+            ("12\\pi", "The area is 12π square units.", True),
+            ("12\\pi", "The area is 12 square units.", False),
+            ("5 - 3x^2", "Collecting terms, the expression simplifies to 5 - 3x².", True),
+            ("5 - 3x^2", "Collecting terms, the expression is 5 - 3x³.", False),
+            ("-4", "The minimum value is −4.", True),
+            ("-4", "The minimum value is 4.", False),
+            ("-4", "The answer is: −4", True),
+            ("\\sqrt{2}", "The diagonal of the unit square is √2.", True),
+            ("\\sqrt{2}", "The diagonal of the unit square is √3.", False),
+            ("2\\sqrt{3}", "So the side length is 2√3.", True),
+            ("\\frac{1}{2}", "The probability is ½.", True),
+            ("\\frac{1}{2}", "The probability is ¼.", False),
+            ("\\frac{3}{4}", "She ate ¾ of the pie.", True),
+            ("2\\frac{1}{2}", "The recipe needs 2½ cups.", True),
+            ("x \\le 3", "Solving gives x ≤ 3.", True),
+            ("x \\le 3", "Solving gives x ≥ 3.", False),
+            ("x \\ge -2", "So the solution set is x ≥ −2.", True),
+            ("6", "The product is 2 × 3 = 6.", True),
+            ("6", "The answer is: 2 × 3", True),
+            ("3 \\times 10^{5}", "The population is 3 × 10⁵.", True),
+            ("x^{3}", "The leading term is x³.", True),
+            ("x^2+1", "The answer is: x²+1", True),
+            ("\\pi r^2", "The area is πr².", True),
+            ("\\frac{\\pi}{2}", "The angle is π/2.", True),
+            ("\\frac{\\pi}{2}", "The angle is π/3.", False),
+            ("90^\\circ", "The angle is 90°.", True),
+            ("x \\ne 1", "The domain is x ≠ 1.", True),
+        ],
+        # A choice letter written with its value: the letter decides, or the value when the gold is one.
+        "choice_with_value": [
+            ("\\text{(C)}", "Comparing the five options, the correct option is (C) 24.", True),
+            ("\\text{(C)}", "Comparing the five options, the correct option is (D) 30.", False),
+            ("C", "The correct answer is (C) 24.", True),
+            ("24", "The correct option is (C) 24.", True),
+            ("25", "The correct option is (C) 24.", False),
+            ("\\text{(D)}", "\\boxed{\\textbf{(D)}\\ 17}", True),
+            ("\\text{(D)}", "\\boxed{\\textbf{(E)}\\ 19}", False),
+            ("17", "$\\boxed{\\textbf{(D)}\\ 17}$", True),
+            ("\\textbf{(D)}\\ 17", "D", True),
+            ("\\textbf{(D)}\\ 17", "17", True),
+            ("\\textbf{(D)}\\ 17", "(D) 17", True),
+            ("\\textbf{(D)}\\ 17", "(B) 17", False),
+            ("\\textbf{(D)}\\ 17", "18", False),
+            ("\\text{(B)}", "The answer is (B) $\\frac{1}{2}$.", True),
+            ("\\frac{1}{2}", "The answer is (B) $\\frac{1}{2}$.", True),
+            ("\\text{(A)}", "Option (A) 12 and option (B) 15 both look right.", False),
+            ("\\text{(B)}", "The correct choice is B.", True),
+        ],
+        # Products whose factors are written in another order, with several letters.
+        "factor_order": [
+            ("2a^2b", "2ba^2", True),
+            ("2a^2b", "2b^2a", False),
+            ("6xyz", "6zyx", True),
+            ("6xyz", "6xy", False),
+            ("3mn^2", "3n^2m", True),
+            ("-4ab^3c", "-4cb^3a", True),
+            ("-4ab^3c", "4cb^3a", False),
+            ("\\frac{ab}{2}", "\\frac{ba}{2}", True),
+            ("a^2b^2", "(ab)^2", True),
+            ("2\\pi rh", "2hr\\pi", True),
+            ("x^2y+xy^2", "xy(x+y)", True),
+            ("x^2y+xy^2", "xy(x-y)", False),
+        ],
+        # Percent against a plain gold: a stated percent equals its number and, against a plain gold,
+        # also its fraction (50% for a probability of 0.5); a plain fraction against a percent gold
+        # stays wrong, since a question asking for a percent wants the percent.
+        "percent_probability": [
+            ("0.5", "The probability is 50%.", True),
+            ("\\frac{1}{2}", "The probability is 50\\%.", True),
+            ("\\frac{1}{4}", "So the chance is 25%.", True),
+            ("\\frac{1}{4}", "So the chance is 20%.", False),
+            ("0.05", "5\\%", True),
+            ("50\\%", "0.5", False),
+            ("50", "50\\%", True),
+            ("20", "The percentage of children is 20\\%.", True),
+            ("\\frac{1}{3}", "The probability is 33\\%.", False),
+        ],
+        # A model told to end with "The answer is: X" that echoes the placeholder has not answered.
+        "placeholder_echo": [
+            ("5", 'Adding the two parts gives 5. The answer is: X"', False),
+            ("5", "Adding the two parts gives 5. The answer is: X.", False),
+            ("5", "Adding the two parts gives 5. The answer is: X", False),
+            ("x", "The variable we solve for is x. The answer is: X", False),
+            ("x", "The answer is: $x$", True),
+            ("x", "So we get $\\boxed{x}$.", True),
+            ("x", "The answer is: x", True),
+            ("X", "\\boxed{X}", True),
+            ("5", "The answer is: 5", True),
+        ],
+        # Behaviours other graders test: escapes doubled by JSON, "Answer:" styles, boxes with units.
+        "answer_styles": [
+            ("\\frac{1}{5}", "Thus $(p) = \\\\boxed{\\\\frac{1}{5}}$.", True),
+            ("(3, \\frac{\\pi}{2})", _POLAR_DOUBLED, True),
+            ("(3, \\frac{\\pi}{2})", _POLAR_DOUBLED_WRONG, False),
+            ("10455", _BOX_THEN_FINAL, True),
+            ("255", _BOX_THEN_FINAL, False),
+            ("5", "$\\boxed{5}$. I hope the final answer is correct.", True),
+            ("3", "Final Answer: She started the second culture 3 hours ago.", True),
+            ("4", "Final Answer: She started the second culture 3 hours ago.", False),
+            ("11111111100", "is $\\boxed{11,\\! 111,\\! 111,\\! 100}$", True),
+            ("32349", "is $\\boxed{32, 349}$", False),
+            ("14916", "The final answer is $14 {, }916$.", True),
+            ("15", "Answer: 15", True),
+            ("15", "**Answer:** 15", True),
+            ("15", "ANSWER: 15 cm", True),
+            ("15", "Answer: \\(15\\)", True),
+            ("15", "Answer:\n\n$$15$$", True),
+            ("15", "Answer: 16", False),
+            ("15\\text{ cm}^2", "The area is $\\boxed{15\\text{ cm}^2}$.", True),
+            ("15", "The area is $\\boxed{15\\text{ cm}^2}$.", True),
+            ("15\\text{ cm}^2", "The area is $\\boxed{15\\text{ m}^2}$.", False),
+            ("100\\%", "$$\\frac{x'}{x} = 2.$$ Therefore the error increases by 100%.", True),
+        ],
+        # Relations: approximations after an exact value, ratios, equations as golds.
+        "relations_more": [
+            ("x = \\frac{1}{3}", "$x = 5+5+1 = \\frac{1}{3} \\approx 11$", True),
+            ("\\frac{1}{3}", "$x=\\frac13\\approx0.33$", True),
+            ("0.33", "$x=\\frac13\\approx0.33$", False),
+            ("11", "$x\\approx11$", True),
+            ("16386.20", "$A \\approx 10000 \\cdot 1.63862 \\approx 16386.20$", True),
+            ("7:32", "\\boxed{7:32}", True),
+            ("7:32", "\\boxed{7:31}", False),
+            ("S_1:S_2=7:32", "7:32", True),
+            ("A:B=2", "2", True),
+            ("12:00", "1:00", False),
+            ("2x + z = 1", "1", False),
+            ("a^2 + b = 0", "0", False),
+            ("k = 1", "1", True),
+            ("|AB| = 5", "5", True),
+            ("(p,q)=(3,2)", "(3,2)", True),
+            ("0 < f(x) < 1", "(0, 1)", True),
+            ("0 < f(x) < 1", "[0, 1)", False),
+        ],
+        # Matrices written as a sum or product of written-out matrices; lists and sets of solutions.
+        "matrix_arithmetic_lists": [
+            ("\\begin{pmatrix}6 & 8 \\\\ 10 & 12\\end{pmatrix}", _MATRIX_SUM, True),
+            ("\\begin{pmatrix}6 & 8 \\\\ 10 & 13\\end{pmatrix}", _MATRIX_SUM, False),
+            ("\\begin{pmatrix}2 & 1 \\\\ 4 & 3\\end{pmatrix}", _MATRIX_PRODUCT, True),
+            ("\\begin{pmatrix}3 & 4 \\\\ 1 & 2\\end{pmatrix}", _MATRIX_PRODUCT, False),
+            (
+                "\\begin{pmatrix}2 & 4 \\\\ 6 & 8\\end{pmatrix}",
+                "$2\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}$",
+                True,
+            ),
+            ("(2, 2), (6, 2)", "$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$", True),
+            ("(3, 3), (1, 1)", "$$\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}$$", True),
+            ("1, 2", "\\boxed{1} no no no no no \\boxed{2}", False),
+            ("1, -2", "the integers are: \\[ \\boxed{-2} \\quad \\text{and} \\quad \\boxed{1}. \\]", True),
+            ("(11,7)or(7,11)", "$\\boxed{(7,11),\\ (11,7)}$", True),
+            ("(1,2),(3,4)", "$\\boxed{(1,2), (3,4), (3,4)}$", True),
+            ("(1,2),(3,4)", "$\\boxed{(1,2), (3,4), (5,6)}$", False),
+            ("19, 46, and 82", "19, 46, \\text{ and } 82", True),
+            ("19, 46, and 82", "21, 36, and 82", False),
         ],
     }
 )

@@ -66,11 +66,14 @@ def test_percent_option_both_ways():
     """``percent`` is read by the comparer, in-process and in the sympy worker, in tuples too."""
     on = VerifyOptions(percent=True)
     assert verify("50", "50%") and verify("50", "50%", on)  # a percent always equals its number
-    assert not verify("0.5", "50%") and verify("0.5", "50%", on) and verify("25\\%", "0.25", on)
-    assert not verify("0.5", "40%", on)
-    assert not verify("(0.5, 0.2)", "(50\\%, 20\\%)") and verify("(0.5, 0.2)", "(50\\%, 20\\%)", on)
-    radical = ("\\frac{\\sqrt{2}}{200}", "\\frac{\\sqrt{2}}{2}\\%")  # undecided in-process: decided by sympy
+    assert verify("0.5", "50%") and verify("0.5", "50%", on)  # a stated percent against a plain gold
+    assert not verify("50\\%", "0.5") and verify("50\\%", "0.5", on) and verify("25\\%", "0.25", on)
+    assert not verify("0.5", "40%") and not verify("0.5", "40%", on)
+    assert verify("(0.5, 0.2)", "(50\\%, 20\\%)") and not verify("(50\\%, 20\\%)", "(0.5, 0.2)")
+    assert verify("(50\\%, 20\\%)", "(0.5, 0.2)", on)
+    radical = ("\\frac{\\sqrt{2}}{2}\\%", "\\frac{\\sqrt{2}}{200}")  # undecided in-process: decided by sympy
     assert not verify(*radical) and verify(*radical, on)
+    assert verify(*radical[::-1])
 
 
 def test_relative_tolerance_option():

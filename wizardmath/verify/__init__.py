@@ -20,7 +20,8 @@ Conventions (what counts as equal):
   ``0.\\overline{3}`` and ``0.333\\ldots`` are 1/3. Mixed numbers: ``2\\frac{1}{2}`` = ``2 1/2`` = ``5/2``.
   Scientific notation (``1.5e3``, ``1.5\\times10^3``), number words (``five``) and full-width digits
   are numbers.
-- Percent: ``50\\%`` = ``50``; ``50\\%`` = ``0.5`` only with ``VerifyOptions(percent=True)``.
+- Percent: ``50\\%`` = ``50``; a stated ``50\\%`` also equals a plain gold ``0.5`` (a probability);
+  a gold ``50\\%`` equals the answer ``0.5`` only with ``VerifyOptions(percent=True)``.
 - Currency (``\\$``, dollars, cents), degrees (``^\\circ``) and units (``\\text{ cm}``, ``10 cm``,
   ``\\mbox{ inches}^2``) are dropped when one side has none; units on both sides must agree.
 - Radicals, pi, e, i, trig and logs compare symbolically: ``\\sqrt8`` = ``2\\sqrt2``; ``e`` is Euler's
@@ -35,7 +36,12 @@ Conventions (what counts as equal):
   vector equals the tuple of its entries. Intervals are bracket-sensitive (``[1,2)`` != ``[1,2]``) and
   unions are unordered. Sets ``\\{..\\}`` are unordered without repeats; bare lists ``1, 2`` ("all
   solutions", also ``x = 1 and x = 2``) are unordered; ``\\pm`` expands into both values.
-- Multiple choice: ``(B)`` = ``\\text{(B)}`` = ``B`` = ``option B`` (and ``(B) 12``), not ``(B) and (C)``.
+- Multiple choice: ``(B)`` = ``\\text{(B)}`` = ``B`` = ``option B`` (and ``(B) 12``), not ``(B) and (C)``;
+  a letter with its value (``\\textbf{(D)}\\ 17``) also equals the value alone against a value gold.
+- Word answers in prose: a final sentence that says what something *is* ("So the party falls on a
+  Tuesday.", "No, it is not possible.") answers over the last number of an earlier sentence.
+- Unicode math (``12π``, ``x²``, ``−4``, ``½``, ``√2``, ``≤``) reads as the LaTeX it stands for.
+- A response that echoes the prompt's placeholder (``The answer is: X``) has no answer.
 - Text answers (``\\text{Devon}``, ``even``) compare as lower-cased words; ``\\infty`` = ``infinity``,
   ``\\mathbb{R}`` = ``(-\\infty, \\infty)``.
 - ``\\left``/``\\right``, LaTeX spacing, ``$``, ``\\(\\)``, markdown bold, a trailing period and ``x \\in``

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from wizardmath.verify.grammar import Node, ParseError, parse
-from wizardmath.verify.normalize import Prepared, multiple_choice, prepare
+from wizardmath.verify.normalize import Prepared, choice_value, multiple_choice, prepare
 from wizardmath.verify.numeric import TooBig, exact_value
 from wizardmath.verify.options import VerifyOptions
 from wizardmath.verify.relations import (
@@ -73,17 +73,23 @@ def _items(node: Node) -> list[Node]:
     return out
 
 
-def _drop_percent(node: Node) -> Node:
-    """``50%`` -> ``50`` wherever it stands (lists, tuples, relations), so a percent equals its number
-    and never its fraction."""
+def _drop_percent(node: Node, keep_whole: bool = False) -> Node:
+    """``50%`` -> ``50`` wherever it stands (lists, tuples, relations, sums: ``100% - 72%`` is 28), so
+    a percent equals its number. With ``keep_whole`` a percent that is a whole value (the answer, an
+    item, a side) keeps its sign, for ``_compare_scalar`` to also try its fraction."""
     if not isinstance(node, tuple) or not node:
         return node
     if node[0] == "pct":
-        return _drop_percent(node[1])
+        inner = _drop_percent(node[1])
+        return ("pct", inner) if keep_whole else inner
     if node[0] in ("seq", "matrix"):
-        return (*node[:-1], tuple(_drop_percent(item) for item in node[-1])) if node[0] == "seq" else node
-    if node[0] in ("rel", "cup", "cap", "add", "sub"):
-        return (node[0], *(_drop_percent(c) if isinstance(c, tuple) else c for c in node[1:]))
+        if node[0] == "matrix":
+            return node
+        return (*node[:-1], tuple(_drop_percent(item, keep_whole) for item in node[-1]))
+    if node[0] in ("rel", "cup", "cap"):
+        return (node[0], *(_drop_percent(c, keep_whole) if isinstance(c, tuple) else c for c in node[1:]))
+    if node[0] in ("add", "sub"):
+        return (node[0], *(_drop_percent(c) for c in node[1:]))
     return node
 
 
@@ -400,10 +406,14 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
     if len(answer) > options.max_answer_chars or len(gold) > options.max_answer_chars:
         return False, "answer too long"
     g, p = _prepared_pair(gold, answer, options)
-    if g.choice:
-        letter = p.choice or multiple_choice(answer, loose=True)
-        if letter:
-            return letter == g.choice, "multiple choice"
+    gold_letter = g.choice or multiple_choice(gold, loose=True)
+    letter = p.choice or multiple_choice(answer, loose=True)
+    if gold_letter and letter:
+        return letter == gold_letter, "multiple choice"
+    if gold_letter and choice_value(gold):  # gold "(D) 17" against the value 17
+        return compare_strings(choice_value(gold), answer, options, same)
+    if letter and not gold_letter and choice_value(answer):  # "(C) 24" against the gold value 24
+        return compare_strings(gold, choice_value(answer), options, same)
     if g.words or p.words:
         if g.words and p.words:
             return same_words(g.words, p.words), "text"
@@ -430,8 +440,8 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
             return compare_strings(gold, result, options, same)
         return False, f"answer not parsed: {err}"
     gn, pn = resolve_approx(gn), resolve_approx(pn)
-    if not options.percent:
-        gn, pn = _drop_percent(gn), _drop_percent(pn)
+    if not options.percent:  # a stated percent against a plain gold: its number or its fraction
+        gn, pn = _drop_percent(gn), _drop_percent(pn, keep_whole=True)
     try:
         verdict = compare_nodes(gn, pn, same)
     except TooBig as err:

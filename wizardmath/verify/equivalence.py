@@ -14,13 +14,17 @@ from __future__ import annotations
 import re
 
 from wizardmath.verify.compare import FILLER_WORDS, compare_strings, fast_scalar
-from wizardmath.verify.extract import extract_answer, extract_boxed, strip_answer
+from wizardmath.verify.extract import extract_answer, extract_boxed, has_answer_marker, strip_answer
 from wizardmath.verify.normalize import prepare
 from wizardmath.verify.options import DEFAULT_OPTIONS, Verdict, VerifyOptions
 from wizardmath.verify.sandbox import run_symbolic
 
 _NEGATION = re.compile(r"\b(?:not|neither|nor|never|no)\b|n't")
-_PREDICATE = re.compile(r"\b(?:is|are|was|were|be|becomes|remains)\s+")
+_PREDICATE = re.compile(r"\b(?:is|are|was|were|be|becomes|remains|falls|lands|occurs)\s+")
+_YES_NO = frozenset(["yes", "no"])
+_YES_NO_LEAD = re.compile(r"^(?:(?:so|thus|therefore|hence|then|finally)\b[\s,]*)?(yes|no)\b\s*(?:[,.:;!]|$)")
+_LEAD_CONNECTIVE = re.compile(r"(?i)^(?:(?:so|thus|therefore|hence|then|finally|overall|clearly)\b[\s,]*)+")
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mbox|mathrm)\s*\{([^{}]*)\}")
 _ALTERNATIVES = re.compile(r"\b(?:or|either|whether|and|but|versus|vs)\b|[,;/]")
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
 
@@ -31,27 +35,44 @@ def _names_something(answer: str) -> bool:
     return re.search(r"[a-zA-Z]", _COMMAND.sub(" ", answer)) is not None
 
 
-def word_in_final_sentence(gold: str, response: str, answer: str | None) -> bool:
-    """A word answer (``\\text{even}``) that the response's last sentence states as what something
-    *is*, when extraction only found the name of that something: "Therefore $f$ is an even function."
+def _final_sentence(response: str) -> str:
+    tail = response[-400:].strip()
+    return re.split(r"(?<=[.!?])\s+|\n", tail.rstrip(".!"))[-1].strip()
 
-    Refused unless the gold words, at most one more word ("function") and filler are all that
-    follows the sentence's last "is", without a negation or alternatives ("even or odd", "odd and
-    even"); and unless the extracted answer is nothing or math about a name (``f``), so that a
-    different stated answer ("... is on Tuesday", ``4``) is never overruled by a word."""
+
+def word_in_final_sentence(gold: str, response: str, answer: str | None) -> bool:
+    """A word answer (``\\text{even}``, ``\\text{Tuesday}``, ``No``) that the response's final sentence
+    states, when extraction found no word: "Therefore $f$ is an even function.", "So the party falls
+    on a Tuesday.", "No, it is not possible.", "Evelyn has the greatest average speed."
+
+    The sentence must say the thing *is* the gold (the gold words, at most one more word and filler
+    after its last "is" / "falls on" ..., with no negation or alternatives), open with the gold Yes/No,
+    or, for a capitalised name, open with it and have no "is". A different stated answer is never
+    overruled: a word, a box, an answer marker, or a number in the final sentence itself; only a
+    number of an earlier sentence (an intermediate value the last-number fallback found) or math
+    about a name (``f``) gives way."""
     words = prepare(gold).words
     if not words:
         return False
+    sentence = _final_sentence(response)
     if answer is not None:
         extracted = prepare(answer).words
         if extracted != words and (extracted or not _names_something(answer)):
-            return False
-    tail = response[-400:].strip().lower()
-    sentence = re.split(r"(?<=[.!?])\s+|\n", tail.rstrip(".!"))[-1]
-    copulas = list(_PREDICATE.finditer(sentence))
-    if not copulas or _NEGATION.search(sentence):
+            if extracted or has_answer_marker(response):
+                return False
+            if re.search(r"\d", sentence) and words not in _YES_NO:
+                return False
+    lower = sentence.lower()
+    if words in _YES_NO:  # "No, it is not possible." / "So, no: 221 is not prime."
+        lead = _YES_NO_LEAD.match(lower)
+        return lead is not None and lead.group(1) == words
+    rest_of_sentence = re.sub(rf"\b{re.escape(words)}\b", " ", lower)  # "The function is neither."
+    if _NEGATION.search(rest_of_sentence):
         return False
-    predicate = sentence[copulas[-1].end() :]
+    copulas = list(_PREDICATE.finditer(lower))
+    if not copulas:
+        return _names_subject(gold, sentence, words)
+    predicate = lower[copulas[-1].end() :]
     if _ALTERNATIVES.search(predicate):
         return False
     stated = re.search(rf"\b{re.escape(words)}\b", predicate)
@@ -59,6 +80,16 @@ def word_in_final_sentence(gold: str, response: str, answer: str | None) -> bool
         return False
     rest = (predicate[: stated.start()] + " " + predicate[stated.end() :]).split()
     return len([word for word in rest if word not in FILLER_WORDS]) <= 1
+
+
+def _names_subject(gold: str, sentence: str, words: str) -> bool:
+    """A capitalised name answer as the subject of a final sentence without "is": "Therefore Kelly
+    scored higher." (not for lower-case words: "Odd functions satisfy ..." names no answer)."""
+    plain = strip_answer(_TEXT_WRAPPER.sub(r"\1", gold))
+    if not plain[:1].isupper() or _ALTERNATIVES.search(sentence.lower()):
+        return False
+    subject = _LEAD_CONNECTIVE.sub("", sentence)
+    return subject.lower().startswith(words + " ") and subject[:1].isupper()
 
 
 def _gold_answer(gold: str, options: VerifyOptions) -> str:

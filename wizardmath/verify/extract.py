@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from wizardmath.verify.normalize import prepare, unicode_math
 from wizardmath.verify.options import DEFAULT_OPTIONS, VerifyOptions
 from wizardmath.verify.spans import (
     NUMBER,
@@ -27,7 +28,12 @@ from wizardmath.verify.spans import (
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _QUOTES = re.compile(r'^(?:\\?["“”])+|(?:\\?["“”])+$')
-_MARKER = re.compile(r"(?i)\b(?:final\s+)?answer\s*(?:is|was|:)\s*:?")
+_MARKER = re.compile(
+    r"(?i)\b(?:final\s+)?(?:answer(?:\s+choice)?|(?:correct|right)\s+(?:option|choice))\s*(?:is|was|:)\s*:?"
+)
+# The echoed placeholder of the prompt 'end with "The answer is: X"': no answer was given. Narrow on
+# purpose: the literal capital X, bare or with a closing quote or full stop, nothing after it.
+_PLACEHOLDER = re.compile(r"\s*X\s*[\"”'.]*\s*$")
 _GSM8K = re.compile(r"####")
 _SENTENCE_END = re.compile(r"\.\s+(?=[A-Z(])|\n")
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
@@ -37,7 +43,10 @@ _MATH_WORDS = frozenset(
     ["or", "and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi"]
 )
 _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
-_COPULA = re.compile(r"\b(?:is|are|was|were|equals)\s+")
+_COPULA = re.compile(
+    r"\b(?:is|are|was|were|equals|becomes|gives|yields"
+    r"|(?:simplifies|reduces|evaluates|comes|works out)\s+to)\s+"
+)
 # A reply that is one connective and an answer ("so 0.5"): the word is prose, never letters multiplied.
 _LEAD_CONNECTIVE = re.compile(r"(?i)^(?:so|thus|hence|therefore|then|finally)\b\s*,?\s*")
 _DENIAL = re.compile(r"(?i)\b(?:not|cannot|unable|impossible|no|none|neither|nor|never)\b|n't")
@@ -168,6 +177,8 @@ def _after_marker(text: str) -> str | None:
     if last is None:
         return None
     rest = text[last.end() :]
+    if _PLACEHOLDER.match(rest):
+        return None
     span = leading_span(rest)
     if span is not None:  # "The answer is $x$, i.e. 3.5": the math, not the gloss
         return strip_answer(span)
@@ -192,6 +203,17 @@ def _marker_after_box(text: str) -> str | None:
         return None
     found = _after_marker(text)
     return found if found is not None and re.search(r"\d", found) else None
+
+
+def echoes_placeholder(text: str) -> bool:
+    """Whether the last answer marker of ``text`` is followed only by the prompt's placeholder ``X``."""
+    markers = list(_MARKER.finditer(text[-TAIL_CHARS:]))
+    return bool(markers) and _PLACEHOLDER.fullmatch(text[-TAIL_CHARS:][markers[-1].end() :]) is not None
+
+
+def has_answer_marker(text: str) -> bool:
+    """Whether ``text`` states its answer explicitly: a box, an answer marker or a GSM8k ``####``."""
+    return extract_boxed(text) is not None or "####" in text or _MARKER.search(text[-TAIL_CHARS:]) is not None
 
 
 def _after_hashes(text: str) -> str | None:
@@ -263,7 +285,7 @@ def extract_answer(text: str, options: VerifyOptions | None = None) -> str | Non
     options = options or DEFAULT_OPTIONS
     if not isinstance(text, str) or not text.strip():
         return None
-    text = text[-options.max_response_chars :].replace("\x00", "")
+    text = unicode_math(text[-options.max_response_chars :].replace("\x00", ""))
     think_end = text.rfind(_THINK_END)
     if think_end >= 0:  # the reasoning block is skipped when an answer follows it
         found = _find(text[think_end + len(_THINK_END) :], options)
@@ -279,6 +301,8 @@ def _find(text: str, options: VerifyOptions) -> str | None:
     boxed = _boxed_list(text)
     if boxed is not None:
         return _marker_after_box(text) or boxed
+    if echoes_placeholder(text):
+        return None
     for finder in (_after_marker, _after_hashes):
         found = finder(text)
         if found is not None:
@@ -302,12 +326,9 @@ def _find(text: str, options: VerifyOptions) -> str | None:
     if not options.number_fallback:
         return None
     clause = _clause(text)
-    if (
-        clause is not None
-        and re.search(r"[=^\\]", clause)
-        and _prose_words(clause) < 2
-        and looks_bare(clause)
-    ):
-        return clause  # "The line is y = 2x + 1.": the math the last sentence states, not its last digit
+    if clause is not None and re.search(r"[=^\\]", clause):
+        core = prepare(clause).text  # "12\\pi square units": the quantity without its unit
+        if _prose_words(core) < 2 and looks_bare(core):
+            return clause  # "The line is y = 2x + 1.": the math the last sentence states, not its last digit
     number = last_number(text)
     return number if number is not None else clause

@@ -48,6 +48,12 @@ _UNICODE = {
     "\u2009": " ",
     "\u200b": "",
 }
+_SUPERSCRIPT = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_VULGAR = {"½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5),
+           "⅗": (3, 5), "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8),
+           "⅞": (7, 8)}  # fmt: skip
+_VULGAR_NUMBER = re.compile(r"(?<![\d.])(\d{0,9})\s?([" + "".join(_VULGAR) + "])")
 _RENAMES = [
     (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), "\\frac"),
     (re.compile(r"\\(?:mathbb|Bbb)\s*\{?\s*R\s*\}?(?![a-zA-Z])"), "(-\\infty, \\infty)"),
@@ -69,7 +75,7 @@ _DEGREES = re.compile(
     r"\^\s*\{?\s*\\circ\s*\}?|\\degree(?![a-zA-Z])|\\text\{\s*degrees?\s*\}|(?<=[\d}\s])degrees?$"
 )
 _CURRENCY = re.compile(r"\\\$|\$|\\text\{\s*\\?\$\s*\}|€|£|¥|(?i:\s*\b(?:dollars?|usd|cents?|euros?)\b\.?)")
-_PERCENT_WORD = re.compile(r"\s*(?:\\text\{\s*percent\s*\}|\bpercent\b)\s*$")
+_PERCENT_WORD = re.compile(r"\s*(?:\\text\{\s*(?:percent|pct)\s*\}|\b(?:percent(?:age)?|pct)\b)\s*$")
 _TEXT_BLOCK = re.compile(r"\\(?:text|textbf|textrm|mbox|mathrm|textnormal)\s*\{([^{}]*)\}")
 _UNIT_TAIL = re.compile(
     r"(?P<head>.*?[\d})\]a-zA-Z.])\s*"
@@ -94,9 +100,18 @@ _MC = re.compile(r"^\(?\s*([A-E])\s*\)?[.:]?$")
 _MC_LOOSE = re.compile(
     r"^(?:\\text(?:bf)?\{)?\s*\(([A-E])\)|^([A-E])[.):](?:\s|$)|^(?:option|choice)\s+\(?([A-E])\)?\b", re.I
 )
+_CHOICE_PREFIX = re.compile(
+    r"(?:\\text(?:bf)?\{\s*\([A-E]\)\s*\}|\([A-E]\)|[A-E][.:)]|(?:option|choice)\s+\(?[A-E]\)?)"
+    r"(?:\s|~|\\[ ,;:!]|\\q?quad)*(?=\S)"
+)
 _MC_OTHERS = re.compile(r"\(([A-Ea-e])\)|\b(?:option|choice)\s+\(?([A-E])\b|\b(?:and|or)\s+([A-E])\b", re.I)
 _FUNCTION_WORDS = NAMED_FUNCTIONS | {"log", "ln", "sqrt", "pi", "inf", "infty", "mod"}
 _TEXTY = re.compile(r"^[A-Za-z][A-Za-z' \-]*[A-Za-z]$")
+_SHORT_UNITS = frozenset(
+    "mm cm km ft yd mi mg kg lb lbs oz ml cc sec min hr hrs mph kmh kph am pm in th st nd rd".split()
+)
+_VOWEL = re.compile("[aeiouy]")
+_METRIC_POWER = re.compile(r"^(-?[\d,]*\.?\d+)\s?(m|cm|mm|km|ft|in)\s*\^\s*\{?([23])\}?$")
 _UNIT_SYNONYMS = {"inch": "in", "inches": "in", "feet": "ft", "foot": "ft", "meters": "m", "meter": "m"}
 
 
@@ -138,13 +153,31 @@ def undouble_escapes(s: str) -> str:
     return _DOUBLED_COMMAND.sub(r"\\", s)
 
 
+def _vulgar(match: re.Match[str]) -> str:
+    """``2½`` -> ``5/2``, ``¾`` -> ``3/4``: one fraction, so prose number search reads it whole."""
+    num, den = _VULGAR[match.group(2)]
+    whole = int(match.group(1) or 0)
+    return f"{whole * den + num}/{den}"
+
+
+def unicode_math(s: str) -> str:
+    """Unicode math as plain text and LaTeX: ``x²`` -> ``x^{2}``, ``2½`` -> ``5/2``, ``−4`` -> ``-4``,
+    ``12π`` -> ``12\\pi``, ``√2`` -> ``\\sqrt 2``, ``≤`` -> ``\\le``; any other text is unchanged."""
+    if s.isascii():
+        return s
+    s = _SUPERSCRIPT.sub(lambda m: "^{" + m.group(0).translate(_SUPERSCRIPT_DIGITS) + "}", s)
+    s = _VULGAR_NUMBER.sub(_vulgar, s)
+    for k, v in _UNICODE.items():
+        if k in s:
+            s = s.replace(k, v)
+    return s
+
+
 def clean_latex(s: str) -> str:
     """Spacing, sizing, unicode and synonyms: changes that never alter an answer's meaning."""
     s = undouble_escapes(s)
     s = _LATEX_THOUSANDS.sub("", s)  # 10,\\!000 and 1{,}000 even inside an expression
-    for k, v in _UNICODE.items():
-        if k in s:
-            s = s.replace(k, v)
+    s = unicode_math(s)
     s = _SIZING.sub("", s)
     s = _SPACING.sub("", s)
     s = _CONTROL_SPACE.sub(" ", s).replace("~", " ")
@@ -162,6 +195,9 @@ def _unit_key(unit: str) -> str:
 
 def split_unit(s: str) -> tuple[str, str]:
     """``("15", "cm^2")`` from ``15\\mbox{ cm}^2``; the unit is empty when there is none."""
+    metric = _METRIC_POWER.match(s)
+    if metric:  # "1,000.99m²": square metres, not 1000.99 m m
+        return metric.group(1), f"{metric.group(2)}^{metric.group(3)}"
     match = _UNIT_TAIL.match(s)
     if not match:
         return s, ""
@@ -173,6 +209,9 @@ def split_unit(s: str) -> tuple[str, str]:
     head = match.group("head").strip()
     if bare_word and not re.search(r"\d", head):  # "x cm" is not a quantity; "ab" is algebra
         return s, ""
+    spaced = s[match.start("unit") - 1 : match.start("unit")].isspace()
+    if bare_word and word not in _SHORT_UNITS and (not spaced or len(word) < 3 or not _VOWEL.search(word)):
+        return s, ""  # "6xyz", "2\\pi rh": letters after a number are factors, unless a unit or a word
     power = re.sub(r"\D", "", match.group("power")) if match.group("power") else ""
     base = _unit_key(unit)
     square = re.match(r"(square|sq|cubic|cu)\.?\s+(.+)$", _TEXT_BLOCK.sub(r"\1", unit).strip().lower())
@@ -195,6 +234,12 @@ def multiple_choice(s: str, loose: bool = False) -> str:
             others = {g.upper() for groups in _MC_OTHERS.findall(s) for g in groups if g} - {letter}
             return "" if others else letter  # "(C) and (D)" names two options, not C
     return ""
+
+
+def choice_value(s: str) -> str:
+    """The value after an option letter: ``17`` of ``\\textbf{(D)}\\ 17`` and of ``(D) 17``, else ''."""
+    match = _CHOICE_PREFIX.match(s.strip())
+    return s.strip()[match.end() :].strip() if match else ""
 
 
 def text_words(s: str) -> str:

@@ -19,10 +19,11 @@ class VerifyOptions:
     bare answer, take its last number (GSM8k graders do this; set False to demand a marker)."""
 
     percent: bool = False
-    """``50%`` always equals ``50``; with True it also equals ``0.5`` when only one side carries the
-    percent sign (off by default: a model answering 0.5 for "what percent" is wrong). Read by
-    ``compare.compare_strings`` for every scalar, inside tuples and sets too, in-process and in the
-    sympy worker."""
+    """``50%`` always equals ``50``, and a stated percent also equals its fraction against a plain gold
+    (``50%`` for a probability of ``0.5``). With True a percent gold also equals a plain fraction
+    (gold ``50\\%``, answer ``0.5``); off by default: a model answering 0.5 for "what percent" is
+    wrong. Read by ``compare.compare_strings`` for every scalar, inside tuples and sets too,
+    in-process and in the sympy worker."""
 
     rel_tol: float = 0.0
     """Relative tolerance for numbers: 0 compares exactly (``0.333`` != ``1/3``); e.g. ``1e-2``

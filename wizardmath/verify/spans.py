@@ -21,6 +21,7 @@ _TEXT_ARG = re.compile(r"\\(?:text|textbf|mbox|mathrm|textnormal|operatorname|be
 _MATH_WORDS = NAMED_FUNCTIONS | {"and", "log", "sqrt", "frac", "infty"}
 NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w)\]}])-)?\d*\.?\d+(?:/\d+)?")
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
+_PERCENT_AFTER = re.compile(r"\s?(?:\\?%|percent\b)")
 _JOIN_GAP = re.compile(
     r"^\s*(?:,|;)?\s*(?:(?:and|or)\s*(?:(?:maybe|perhaps|possibly|else|alternatively)\s*)?)?$"
 )
@@ -150,7 +151,7 @@ def joined_numbers(text: str, first: bool = False) -> str | None:
     """The last number of ``text`` (with ``first``, its first), together with the numbers that only
     ", ", "and" or "or" join to it: "either 5 or 7" is the list ``5, 7``, so a hedge between two
     numbers is never read as its last one."""
-    found = list(NUMBER.finditer(text))
+    found = [m for m in NUMBER.finditer(text) if not text[: m.start()].endswith(("^", "^{"))]  # not x^{2}
     if not found:
         return None
     run = [found[0]] if first else [found[-1]]
@@ -164,7 +165,7 @@ def joined_numbers(text: str, first: bool = False) -> str | None:
             if not _JOIN_GAP.match(text[match.end() : after.start()].replace("$", "")) or len(run) >= 16:
                 break
             run.insert(0, match)
-    return _as_list(m.group(0) for m in run)
+    return _as_list(m.group(0) + ("%" if _PERCENT_AFTER.match(text, m.end()) else "") for m in run)
 
 
 def _is_constant(content: str) -> bool:
