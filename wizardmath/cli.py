@@ -201,10 +201,10 @@ def os_error_line(err: OSError) -> str | None:
     while cause is not None and not (isinstance(cause, OSError) and cause.errno in DISK_FULL):
         cause = cause.__cause__ or cause.__context__
     if cause is not None:
-        where = f" writing {cause.filename}" if getattr(cause, "filename", None) else ""
+        where = f" {cause.filename}" if getattr(cause, "filename", None) else ""
         return (
-            f"no space left on the device{where} ({cause.strerror}); the records written so far are "
-            "whole and kept: free space and run the same command again to carry on"
+            f"could not write{where}: {cause.strerror} (a full disk, quota or file-size limit); "
+            "what was written so far is whole and kept: free space and run the same command again"
         )
     if err.filename is None:
         return None

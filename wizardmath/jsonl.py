@@ -187,9 +187,9 @@ class JsonlWriter:
                 left = left[os.write(self._fd, left) :]
             if self._fsync:
                 os.fsync(self._fd)
-        except OSError:
+        except OSError as err:
             os.ftruncate(self._fd, self._size)  # no half line left behind
-            raise
+            raise type(err)(err.errno, err.strerror, str(self.path)) from err
         self._size += len(line)
 
     def write_many(self, records: Iterable[dict[str, Any]]) -> None:

@@ -472,8 +472,14 @@ class Pipeline:
 
 
 def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
-    """Run the configured stages; return (and write to ``DIR/summary.json``) the per-stage figures."""
-    return Pipeline(config).run()
+    """Run the configured stages; return (and write to ``DIR/summary.json``) the per-stage figures.
+
+    One pipeline per folder: it holds ``DIR/.wizardmath.lock`` before it reads or writes anything there
+    (a second one is refused, naming the holder); its stages lock their own folders inside."""
+    from wizardmath.runstate import OutputLock
+
+    with OutputLock(config.output, "pipeline"):
+        return Pipeline(config).run()
 
 
 def _train_reward_models(config_json: str, model: str, problems: str) -> None:

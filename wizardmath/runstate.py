@@ -16,6 +16,7 @@ torn-line repair and the exit codes.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -181,6 +182,9 @@ def check_manifest(
     difference (the manifest keeps the first run's settings).
     """
     manifest, outputs = Path(manifest), [Path(p) for p in outputs]
+    for path in outputs:  # before anything is written or deleted: one line, not a manifest beside it
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder, where a file is needed", str(path))
     settings = json.loads(json.dumps(settings, default=str))  # compare as it will be stored
     if overwrite:
         for path in [*outputs, manifest]:
