@@ -51,7 +51,9 @@ def problems(path: Path) -> Path:
     return path
 
 
-def run_ppo(driver: Path, model: Path, data: Path, out: Path, kill_at: int = 0) -> subprocess.CompletedProcess:
+def run_ppo(
+    driver: Path, model: Path, data: Path, out: Path, kill_at: int = 0
+) -> subprocess.CompletedProcess:
     flags = {
         "--model": model, "--data_path": data, "--eval_data_path": data, "--output": out, "--steps": 5,
         "--eval_steps": 1, "--keep_best": "true", "--batch_size": 2, "--mini_batch_size": 2,
@@ -96,13 +98,15 @@ def test_ppo_killed_while_checkpointing_resumes_to_the_uninterrupted_run(tiny_mo
     for row_a, row_b in zip(a, b, strict=True):
         for key in row_a:
             if not key.startswith("time/"):
-                assert row_a[key] == pytest.approx(row_b[key], rel=1e-5, abs=1e-6, nan_ok=True), (row_a["step"], key)
+                same = pytest.approx(row_b[key], rel=1e-5, abs=1e-6, nan_ok=True)
+                assert row_a[key] == same, (row_a["step"], key)
     summary_a = json.loads((straight / "ppo_summary.json").read_text())
     summary_b = json.loads((killed / "ppo_summary.json").read_text())
     assert summary_a["eval_curve"] == summary_b["eval_curve"] == [
         [0, 0.2], [1, 0.5], [2, 0.9], [3, 0.1], [4, 0.3], [5, 0.4]
     ]  # fmt: skip
-    assert summary_a["best_step"] == summary_b["best_step"] == 2  # restored from checkpoint-3's best_policy.pt
+    # the best step, 2, came back from checkpoint-3's best_policy.pt
+    assert summary_a["best_step"] == summary_b["best_step"] == 2
     assert summary_a["accuracy"] == summary_b["accuracy"] == 0.9
     wa, wb = policy(straight), policy(killed)
     assert wa.keys() == wb.keys()

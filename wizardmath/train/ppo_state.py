@@ -76,6 +76,8 @@ def save_checkpoint(state: PPOState, elapsed: float) -> None:
 
     config, accelerator, best = state.config, state.accelerator, state.best
     path = Path(config.output_dir) / f"checkpoint-{state.step}"
+    if accelerator.is_main_process:  # a damaged checkpoint of this step, passed over on resume, is redone:
+        (path / STATE_FILE).unlink(missing_ok=True)  # incomplete until its new state file is written
     accelerator.save_state(str(path), safe_serialization=False)
     if accelerator.is_main_process:
         # The best policy of an earlier step is saved beside the weights; this step's is the weights.
