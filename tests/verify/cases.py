@@ -1313,6 +1313,8 @@ MODEL_CASES.update(
             ("|AB| = 5", "5", True),
             ("(p,q)=(3,2)", "(3,2)", True),
             ("0 < f(x) < 1", "(0, 1)", True),
+            ("p=5,q=2;p=7,q=2", "$(5,2),(7,2)$", True),
+            ("p=5,q=2;p=7,q=2", "$(5,2),(2,7)$", False),
             ("0 < f(x) < 1", "[0, 1)", False),
         ],
         # Matrices written as a sum or product of written-out matrices; lists and sets of solutions.

@@ -62,6 +62,25 @@ def test_flags_are_validated():
         VerifyConfig(input="pairs.jsonl", workers=0)  # 0 used to mean 1, silently
 
 
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1.0, 0.0])
+def test_timeout_must_be_finite_and_positive(timeout):
+    with pytest.raises(ValueError, match="--timeout must be a finite number of seconds > 0"):
+        VerifyConfig(gold="3", pred="3", timeout=timeout)  # nan passed every comparison before
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("value", ["nan", "inf", "-2"])
+def test_bad_timeout_flag_is_one_line_exit_2(value):
+    result = subprocess.run(
+        [sys.executable, "-m", "wizardmath", "verify", "--gold", "3", "--pred", "3", "--timeout", value],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "--timeout" in result.stderr
+
+
 @pytest.mark.timeout(120)
 def test_console_entry_point():
     result = subprocess.run(

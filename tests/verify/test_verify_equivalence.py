@@ -106,3 +106,32 @@ def test_issue_examples():
     assert not verify("5 \\text{ m}", "5 \\text{ cm}") and verify("5", "5 \\text{ cm}")
     assert not verify("C", "(C) and (D)") and verify("C", "option C")
     assert not verify("1", "lambda: 1") and not verify("1", "\\int_0^1 x\\,dx")
+
+
+FACTOR = "Factor $x^2 - 5x + 6$ completely."
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("problem", "gold", "response", "equal"),
+    [
+        # Asked to factor: an expanded answer is wrong, any factor order is right.
+        (FACTOR, "(x-2)(x-3)", "The answer is: $(x-3)(x-2)$", True),
+        (FACTOR, "(x-2)(x-3)", "The answer is: $x^2 - 5x + 6$", False),
+        (FACTOR, "(x-2)(x-3)", "The answer is: $(x-2)(x+3)$", False),
+        ("Write $2x^2+4x$ in factored form.", "2x(x+2)", "$\\boxed{2x(x+2)}$", True),
+        ("Write $2x^2+4x$ in factored form.", "2x(x+2)", "$\\boxed{2x^2+4x}$", False),
+        ("Factorize $4 - x^2$.", "-(x-2)(x+2)", "\\boxed{(2-x)(2+x)}", True),
+        # Not asked to factor: equal forms are equal.
+        ("Expand $(x-2)(x-3)$.", "x^2-5x+6", "The answer is: $(x-2)(x-3)$", True),
+        ("What is the greatest common factor of 12 and 18?", "6", "The answer is: 6", True),
+        (None, "(x-2)(x-3)", "The answer is: $x^2 - 5x + 6$", True),
+    ],
+)
+def test_factored_form_from_problem(problem, gold, response, equal):
+    assert verify(gold, response, problem=problem) == equal
+
+
+def test_factored_form_option():
+    assert not verify("(x+1)^2", "x^2+2x+1", VerifyOptions(factored=True))
+    assert verify("x^2+2x+1", "(x+1)^2", VerifyOptions(factored=True))  # the gold is not factored

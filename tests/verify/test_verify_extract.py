@@ -54,6 +54,33 @@ def test_extract_answer(text, want):
     assert extract_answer(text) == want
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Adding the parts gives 5. The answer is: X"',
+        "Adding the parts gives 5. The answer is: X.",
+        "Adding the parts gives 5. The answer is: X",
+        "The answer is: X”",
+    ],
+)
+def test_echoed_placeholder_is_no_answer(text):
+    """The prompt's 'end with "The answer is: X"' echoed back: no answer, not the last number."""
+    assert extract_answer(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("The answer is: x", "x"),  # a variable answer, lower case
+        ("The answer is: $X$", "X"),  # set as math: a named point or variable
+        ("\\boxed{X}", "X"),
+        ("The answer is: X + 1", "X + 1"),
+    ],
+)
+def test_real_x_answers_still_read(text, want):
+    assert extract_answer(text) == want
+
+
 def test_fallback_can_be_disabled():
     assert extract_answer("She has 8 apples", VerifyOptions(number_fallback=False)) is None
 

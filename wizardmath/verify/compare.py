@@ -208,6 +208,13 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
     return _compare_scalar(gold, pred, same)
 
 
+def _is_product(node: Node) -> bool:
+    """A factored expression: a product or power with a variable (``-(x+1)(x-1)``, ``2(x+3)^2``)."""
+    while node[0] == "neg":
+        node = node[1]
+    return node[0] in ("mul", "pow") and has_symbol(node)
+
+
 def _states_an_equation(node: Node) -> bool:
     """An equation whose one side with variables is an expression, not the name of a quantity:
     ``2x + z = 1`` (an equation is the answer), not ``k = 1``, ``f(x) = 1`` or ``A:B = 1``."""
@@ -439,6 +446,8 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
         if result is not None:  # "5\star 1 = 9(5) + ... = 47": the result, when the chain is unreadable
             return compare_strings(gold, result, options, same)
         return False, f"answer not parsed: {err}"
+    if options.factored and _is_product(gn) and not _is_product(pn):
+        return False, "not in factored form"
     gn, pn = resolve_approx(gn), resolve_approx(pn)
     if not options.percent:  # a stated percent against a plain gold: its number or its fraction
         gn, pn = _drop_percent(gn), _drop_percent(pn, keep_whole=True)

@@ -12,6 +12,7 @@ the caller.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from wizardmath.verify.compare import FILLER_WORDS, compare_strings, fast_scalar
 from wizardmath.verify.extract import extract_answer, extract_boxed, has_answer_marker, strip_answer
@@ -22,6 +23,10 @@ from wizardmath.verify.sandbox import run_symbolic
 _NEGATION = re.compile(r"\b(?:not|neither|nor|never|no)\b|n't")
 _PREDICATE = re.compile(r"\b(?:is|are|was|were|be|becomes|remains|falls|lands|occurs)\s+")
 _YES_NO = frozenset(["yes", "no"])
+_FACTOR_REQUEST = re.compile(
+    r"(?i)\b(?:factor(?:ise|ize)?\s+(?:completely|fully|the\s+(?:expression|polynomial|quadratic|following))"
+    r"|(?:completely\s+|fully\s+)?factor(?:ise|ize)?\s*[:$\\]|in\s+(?:its\s+)?factored\s+form)"
+)
 _YES_NO_LEAD = re.compile(r"^(?:(?:so|thus|therefore|hence|then|finally)\b[\s,]*)?(yes|no)\b\s*(?:[,.:;!]|$)")
 _LEAD_CONNECTIVE = re.compile(r"(?i)^(?:(?:so|thus|therefore|hence|then|finally|overall|clearly)\b[\s,]*)+")
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mbox|mathrm)\s*\{([^{}]*)\}")
@@ -127,9 +132,24 @@ def fast_check(
     return Verdict(verdict, answer, reason), gold_answer, answer
 
 
-def check(gold: str, response: str, options: VerifyOptions | None = None, extract: bool = True) -> Verdict:
-    """Extract the final answer from ``response`` and compare it with ``gold``, with a reason."""
+def asks_to_factor(problem: str) -> bool:
+    """Whether a problem asks for a factored answer ("Factor $x^2-1$.", "... in factored form")."""
+    return _FACTOR_REQUEST.search(problem[:4000]) is not None
+
+
+def check(
+    gold: str,
+    response: str,
+    options: VerifyOptions | None = None,
+    extract: bool = True,
+    problem: str | None = None,
+) -> Verdict:
+    """Extract the final answer from ``response`` and compare it with ``gold``, with a reason.
+    ``problem`` (optional) is read for what the answer's form must be: "Factor ..." requires a
+    factored answer when the gold is factored (``VerifyOptions.factored``)."""
     options = options or DEFAULT_OPTIONS
+    if isinstance(problem, str) and not options.factored and asks_to_factor(problem):
+        options = replace(options, factored=True)
     try:
         verdict, gold_answer, answer = fast_check(gold, response, options, extract)
     except Exception as err:  # a bug must not crash a trainer; the reason makes it visible
@@ -145,6 +165,8 @@ def is_equivalent(gold: str, answer: str, options: VerifyOptions | None = None) 
     return check(gold, answer, options, extract=False).equal
 
 
-def verify(gold: str, response: str, options: VerifyOptions | None = None) -> bool:
+def verify(
+    gold: str, response: str, options: VerifyOptions | None = None, problem: str | None = None
+) -> bool:
     """Extract the final answer of ``response`` and compare it with ``gold`` (gold first)."""
-    return check(gold, response, options).equal
+    return check(gold, response, options, problem=problem).equal

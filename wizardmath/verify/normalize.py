@@ -111,6 +111,7 @@ _SHORT_UNITS = frozenset(
     "mm cm km ft yd mi mg kg lb lbs oz ml cc sec min hr hrs mph kmh kph am pm in th st nd rd".split()
 )
 _VOWEL = re.compile("[aeiouy]")
+_NAMED_VALUE = re.compile(r"\s*[a-zA-Z](?:_\{?\w{1,3}\}?)?\s*=\s*([^=,;]+)")
 _METRIC_POWER = re.compile(r"^(-?[\d,]*\.?\d+)\s?(m|cm|mm|km|ft|in)\s*\^\s*\{?([23])\}?$")
 _UNIT_SYNONYMS = {"inch": "in", "inches": "in", "feet": "ft", "foot": "ft", "meters": "m", "meter": "m"}
 
@@ -278,6 +279,21 @@ def _repeating(match: re.Match[str]) -> str:
     return f"({value.numerator}/{value.denominator})"
 
 
+def _named_groups(s: str) -> str:
+    """``p=5,q=2;p=7,q=2`` -> ``(5, 2), (7, 2)``: solutions separated by ";", each a list of named
+    values, are the tuples of those values (as the same answer written ``(5,2),(7,2)``)."""
+    groups = s.split(";")
+    if len(groups) < 2 or len(groups) > 32:
+        return s
+    tuples = []
+    for group in groups:
+        values = [_NAMED_VALUE.fullmatch(item) for item in group.split(",")]
+        if len(values) < 2 or not all(values):
+            return s
+        tuples.append("(" + ", ".join(v.group(1).strip() for v in values) + ")")
+    return ", ".join(tuples)
+
+
 def prepare(answer: str, units: bool = True) -> Prepared:
     """Normalise one answer string (see the module docstring)."""
     s = clean_latex(answer.translate(_FULL_WIDTH))
@@ -293,7 +309,7 @@ def prepare(answer: str, units: bool = True) -> Prepared:
         s = str(NUMBER_WORDS[plain])
     choice = multiple_choice(s)
     words = text_words(s)
-    s = _IN_PREFIX.sub("", s)
+    s = _IN_PREFIX.sub("", _named_groups(s) if ";" in s else s)
     s = _DEGREES.sub("", s).strip()
     s = _CURRENCY.sub("", s).strip()
     if _PERCENT_WORD.search(s):

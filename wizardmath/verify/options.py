@@ -29,6 +29,11 @@ class VerifyOptions:
     """Relative tolerance for numbers: 0 compares exactly (``0.333`` != ``1/3``); e.g. ``1e-2``
     accepts a rounded decimal for an exact fraction, ``\\pi`` expression or radical."""
 
+    factored: bool = False
+    """Require a factored answer when the gold is factored: ``x^2 - 1`` is then not ``(x+1)(x-1)``
+    (a grader marks an expanded polynomial wrong when the problem asks to factor). ``check`` and
+    ``verify`` turn it on from their ``problem`` text ("Factor ...", "in factored form")."""
+
     units: bool = True
     """Drop ``\\text{ cm}``-style units (and currency, degrees) before comparing; a unit on both
     sides must agree."""
