@@ -61,6 +61,11 @@ logger = logging.getLogger(__name__)
 RETRY_STATUS = {408, 409, 425, 429}  # plus every 5xx
 N_REFUSED_STATUS = {400, 422}  # how servers say "n > 1 is not allowed" (FastAPI validation: 422)
 MAX_RETRY_AFTER = 300.0  # seconds; a server asking for longer is treated as asking for this
+# A reply longer than max_tokens x this many characters came from a server that ignores max_tokens
+# (tokenizers average ~4 characters a token on prose and math; 16 leaves room for long numbers and
+# whitespace runs). It is cut there, with finish_reason "length" and meta["over_length"], so no stage
+# writes a record the next one refuses (a 5 MB "solution" is over the 1 MiB input line limit).
+MAX_CHARS_PER_TOKEN = 16
 
 
 class RequestFailed(Exception):
@@ -201,6 +206,7 @@ class OpenAIBackend(AsyncBackend):
             "failures_by_reason": dict(self._failures),
             "n_refused": c["n_refused"],
             "n_ignored": c["n_ignored"],
+            "over_length": c["over_length"],  # replies cut at max_tokens x MAX_CHARS_PER_TOKEN characters
             "prompt_tokens": c["prompt_tokens"],
             "completion_tokens": c["completion_tokens"],
             "cost_usd": round(cost, 6),
@@ -330,7 +336,7 @@ class OpenAIBackend(AsyncBackend):
                 response = await asyncio.wait_for(
                     client.post(path, body=payload, cast_to=result_type), self.timeout
                 )
-                gens = self._parse(response, attempt)
+                gens = self._parse(response, attempt, sampling.max_new_tokens * MAX_CHARS_PER_TOKEN)
             except Exception as err:
                 reason, retryable, status, retry_after = classify(err)
                 self.limiter.settle(estimate, 0)
@@ -362,7 +368,7 @@ class OpenAIBackend(AsyncBackend):
         delay = min(self.backoff_max, self.backoff_base * 2**attempt)
         return delay * (0.5 + 0.5 * self._rng.random())
 
-    def _parse(self, response: Any, attempt: int) -> list[Generation]:
+    def _parse(self, response: Any, attempt: int, max_chars: int | None = None) -> list[Generation]:
         choices = getattr(response, "choices", None)
         if not choices or not isinstance(choices, list):
             raise MalformedResponse(f"no choices in response: {str(response)[:200]}")
@@ -384,13 +390,9 @@ class OpenAIBackend(AsyncBackend):
                     raise MalformedResponse(f"choice without text: {str(choice)[:200]}")
             # usage is per request: split completion tokens evenly, remainder to the first samples.
             share = completion_total // len(choices) + (1 if i < completion_total % len(choices) else 0)
-            gens.append(
-                Generation(
-                    text,
-                    prompt_tokens,
-                    share,
-                    getattr(choice, "finish_reason", None),
-                    meta={"attempts": attempt + 1},
-                )
-            )
+            finish, meta = getattr(choice, "finish_reason", None), {"attempts": attempt + 1}
+            if max_chars and len(text) > max_chars:  # the server ignored max_tokens
+                self._counts["over_length"] += 1
+                text, finish, meta["over_length"] = text[:max_chars], "length", len(text)
+            gens.append(Generation(text, prompt_tokens, share, finish, meta=meta))
         return gens

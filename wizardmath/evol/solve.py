@@ -9,7 +9,8 @@ answer, are kept, up to ``keep_per_problem``. Output, in ``DIR``:
   it rather than undo a template), ``prompt = build_prompt(problem, template)`` and the completion
   ends with ``The answer is: X`` (WizardMath format). With ``template: chat`` both are
   conversational (lists of messages), which TRL renders with the model's chat template.
-- ``sft_rejected.jsonl``: wrong solutions (``reason: wrong_answer`` / ``no_answer``, id
+- ``sft_rejected.jsonl``: wrong solutions (``reason: wrong_answer`` / ``no_answer``, or ``too_long``
+  without the text: longer than ``max_new_tokens`` allows, from a server that ignored the limit; id
   ``<problem_id>/neg<j>``, with ``problem`` and ``prompt`` too; negatives for the PRM) and one row per
   problem with no verified solution (id = the problem id, ``reason: no_verified_solution``).
 - ``solve_stats.json``.
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams, run_coroutine
+from wizardmath.backends.openai_backend import MAX_CHARS_PER_TOKEN
 from wizardmath.data.records import MathProblem
 from wizardmath.data.templates import ANSWER_PREFIX, build_prompt
 from wizardmath.evol import eliminator as E
@@ -85,7 +87,11 @@ class Solver:
         ):  # an outage is no verdict: nothing written, the next run retries
             self.counts["retry_pending"] += 1
             return
-        replies = [g.text for g in gens]
+        # A reply over the length limit (a server that ignores max_tokens) is no vote and no SFT row:
+        # written, it would make sft.jsonl a file the next stage refuses.
+        limit = c.max_new_tokens * MAX_CHARS_PER_TOKEN
+        too_long = {j for j, g in enumerate(gens) if "over_length" in g.meta or len(g.text) > limit}
+        replies = ["" if j in too_long else g.text for j, g in enumerate(gens)]
         vote = E.agreement(replies, gold=problem.answer)
         share_ok = problem.answer is not None or vote.share > c.majority_threshold
         good = vote.members if (vote.answer is not None and share_ok) else []
@@ -99,6 +105,8 @@ class Solver:
             if j in good or f"{problem.id}/neg{j}" in self.neg_done:
                 continue
             reason = "no_answer" if vote.answers[j] is None else "wrong_answer"
+            if j in too_long:  # the text is left out: the row stays as short as the others
+                reason, reply = "too_long", None
             rejected.write(
                 {
                     "id": f"{problem.id}/neg{j}",
