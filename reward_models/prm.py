@@ -51,7 +51,7 @@ from reward_models.prm_layout import (  # noqa: F401  (re-exported: the data lay
 from reward_models.prm_trainer import PRMTrainer, prm_loss, ranking_loss  # noqa: F401  (re-exported)
 from reward_models.stepwise import AGGREGATES
 from wizardmath.args import ModelArguments, ReportArguments, check_limit, default_output
-from wizardmath.data import TEMPLATES
+from wizardmath.data import TEMPLATES, resolve_template
 
 # --------------------------------------------------------------------------------------- aggregation
 
@@ -111,8 +111,13 @@ class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
         },
     )
     template: str = field(
-        default="wizardmath",
-        metadata={"help": "Prompt template the steps follow: wizardmath, chat or raw (match the SFT model)."},
+        default="auto",
+        metadata={
+            "help": (
+                "Prompt template the steps follow: auto (chat when the model has a chat template), "
+                "wizardmath, chat or raw (match the SFT model)."
+            )
+        },
     )
     completion_prefix: str = field(
         default=" ",
@@ -242,6 +247,10 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
     set_seed(config.seed)
     tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
     ensure_pad_token(tokenizer)
+    if config.template == "auto":  # saved concrete with the PRM, so scoring renders prompts the same way
+        config.template = resolve_template("auto", tokenizer)
+        if config.template == "chat" and config.completion_prefix == " ":
+            config.completion_prefix = ""  # the space only follows the WizardMath prompt's last word
     train_set, train_records, held = _datasets(config, tokenizer)
     model = load_pretrained(
         AutoModelForTokenClassification,

@@ -58,3 +58,20 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from wizardmath.tiny import TinyConfig, init_tiny
 
     return init_tiny(TinyConfig(output=str(tmp_path_factory.mktemp("tiny") / "model")))
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a chat template, as an instruct model has: template 'auto' means chat."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from wizardmath.tiny import CHAT_TEMPLATE
+
+    folder = tmp_path_factory.mktemp("tiny-chat") / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -62,6 +62,7 @@ def test_stage_help_shows_shared_flags(name, capsys):
 # One cheap bad input per command: (flags, exit status, what the one-line error must say).
 BAD_INPUT = {
     "init-tiny": (["--hidden_size", "-4"], 2, "hidden_size must be >= 1, got -4"),
+    "convert-gguf": (["--model", "{tmp}/model.bin", "--output", "{tmp}/out"], 2, "expected a .gguf file"),
     "data": (
         ["show", "--dataset", "jsonl", "--data_path", "{tmp}/missing.jsonl"],
         1,

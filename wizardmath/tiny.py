@@ -47,6 +47,15 @@ class TinyConfig:
     corpus_size: int = field(
         default=3000, metadata={"help": "Generated sentences added to the tokenizer corpus."}
     )
+    chat_template: bool = field(
+        default=False,
+        metadata={
+            "help": (
+                "Give the tokenizer a chat template, as an instruct model has (template 'auto' then "
+                "means chat). Off: a base model, prompted in the WizardMath format like LLaMA-2."
+            )
+        },
+    )
     template_tokens: bool = field(
         default=True,
         metadata={
@@ -151,7 +160,8 @@ def build_tokenizer(config: TinyConfig):
         pad_token="<pad>",
         model_max_length=config.max_position_embeddings,
     )
-    wrapped.chat_template = CHAT_TEMPLATE
+    if config.chat_template:
+        wrapped.chat_template = CHAT_TEMPLATE
     return wrapped
 
 

@@ -166,8 +166,8 @@ def test_n_samples_and_seeds(tiny_model_dir: Path) -> None:
     assert len({t for g in texts for t in g}) > 3  # samples differ from each other
 
 
-def test_chat_prompts_use_the_chat_template(tiny_model_dir: Path) -> None:
-    backend = TransformersBackend(str(tiny_model_dir))
+def test_chat_prompts_use_the_chat_template(tiny_chat_model_dir: Path) -> None:
+    backend = TransformersBackend(str(tiny_chat_model_dir))
     text = backend.render([{"role": "user", "content": "1+1?"}])
     assert text == "<|user|>\n1+1?</s>\n<|assistant|>\n"
 

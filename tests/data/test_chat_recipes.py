@@ -14,13 +14,13 @@ from wizardmath.data.templates import ANSWER_PREFIX, CHAT_INSTRUCTION, format_pr
 
 
 @pytest.fixture(scope="module")
-def bos_template_model(tiny_model_dir, tmp_path_factory) -> Path:
+def bos_template_model(tiny_chat_model_dir, tmp_path_factory) -> Path:
     """The tiny model made Llama-3-like: the tokenizer adds a BOS and the chat template writes one too."""
     from tokenizers import processors
     from transformers import AutoTokenizer
 
     folder = tmp_path_factory.mktemp("chat") / "model"
-    shutil.copytree(tiny_model_dir, folder)
+    shutil.copytree(tiny_chat_model_dir, folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     bos = (tokenizer.bos_token, tokenizer.bos_token_id)
     tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
@@ -31,10 +31,10 @@ def bos_template_model(tiny_model_dir, tmp_path_factory) -> Path:
     return folder
 
 
-def test_chat_prompt_renders_the_template_and_keeps_one_bos(tiny_model_dir, bos_template_model):
+def test_chat_prompt_renders_the_template_and_keeps_one_bos(tiny_chat_model_dir, bos_template_model):
     from transformers import AutoTokenizer
 
-    for folder in (tiny_model_dir, bos_template_model):
+    for folder in (tiny_chat_model_dir, bos_template_model):
         tokenizer = AutoTokenizer.from_pretrained(folder)
         text = format_prompt("What is 2 + 3?", "chat", tokenizer)
         assert "<|user|>" in text and text.rstrip().endswith("<|assistant|>")

@@ -16,6 +16,9 @@ from wizardmath.data.templates import (
     chat_messages,
     format_prompt,
     format_solution,
+    has_chat_template,
+    resolve_template,
+    template_for_model,
 )
 
 __all__ = [
@@ -27,6 +30,9 @@ __all__ = [
     "chat_messages",
     "format_prompt",
     "format_solution",
+    "has_chat_template",
+    "resolve_template",
+    "template_for_model",
     "gsm8k_answer",
     "load_problems",
     "local_rows",

@@ -2,7 +2,10 @@
 
 ``wizardmath`` is the Alpaca-style template the WizardMath models were trained and evaluated with;
 ``chat`` renders the problem through the tokenizer's chat template (instruct models); ``raw`` is
-the bare problem. Responses end with ``The answer is: X``, the line WizardMath's evaluation reads.
+the bare problem. ``auto``, every stage's default, is ``chat`` when the model's tokenizer has a chat
+template (or the model is served over HTTP, where the server applies its own) and ``wizardmath``
+otherwise (``resolve_template``); set ``--template wizardmath`` to prompt a chat model without its
+template. Responses end with ``The answer is: X``, the line WizardMath's evaluation reads.
 
 The chat-or-template choice lives here alone: ``build_prompt`` is what a stage sends a backend
 (messages under ``chat``, rendered text otherwise) and ``chat_text`` is how a local tokenizer turns
@@ -24,11 +27,61 @@ WIZARDMATH_TEMPLATE = (
 )
 CHAT_INSTRUCTION = '{instruction}\nSolve it step by step, and end with "The answer is: X".'
 ANSWER_PREFIX = "The answer is: "
-TEMPLATES = ("wizardmath", "chat", "raw")
+TEMPLATES = ("auto", "wizardmath", "chat", "raw")
+
+
+def resolve_template(template: str, tokenizer: Any = None) -> str:
+    """``auto`` made concrete: ``chat`` when ``tokenizer`` has a chat template, else ``wizardmath``."""
+    if template != "auto":
+        return template
+    return "chat" if getattr(tokenizer, "chat_template", None) else "wizardmath"
+
+
+def has_chat_template(model: str | None) -> bool:
+    """Whether the tokenizer of ``model`` (a local folder or a hub name) has a chat template; a local
+    folder is read from its files without loading the tokenizer."""
+    import json
+    from pathlib import Path
+
+    if not model:
+        return False
+    folder = Path(model)
+    if folder.is_dir():
+        if any((folder / name).is_file() for name in ("chat_template.jinja", "chat_template.json")):
+            return True
+        config = folder / "tokenizer_config.json"
+        try:
+            settings = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+            return bool(settings.get("chat_template"))
+        except (OSError, ValueError):
+            return False
+    from wizardmath.models import load_tokenizer
+
+    return bool(getattr(load_tokenizer(model), "chat_template", None))
+
+
+def template_for_model(template: str, model: str | None, served: bool = False) -> str:
+    """``auto`` for a stage that has a model name but no tokenizer at hand: ``chat`` for a model served
+    over HTTP (the server applies its template) or one whose tokenizer has a chat template."""
+    if template != "auto":
+        return template
+    return "chat" if served or has_chat_template(model) else "wizardmath"
+
+
+def template_for_backend(template: str, backend: Any) -> str:
+    """``auto`` for a stage that prompts a generation backend: its tokenizer decides (a local model),
+    a chat endpoint means ``chat`` (a server applies its own template), anything else ``wizardmath``."""
+    if template != "auto":
+        return template
+    tokenizer = getattr(backend, "tokenizer", None)
+    if tokenizer is not None:
+        return resolve_template("auto", tokenizer)
+    return "chat" if getattr(backend, "chat", False) else "wizardmath"
 
 
 def format_prompt(problem: str, template: str = "wizardmath", tokenizer: Any = None) -> str:
-    """The text a model is given for ``problem`` under ``template``."""
+    """The text a model is given for ``problem`` under ``template`` (``auto`` resolved by ``tokenizer``)."""
+    template = resolve_template(template, tokenizer)
     if template == "wizardmath":
         return WIZARDMATH_TEMPLATE.format(instruction=problem.strip())
     if template == "raw":
@@ -48,7 +101,10 @@ def format_prompt(problem: str, template: str = "wizardmath", tokenizer: Any = N
 
 def build_prompt(problem: str, template: str) -> Prompt:
     """What a stage sends a backend: ``chat`` stays messages, so each backend applies its own chat
-    template (the tokenizer's locally, the server's over HTTP); other templates are rendered here."""
+    template (the tokenizer's locally, the server's over HTTP); other templates are rendered here.
+    ``auto`` must be resolved against the model first (``template_for_model``)."""
+    if template == "auto":
+        raise ValueError("template 'auto' must be resolved against the model first (template_for_model)")
     if template == "chat":
         return chat_messages(problem)
     return format_prompt(problem, template)

@@ -33,7 +33,11 @@ class EvalConfig(BackendArguments, ReportArguments):
         default=None, metadata={"help": "Column names for a jsonl file: 'problem=question,answer=final'."}
     )
     template: str = field(
-        default="wizardmath", metadata={"help": "Prompt template.", "choices": list(TEMPLATES)}
+        default="auto",
+        metadata={
+            "help": "Prompt template: auto (chat when the model has a chat template), wizardmath, chat, raw.",
+            "choices": list(TEMPLATES),
+        },
     )
     num_samples: int = field(
         default=1, metadata={"help": "Samples per problem (K); K > 1 reports pass@k and maj@K."}

@@ -20,6 +20,7 @@ from typing import Any
 from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams
 from wizardmath.data import MathProblem, load_problems
 from wizardmath.data.templates import build_prompt as render_prompt
+from wizardmath.data.templates import resolve_template, template_for_model
 from wizardmath.eval.config import EvalConfig
 from wizardmath.eval.grading import Scorer, grade_chunk
 from wizardmath.eval.metrics import PAPER_RESULTS, summarize
@@ -106,6 +107,19 @@ def read_completions(path: str | os.PathLike, problems: Sequence[MathProblem]) -
             raise DataError(path, line, f"duplicate id {rid!r} (first at line {first_line[rid]})", field="id")
         out[rid], first_line[rid] = texts, line
     return out
+
+
+def resolve_eval_template(config: EvalConfig, backend: Backend | None) -> str:
+    """``auto`` made concrete: by the tokenizer of a backend already loaded, else by the model's files
+    (a model served over HTTP gets ``chat``: the server applies its own template)."""
+    if config.template != "auto":
+        return config.template
+    tokenizer = getattr(backend, "tokenizer", None)
+    if tokenizer is not None:
+        return resolve_template("auto", tokenizer)
+    if config.completions:
+        return "wizardmath"
+    return template_for_model("auto", config.model, served=config.backend_name == "openai")
 
 
 def build_backend(config: EvalConfig) -> Backend:
@@ -320,6 +334,7 @@ def evaluate(
     """
 
     started = time.perf_counter()
+    config.template = resolve_eval_template(config, backend)
     where = config.data_path or config.dataset
     if problems is None:
         # Completions are checked against the whole data set, then the first `limit` are scored.

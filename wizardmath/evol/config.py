@@ -145,7 +145,13 @@ class EvolveConfig(BackendFields, JudgeArguments):
     solver_temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of the solver."})
     solver_max_new_tokens: int = field(default=1024, metadata={"help": "Longest solver reply, in tokens."})
     solver_template: str = field(
-        default="wizardmath", metadata={"help": f"Prompt template for the solver: {', '.join(TEMPLATES)}."}
+        default="auto",
+        metadata={
+            "help": (
+                f"Prompt template for the solver: {', '.join(TEMPLATES)} (auto: chat when the solver "
+                "model has a chat template or is served over HTTP)."
+            )
+        },
     )
     agreement_threshold: float = field(
         default=0.75, metadata={"help": "Share of solver samples that must agree on the answer."}
@@ -252,8 +258,13 @@ class SolveConfig(BackendFields):
         default=1, metadata={"help": "Verified solutions kept per problem (SFT rows)."}
     )
     template: str = field(
-        default="wizardmath",
-        metadata={"help": f"Prompt template of the SFT data and the teacher: {', '.join(TEMPLATES)}."},
+        default="auto",
+        metadata={
+            "help": (
+                f"Prompt template of the SFT data and the teacher: {', '.join(TEMPLATES)} (auto: chat, "
+                "with conversational rows, when the teacher has a chat template or is served over HTTP)."
+            )
+        },
     )
     require_gold: bool = field(
         default=False, metadata={"help": "Skip problems without a gold answer instead of using the majority."}

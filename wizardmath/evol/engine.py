@@ -35,7 +35,7 @@ from typing import Any
 
 from wizardmath.backends.base import Backend, Generation, SamplingParams, run_coroutine
 from wizardmath.data.records import MathProblem
-from wizardmath.data.templates import build_prompt
+from wizardmath.data.templates import build_prompt, template_for_backend
 from wizardmath.evol import eliminator as E
 from wizardmath.evol.candidates import (
     Candidate,
@@ -70,6 +70,7 @@ class Engine:
         self.evolver = build_backend(c.backend, c.model, c.base_url, c.backend_args, c.seed)
         self.judge = self._other(c.judge_backend, c.judge_model)
         self.solver = self._other(c.solver_backend, c.solver_model)
+        self.solver_template = template_for_backend(c.solver_template, self.solver)
         self.out = Path(c.output)
         self.out.mkdir(parents=True, exist_ok=True)
         self.dedup = NearDuplicateIndex(c.dedup_threshold)
@@ -162,7 +163,7 @@ class Engine:
             cand.reject("no_information_gain", "the judge found it equal to its parent")
 
     def solve_prompt(self, cand: Candidate) -> Any:
-        return build_prompt(cand.text, self.config.solver_template)
+        return build_prompt(cand.text, self.solver_template)
 
     def after_solve(self, cand: Candidate, gens: list[Generation]) -> None:
         failed = [g.error for g in gens if g.error]

@@ -30,7 +30,7 @@ from typing import Any
 from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams, run_coroutine
 from wizardmath.backends.openai_backend import MAX_CHARS_PER_TOKEN
 from wizardmath.data.records import MathProblem
-from wizardmath.data.templates import ANSWER_PREFIX, build_prompt
+from wizardmath.data.templates import ANSWER_PREFIX, build_prompt, template_for_backend
 from wizardmath.evol import eliminator as E
 from wizardmath.evol.config import SolveConfig, build_backend
 from wizardmath.jsonl import OWN_FILE, JsonlWriter, iter_jsonl, read_ids, write_json
@@ -66,13 +66,14 @@ class Solver:
         self.teacher = build_backend(
             config.backend, config.model, config.base_url, config.backend_args, config.seed
         )
+        self.template = template_for_backend(config.template, self.teacher)
         self.out = Path(config.output)
         self.out.mkdir(parents=True, exist_ok=True)
         self.counts: Counter[str] = Counter()
         self.neg_done = read_ids(self.out / "sft_rejected.jsonl")
 
     def prompt(self, problem: MathProblem) -> Prompt:
-        return build_prompt(problem.problem, self.config.template)
+        return build_prompt(problem.problem, self.template)
 
     def handle(
         self, problem: MathProblem, gens: list[Generation], accepted: JsonlWriter, rejected: JsonlWriter
@@ -136,8 +137,8 @@ class Solver:
             self.counts["no_verified_solution"] += 1
             return
         for rank, j in enumerate(good[: c.keep_per_problem]):
-            completion = completion_text(replies[j], vote.answer, c.template)
-            if c.template == "chat":
+            completion = completion_text(replies[j], vote.answer, self.template)
+            if self.template == "chat":
                 completion = [{"role": "assistant", "content": completion}]
             rid = problem.id if rank == 0 else f"{problem.id}/s{rank}"
             accepted.write(

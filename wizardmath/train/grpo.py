@@ -63,12 +63,12 @@ class GRPOConfig(ModelArguments, ReportArguments, TRLGRPOConfig, ProblemArgument
 def load_prompts(config: GRPOConfig):
     """Training problems as a ``datasets.Dataset`` with ``prompt``, ``problem``, ``answer``, ``id``."""
     from datasets import Dataset
-    from transformers import AutoTokenizer
 
     from wizardmath.data import format_prompt
+    from wizardmath.models import load_tokenizer
 
     problems = config.train_problems()
-    tokenizer = AutoTokenizer.from_pretrained(config.model) if config.template == "chat" else None
+    tokenizer = load_tokenizer(config.model) if config.template in ("chat", "auto") else None
     rows = [
         {
             "prompt": format_prompt(p.problem, config.template, tokenizer),

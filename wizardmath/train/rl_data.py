@@ -25,7 +25,10 @@ class ProblemArguments:
     )
     eval_limit: int = field(default=200, metadata={"help": "Held-out problems evaluated."})
     template: str = field(
-        default="wizardmath", metadata={"help": "Prompt template: wizardmath, chat or raw."}
+        default="auto",
+        metadata={
+            "help": "Prompt template: auto (chat when the model has a chat template), wizardmath, chat, raw."
+        },
     )
     # here so that ppo and grpo share it: the trainer rule for a folder with an earlier run's checkpoints
     overwrite: bool = field(

@@ -86,18 +86,59 @@ class SFTConfig(ModelArguments, ReportArguments, TRLSFTConfig):
         check_limit(self.max_samples, "max_samples")
         super().__post_init__()
 
+    def get_warmup_steps(self, num_training_steps: int) -> int:
+        """A warm-up ratio rounds down to whole steps. transformers rounds it up, so 3% of a 20-step run
+        became one warm-up step, whose learning rate is 0: the first step trained nothing."""
+        if 0 < self.warmup_steps < 1:
+            return int(num_training_steps * self.warmup_steps)
+        return super().get_warmup_steps(num_training_steps)
 
-def _check_examples(path: str) -> int:
-    """Validate every line before training so a bad row fails in seconds, naming file, line and field."""
-    count = 0
+
+def _row_kind(value: Any) -> str | None:
+    """'text' for a non-empty string, 'messages' for a non-empty list of ``{role, content}`` messages
+    (TRL's conversational format, as ``solve`` writes with the chat template), else None."""
+    if isinstance(value, str):
+        return "text" if value else None
+    if isinstance(value, list) and value:
+        ok = all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in value
+        )
+        return "messages" if ok else None
+    return None
+
+
+def _check_examples(path: str) -> tuple[int, str]:
+    """Validate every line before training so a bad row fails in seconds, naming file, line and field.
+
+    Returns the count and the file's kind: 'text' (prompt/completion strings) or 'messages'
+    (conversational rows, rendered with the model's chat template). One file holds one kind."""
+    count, kind = 0, None
     for line, record in iter_jsonl(path, required=("prompt", "completion")):
+        kinds = {}
         for name in ("prompt", "completion"):
-            if not isinstance(record[name], str) or not record[name]:
-                raise DataError(path, line, "expected a non-empty string", field=name)
+            kinds[name] = _row_kind(record[name])
+            if kinds[name] is None:
+                raise DataError(
+                    path,
+                    line,
+                    "expected a non-empty string or a list of {role, content} messages",
+                    field=name,
+                )
+        if kinds["prompt"] != kinds["completion"]:
+            raise DataError(
+                path,
+                line,
+                f"prompt is {kinds['prompt']} but completion is {kinds['completion']}",
+                field="completion",
+            )
+        if kind is not None and kinds["prompt"] != kind:
+            raise DataError(path, line, f"a {kinds['prompt']} row in a file of {kind} rows", field="prompt")
+        kind = kinds["prompt"]
         count += 1
     if count == 0:
         raise DataError(path, None, "no examples")
-    return count
+    return count, kind or "text"
 
 
 def load_sft_dataset(config: SFTConfig, path: str | None = None):
@@ -106,8 +147,15 @@ def load_sft_dataset(config: SFTConfig, path: str | None = None):
 
     path = path or config.data_path
     if config.dataset == "jsonl" or path != config.data_path:
-        _check_examples(path)
+        _, kind = _check_examples(path)
         data = load_dataset("json", data_files=path, split="train")
+        if kind == "messages":  # only the role and content of each message: other keys confuse templates
+            data = data.map(
+                lambda row: {
+                    k: [{"role": m["role"], "content": m["content"]} for m in row[k]]
+                    for k in ("prompt", "completion")
+                }
+            )
     else:
         data = load_dataset(config.dataset, split="train")
         missing = {"prompt", "completion"} - set(data.column_names)
@@ -137,6 +185,10 @@ def load_model_and_tokenizer(
     return model, tokenizer
 
 
+def _is_conversational(data: Any) -> bool:
+    return len(data) > 0 and isinstance(data[0]["prompt"], list)
+
+
 def train_sft(config: SFTConfig) -> dict[str, Any]:
     """Fine-tune ``config.model`` on ``config.data_path`` and save it to ``config.output_dir``.
 
@@ -159,6 +211,14 @@ def _train_sft(config: SFTConfig) -> dict[str, Any]:
     model, tokenizer = load_model_and_tokenizer(
         config.model, config.torch_dtype, config.trust_remote_code, config.use_cpu
     )
+    if _is_conversational(train_data) and not getattr(tokenizer, "chat_template", None):
+        raise DataError(
+            config.data_path,
+            1,
+            f"conversational rows (lists of messages) need a model with a chat template; {config.model} has "
+            "none: write the data with solve --template wizardmath, or start from a chat model",
+            field="prompt",
+        )
     trainer = SFTTrainer(
         model=model,
         args=config,
