@@ -157,17 +157,22 @@ def _cpu_only_deepspeed() -> None:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the stage is, so it ends as Ctrl-C does: ``finally`` blocks and locks run,
-    records and checkpoints already written stay, and one line says so."""
+    """SIGTERM where no SIGINT handler can stand in for it (see ``_sigterm_as_interrupt``)."""
 
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report it
+_SIGTERM_SEEN: list[bool] = []
 
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """While a command runs, SIGTERM raises ``Terminated`` (only in the main thread, and only where
-    nobody else set a handler: an embedding program keeps its own)."""
+    """While a command runs, SIGTERM ends it as Ctrl-C does: ``finally`` blocks run, locks are released,
+    records and checkpoints already written stay, and one line says so.
+
+    The handler raises SIGINT, so whoever handles Ctrl-C at that moment handles it (``asyncio.run``
+    cancels its task cleanly; a ``KeyboardInterrupt`` raised inside a task would be logged as never
+    retrieved); where SIGINT is ignored (a background job of a script) it raises ``Terminated``.
+    Only in the main thread, and only where nobody else set a SIGTERM handler."""
     import signal
     import threading
 
@@ -181,8 +186,13 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
     def terminate(signum: int, frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
-        raise Terminated()
+        _SIGTERM_SEEN.append(True)
+        if callable(signal.getsignal(signal.SIGINT)):
+            signal.raise_signal(signal.SIGINT)
+        else:
+            raise Terminated()
 
+    _SIGTERM_SEEN.clear()
     signal.signal(signal.SIGTERM, terminate)
     try:
         yield
@@ -270,13 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"wizardmath {name}: error: {err}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: records and checkpoints written stay
-        how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: records and checkpoints written stay
+        how = "terminated (SIGTERM)" if _SIGTERM_SEEN else "interrupted"
         print(
             f"\nwizardmath {name}: {how}; what was written is kept: run the same command again to resume",
             file=sys.stderr,
         )
-        return EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED
+        return EXIT_TERMINATED if _SIGTERM_SEEN else EXIT_INTERRUPTED
     except ConnectionError as err:  # a hub model or data set that cannot be reached (offline, no network)
         print(
             f"wizardmath {name}: error: {err}; "
