@@ -37,9 +37,10 @@ def chain_sides(node: Node) -> list[Node]:
 
 
 def resolve_approx(node: Node) -> Node:
-    """``x = 5 + 5 + 1 = 1/3 \\approx 0.33`` -> ``x = 5 + 5 + 1 = 1/3``: an exact value stated before
-    an ``\\approx`` is the answer and the rounding after it is not; with no exact value before it
-    (``x \\approx 11``, ``A \\approx 16386.20``) the approximation is the answer, read as ``=``."""
+    """``x = 5 + 5 + 1 = 1/3 \\approx 0.33`` -> ``x = 5 + 5 + 1 = 1/3``: a plain exact value before a
+    final ``\\approx`` is the answer and its rounding is not; otherwise (``x \\approx 11``,
+    ``24000 \\cdot 1.01^{30} \\approx 32348``, ``2.33/43 \\approx 0.054 = 5.4``) the approximation
+    is the answer, read as ``=``."""
     if node[0] == "seq":
         return (*node[:3], tuple(resolve_approx(item) for item in node[3]))
     if node[0] != "rel":
@@ -51,15 +52,22 @@ def resolve_approx(node: Node) -> Node:
         node = node[2]
     sides.append(node)
     sides, ops = sides[::-1], ops[::-1]
-    if "approx" in ops and set(ops) <= {"=", "approx"}:
-        cut = ops.index("approx")
-        exact = sides[1 : cut + 1] if cut else sides[:1]
-        if any(not has_symbol(side) for side in exact):
-            sides, ops = sides[: cut + 1], ops[:cut]
+    if ops and ops[-1] == "approx" and set(ops) <= {"=", "approx"} and _plain_value(sides[-2]):
+        sides, ops = sides[:-1], ops[:-1]  # the trailing rounding of an exact value
     out = sides[0]
     for op, side in zip(ops, sides[1:], strict=True):
         out = ("rel", "=" if op == "approx" else op, out, side)
     return out
+
+
+def _plain_value(node: Node) -> bool:
+    """A value as an answer states it (``1/3``, ``-\\frac{2}{7}``, ``12``), not a computation still
+    to be evaluated (``24000 \\cdot 1.01^{30}``), whose rounding after ``\\approx`` is the answer."""
+    if node[0] == "neg":
+        node = node[1]
+    if node[0] == "div":
+        return all(side[0] == "num" and "." not in side[2] for side in node[1:])
+    return node[0] == "num"
 
 
 def names_quantity(node: Node) -> bool:
