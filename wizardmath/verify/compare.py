@@ -315,8 +315,8 @@ def same_words(gold: str, pred: str) -> bool:
 
 def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
     gi, pi = _items(gold), _items(pred)
-    if gold[0] != "seq" and len(pi) > 1 and _named_values(pi):  # "a = 2, b = 5" answering b
-        pi = pi[-1:]
+    if gold[0] != "seq" and len(pi) > 1 and _named_values([collapse_chain(item) for item in pi]):
+        pi = [collapse_chain(pi[-1])]  # "a = 2, b = 5" answering b; "c = 14, a_1 = 14 \\cdot 36 = 504"
     if not any(item[0] == "rel" for item in gi):  # gold 1, 4 vs "x = 1 and x = 4"
         pi = [unwrap_equation(collapse_chain(item)) for item in pi]
     elif not any(item[0] == "rel" for item in pi):

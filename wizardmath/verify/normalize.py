@@ -84,6 +84,7 @@ _UNIT_TAIL = re.compile(
     r"\s*(?P<power>\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d{1,3}(?: \d{3})+(?:\.\d+)?")
+_RESULT_THOUSANDS = re.compile(r"(?<==)\s*-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _ELLIPSIS = re.compile(r"(\d*)\.(\d{2,30})\s*(?:\\[lc]?dots|\.\.\.|…)")
 _INFINITY_WORD = re.compile(r"^(?:(?P<neg>-|negative|minus)\s*)?(?:\\text\{\s*)?infinity(?:\s*\})?$", re.I)
@@ -324,6 +325,8 @@ def prepare(answer: str, units: bool = True) -> Prepared:
     s = s.strip().rstrip(".").strip()
     if _THOUSANDS.fullmatch(s) or _THOUSANDS.fullmatch(s.rstrip("%")):
         s = s.replace(",", "").replace(" ", "")
+    elif "=" in s:  # "26 \\times 25 \\times 90 = 58,500": the result of a chain, not a list
+        s = _RESULT_THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), s)
     s = _BASE.sub(r"\1", s)
     s = _MIXED.sub(r"\1(\2+\3/\4)", s)
     return Prepared(text=" ".join(s.split()), unit=unit, choice=choice, words=words)

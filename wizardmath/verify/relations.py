@@ -89,7 +89,8 @@ def names_quantity(node: Node) -> bool:
 
 def collapse_chain(node: Node) -> Node:
     """``x = 5 + 5 + 1 = 11`` -> ``x = 11``: the first side and the last (the result) are the answer;
-    ``2 + 3 = 5`` (no variable) -> ``5``."""
+    ``2 + 3 = 5`` (no variable) -> ``5``; three or more sides that do not start with a name are an
+    expression simplified step by step, whose last side is the answer."""
     if node[0] != "rel" or node[1] != "=":
         return node
     sides = chain_sides(node)
@@ -97,6 +98,12 @@ def collapse_chain(node: Node) -> Node:
         return sides[-1]
     if len(sides) > 2 and not has_symbol(sides[-1]):
         return ("rel", "=", sides[0], sides[-1])
+    if len(sides) > 2 and names_quantity(sides[0]):  # r(x) = ax + b = -13x + 3
+        return ("rel", "=", sides[0], sides[-1])
+    if len(sides) > 2 and names_quantity(sides[-1]):  # 36 - 7 - 2 - 10 = 17 = x
+        return ("rel", "=", sides[-1], sides[-2])
+    if len(sides) > 2:  # (1+2i)6 - 3i = 6 + 12i - 3i = 6 + 9i: an expression simplified step by step
+        return sides[-1]
     return node
 
 

@@ -240,6 +240,9 @@ def tokenize(text: str) -> list[tuple[str, str]]:
             m = _LETTERS.match(text, i)
             tokens.extend(_word_tokens(m.group(0)))
             i = m.end()
+        elif text[i : i + 2] == "!=" and tokens and tokens[-1][0] in ("num", "close"):
+            tokens.append(("op", "!"))  # "7! \\times 2!=10080": a factorial, then "="
+            i += 1
         elif text[i : i + 2] in _PAIRS:
             tokens.append(("op", _PAIRS[text[i : i + 2]]))
             i += 2
