@@ -27,7 +27,9 @@ _FACTOR_REQUEST = re.compile(
     r"(?i)\b(?:factor(?:ise|ize)?\s+(?:completely|fully|the\s+(?:expression|polynomial|quadratic|following))"
     r"|(?:completely\s+|fully\s+)?factor(?:ise|ize)?\s*[:$\\]|in\s+(?:its\s+)?factored\s+form)"
 )
-_YES_NO_LEAD = re.compile(r"^(?:(?:so|thus|therefore|hence|then|finally)\b[\s,]*)?(yes|no)\b\s*(?:[,.:;!]|$)")
+_YES_NO_LEAD = re.compile(
+    r"^(?:(?:so|thus|therefore|hence|then|finally)\b[\s,]*)?\**(yes|no)\b\**\s*(?:[,.:;!—–-]|$)"
+)
 _LEAD_CONNECTIVE = re.compile(r"(?i)^(?:(?:so|thus|therefore|hence|then|finally|overall|clearly)\b[\s,]*)+")
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mbox|mathrm)\s*\{([^{}]*)\}")
 _ALTERNATIVES = re.compile(r"\b(?:or|either|whether|and|but|versus|vs)\b|[,;/]")
@@ -40,9 +42,19 @@ def _names_something(answer: str) -> bool:
     return re.search(r"[a-zA-Z]", _COMMAND.sub(" ", answer)) is not None
 
 
-def _final_sentence(response: str) -> str:
-    tail = response[-400:].strip()
-    return re.split(r"(?<=[.!?])\s+|\n", tail.rstrip(".!"))[-1].strip()
+def _sentences(response: str) -> list[str]:
+    tail = response[-600:].strip()
+    return [part.strip() for part in re.split(r"(?<=[.!?])\s+|\n", tail) if part.strip()]
+
+
+def _yes_no_lead(sentences: list[str]) -> str | None:
+    """The Yes/No that the final sentence opens with, else the last one that one of the two sentences
+    before it opens with ("No. Since 3 + 4 < 8, no such triangle exists.")."""
+    for sentence in reversed(sentences[-3:]):
+        lead = _YES_NO_LEAD.match(sentence.lower())
+        if lead is not None:
+            return lead.group(1)
+    return None
 
 
 def word_in_final_sentence(gold: str, response: str, answer: str | None) -> bool:
@@ -51,50 +63,57 @@ def word_in_final_sentence(gold: str, response: str, answer: str | None) -> bool
     on a Tuesday.", "No, it is not possible.", "Evelyn has the greatest average speed."
 
     The sentence must say the thing *is* the gold (the gold words, at most one more word and filler
-    after its last "is" / "falls on" ..., with no negation or alternatives), open with the gold Yes/No,
-    or, for a capitalised name, open with it and have no "is". A different stated answer is never
-    overruled: a word, a box, an answer marker, or a number in the final sentence itself; only a
-    number of an earlier sentence (an intermediate value the last-number fallback found) or math
-    about a name (``f``) gives way."""
+    after its last "is" / "falls on" ..., with no negation or alternatives), open with the gold Yes/No
+    (or follow a sentence that does), or, for a capitalised name, have it as its subject ("Sarah is
+    faster.", "Therefore Kelly scored higher."). A different stated answer is never overruled: a word,
+    a box, an answer marker, or a number where the final sentence states its answer; only a number of
+    an earlier clause (an intermediate value the last-number fallback found) or math about a name
+    (``f``) gives way."""
     words = prepare(gold).words
-    if not words:
+    sentences = _sentences(response)
+    if not words or not sentences:
         return False
-    sentence = _final_sentence(response)
+    sentence = sentences[-1].rstrip(".!")
+    lower = sentence.lower()
+    copulas = list(_PREDICATE.finditer(lower))
+    predicate = lower[copulas[-1].end() :] if copulas else lower
     if answer is not None:
         extracted = prepare(answer).words
         if extracted != words and (extracted or not _names_something(answer)):
             if extracted or has_answer_marker(response):
                 return False
-            if re.search(r"\d", sentence) and words not in _YES_NO:
-                return False
-    lower = sentence.lower()
+            if re.search(r"\d", predicate) and words not in _YES_NO:
+                return False  # "..., so it is 3": the sentence states a number
     if words in _YES_NO:  # "No, it is not possible." / "So, no: 221 is not prime."
-        lead = _YES_NO_LEAD.match(lower)
-        return lead is not None and lead.group(1) == words
-    rest_of_sentence = re.sub(rf"\b{re.escape(words)}\b", " ", lower)  # "The function is neither."
-    if _NEGATION.search(rest_of_sentence):
+        return _yes_no_lead(sentences) == words
+    if _NEGATION.search(re.sub(rf"\b{re.escape(words)}\b", " ", lower)):  # but "The function is neither."
         return False
-    copulas = list(_PREDICATE.finditer(lower))
     if not copulas:
         return _names_subject(gold, sentence, words)
-    predicate = lower[copulas[-1].end() :]
     if _ALTERNATIVES.search(predicate):
         return False
     stated = re.search(rf"\b{re.escape(words)}\b", predicate)
     if stated is None:
-        return False
+        return len(copulas) == 1 and _names_subject(gold, sentence, words, predicate)
     rest = (predicate[: stated.start()] + " " + predicate[stated.end() :]).split()
     return len([word for word in rest if word not in FILLER_WORDS]) <= 1
 
 
-def _names_subject(gold: str, sentence: str, words: str) -> bool:
-    """A capitalised name answer as the subject of a final sentence without "is": "Therefore Kelly
-    scored higher." (not for lower-case words: "Odd functions satisfy ..." names no answer)."""
+def _names_subject(gold: str, sentence: str, words: str, predicate: str | None = None) -> bool:
+    """A capitalised name answer as the subject of the final sentence: "Therefore Kelly scored
+    higher.", or with a short predicate that names no one else, "Sarah is faster." (never for
+    lower-case words: "Odd functions satisfy ..." names no answer)."""
     plain = strip_answer(_TEXT_WRAPPER.sub(r"\1", gold))
-    if not plain[:1].isupper() or _ALTERNATIVES.search(sentence.lower()):
-        return False
     subject = _LEAD_CONNECTIVE.sub("", sentence)
-    return subject.lower().startswith(words + " ") and subject[:1].isupper()
+    if not plain[:1].isupper() or not subject[:1].isupper() or _ALTERNATIVES.search(subject.lower()):
+        return False
+    if predicate is None:
+        return subject.lower().startswith(words + " ")
+    said = sentence[len(sentence) - len(predicate) :]
+    if re.search(r"\d|\b[A-Z]", said) or len(predicate.split()) > 3:
+        return False
+    head = subject.lower()[: len(subject) - len(predicate)]
+    return _PREDICATE.sub(" ", head).split() == words.split()
 
 
 def _gold_answer(gold: str, options: VerifyOptions) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from wizardmath.verify.normalize import prepare, unicode_math
+from wizardmath.verify.normalize import multiple_choice, prepare, unicode_math
 from wizardmath.verify.options import DEFAULT_OPTIONS, VerifyOptions
 from wizardmath.verify.spans import (
     NUMBER,
@@ -29,8 +29,11 @@ from wizardmath.verify.spans import (
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _QUOTES = re.compile(r'^(?:\\?["“”])+|(?:\\?["“”])+$')
 _MARKER = re.compile(
-    r"(?i)\b(?:final\s+)?(?:answer(?:\s+choice)?|(?:correct|right)\s+(?:option|choice))\s*(?:is|was|:)\s*:?"
+    r"(?im)\b(?:final\s+)?(?:answer(?:\s+choice)?|(?:correct|right)\s+(?:option|choice))\**\s*(?:is|was|:)\s*:?"
+    r"|^#{1,6}[ \t]*\**(?:final[ \t]+)?answer\**[ \t]*:?[ \t]*$"  # a markdown heading "### Answer"
 )
+_OPTION_HEAD = re.compile(r"\s*(?:\(?[A-E]\)|[A-E][.):]?|(?:option|choice)\s+\(?[A-E]\)?)", re.I)
+_YES_NO_LEAD = re.compile(r"(?i)\s*\**\s*(yes|no)\b\**\s*(?:[,.;:!—–-]|$)")
 # The echoed placeholder of the prompt 'end with "The answer is: X"': no answer was given. Narrow on
 # purpose: the literal capital X, bare or with a closing quote or full stop, nothing after it.
 _PLACEHOLDER = re.compile(r"\s*X\s*[\"”'.]*\s*$")
@@ -44,9 +47,10 @@ _MATH_WORDS = frozenset(
 )
 _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _COPULA = re.compile(
-    r"\b(?:is|are|was|were|equals|becomes|gives|yields"
+    r"\b(?:is|are|was|were|equals|becomes|gives|yields|measures"
     r"|(?:simplifies|reduces|evaluates|comes|works out)\s+to)\s+"
 )
+_EQUALS = re.compile(r"(?<=\s)=\s*")
 # A reply that is one connective and an answer ("so 0.5"): the word is prose, never letters multiplied.
 _LEAD_CONNECTIVE = re.compile(r"(?i)^(?:so|thus|hence|therefore|then|finally)\b\s*,?\s*")
 _DENIAL = re.compile(r"(?i)\b(?:not|cannot|unable|impossible|no|none|neither|nor|never)\b|n't")
@@ -177,8 +181,13 @@ def _after_marker(text: str) -> str | None:
     if last is None:
         return None
     rest = text[last.end() :]
+    if rest[:1] == "\n":  # "### Answer" on its own line: the answer is the next line
+        rest = rest.lstrip()
     if _PLACEHOLDER.match(rest):
         return None
+    lead = _YES_NO_LEAD.match(rest)
+    if lead:  # "The answer is no, because 3 + 4 < 8."
+        return lead.group(1)
     span = leading_span(rest)
     if span is not None:  # "The answer is $x$, i.e. 3.5": the math, not the gloss
         return strip_answer(span)
@@ -186,6 +195,8 @@ def _after_marker(text: str) -> str | None:
     if cut:
         rest = rest[: cut.start()]
     rest = strip_answer(rest.rstrip().rstrip("!"))  # "The answer is 5!" is excitement, not 5 factorial
+    if _prose_words(rest) >= 2 and multiple_choice(rest, loose=True):  # "option C, which is 24"
+        return _OPTION_HEAD.match(rest).group(0).strip()
     if _prose_words(rest) >= 2:  # "Final Answer: The largest $n$ is 34"
         numbers = NUMBER.findall(rest)
         single = numbers[0] if len(numbers) == 1 else None  # "Final Answer: She left 3 hours ago."
@@ -267,11 +278,12 @@ def _clause(text: str) -> str | None:
     if not sentences:
         return None
     last = sentences[-1].strip().rstrip(".!")
-    copulas = list(_COPULA.finditer(last))
+    copulas = list(_COPULA.finditer(last)) or list(_EQUALS.finditer(last))  # "So the area = 25π cm²."
     if not copulas or _DENIAL.search(last):  # "I cannot solve this problem.", "... so it cannot be solved."
         return None
     value = strip_answer(last[copulas[-1].end() :])
-    return value if value and len(value.split()) <= 5 and len(value) <= 80 else None
+    short = len(value.split()) <= 5 or (re.search(r"[=\\^]", value) and _prose_words(value) < 2)
+    return value if value and short and len(value) <= 80 else None  # "x = -3 or x = 2" is short math
 
 
 def last_number(text: str) -> str | None:
