@@ -100,6 +100,31 @@ class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RewardConfig):
         super().__post_init__()
 
 
+NO_IRM_WAY_OUT = (
+    "the symbolic judge reads only the symbolic world's problems; for GSM8k/MATH evolutions use "
+    "--judge llm with --judge_model; a weak evolver may accept nothing: evolve with a stronger model; "
+    "or train PPO without the IRM: reward_funcs [prm, verifier]"
+)
+
+
+def check_evolutions(data_path: str | None) -> None:
+    """Refuse at once, before any model loads, an evolve folder whose evolution accepted nothing: the
+    IRM learns from accepted against rejected siblings, so it (and the paper's IRM x PRM reward)
+    cannot be trained from it."""
+    from wizardmath.jsonl import OWN_FILE, iter_jsonl
+
+    folder = Path(data_path or "")
+    problems = folder / "problems.jsonl"
+    if not folder.is_dir() or not problems.is_file():
+        return
+    evolved = sum(1 for _, r in iter_jsonl(problems, max_bytes=OWN_FILE) if (r.get("round") or 0) > 0)
+    if evolved == 0:
+        raise ValueError(
+            f"{problems}: evolution accepted no problem (only seeds), so there are no accepted vs "
+            f"rejected siblings to learn from and no IRM can be trained ({NO_IRM_WAY_OUT})"
+        )
+
+
 def _pairs(config: IRMConfig) -> tuple[list[dict], list[dict]]:
     from reward_models.irm_data import pairs_from, read_pairs
     from wizardmath.jsonl import write_jsonl
@@ -156,11 +181,12 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
 
     start = time.perf_counter()
     set_seed(config.seed)
+    check_evolutions(config.data_path)
     train, held = _pairs(config)
     if not train:
         raise ValueError(
-            f"{config.data_path}: no preference pairs to train on (are there groups of >= 2 distinct "
-            "candidates?)"
+            f"{config.data_path}: no preference pairs to train on: no seed has two candidates the "
+            f"'{config.judge}' judge can rank ({NO_IRM_WAY_OUT})"
         )
     tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
     model = load_pretrained(

@@ -47,6 +47,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "wizardmath.config",
             "wizardmath.checkpoints",
             "wizardmath.workers",
+            "wizardmath.models",
         ),
     ),
     ("verify", ("wizardmath.verify",)),

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reward_models.stepwise import AGGREGATES
+from wizardmath.data.degenerate import is_repetition_loop
 from wizardmath.workers import WorkerPool
 
 RewardFunc = Callable[..., list[float | None]]
@@ -165,7 +166,10 @@ class RandomReward:
 
 
 class VerifierReward:
-    """Correctness against the gold ``answer`` column; sympy runs in killable sandbox workers."""
+    """Correctness against the gold ``answer`` column; sympy runs in killable sandbox workers.
+
+    A repetition loop (``wizardmath.data.degenerate``) scores 0 even when it holds the right number,
+    so a policy cannot farm the reward by looping a guess until the length limit."""
 
     __name__ = "verifier"
 
@@ -184,7 +188,7 @@ class VerifierReward:
         verdicts = verify_batch(pairs, workers=self.workers, timeout=self.timeout) if pairs else []
         out: list[float | None] = [None] * len(completions)
         for i, ok in zip(known, verdicts, strict=True):
-            out[i] = 1.0 if ok else 0.0
+            out[i] = 1.0 if ok and not is_repetition_loop(completion_text(completions[i])) else 0.0
         return out
 
 

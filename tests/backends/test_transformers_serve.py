@@ -30,8 +30,8 @@ MAX_NEW = 8
 
 
 @pytest.fixture(scope="module")
-def responder(tiny_model_dir: Path) -> TransformersResponder:
-    return TransformersResponder(str(tiny_model_dir))
+def responder(tiny_chat_model_dir: Path) -> TransformersResponder:
+    return TransformersResponder(str(tiny_chat_model_dir))
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def _serving_missing() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def transformers_serve(tiny_model_dir: Path):
+def transformers_serve(tiny_chat_model_dir: Path):
     """``transformers serve <tiny model>`` on a free loopback port; yields its base URL."""
     if (why := _serving_missing()) is not None:
         pytest.skip(why)
@@ -133,7 +133,7 @@ def transformers_serve(tiny_model_dir: Path):
     command = [
         shutil.which("transformers", path=os.path.dirname(sys.executable)),
         "serve",
-        str(tiny_model_dir),
+        str(tiny_chat_model_dir),
         "--host",
         "127.0.0.1",
         "--port",
@@ -166,16 +166,18 @@ def transformers_serve(tiny_model_dir: Path):
             proc.wait()
 
 
-def test_transformers_serve_matches_local_greedy_generate(transformers_serve, tiny_model_dir, local_greedy):
+def test_transformers_serve_matches_local_greedy_generate(
+    transformers_serve, tiny_chat_model_dir, local_greedy
+):
     """It serves the model under its path; chat applies the tiny model's chat template."""
-    check_greedy_matches(transformers_serve, str(tiny_model_dir), local_greedy)
+    check_greedy_matches(transformers_serve, str(tiny_chat_model_dir), local_greedy)
 
 
-def test_transformers_serve_ignores_n_and_the_backend_tops_up(transformers_serve, tiny_model_dir):
+def test_transformers_serve_ignores_n_and_the_backend_tops_up(transformers_serve, tiny_chat_model_dir):
     backend = OpenAIBackend(base_url=transformers_serve, model=None, timeout=90.0)  # model from /v1/models
     gens = backend.generate(
         PROMPTS[:1], SamplingParams(max_new_tokens=MAX_NEW, n=2, temperature=1.0, seed=0)
     )[0]
-    assert backend.model == str(tiny_model_dir)
+    assert backend.model == str(tiny_chat_model_dir)
     assert len(gens) == 2 and all(g.text and g.error is None for g in gens)
     assert backend.stats["n_ignored"] == 1 and backend.stats["requests"] == 2

@@ -58,6 +58,8 @@ def test_cli_base_url_text_completions(gsm8k_test: Path, tmp_path: Path) -> None
                 str(tmp_path),
                 "--progress",
                 "false",
+                "--template",
+                "wizardmath",  # text completions: a served model is prompted in chat by default
             ]
         )
         bodies, counts = list(server.bodies), dict(server.counts)

@@ -12,6 +12,10 @@ Grading goes through ``wizardmath.verify``: all (gold, response) pairs of a chun
 ``boxed``      only ``\\boxed{X}`` (MATH-style graders)
 ``gsm8k``      only ``#### X``
 ============== ==========================================================================
+
+Unfinished outputs: a completion cut at the length limit is graded on the answer it states and
+counted in the summary's ``truncated``; one that is a repetition loop (``#### 540`` forty times,
+``wizardmath.data.degenerate``) is graded wrong whatever number it repeats, and counted in ``loops``.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ def grade_chunk(
 ) -> list[dict[str, Any]]:
     """One record per problem. ``completions[i]`` holds ``Generation``s (or plain strings) for
     ``problems[i]``. Records are JSON-ready and carry all the summary needs."""
+    from wizardmath.data.degenerate import is_repetition_loop
     from wizardmath.verify import check_batch, is_equivalent
 
     texts = [[getattr(c, "text", c) for c in group] for group in completions]
@@ -83,7 +88,9 @@ def grade_chunk(
     for problem, group, gens in zip(problems, texts, completions, strict=True):
         graded = [next(verdicts) for _ in group]
         answers = [v.extracted for v in graded]
-        correct = [bool(v.equal) for v in graded]
+        loops = [is_repetition_loop(text) for text in group]
+        # A repetition loop earns nothing even when it holds the right number (see module doc).
+        correct = [bool(v.equal) and not loop for v, loop in zip(graded, loops, strict=True)]
         record: dict[str, Any] = {
             "id": problem.id,
             "problem": problem.problem,
@@ -95,6 +102,7 @@ def grade_chunk(
             "correct": correct,
             "reasons": [v.reason for v in graded],
             "finish_reasons": [getattr(g, "finish_reason", None) for g in gens],
+            "loops": loops,
             "completion_tokens": [getattr(g, "completion_tokens", 0) for g in gens],
         }
         if len(group) > 1:

@@ -150,6 +150,12 @@ def summarize(records: list[dict[str, Any]], num_samples: int) -> dict[str, Any]
     summary["by_subject"] = _group(records, "subject")
     finish = Counter(f for r in records for f in r.get("finish_reasons", []) if f)
     summary["finish_reasons"] = dict(sorted(finish.items()))
+    # Cut at the length limit: graded as they stand (the answer they state), but counted apart so a
+    # score carried by unfinished outputs shows; loops among them earn nothing (grading).
+    summary["truncated"] = finish.get("length", 0)
+    summary["loops"] = sum(bool(x) for r in records for x in r.get("loops", []))
+    answered = summary["samples"] - summary["no_answer"]
+    summary["answer_found"] = round(answered / summary["samples"], 4) if summary["samples"] else 0.0
     tokens = [t for r in records for t in r.get("completion_tokens", []) if t]
     summary["mean_completion_tokens"] = round(sum(tokens) / len(tokens), 2) if tokens else 0.0
     for record in records:

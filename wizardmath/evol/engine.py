@@ -27,6 +27,7 @@ one event loop and leaves each backend's resources to the backend (``async with 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections import Counter, defaultdict
 from contextlib import AsyncExitStack
@@ -374,6 +375,13 @@ def _evolve(config: EvolveConfig, seeds_loaded: list[MathProblem]) -> dict[str, 
         f"evolve: {stats['accepted']} accepted, {stats['rejected']} rejected in "
         f"{stats['wall_seconds']:.1f}s: {problems_path} (rejected.jsonl and stats.json beside it)"
     )
+    evolved = sum(c["accepted"] for r, ops in engine.tally.items() if int(r) > 0 for c in ops.values())
+    if evolved == 0 and stats["retry_pending"] == 0:
+        print(
+            "evolve: no evolved problem was accepted: train-irm cannot learn from this folder (the IRM needs "
+            "accepted and rejected siblings); use a stronger evolver or PPO without the irm reward",
+            file=sys.stderr,
+        )
     return stats
 
 

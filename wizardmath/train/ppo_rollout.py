@@ -7,10 +7,12 @@ resumed run takes exactly the step it would have taken.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 
+from wizardmath.backends.transformers_backend import ANSWER_MARKER
 from wizardmath.eval.greedy import Rollout, decode_rollout, generate_hf
 from wizardmath.rewards import STEP_REWARDS
 from wizardmath.train.ppo_config import PPOConfig
@@ -74,8 +76,19 @@ def score(
     and the ``(batch, T)`` dense step rewards, or None without ``step_reward``."""
     raw = reward(rollout.texts, **columns)
     scores = torch.tensor([0.0 if r is None else r for r in raw], device=device)
+    cut = rollout.truncated.float()
+    if cut.numel() and float(cut.mean()) >= 0.9:
+        warnings.warn(
+            f"{float(cut.mean()):.0%} of the responses reached max_new_tokens={config.max_new_tokens} "
+            "without ending: raise max_new_tokens (or check the prompt template) or the reward cannot "
+            "tell responses apart",
+            stacklevel=2,
+        )
     if config.missing_eos_penalty is not None:
-        scores = scores - config.missing_eos_penalty * rollout.truncated.float()
+        # Only a cut response that never stated its answer pays: one that wrote "The answer is: X" and
+        # ran on keeps its verifier score (a looping one gets 0 from the verifier itself).
+        unanswered = torch.tensor([ANSWER_MARKER.search(t) is None for t in rollout.texts], device=device)
+        scores = scores - config.missing_eos_penalty * (rollout.truncated.to(device) & unanswered).float()
     dense = None
     if config.step_reward:
         events = STEP_REWARDS[config.step_reward](rollout.texts)
