@@ -26,6 +26,14 @@ HOSTILE = [
     "\\boxed{(x+1)^{100000}}",
     "\\boxed{x^{x^{x^{x^{x^{x}}}}}}",
     "\\boxed{2^{-10^{10}}}",
+    # Long runs a backtracking regex would scan once per start position (quadratic).
+    "The answer is: X" + " " * 100_000 + "a",
+    "The answer is 7" + " " * 100_000 + "(seven)",
+    "\\boxed{7}" + " " * 100_000 + "and \\boxed{8}",
+    "The answer is " + '"' * 100_000 + "7",
+    "The answer is " + "\\," * 50_000 + "7",
+    "½" * 50_000 + "x²" * 50_000,
+    "No" + ", no" * 30_000,
 ]
 
 

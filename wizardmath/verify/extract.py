@@ -27,21 +27,18 @@ from wizardmath.verify.spans import (
 )
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
-_QUOTES = re.compile(r'^(?:\\?["“”])+|(?:\\?["“”])+$')
+_QUOTE_CHARS = '"“”\\'
 _MARKER = re.compile(
     r"(?im)\b(?:final\s+)?(?:answer(?:\s+choice)?|(?:correct|right)\s+(?:option|choice))\**\s*(?:is|was|:)\s*:?"
     r"|^#{1,6}[ \t]*\**(?:final[ \t]+)?answer\**[ \t]*:?[ \t]*$"  # a markdown heading "### Answer"
 )
 _OPTION_HEAD = re.compile(r"\s*(?:\(?[A-E]\)|[A-E][.):]?|(?:option|choice)\s+\(?[A-E]\)?)", re.I)
 _YES_NO_LEAD = re.compile(r"(?i)\s*\**\s*(yes|no)\b\**\s*(?:[,.;:!—–-]|$)")
-# The echoed placeholder of the prompt 'end with "The answer is: X"': no answer was given. Narrow on
-# purpose: the literal capital X, bare or with a closing quote or full stop, nothing after it.
-_PLACEHOLDER = re.compile(r"\s*X\s*[\"”'.]*\s*$")
 _GSM8K = re.compile(r"####")
 _SENTENCE_END = re.compile(r"\.\s+(?=[A-Z(])|\n")
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|mbox|mathrm|mathbf|operatorname|begin|end)\s*\{[^{}]*\}")
-_TRAILING_SPACE = re.compile(r"(?:\\[,;:! ]|\\q?quad|\s)+$")
+_TRAILING_SPACES = ("\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad")
 _MATH_WORDS = frozenset(
     ["or", "and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi"]
 )
@@ -62,7 +59,7 @@ _GAP_NOISE = re.compile(r"\\q?quad|\\[\[\]()]|\\[,;:! ]|\$")
 # What may stand between boxes of one list: separators, and a few words ending in "and" / "or"
 # ("\boxed{1} papers and \boxed{2}", "\text{ for part (a) and }"); a full stop or a number never.
 _BOX_GAP = re.compile(r"\s*[,;]?\s*(?:(?:[a-zA-Z()]+\s+){0,4}(?:and|or)\b)?\s*[,;]?\s*")
-_GLOSS = re.compile(r"(?<=\S)\s+\((?:[a-zA-Z]{3,}\s*){1,4}\)$")  # "5 (five)", "12 (dozen)"
+_GLOSS = re.compile(r"(?<=\S)\s{1,9}\((?:[a-zA-Z]{3,}\s?){1,4}\)$")  # "5 (five)", "12 (dozen)"
 _IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies)(?![a-zA-Z])")
 _CODE = re.compile(
     r"\blambda\b[^:]{0,20}:|\bimport\s+\w|\bdef\s+\w+\s*\(|\b(?:print|eval|exec)\s*\(|__\w+__|[a-z]\.[a-z]\w*\("
@@ -141,17 +138,48 @@ def _boxed_list(text: str) -> str | None:
         )
         gap = _GAP_LABEL.sub("", text[close:end])  # "$\\boxed{-1}$ or $x = \\boxed{4}$"
         gap = _GAP_NOISE.sub(" ", _GAP_TEXT.sub(r" \1 ", gap))
-        if items and (close > end or not _BOX_GAP.fullmatch(gap)):  # enclosing, or prose between
+        if items and (close > end or len(gap) > 200 or not _BOX_GAP.fullmatch(gap)):  # enclosing, or prose
             break
         items.append(strip_answer(content))
         end = start
     return ", ".join(reversed(items)) if items else None
 
 
+def _strip_quotes(s: str) -> str:
+    """``"5"`` -> ``5`` and ``\\"$12$\\"`` -> ``$12$``: quotes around an answer (index scans, not a
+    regex, so a long run of quotes costs linear time)."""
+    start, end = 0, len(s)
+    while start < end and s[start] in _QUOTE_CHARS and (s[start] != "\\" or s[start + 1 : start + 2] == '"'):
+        start += 2 if s[start] == "\\" else 1
+    while end > start and s[end - 1] in '"“”':
+        end -= 2 if s[end - 2 : end] == '\\"' else 1
+    return s[start:end]
+
+
+def _strip_trailing_space(s: str) -> str:
+    """``5\\,\\quad`` -> ``5``: trailing LaTeX spacing and white space (a loop over the tail, so a long
+    run of spaces before other text costs linear time)."""
+    while True:
+        before = s
+        s = s.rstrip()
+        for space in _TRAILING_SPACES:
+            if s.endswith(space) and not s.endswith("\\" + space):
+                s = s[: -len(space)]
+                break
+        if s == before:
+            return s
+
+
+def _is_placeholder(rest: str) -> bool:
+    """The echoed placeholder of the prompt 'end with "The answer is: X"': no answer was given. Narrow
+    on purpose: the literal capital X, bare or in quotes or with a full stop, with nothing after it."""
+    return rest.strip().strip("\"“”'.").strip() == "X" and len(rest) < 200
+
+
 def strip_answer(answer: str) -> str:
     """Remove what wraps an answer but is not part of it: math delimiters, ``\\displaystyle``,
     surrounding spaces, a trailing period/comma and a leading ``=``."""
-    s = _TRAILING_SPACE.sub("", answer.strip())
+    s = _strip_trailing_space(answer.strip())
     for _ in range(3):
         before = s
         for left, right in _MATH_DELIMS:
@@ -159,10 +187,11 @@ def strip_answer(answer: str) -> str:
                 s = s[len(left) : len(s) - len(right)].strip()
         s = s.replace("\\displaystyle", "").strip()
         s = s.strip(" *").rstrip(" ,;:")  # "**Answer:** 5", "**5**": markdown bold, not math
-        s = _QUOTES.sub("", s)  # 'The answer is "5".', \"$12$\" (quotes escaped in JSON)
+        s = _strip_quotes(s)  # 'The answer is "5".', \"$12$\" (quotes escaped in JSON)
         if s.endswith(".") and not s.endswith("..."):  # a full stop, not the ellipsis of 0.333...
             s = s[:-1].rstrip(" ,;:")
-        s = _GLOSS.sub("", s) or s
+        if s.endswith(")"):  # searched on the tail only: a long run of spaces costs linear time
+            s = s[:-80] + (_GLOSS.sub("", s[-80:]) or s[-80:]) if len(s) > 80 else _GLOSS.sub("", s) or s
         if s.startswith("="):
             s = s[1:].strip()
         if s.startswith("$") and s.count("$") == 1:
@@ -183,7 +212,7 @@ def _after_marker(text: str) -> str | None:
     rest = text[last.end() :]
     if rest[:1] == "\n":  # "### Answer" on its own line: the answer is the next line
         rest = rest.lstrip()
-    if _PLACEHOLDER.match(rest):
+    if _is_placeholder(rest):
         return None
     lead = _YES_NO_LEAD.match(rest)
     if lead:  # "The answer is no, because 3 + 4 < 8."
@@ -219,7 +248,7 @@ def _marker_after_box(text: str) -> str | None:
 def echoes_placeholder(text: str) -> bool:
     """Whether the last answer marker of ``text`` is followed only by the prompt's placeholder ``X``."""
     markers = list(_MARKER.finditer(text[-TAIL_CHARS:]))
-    return bool(markers) and _PLACEHOLDER.fullmatch(text[-TAIL_CHARS:][markers[-1].end() :]) is not None
+    return bool(markers) and _is_placeholder(text[-TAIL_CHARS:][markers[-1].end() :])
 
 
 def has_answer_marker(text: str) -> bool:
