@@ -81,3 +81,19 @@ def test_ppo_resumes_from_the_newest_whole_checkpoint(tiny_model_dir, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Traceback" not in err
     assert f"{out}: no checkpoint to resume, every one is damaged" in err
+
+
+@pytest.mark.slow
+def test_sft_resumes_past_a_cut_short_model_file(tiny_model_dir, tmp_path, capsys, caplog):
+    data, out = tmp_path / "sft.jsonl", tmp_path / "sft"
+    row = {"prompt": "Ann has 2 apples and buys 3 more. How many?", "completion": " The answer is: 5"}
+    data.write_text(json.dumps(row) + "\n")
+    flags = ["sft", "--model", str(tiny_model_dir), "--data_path", str(data), "--output", str(out),
+             "--save_steps", "1", "--use_cpu", "true", "--disable_tqdm", "true"]  # fmt: skip
+    assert cli.main([*flags, "--max_steps", "2"]) == 0
+    truncate(out / "checkpoint-2" / "model.safetensors")
+    assert cli.main([*flags, "--max_steps", "3"]) == 0
+    assert "checkpoint-2: skipped, damaged: model.safetensors: cut short" in caplog.text
+    summary = json.loads((out / "sft_summary.json").read_text())
+    assert summary["resumed_from"] == str(out / "checkpoint-1") and summary["steps"] == 3
+    assert last_checkpoint(out) == str(out / "checkpoint-3")

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Runs ``wizardmath ppo`` in its own process. Validation accuracy is a fixed curve by step (the tiny
 # untrained model scores 0 everywhere, which would hide a wrong best step); with KILL_AT=N the process
-# SIGKILLs itself inside the save of checkpoint-N, after the weights and before ppo_state.json.
+# SIGKILLs itself inside the save of checkpoint-N, after the weights and before ppo_state.json; with
+# KILL_AFTER=N, right after checkpoint-N is whole.
 DRIVER = textwrap.dedent(
     """
     import os, signal, sys
@@ -28,6 +29,7 @@ DRIVER = textwrap.dedent(
     CURVE = {0: 0.2, 1: 0.5, 2: 0.9, 3: 0.1, 4: 0.3, 5: 0.4}
     ppo.evaluate = lambda state: CURVE[state.step]
     kill_at = int(os.environ.get("KILL_AT", "0"))
+    kill_after = int(os.environ.get("KILL_AFTER", "0"))
     save = ppo.save_checkpoint
 
     def save_or_die(state, elapsed):
@@ -35,6 +37,8 @@ DRIVER = textwrap.dedent(
             state.accelerator.save_state(f"{state.config.output_dir}/checkpoint-{state.step}")
             os.kill(os.getpid(), signal.SIGKILL)
         save(state, elapsed)
+        if state.step == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     ppo.save_checkpoint = save_or_die
     sys.exit(cli.main(sys.argv[1:]))
@@ -52,7 +56,7 @@ def problems(path: Path) -> Path:
 
 
 def run_ppo(
-    driver: Path, model: Path, data: Path, out: Path, kill_at: int = 0
+    driver: Path, model: Path, data: Path, out: Path, kill_at: int = 0, kill_after: int = 0
 ) -> subprocess.CompletedProcess:
     flags = {
         "--model": model, "--data_path": data, "--eval_data_path": data, "--output": out, "--steps": 5,
@@ -61,7 +65,7 @@ def run_ppo(
         "--save_steps": 1, "--save_total_limit": 2, "--learning_rate": 1e-3, "--seed": 0,
     }  # fmt: skip
     argv = ["ppo", *[str(item) for pair in flags.items() for item in pair]]
-    env = {**os.environ, "KILL_AT": str(kill_at), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "KILL_AT": str(kill_at), "KILL_AFTER": str(kill_after), "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, str(driver), *argv], env=env, capture_output=True, text=True, timeout=280
     )
@@ -111,3 +115,20 @@ def test_ppo_killed_while_checkpointing_resumes_to_the_uninterrupted_run(tiny_mo
     wa, wb = policy(straight), policy(killed)
     assert wa.keys() == wb.keys()
     assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+
+    # Killed after the last step's checkpoint, before the summary: the re-run only finishes the run.
+    late = tmp_path / "late"
+    assert run_ppo(driver, tiny_model_dir, data, late, kill_after=5).returncode == -9
+    assert not (late / "ppo_summary.json").exists()
+    finished = run_ppo(driver, tiny_model_dir, data, late)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    summary_c = json.loads((late / "ppo_summary.json").read_text())
+    for key in ("eval_curve", "best_step", "accuracy", "steps"):
+        assert summary_c[key] == summary_a[key], key
+    final_a, final_c = (
+        {k: v for k, v in s["final"].items() if not k.startswith("time/")} for s in (summary_a, summary_c)
+    )
+    assert final_c == pytest.approx(final_a, rel=1e-5, abs=1e-6, nan_ok=True)  # from checkpoint-5
+    assert [r["step"] for r in rows(late)] == [1, 2, 3, 4, 5]
+    wc = policy(late)
+    assert all(torch.allclose(wa[k], wc[k], atol=1e-6) for k in wa)
