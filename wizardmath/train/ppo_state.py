@@ -137,8 +137,12 @@ def drop_rows_after(path: Path, step: int) -> int:
             dropped += 1
     if dropped:
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(b"".join(kept))
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(b"".join(kept))
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # the old file stays whole; the error says why
+            raise
     return dropped
 
 
