@@ -177,6 +177,11 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
     """True / False / None (undecided) for two parsed answers; ``same`` compares two scalars."""
     if gold == pred:
         return True
+    if gold[0] == "approx":  # a gold states its exact value
+        gold = gold[1]
+    if pred[0] == "approx":  # "12\\pi \\approx 37.7": either the exact value or its rounding
+        verdicts = [compare_nodes(gold, side, same) for side in pred[1:]]
+        return True if True in verdicts else None if None in verdicts else False
     gold, pred = _canonical(gold, same), _canonical(pred, same)
     gk, pk = gold[0], pred[0]
     if gk == "text" or pk == "text":

@@ -21,7 +21,9 @@ from wizardmath.verify.options import DEFAULT_OPTIONS, Verdict, VerifyOptions
 from wizardmath.verify.sandbox import run_symbolic
 
 _NEGATION = re.compile(r"\b(?:not|neither|nor|never|no)\b|n't")
-_PREDICATE = re.compile(r"\b(?:is|are|was|were|be|becomes|remains|falls|lands|occurs)\s+")
+_PREDICATE = re.compile(r"\b(?:is|are|was|were|be|becomes|remains|falls?|lands?|occurs?)\s+")
+# The clause a sentence concludes with: "Emily read 45 pages and Jack 38, so Emily read more."
+_LAST_CLAUSE = re.compile(r"(?i)[,;:]\s*(?:so|thus|therefore|hence|which means)\b[\s,]*|;\s*")
 _YES_NO = frozenset(["yes", "no"])
 _FACTOR_REQUEST = re.compile(
     r"(?i)\b(?:factor(?:ise|ize)?\s+(?:completely|fully|the\s+(?:expression|polynomial|quadratic|following))"
@@ -51,7 +53,7 @@ def _yes_no_lead(sentences: list[str]) -> str | None:
     """The Yes/No that the final sentence opens with, else the last one that one of the two sentences
     before it opens with ("No. Since 3 + 4 < 8, no such triangle exists.")."""
     for sentence in reversed(sentences[-3:]):
-        lead = _YES_NO_LEAD.match(sentence.lower())
+        lead = _YES_NO_LEAD.match(sentence.replace("*", "").lower())
         if lead is not None:
             return lead.group(1)
     return None
@@ -73,7 +75,7 @@ def word_in_final_sentence(gold: str, response: str, answer: str | None) -> bool
     sentences = _sentences(response)
     if not words or not sentences:
         return False
-    sentence = sentences[-1].rstrip(".!")
+    sentence = _LAST_CLAUSE.split(sentences[-1].replace("*", "").rstrip(".!"))[-1].strip()
     lower = sentence.lower()
     copulas = list(_PREDICATE.finditer(lower))
     predicate = lower[copulas[-1].end() :] if copulas else lower

@@ -44,10 +44,11 @@ _MATH_WORDS = frozenset(
 )
 _MATH_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _COPULA = re.compile(
-    r"\b(?:is|are|was|were|equals|becomes|gives|yields|measures"
+    r"\b(?:is|are|was|were|equals|becomes|gives|yields|measures|factors?\s+(?:as|into)"
     r"|(?:simplifies|reduces|evaluates|comes|works out)\s+to)\s+"
 )
 _EQUALS = re.compile(r"(?<=\s)=\s*")
+_LABEL = re.compile(r"\s*[A-Za-z][a-z]+\s*=")
 # A reply that is one connective and an answer ("so 0.5"): the word is prose, never letters multiplied.
 _LEAD_CONNECTIVE = re.compile(r"(?i)^(?:so|thus|hence|therefore|then|finally)\b\s*,?\s*")
 _DENIAL = re.compile(r"(?i)\b(?:not|cannot|unable|impossible|no|none|neither|nor|never)\b|n't")
@@ -301,6 +302,16 @@ def _prose_words(text: str) -> int:
     return sum(w.lower() not in _MATH_WORDS for w in words)
 
 
+def _labelled_result(text: str) -> str | None:
+    """The result of a one-line formula a single word labels (``Area = \\pi r^2 = 12\\pi``), else None."""
+    if "\n" in text.strip() or len(text) > 500 or not _LABEL.match(text):
+        return None
+    from wizardmath.verify.compare import result_side
+
+    result = result_side(text)
+    return result if result is not None and looks_bare(result) else None
+
+
 def _clause(text: str) -> str | None:
     """What a short final sentence says something *is*: "The function is odd." -> ``odd``."""
     sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n", text.strip()) if s.strip()]
@@ -360,6 +371,9 @@ def _find(text: str, options: VerifyOptions) -> str | None:
     if arrows and looks_bare(bare[arrows[-1].end() :].strip()):  # "... \Rightarrow x = 3"
         return bare[arrows[-1].end() :].strip()
     prose = _prose_words(text)
+    labelled = _labelled_result(bare) if prose == 1 else None
+    if labelled is not None:  # "Area = πr² = 12π": a formula under a one-word label
+        return labelled
     if prose == 0 or _CODE.search(text):  # a formula we cannot read, or code: no sentence to search
         return None
     if prose < 2:  # "lambda: 1", "\int_0^1 x\,dx": not a sentence whose last number is meant
@@ -367,7 +381,7 @@ def _find(text: str, options: VerifyOptions) -> str | None:
     if not options.number_fallback:
         return None
     clause = _clause(text)
-    if clause is not None and re.search(r"[=^\\]", clause):
+    if clause is not None and re.search(r"[=^\\<>]", clause):
         core = prepare(clause).text  # "12\\pi square units": the quantity without its unit
         if _prose_words(core) < 2 and looks_bare(core):
             return clause  # "The line is y = 2x + 1.": the math the last sentence states, not its last digit

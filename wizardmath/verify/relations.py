@@ -37,10 +37,11 @@ def chain_sides(node: Node) -> list[Node]:
 
 
 def resolve_approx(node: Node) -> Node:
-    """``x = 5 + 5 + 1 = 1/3 \\approx 0.33`` -> ``x = 5 + 5 + 1 = 1/3``: a plain exact value before a
-    final ``\\approx`` is the answer and its rounding is not; otherwise (``x \\approx 11``,
-    ``24000 \\cdot 1.01^{30} \\approx 32348``, ``2.33/43 \\approx 0.054 = 5.4``) the approximation
-    is the answer, read as ``=``."""
+    """A chain that ends in a rounding, ``x = 5 + 5 + 1 = 1/3 \\approx 0.33``, as
+    ``("approx", x = 1/3, x = 0.33)``: the answer states both the exact value and its rounding, and
+    either may be the gold (``12\\pi \\approx 37.7`` answers ``12\\pi`` and ``37.7``;
+    ``24000 \\cdot 1.01^{30} \\approx 32348`` answers ``32348``). An ``\\approx`` inside a chain
+    (``2.33/43 \\approx 0.054 = 5.4``) or alone (``x \\approx 11``) reads as ``=``."""
     if node[0] == "seq":
         return (*node[:3], tuple(resolve_approx(item) for item in node[3]))
     if node[0] != "rel":
@@ -52,22 +53,21 @@ def resolve_approx(node: Node) -> Node:
         node = node[2]
     sides.append(node)
     sides, ops = sides[::-1], ops[::-1]
-    if ops and ops[-1] == "approx" and set(ops) <= {"=", "approx"} and _plain_value(sides[-2]):
-        sides, ops = sides[:-1], ops[:-1]  # the trailing rounding of an exact value
+    if "approx" not in ops:
+        return _chain(sides, ops)
+    ops = ["=" if op == "approx" and i < len(ops) - 1 else op for i, op in enumerate(ops)]
+    if ops[-1] != "approx" or not set(ops[:-1]) <= {"="} or (len(sides) == 2 and has_symbol(sides[0])):
+        return _chain(sides, ["=" if op == "approx" else op for op in ops])
+    exact = _chain(sides[:-1], ops[:-2] + ops[-2:-1])
+    rounded = _chain(sides[:-2] + sides[-1:], ops[:-1])
+    return ("approx", exact, rounded)
+
+
+def _chain(sides: list[Node], ops: list[str]) -> Node:
     out = sides[0]
     for op, side in zip(ops, sides[1:], strict=True):
-        out = ("rel", "=" if op == "approx" else op, out, side)
+        out = ("rel", op, out, side)
     return out
-
-
-def _plain_value(node: Node) -> bool:
-    """A value as an answer states it (``1/3``, ``-\\frac{2}{7}``, ``12``), not a computation still
-    to be evaluated (``24000 \\cdot 1.01^{30}``), whose rounding after ``\\approx`` is the answer."""
-    if node[0] == "neg":
-        node = node[1]
-    if node[0] == "div":
-        return all(side[0] == "num" and "." not in side[2] for side in node[1:])
-    return node[0] == "num"
 
 
 def names_quantity(node: Node) -> bool:
