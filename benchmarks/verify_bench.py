@@ -382,6 +382,7 @@ class PeerCase:
     precision: int | None  # None: the helper's default rounding, which exact decimals replace
     strict: bool
     allow_set: bool
+    match_types: tuple[str, ...] | None = None  # None: the test calls parse() with its defaults
 
     @property
     def key(self) -> str:
@@ -486,6 +487,11 @@ def load_peer_cases(folder: Path) -> tuple[list[PeerCase], dict[str, int], dict[
                         precision=None if precision == PEER_HELPER_DEFAULTS["precision"] else precision,
                         strict=bool(_option(call.get("strict"), row, True)),
                         allow_set=bool(_option(call.get("allow_set_relation_comp"), row, False)),
+                        match_types=tuple(
+                            _option(call.get("match_types"), row, PEER_HELPER_DEFAULTS["match_types"])
+                        )
+                        if call
+                        else None,
                     )
                 )
     return cases, excluded, plain_tests
@@ -498,6 +504,40 @@ def ours_on_peer(case: PeerCase) -> bool:
     options = VerifyOptions(rel_tol=10.0**-case.precision if case.precision else 0.0)
     gold = extract_answer(case.gold, options) or case.gold
     return check(gold, case.pred, options).equal
+
+
+def math_verify_on_peer(cases: list[PeerCase]) -> int | None:
+    """How many rows the installed math-verify itself gets right, called as each test calls it (a
+    check of the mapping and of the installed version against the tables); None when not installed."""
+    try:
+        from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+    except ImportError:
+        return None
+    import logging
+
+    logging.getLogger("math_verify").setLevel(logging.CRITICAL)
+    agree = 0
+    for case in cases:
+        configs = None
+        if case.match_types is not None:
+            configs = [
+                LatexExtractionConfig(boxed_match_priority=0) if kind == "latex" else ExprExtractionConfig()
+                for kind in case.match_types
+            ]
+        try:
+            gold = parse(case.gold, configs) if configs else parse(case.gold)
+            pred = parse(case.pred, configs) if configs else parse(case.pred)
+            said = verify(
+                gold,
+                pred,
+                float_rounding=case.precision or PEER_HELPER_DEFAULTS["precision"],
+                strict=case.strict,
+                allow_set_relation_comp=case.allow_set,
+            )
+        except Exception:  # noqa: BLE001 - the peer failing on its own row is a disagreement
+            said = False
+        agree += bool(said) == case.expected
+    return agree
 
 
 def peer_folder(explicit: str | None) -> tuple[Path | None, str]:
@@ -536,7 +576,7 @@ def peer_agreement(cases: list[PeerCase]) -> dict:
     }
 
 
-def section_peer(explicit: str | None, verbose: bool = True) -> dict | None:
+def section_peer(explicit: str | None, with_math_verify: bool = True, verbose: bool = True) -> dict | None:
     folder, why = peer_folder(explicit)
     print("\n== (f) the peer grader's own test tables (Math-Verify tests/)")
     if folder is None:
@@ -555,6 +595,14 @@ def section_peer(explicit: str | None, verbose: bool = True) -> dict | None:
         f"(c) excluded rows {n_excluded}; raw {100 * result['raw_agreement']:.1f}% of {len(cases)} "
         f"({elapsed:.1f} s)"
     )
+    if with_math_verify:
+        start = time.perf_counter()
+        own = math_verify_on_peer(cases)
+        if own is not None:
+            print(
+                f"  math-verify (installed) on the same {len(cases)} rows: {own} pass "
+                f"({100 * own / len(cases):.1f}%, {time.perf_counter() - start:.1f} s)"
+            )
     for reason, count in sorted(excluded.items()):
         print(f"    excluded {count:3}: {reason}")
     for name, reason in sorted(plain.items()):
@@ -606,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     if "long" in sections:
         section_long(Path(args.data_dir), mv)
     if "peer" in sections:
-        section_peer(args.peer_tests)
+        section_peer(args.peer_tests, with_math_verify=not args.no_math_verify)
     return 0
 
 
