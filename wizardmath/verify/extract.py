@@ -30,7 +30,7 @@ _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _QUOTE_CHARS = '"“”\\'
 _MARKER = re.compile(
     r"(?im)\b(?:final\s+)?(?:answer(?:\s+choice)?|(?:correct|right)\s+(?:option|choice))\**\s*(?:is|was|:)\s*:?"
-    r"|^#{1,6}[ \t]*\**(?:final[ \t]+)?answer\**[ \t]*:?[ \t]*$"  # a markdown heading "### Answer"
+    r"|^[ \t]*#{0,6}[ \t]*\**(?:final[ \t]+)?answer\**[ \t]*:?\**[ \t]*$"  # a heading line "### Answer"
 )
 _OPTION_HEAD = re.compile(r"\s*(?:\(?[A-E]\)|[A-E][.):]?|(?:option|choice)\s+\(?[A-E]\)?)", re.I)
 _YES_NO_LEAD = re.compile(r"(?i)\s*\**\s*(yes|no)\b\**\s*(?:[,.;:!—–-]|$)")

@@ -114,6 +114,7 @@ _SHORT_UNITS = frozenset(
     "mm cm km ft yd mi mg kg lb lbs oz ml cc sec min hr hrs mph kmh kph am pm in th st nd rd".split()
 )
 _VOWEL = re.compile("[aeiouy]")
+_SET_BUILDER = re.compile(r"^\\\{\s*[a-zA-Z]\s*(?:\\mid|\||:)\s*([^{}]+?)\s*\\\}$")
 _NAMED_VALUE = re.compile(r"\s*[a-zA-Z](?:_\{?\w{1,3}\}?)?\s*=\s*([^=,;]+)")
 _METRIC_POWER = re.compile(r"^(-?[\d,]*\.?\d+)\s?(m|cm|mm|km|ft|in)\s*\^\s*\{?([23])\}?$")
 _UNIT_SYNONYMS = {"inch": "in", "inches": "in", "feet": "ft", "foot": "ft", "meters": "m", "meter": "m"}
@@ -312,6 +313,7 @@ def prepare(answer: str, units: bool = True) -> Prepared:
         s = str(NUMBER_WORDS[plain])
     choice = multiple_choice(s)
     words = text_words(s)
+    s = _SET_BUILDER.sub(r"\1", s)  # {x | x > 2} is the condition's set: x > 2
     s = _IN_PREFIX.sub("", _named_groups(s) if ";" in s else s)
     s = _DEGREES.sub("", s).strip()
     s = _CURRENCY.sub("", s).strip()
