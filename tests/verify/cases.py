@@ -1279,6 +1279,7 @@ MODEL_CASES.update(
             ("10455", _BOX_THEN_FINAL, True),
             ("255", _BOX_THEN_FINAL, False),
             ("5", "$\\boxed{5}$. I hope the final answer is correct.", True),
+            ("12", "$\\boxed{12}$\n\nNote: the answer is 12 only if x > 3.", True),
             ("3", "Final Answer: She started the second culture 3 hours ago.", True),
             ("4", "Final Answer: She started the second culture 3 hours ago.", False),
             ("11111111100", "is $\\boxed{11,\\! 111,\\! 111,\\! 100}$", True),

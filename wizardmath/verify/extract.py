@@ -243,7 +243,9 @@ def _marker_after_box(text: str) -> str | None:
     if not markers or markers[-1].start() < last_box:
         return None
     found = _after_marker(text)
-    return found if found is not None and re.search(r"\d", found) else None
+    if found is None or not re.search(r"\d", found) or not looks_bare(found):
+        return None  # "... the answer is 12 only if x > 3" qualifies the box, it does not replace it
+    return found
 
 
 def echoes_placeholder(text: str) -> bool:
