@@ -168,6 +168,7 @@ def train_irm(config: IRMConfig) -> dict[str, Any]:
     from wizardmath.runstate import run_trainer
 
     config.setup_reporting()
+    check_evolutions(config.data_path)  # before the model is even looked at: nothing here can train it
     return run_trainer(config, "train-irm", _train_irm)
 
 
@@ -181,7 +182,6 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
 
     start = time.perf_counter()
     set_seed(config.seed)
-    check_evolutions(config.data_path)
     train, held = _pairs(config)
     if not train:
         raise ValueError(

@@ -25,8 +25,9 @@ RECIPES = [
     "qwen2.5-math-1.5b",
     "qwen2.5-7b",
     "llama3.1-8b",
+    "smol",
 ]
-CHAT_RECIPES = ["qwen2.5-math-1.5b", "qwen2.5-7b", "llama3.1-8b"]
+CHAT_RECIPES = ["qwen2.5-math-1.5b", "qwen2.5-7b", "llama3.1-8b", "smol"]
 STAGES = {
     "sft": "sft",
     "irm": "train-irm",

@@ -118,3 +118,133 @@ def test_mc_labeller_continues_a_rendered_chat_prompt(bos_template_model):
     assert text.rstrip().endswith("<|assistant|>") and "What is 2 + 3?" in text
     with pytest.raises(ValueError, match="transformers or vllm"):
         prompt_text(object(), "What is 2 + 3?", "chat")
+
+
+# ------------------------------------------------------- template 'auto', and solve -> sft per recipe
+def test_auto_template_follows_the_model(tiny_model_dir, tiny_chat_model_dir):
+    from transformers import AutoTokenizer
+
+    from wizardmath.data import resolve_template, template_for_model
+
+    assert template_for_model("auto", str(tiny_model_dir)) == "wizardmath"  # a base model
+    assert template_for_model("auto", str(tiny_chat_model_dir)) == "chat"  # an instruct model
+    assert template_for_model("auto", "served-name", served=True) == "chat"  # the server applies its own
+    assert (
+        template_for_model("wizardmath", str(tiny_chat_model_dir)) == "wizardmath"
+    )  # the flag that turns it off
+    assert resolve_template("auto", AutoTokenizer.from_pretrained(tiny_chat_model_dir)) == "chat"
+    with pytest.raises(ValueError, match="must be resolved"):
+        from wizardmath.data.templates import build_prompt
+
+        build_prompt("1 + 1?", "auto")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "model_fixture, expected", [("tiny_chat_model_dir", "chat"), ("tiny_model_dir", "wizardmath")]
+)
+def test_eval_prompts_a_chat_model_in_its_template_by_default(request, model_fixture, expected, tmp_path):
+    from wizardmath.eval import EvalConfig, evaluate
+
+    data = tmp_path / "p.jsonl"
+    data.write_text(json.dumps({"id": "a", "problem": "What is 2 + 3?", "answer": "5"}) + "\n")
+    model = request.getfixturevalue(model_fixture)
+    summary = evaluate(
+        EvalConfig(
+            model=str(model),
+            dataset="jsonl",
+            data_path=str(data),
+            max_new_tokens=4,
+            output=str(tmp_path / "o"),
+            progress=False,
+            device="cpu",
+        )
+    )
+    assert summary["settings"]["template"] == expected
+
+
+CHAT_RECIPES = ["qwen2.5-math-1.5b", "qwen2.5-7b", "llama3.1-8b", "smol"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", CHAT_RECIPES)
+def test_each_chat_recipe_trains_sft_on_what_its_solve_wrote(recipe, tiny_chat_model_dir, tmp_path):
+    """The joint run_rleif.sh crosses: the recipe's solve.yaml (its teacher replaced by a local server
+    that answers right) writes sft.jsonl, and the recipe's sft.yaml trains on it as it is (tiny chat
+    model, CPU)."""
+    from wizardmath.backends import testing
+    from wizardmath.config import parse_config
+    from wizardmath.evol import SolveConfig, solve
+    from wizardmath.train.sft import SFTConfig, train_sft
+
+    repo = Path(__file__).resolve().parents[2]
+    problems = tmp_path / "problems.jsonl"
+    rows = [{"id": f"p{i}", "problem": f"What is {i} + 4?", "answer": str(i + 4)} for i in range(4)]
+    problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    answers = {r["problem"]: r["answer"] for r in rows}
+
+    def teacher(prompt, body):
+        text = prompt if isinstance(prompt, str) else prompt[-1]["content"]
+        answer = next(a for p, a in answers.items() if p in text)
+        return [f"Step 1: add.\n{ANSWER_PREFIX}{answer}"] * int(body.get("n") or 1)
+
+    with testing.serve(teacher) as server:
+        solve_config = parse_config(
+            SolveConfig,
+            [
+                "--config",
+                str(repo / f"configs/{recipe}/solve.yaml"),
+                "--backend",
+                "openai",
+                "--base_url",
+                server.base_url,
+                "--model",
+                "test-model",
+                "--backend_args",
+                "concurrency=2",
+                "--data_path",
+                str(problems),
+                "--output",
+                str(tmp_path / "solve"),
+                "--no_progress",
+            ],
+        )
+        solve(solve_config)
+    written = [json.loads(line) for line in (tmp_path / "solve" / "sft.jsonl").read_text().splitlines()]
+    assert len(written) == 4 and all(isinstance(r["prompt"], list) for r in written)  # conversational rows
+    sft_config = parse_config(
+        SFTConfig,
+        [
+            "--config",
+            str(repo / f"configs/{recipe}/sft.yaml"),
+            "--model",
+            str(tiny_chat_model_dir),
+            "--data_path",
+            str(tmp_path / "solve" / "sft.jsonl"),
+            "--output_dir",
+            str(tmp_path / "sft"),
+            "--max_steps",
+            "1",
+            "--per_device_train_batch_size",
+            "2",
+            "--gradient_accumulation_steps",
+            "1",
+            "--use_cpu",
+            "true",
+            "--bf16",
+            "false",
+            "--torch_dtype",
+            "float32",
+            "--gradient_checkpointing",
+            "false",
+            "--report_to",
+            "none",
+            "--max_length",
+            "256",
+            "--save_steps",
+            "1",
+            "--disable_tqdm",
+            "true",
+        ],
+    )
+    assert train_sft(sft_config)["steps"] == 1

@@ -50,7 +50,7 @@ def test_documented_defaults():
     prm = PRMConfig(model="m", output_dir="x")
     assert (prm.step_separator, prm.template, prm.data_format, prm.data_path) == (
         "\n",
-        "wizardmath",
+        "auto",  # chat when the model has a chat template, else wizardmath
         "auto",
         "runs/prm_labels.jsonl",
     )

@@ -188,3 +188,28 @@ def test_score_command_for_both_kinds(trained_irm, trained_prm, tmp_path, capsys
     bad.write_text(json.dumps({"id": "b", "problem": "x"}) + "\n")
     assert main(["score", "--model", str(trained_prm), "--data-path", str(bad)]) == 1
     assert "bad.jsonl:1: field 'solution'" in capsys.readouterr().err
+
+
+def test_an_evolution_that_accepted_nothing_is_refused_before_any_model_loads(tmp_path):
+    from reward_models.irm import IRMConfig, train_irm
+
+    evol = tmp_path / "evol"
+    evol.mkdir()
+    seeds = [
+        {"id": f"s{i}", "problem": f"What is {i} + 1?", "answer": str(i + 1), "round": 0} for i in range(3)
+    ]
+    (evol / "problems.jsonl").write_text("".join(json.dumps(r) + "\n" for r in seeds))
+    rejected = [
+        {"id": f"s{i}/r1", "parent_id": f"s{i}", "round": 1, "problem": "x", "reason": "unsolvable"}
+        for i in range(3)
+    ]
+    (evol / "rejected.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rejected))
+    config = IRMConfig(
+        model=str(tmp_path / "no-such-model"),
+        data_path=str(evol),
+        output_dir=str(tmp_path / "irm"),
+        report_to="none",
+    )
+    with pytest.raises(ValueError, match="evolution accepted no problem") as info:
+        train_irm(config)
+    assert "reward_funcs [prm, verifier]" in str(info.value) and "--judge llm" in str(info.value)

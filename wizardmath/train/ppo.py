@@ -68,6 +68,7 @@ def ppo_step(state: PPOState) -> dict[str, float]:
     t2 = time.perf_counter()
     metrics = {
         "reward/mean": float(scores.mean()),
+        "reward/std": float(scores.std()) if scores.numel() > 1 else 0.0,
         "response/length": float(rollout.mask.sum(-1).mean()),
         "response/truncated": float(rollout.truncated.float().mean()),
     }
