@@ -1280,6 +1280,13 @@ MODEL_CASES.update(
             ("255", _BOX_THEN_FINAL, False),
             ("5", "$\\boxed{5}$. I hope the final answer is correct.", True),
             ("12", "$\\boxed{12}$\n\nNote: the answer is 12 only if x > 3.", True),
+            # No solution, said in words, against an empty-set or "no solution" gold.
+            ("\\emptyset", "Since x^2 = -4 has no real root, there is no solution.", True),
+            ("\\emptyset", "The discriminant is 9 - 16 = -7 < 0. There are no real solutions.", True),
+            ("\\text{no solution}", "So the equation has no solution.", True),
+            ("\\emptyset", "There is no solution other than 3.", False),
+            ("3", "There is no solution.", False),
+            ("\\emptyset", "The answer is 4. There is no solution.", False),
             ("3", "Final Answer: She started the second culture 3 hours ago.", True),
             ("4", "Final Answer: She started the second culture 3 hours ago.", False),
             ("11111111100", "is $\\boxed{11,\\! 111,\\! 111,\\! 100}$", True),

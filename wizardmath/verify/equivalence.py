@@ -25,6 +25,13 @@ _PREDICATE = re.compile(r"\b(?:is|are|was|were|be|becomes|remains|falls?|lands?|
 # The clause a sentence concludes with: "Emily read 45 pages and Jack 38, so Emily read more."
 _LAST_CLAUSE = re.compile(r"(?i)[,;:]\s*(?:so|thus|therefore|hence|which means)\b[\s,]*|;\s*")
 _YES_NO = frozenset(["yes", "no"])
+_NO_SOLUTION_GOLDS = frozenset(
+    ["no solution", "no solutions", "none", "no real solution", "no real solutions"]
+)
+_NO_SOLUTION = re.compile(
+    r"\bno (?:real |integer |positive |such )?(?:solutions?|roots?|values?)\b|\b(?:set|it) is empty\b"
+    r"|\bempty set\b|\bhas no\b.*\bsolutions?\b"
+)
 _FACTOR_REQUEST = re.compile(
     r"(?i)\b(?:factor(?:ise|ize)?\s+(?:completely|fully|the\s+(?:expression|polynomial|quadratic|following))"
     r"|(?:completely\s+|fully\s+)?factor(?:ise|ize)?\s*[:$\\]|in\s+(?:its\s+)?factored\s+form)"
@@ -118,6 +125,20 @@ def _names_subject(gold: str, sentence: str, words: str, predicate: str | None =
     return _PREDICATE.sub(" ", head).split() == words.split()
 
 
+def states_no_solution(gold: str, response: str) -> bool:
+    """A gold that is the empty set or "no solution", and a final sentence that says there is none
+    ("There is no real solution.", "The solution set is empty."), with no number in it and no marker
+    stating another answer."""
+    prepared = prepare(gold)
+    if prepared.text != "\\{\\}" and prepared.words not in _NO_SOLUTION_GOLDS:
+        return False
+    sentences = _sentences(response)
+    if not sentences or has_answer_marker(response):
+        return False
+    last = sentences[-1].lower().split(",")[-1]  # "Since x^2 = -4 has no real root, there is none"
+    return _NO_SOLUTION.search(last) is not None and not re.search(r"\d", last)
+
+
 def _gold_answer(gold: str, options: VerifyOptions) -> str:
     if "\\boxed" in gold or "\\fbox" in gold:
         return strip_answer(extract_boxed(gold) or gold)
@@ -140,12 +161,16 @@ def fast_check(
     if answer is None:
         if extract and word_in_final_sentence(gold_answer, response, None):
             return Verdict(True, None, "word answer in the final sentence"), gold_answer, None
+        if extract and states_no_solution(gold_answer, response):
+            return Verdict(True, None, "no solution, as the gold"), gold_answer, None
         return Verdict(False, None, "no answer found"), "", None
     verdict, reason = compare_strings(
         gold_answer, answer, options, fast_scalar(options.max_power_bits, options.rel_tol)
     )
     if verdict is False and extract and word_in_final_sentence(gold_answer, response, answer):
         return Verdict(True, answer, "word answer in the final sentence"), gold_answer, answer
+    if verdict is False and extract and states_no_solution(gold_answer, response):
+        return Verdict(True, answer, "no solution, as the gold"), gold_answer, answer
     if verdict is None:
         if not options.symbolic:
             return Verdict(False, answer, "undecided without sympy (symbolic disabled)"), gold_answer, answer
