@@ -21,7 +21,7 @@ for stage in irm label_prm prm; do
   [[ -f "configs/$SIZE/$stage.yaml" ]] || { echo "configs/$SIZE/$stage.yaml: missing (every recipe has one)" >&2; exit 2; }
 done
 train() {  # one process on CPU and for one-GPU recipes, else DeepSpeed ZeRO-3 over the node's GPUs
-  if [[ "$SIZE" == "tiny" || "${NUM_GPUS:-8}" -le 1 || "$SIZE" == qwen2.5-math-1.5b ]]; then wm "$@"
+  if [[ "$SIZE" == "tiny" || "$SIZE" == "smol" || "${NUM_GPUS:-8}" -le 1 || "$SIZE" == qwen2.5-math-1.5b ]]; then wm "$@"
   else launch "${ACCELERATE_CONFIG:-configs/accelerate/deepspeed_zero3.yaml}" "${NUM_GPUS:-}" "$@"; fi
 }
 # Instruction Reward Model: evolved candidates grouped by parent, ranked, Bradley-Terry.

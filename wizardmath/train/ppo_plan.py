@@ -72,6 +72,7 @@ OTHER_SHAPES = {
     "qwen2.5-7b": _shape(3584, 18944, 28, 28, 4, vocab_size=152064, tie_word_embeddings=False),
     "llama-3.1-8b": _shape(4096, 14336, 32, 32, 8, vocab_size=128256, tie_word_embeddings=False),
     "mistral-7b": _shape(4096, 14336, 32, 32, 8, vocab_size=32000, tie_word_embeddings=False),
+    "smollm2-135m": _shape(576, 1536, 30, 9, 3, vocab_size=49152, tie_word_embeddings=True),
 }
 # Spellings of those names in run folders (runs/qwen-math-1.5b/sft, runs/llama3-8b/ppo, ...).
 NAME_FRAGMENTS = {
@@ -80,6 +81,7 @@ NAME_FRAGMENTS = {
     "llama3-8b": "llama-3.1-8b",
     "llama3.1-8b": "llama-3.1-8b",
     "mistral": "mistral-7b",
+    "smol": "smollm2-135m",
 }
 
 
