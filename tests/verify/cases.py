@@ -1280,6 +1280,12 @@ MODEL_CASES.update(
             ("255", _BOX_THEN_FINAL, False),
             ("5", "$\\boxed{5}$. I hope the final answer is correct.", True),
             ("12", "$\\boxed{12}$\n\nNote: the answer is 12 only if x > 3.", True),
+            # A number said in words when the prose has no digits.
+            ("2", "Two of them: Evelyn and Carla.", True),
+            ("21", "There are twenty-one students.", True),
+            ("2", "There are two solutions.", True),
+            ("3", "There are two solutions.", False),
+            ("3", "She has two cats and one dog.", False),
             # No solution, said in words, against an empty-set or "no solution" gold.
             ("\\emptyset", "Since x^2 = -4 has no real root, there is no solution.", True),
             ("\\emptyset", "The discriminant is 9 - 16 = -7 < 0. There are no real solutions.", True),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from wizardmath.verify.normalize import multiple_choice, prepare, unicode_math
+from wizardmath.verify.normalize import NUMBER_WORDS, multiple_choice, prepare, unicode_math
 from wizardmath.verify.options import DEFAULT_OPTIONS, VerifyOptions
 from wizardmath.verify.spans import (
     NUMBER,
@@ -47,6 +47,7 @@ _COPULA = re.compile(
     r"\b(?:is|are|was|were|equals|becomes|gives|yields|measures|factors?\s+(?:as|into)"
     r"|(?:simplifies|reduces|evaluates|comes|works out)\s+to)\s+"
 )
+_NUMBER_WORD = re.compile(r"\b[a-z]+(?:-[a-z]+)?\b")
 _EQUALS = re.compile(r"(?<=\s)=\s*")
 _LABEL = re.compile(r"\s*[A-Za-z][a-z]+\s*=")
 # A reply that is one connective and an answer ("so 0.5"): the word is prose, never letters multiplied.
@@ -388,4 +389,13 @@ def _find(text: str, options: VerifyOptions) -> str | None:
         if _prose_words(core) < 2 and looks_bare(core):
             return clause  # "The line is y = 2x + 1.": the math the last sentence states, not its last digit
     number = last_number(text)
+    if number is None:  # prose without digits: "So she has five apples." states 5
+        number = _number_word(text)
     return number if number is not None else clause
+
+
+def _number_word(text: str) -> str | None:
+    """The value of the one number word of the final sentence (``five``, ``twenty-one``), else None."""
+    sentence = re.split(r"(?<=[.!?])\s+|\n", text.strip()[-400:])[-1].lower()
+    found = [NUMBER_WORDS[w] for w in _NUMBER_WORD.findall(sentence) if w in NUMBER_WORDS]
+    return str(found[0]) if len(found) == 1 else None
