@@ -1554,6 +1554,14 @@ MODEL_CASES.update(
             ("\\text{Tom}", "Sarah finishes in 12 minutes and Tom in 15 minutes. Sarah is faster.", False),
             ("\\text{No}", "Because 7 does not divide 100, the answer is No.", True),
             ("0 < f(x) < 1", "[0, 1)", False),
+            # Absolute values as intervals.
+            ("1\\leq|z|\\leq \\frac{3}{2}", "$z \\in [-\\frac{3}{2}, -1] \\cup [1, \\frac{3}{2}]$", True),
+            ("1\\leq|z|\\leq \\frac{3}{2}", "$z \\in [-\\frac{3}{2}, \\frac{3}{2}]$", False),
+            ("|x| < 3", "(-3, 3)", True),
+            ("|x| < 3", "[-3, 3]", False),
+            ("|x| < 3", "-3 < x < 3", True),
+            ("|x| \\ge 2", "(-\\infty, -2] \\cup [2, \\infty)", True),
+            ("|x| \\ge 2", "(-\\infty, -2) \\cup (2, \\infty)", False),
         ],
         # Matrices written as a sum or product of written-out matrices; lists and sets of solutions.
         "matrix_arithmetic_lists": [

@@ -112,6 +112,9 @@ def as_interval(node: Node) -> Node:
     if node[0] != "rel" or node[1] not in INEQUALITIES:
         return node
     op, left, right = node[1], node[2], node[3]
+    absolute = _absolute_interval(op, left, right)
+    if absolute is not None:
+        return absolute
     if left[0] == "rel" and names_quantity(left[3]) and right[0] != "rel":  # 1 < x < 3, 0 < f(x) < 1
         inner = left[1]
         if inner in ("<", "<=") and op in ("<", "<="):
@@ -130,6 +133,42 @@ def as_interval(node: Node) -> Node:
     if upper:
         return ("seq", "(", "]" if closed else ")", (NEG_OO, bound))
     return ("seq", "[" if closed else "(", ")", (bound, OO))
+
+
+def _absolute_interval(op: str, left: Node, right: Node) -> Node | None:
+    """``|x| < b`` -> ``(-b, b)``, ``|x| >= a`` -> ``(-\\infty, -a] \\cup [a, \\infty)`` and
+    ``a <= |x| <= b`` -> ``[-b, -a] \\cup [a, b]``, for numeric bounds ``a >= 0``; else None."""
+    if left[0] == "abs" and names_quantity(left[1]) and _nonnegative(right):
+        closed = op in ("<=", ">=")
+        if op in ("<", "<="):
+            return ("seq", "[" if closed else "(", "]" if closed else ")", (("neg", right), right))
+        return (
+            "cup",
+            ("seq", "(", "]" if closed else ")", (NEG_OO, ("neg", right))),
+            ("seq", "[" if closed else "(", ")", (right, OO)),
+        )
+    if left[0] != "rel" or left[3][0] != "abs" or not names_quantity(left[3][1]) or right[0] == "rel":
+        return None
+    inner, low = left[1], left[2]
+    if inner not in ("<", "<=") or op not in ("<", "<=") or not _nonnegative(low) or not _nonnegative(right):
+        return None
+    low_open, low_close = ("[", "]") if inner == "<=" else ("(", ")")
+    high_open, high_close = ("[", "]") if op == "<=" else ("(", ")")
+    return (
+        "cup",
+        ("seq", high_open, low_close, (("neg", right), ("neg", low))),
+        ("seq", low_open, high_close, (low, right)),
+    )
+
+
+def _nonnegative(node: Node) -> bool:
+    from wizardmath.verify.numeric import TooBig, exact_value
+
+    try:
+        value = exact_value(node)
+    except TooBig:
+        return False
+    return value is not None and value >= 0
 
 
 def _variable(node: Node) -> str | None:
