@@ -1209,6 +1209,10 @@ MODEL_CASES.update(
             ("\\frac{\\pi}{2}", "The angle is π/3.", False),
             ("90^\\circ", "The angle is 90°.", True),
             ("x \\ne 1", "The domain is x ≠ 1.", True),
+            ("30", "The temperature is 30°F.", True),
+            ("31", "The temperature is 30°F.", False),
+            ("30", "It is 30 °C outside.", True),
+            ("12", "The answer is 12℃", True),
         ],
         # A choice letter written with its value: the letter decides, or the value when the gold is one.
         "choice_with_value": [

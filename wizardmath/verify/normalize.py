@@ -50,6 +50,7 @@ _UNICODE = {
     "\u2009": " ",
     "\u200b": "",
 }
+_DEGREE_SCALE = re.compile(r"°\s?[CF]\b|℃|℉")
 _SUPERSCRIPT = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
 _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _VULGAR = {"½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5),
@@ -172,6 +173,7 @@ def unicode_math(s: str) -> str:
         return s
     s = _SUPERSCRIPT.sub(lambda m: "^{" + m.group(0).translate(_SUPERSCRIPT_DIGITS) + "}", s)
     s = _VULGAR_NUMBER.sub(_vulgar, s)
+    s = _DEGREE_SCALE.sub("°", s)  # 30°F, 12 ℃: degrees, whose scale is dropped as degrees are
     for k, v in _UNICODE.items():
         if k in s:
             s = s.replace(k, v)
