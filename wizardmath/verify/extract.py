@@ -385,7 +385,8 @@ def _find(text: str, options: VerifyOptions) -> str | None:
         return None
     clause = _clause(text)
     if clause is not None and re.search(r"[=^\\<>]", clause):
-        core = prepare(clause).text  # "12\\pi square units": the quantity without its unit
+        prepared = prepare(clause)  # "12\\pi square units": the quantity without its unit
+        core = prepared.text if prepared.unit and _prose_words(prepared.text) == 0 else clause
         if _prose_words(core) < 2 and looks_bare(core):
             return clause  # "The line is y = 2x + 1.": the math the last sentence states, not its last digit
     number = last_number(text)
