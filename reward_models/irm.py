@@ -165,7 +165,7 @@ def pairwise_accuracy(irm: InstructionRewardModel, pairs: Sequence[dict[str, Any
 
 def train_irm(config: IRMConfig) -> dict[str, Any]:
     """Build or read preference pairs, train the IRM, save it, and report held-out pairwise accuracy."""
-    from wizardmath.runstate import run_trainer
+    from wizardmath.resume import run_trainer
 
     config.setup_reporting()
     check_evolutions(config.data_path)  # before the model is even looked at: nothing here can train it
@@ -205,7 +205,7 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
         peft_config=config.to_peft_config("SEQ_CLS"),
     )
     checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint, config.overwrite)
-    from wizardmath.runstate import train_resumable, trainer_settings
+    from wizardmath.resume import train_resumable, trainer_settings
 
     settings = trainer_settings(config, config.data_path)
     result = train_resumable(trainer, config, "train-irm", checkpoint, settings, ["irm_summary.json"])

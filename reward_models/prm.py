@@ -231,7 +231,7 @@ def _datasets(config: PRMConfig, tokenizer: Any) -> tuple[Any, list[dict], list[
 
 def train_prm(config: PRMConfig) -> dict[str, Any]:
     """Train a PRM from ``config.model`` on stepwise data; save it to ``output_dir``; report held-out AUC."""
-    from wizardmath.runstate import run_trainer
+    from wizardmath.resume import run_trainer
 
     config.setup_reporting()
     return run_trainer(config, "train-prm", _train_prm)
@@ -276,7 +276,7 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
         processing_class=tokenizer,
     )
     checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint, config.overwrite)
-    from wizardmath.runstate import train_resumable, trainer_settings
+    from wizardmath.resume import train_resumable, trainer_settings
 
     settings = trainer_settings(config, config.data_path)
     if config.ranking_loss_weight > 0:  # only then, so manifests of runs without it stay as they were

@@ -9,8 +9,9 @@ implicit step is not drawn, as import linters do not draw it.
 Layers, bottom (0) to top; a module may import its own layer and the ones below, never one above:
 
 == ============= ==================================================================================
- 0 base          the package root, ``jsonl``, ``runstate``, ``config``, ``checkpoints``, ``workers``:
-                 files, run state, YAML configs, the worker pool; no maths, no models
+ 0 base          the package root, ``jsonl``, ``runstate``, ``resume``, ``config``, ``checkpoints``,
+                 ``workers``: files, run state, trainer resume guards, YAML configs, the worker pool;
+                 no maths, no models
  1 verify        answer extraction, normalisation, equivalence, step checks (no torch)
  2 data          records, loaders, prompt templates (the chat-or-template choice)
  3 backends      the generation protocol and its HTTP/transformers/vLLM implementations + registry
@@ -44,6 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "wizardmath",
             "wizardmath.jsonl",
             "wizardmath.runstate",
+            "wizardmath.resume",
             "wizardmath.config",
             "wizardmath.checkpoints",
             "wizardmath.workers",

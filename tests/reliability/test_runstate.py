@@ -1,4 +1,4 @@
-"""The shared mechanics in ``wizardmath.runstate``, one behaviour each."""
+"""The shared mechanics in ``wizardmath.runstate`` and ``wizardmath.resume``, one behaviour each."""
 
 from __future__ import annotations
 
@@ -6,16 +6,15 @@ import json
 
 import pytest
 
+from wizardmath.jsonl import repair_jsonl
+from wizardmath.resume import check_steps_left, train_resumable
 from wizardmath.runstate import (
     EXIT_INCOMPLETE,
     OutputLock,
     check_manifest,
-    check_steps_left,
     exit_code,
     fingerprint,
     merge_counts,
-    repair_jsonl,
-    train_resumable,
 )
 
 

@@ -24,8 +24,8 @@ from wizardmath.data.templates import resolve_template, template_for_model
 from wizardmath.eval.config import EvalConfig
 from wizardmath.eval.grading import Scorer, grade_chunk
 from wizardmath.eval.metrics import PAPER_RESULTS, summarize
-from wizardmath.jsonl import OWN_FILE, DataError, JsonlWriter, iter_jsonl, read_ids, write_json
-from wizardmath.runstate import OutputLock, repair_jsonl
+from wizardmath.jsonl import OWN_FILE, DataError, JsonlWriter, iter_jsonl, read_ids, repair_jsonl, write_json
+from wizardmath.runstate import OutputLock
 
 Generate = Callable[[list[MathProblem]], list[list[Generation]]]
 # Settings a resumed run may change without mixing incomparable results.

@@ -86,7 +86,7 @@ def train_grpo(config: GRPOConfig) -> dict[str, Any]:
 
     As the other trainers: one writer per output folder, a checkpoint is resumed only with the same
     data, model and rewards, and a run that trains 0 steps is an error, never a summary."""
-    from wizardmath.runstate import run_trainer
+    from wizardmath.resume import run_trainer
 
     return run_trainer(config, "grpo", _train_grpo)
 
@@ -97,8 +97,8 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
     from wizardmath.checkpoints import last_checkpoint
     from wizardmath.eval.greedy import greedy_accuracy
     from wizardmath.jsonl import write_json
+    from wizardmath.resume import check_trained, checkpoint_step, guard_resume, rl_settings, train_resumable
     from wizardmath.rewards import build_reward
-    from wizardmath.runstate import check_trained, checkpoint_step, guard_resume, rl_settings, train_resumable
     from wizardmath.train.sft import load_model_and_tokenizer
 
     config.setup_reporting()

@@ -142,7 +142,7 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
     data, model and rewards, and a run that trains 0 steps is an error, never a summary."""
     from pathlib import Path
 
-    from wizardmath import runstate as rs
+    from wizardmath import resume as rs
 
     rs.check_model(config.model)
     with rs.trainer_lock(config.output_dir, "ppo"):

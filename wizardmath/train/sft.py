@@ -194,7 +194,7 @@ def train_sft(config: SFTConfig) -> dict[str, Any]:
 
     Resuming a checkpoint is only for the same data and settings (else a clear refusal), and a run
     that trains 0 steps is an error, never a summary (the old model would ship as new)."""
-    from wizardmath.runstate import run_trainer
+    from wizardmath.resume import run_trainer
 
     return run_trainer(config, "sft", _train_sft)
 
@@ -202,7 +202,7 @@ def train_sft(config: SFTConfig) -> dict[str, Any]:
 def _train_sft(config: SFTConfig) -> dict[str, Any]:
     from trl import SFTTrainer
 
-    from wizardmath.runstate import train_resumable, trainer_settings
+    from wizardmath.resume import train_resumable, trainer_settings
 
     config.setup_reporting()
     start = time.perf_counter()
