@@ -21,7 +21,12 @@ from wizardmath.verify.options import DEFAULT_OPTIONS, Verdict, VerifyOptions
 from wizardmath.verify.sandbox import run_symbolic
 
 _NEGATION = re.compile(r"\b(?:not|neither|nor|never|no)\b|n't")
-_PREDICATE = re.compile(r"\b(?:is|are|was|were|be|becomes|remains|falls?|lands?|occurs?)\s+")
+_PREDICATE = re.compile(
+    r"\b(?:is|are|was|were|be|becomes|remains|falls?|lands?|occurs?|gives|yields)\s+|:\s+"
+)
+# What follows the stated answer to justify it: "a Saturday since 99 = 14*7 + 1", "Carla with 5 mph".
+_JUSTIFICATION = re.compile(r"\s(?:since|because|as|given that|with|for)\s.*$")
+_YES_NO_TAIL = re.compile(r"[,;:]\s*\**(yes|no)\**\s*$")
 # The clause a sentence concludes with: "Emily read 45 pages and Jack 38, so Emily read more."
 _LAST_CLAUSE = re.compile(r"(?i)[,;:]\s*(?:so|thus|therefore|hence|which means)\b[\s,]*|;\s*")
 _YES_NO = frozenset(["yes", "no"])
@@ -59,6 +64,9 @@ def _sentences(response: str) -> list[str]:
 def _yes_no_lead(sentences: list[str]) -> str | None:
     """The Yes/No that the final sentence opens with, else the last one that one of the two sentences
     before it opens with ("No. Since 3 + 4 < 8, no such triangle exists.")."""
+    tail = _YES_NO_TAIL.search(sentences[-1].replace("*", "").lower().rstrip(".!"))
+    if tail is not None:  # "Since 2^10 = 1024 > 1000, yes."
+        return tail.group(1)
     for sentence in reversed(sentences[-3:]):
         lead = _YES_NO_LEAD.match(sentence.replace("*", "").lower())
         if lead is not None:
@@ -85,7 +93,7 @@ def word_in_final_sentence(gold: str, response: str, answer: str | None) -> bool
     sentence = _LAST_CLAUSE.split(sentences[-1].replace("*", "").rstrip(".!"))[-1].strip()
     lower = sentence.lower()
     copulas = list(_PREDICATE.finditer(lower))
-    predicate = lower[copulas[-1].end() :] if copulas else lower
+    predicate = _JUSTIFICATION.sub("", lower[copulas[-1].end() :]) if copulas else lower
     if answer is not None:
         extracted = prepare(answer).words
         if extracted != words and (extracted or not _names_something(answer)):

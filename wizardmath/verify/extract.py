@@ -380,7 +380,12 @@ def _find(text: str, options: VerifyOptions) -> str | None:
     if prose == 0 or _CODE.search(text):  # a formula we cannot read, or code: no sentence to search
         return None
     if prose < 2:  # "lambda: 1", "\int_0^1 x\,dx": not a sentence whose last number is meant
-        return None
+        numbers = list(NUMBER.finditer(text))  # but "That's 3/4." is (not "AZYUK2A")
+        if prose != 1 or len(numbers) != 1 or len(text) >= 60:
+            return None
+        at = numbers[0]
+        glued = text[at.start() - 1 : at.start()].isalpha() or text[at.end() : at.end() + 1].isalpha()
+        return None if glued else at.group(0)
     if not options.number_fallback:
         return None
     clause = _clause(text)

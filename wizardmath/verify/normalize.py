@@ -35,6 +35,7 @@ _UNICODE = {
     "·": "\\cdot ",
     "⋅": "\\cdot ",
     "√": "\\sqrt ",
+    "⁄": "/",
     "π": "\\pi ",
     "∞": "\\infty ",
     "≤": "\\le ",
@@ -50,13 +51,14 @@ _UNICODE = {
     "\u2009": " ",
     "\u200b": "",
 }
+_ROOT_NUMBER = re.compile(r"√\s?(\d+(?:\.\d+)?)")
 _DEGREE_SCALE = re.compile(r"°\s?[CF]\b|℃|℉")
 _SUPERSCRIPT = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
 _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _VULGAR = {"½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5),
            "⅗": (3, 5), "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8),
            "⅞": (7, 8)}  # fmt: skip
-_VULGAR_NUMBER = re.compile(r"(?<![\d.])(\d{0,9})\s?([" + "".join(_VULGAR) + "])")
+_VULGAR_NUMBER = re.compile(r"(?<![\d.])(?:(\d{1,9})\s?)?([" + "".join(_VULGAR) + "])")
 _RENAMES = [
     (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), "\\frac"),
     (re.compile(r"\\(?:mathbb|Bbb)\s*\{?\s*R\s*\}?(?![a-zA-Z])"), "(-\\infty, \\infty)"),
@@ -102,10 +104,12 @@ _JOINERS = re.compile(
 )
 _MC = re.compile(r"^\(?\s*([A-E])\s*\)?[.:]?$")
 _MC_LOOSE = re.compile(
-    r"^(?:\\text(?:bf)?\{)?\s*\(([A-E])\)|^([A-E])[.):](?:\s|$)|^(?:option|choice)\s+\(?([A-E])\)?\b", re.I
+    r"^(?:\\(?:text(?:bf|rm)?|math(?:rm|bf))\{)?\s*\(([A-E])\)|^([A-E])[.):](?:\s|$)"
+    r"|^(?:option|choice)\s+\(?([A-E])\)?\b",
+    re.I,
 )
 _CHOICE_PREFIX = re.compile(
-    r"(?:\\text(?:bf)?\{\s*\([A-E]\)\s*\}|\([A-E]\)|[A-E][.:)]|(?:option|choice)\s+\(?[A-E]\)?)"
+    r"(?:\\(?:text(?:bf|rm)?|math(?:rm|bf))\{\s*\([A-E]\)\s*\}|\([A-E]\)|[A-E][.:)]|(?:option|choice)\s+\(?[A-E]\)?)"
     r"(?:\s|~|\\[ ,;:!]|\\q?quad)*(?=\S)"
 )
 _MC_OTHERS = re.compile(r"\(([A-Ea-e])\)|\b(?:option|choice)\s+\(?([A-E])\b|\b(?:and|or)\s+([A-E])\b", re.I)
@@ -174,6 +178,7 @@ def unicode_math(s: str) -> str:
     s = _SUPERSCRIPT.sub(lambda m: "^{" + m.group(0).translate(_SUPERSCRIPT_DIGITS) + "}", s)
     s = _VULGAR_NUMBER.sub(_vulgar, s)
     s = _DEGREE_SCALE.sub("°", s)  # 30°F, 12 ℃: degrees, whose scale is dropped as degrees are
+    s = _ROOT_NUMBER.sub(r"\\sqrt{\1}", s)  # √13 is the root of 13 (\\sqrt 13 would be √1·3)
     for k, v in _UNICODE.items():
         if k in s:
             s = s.replace(k, v)
