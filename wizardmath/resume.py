@@ -22,6 +22,7 @@ from wizardmath.runstate import OutputLock, fingerprint, settings_diff
 
 logger = logging.getLogger(__name__)
 
+
 def check_model(name: str, what: str = "--model") -> None:
     """One clear line when ``name`` is not a loadable model: a folder without ``config.json``, a
     config with wrong model fields, or a hub name that cannot be reached."""

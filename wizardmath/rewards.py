@@ -413,11 +413,22 @@ def _is_column(value: Any, n: int) -> bool:
     return isinstance(value, list | tuple) and len(value) == n
 
 
-class CombinedReward:
-    """The configured reward: every term, then the combination. TRL-compatible callable.
+@dataclass
+class RewardResult:
+    """One batch's reward: the combined ``scores``, each term's values (``per_term``, by term name) and
+    how many samples each term zeroed because it hung or raised (``errors``)."""
 
-    After each call ``last_terms`` holds each term's values and ``last_errors`` how many samples
-    a term zeroed because it hung or raised (the trainers log both).
+    scores: list[float | None]
+    per_term: dict[str, list[float | None]]
+    errors: dict[str, int]
+
+
+class CombinedReward:
+    """The configured reward: every term, then the combination.
+
+    ``score`` returns the whole ``RewardResult`` (what PPO logs and filters on); calling the reward is
+    TRL's contract (GRPO), the scores alone, with that call's record kept in ``last`` (``last_terms``,
+    ``last_errors``).
     """
 
     def __init__(
@@ -431,14 +442,24 @@ class CombinedReward:
         self.terms, self.combine, self.on_wrong, self.pool = terms, combine, on_wrong, pool
         self.weights = dict(zip([t.__name__ for t in terms], weights or [1.0] * len(terms), strict=True))
         self.__name__ = f"reward_{combine}"
-        self.last_terms: dict[str, list[float | None]] = {}
-        self.last_errors: dict[str, int] = {}
+        self.last = RewardResult([], {}, {})
+
+    def score(self, completions: list[Any], **columns: Any) -> RewardResult:
+        parts = {t.__name__: _values(t(completions, **columns), len(completions)) for t in self.terms}
+        errors = {t.__name__: len(t.errors) for t in self.terms}
+        return RewardResult(COMBINERS[self.combine](parts, self.weights, self.on_wrong), parts, errors)
 
     def __call__(self, completions: list[Any], **columns: Any) -> list[float | None]:
-        parts = {t.__name__: _values(t(completions, **columns), len(completions)) for t in self.terms}
-        self.last_terms = parts
-        self.last_errors = {t.__name__: len(t.errors) for t in self.terms}
-        return COMBINERS[self.combine](parts, self.weights, self.on_wrong)
+        self.last = self.score(completions, **columns)
+        return self.last.scores
+
+    @property
+    def last_terms(self) -> dict[str, list[float | None]]:
+        return self.last.per_term
+
+    @property
+    def last_errors(self) -> dict[str, int]:
+        return self.last.errors
 
     def close(self) -> None:
         if self.pool is not None:

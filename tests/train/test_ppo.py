@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from wizardmath import rewards as R
+from wizardmath.backends.rollout import Rollout, response_mask
 from wizardmath.config import load_config
-from wizardmath.eval.greedy import Rollout, response_mask
 from wizardmath.train import ppo_plan, ppo_rollout
 from wizardmath.train.ppo import PPOConfig, PPOPlanConfig, ppo_command, train_ppo
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wizardmath.eval.greedy import Rollout
+from wizardmath.backends.rollout import Rollout
 from wizardmath.rewards import REWARDS, RandomReward
 from wizardmath.train.ppo import PPOConfig
 from wizardmath.train.ppo_rollout import select_rows

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from wizardmath.eval.greedy import Rollout
+from wizardmath.backends.rollout import Rollout
 from wizardmath.rewards import VerifierReward
 from wizardmath.train.ppo_rollout import score
 

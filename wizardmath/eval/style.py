@@ -28,8 +28,8 @@ def style_probe(
 ) -> dict[str, float]:
     """Mean P(terse opening) and entropy (nats) at the first completion token, the share of greedy
     completions in the terse style, and greedy accuracy with each style's opening forced."""
+    from wizardmath.backends.rollout import generate_hf
     from wizardmath.data import format_prompt
-    from wizardmath.eval.greedy import generate_hf
     from wizardmath.verify import verify_batch
 
     was_training = policy.training

@@ -64,7 +64,8 @@ def ppo_step(state: PPOState) -> dict[str, float]:
         "id": [p.id for p in problems],
         "prompts": prompts,
     }
-    scores, dense = score(config, state.reward, state.tokenizer, rollout, columns, acc.device)
+    reward = state.reward.score(rollout.texts, **columns)  # scores, each term's values, errors
+    scores, dense = score(config, reward, state.tokenizer, rollout, columns, acc.device)
     t2 = time.perf_counter()
     metrics = {
         "reward/mean": float(scores.mean()),
@@ -73,7 +74,7 @@ def ppo_step(state: PPOState) -> dict[str, float]:
         "response/truncated": float(rollout.truncated.float().mean()),
     }
     if config.filter_groups:  # learn only from the groups with something to contrast
-        rows = keep_groups(config, state.reward, scores, seed)
+        rows = keep_groups(config, reward, scores, seed)
         metrics["filter/kept"] = len(rows) / len(scores)
         if len(rows) == 0:  # nothing to learn from in this batch
             return {**metrics, "kl/mean": 0.0, "kl/coef": state.kl_ctl.value, "time/rollout": t1 - t0}
@@ -108,10 +109,10 @@ def ppo_step(state: PPOState) -> dict[str, float]:
     metrics.update({"time/rollout": t1 - t0, "time/reward": t2 - t1, "time/update": t3 - t2, **stats})
     if dense is not None:
         metrics[f"reward/step_{config.step_reward}"] = float(dense.sum(-1).mean())
-    for name, column in state.reward.last_terms.items():
+    for name, column in reward.per_term.items():
         known = [v for v in column if v is not None]
         metrics[f"reward/{name}"] = sum(known) / len(known) if known else float("nan")
-    metrics.update({f"reward/{k}_errors": float(v) for k, v in state.reward.last_errors.items() if v})
+    metrics.update({f"reward/{k}_errors": float(v) for k, v in reward.errors.items() if v})
     return metrics
 
 

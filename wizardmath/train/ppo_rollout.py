@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
+from wizardmath.backends.rollout import Rollout, decode_rollout, generate_hf
 from wizardmath.backends.transformers_backend import ANSWER_MARKER
-from wizardmath.eval.greedy import Rollout, decode_rollout, generate_hf
-from wizardmath.rewards import STEP_REWARDS
+from wizardmath.rewards import STEP_REWARDS, RewardFunc, RewardResult
 from wizardmath.train.ppo_config import PPOConfig
 from wizardmath.train.ppo_models import ActorCritic, gathered
 from wizardmath.train.ppo_select import edge_groups
@@ -70,11 +70,17 @@ def generate(
 
 
 def score(
-    config: PPOConfig, reward, tokenizer, rollout: Rollout, columns: dict[str, list[Any]], device
+    config: PPOConfig,
+    reward: RewardResult | RewardFunc,
+    tokenizer,
+    rollout: Rollout,
+    columns: dict[str, list[Any]],
+    device,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(batch,)`` sequence scores (a failed reward counts 0, a cut response pays ``missing_eos_penalty``)
-    and the ``(batch, T)`` dense step rewards, or None without ``step_reward``."""
-    raw = reward(rollout.texts, **columns)
+    and the ``(batch, T)`` dense step rewards, or None without ``step_reward``. ``reward`` is the
+    batch's ``RewardResult``, or a TRL-style callable that scores ``rollout.texts`` with ``columns``."""
+    raw = reward.scores if isinstance(reward, RewardResult) else reward(rollout.texts, **columns)
     scores = torch.tensor([0.0 if r is None else r for r in raw], device=device)
     cut = rollout.truncated.float()
     if cut.numel() and float(cut.mean()) >= 0.9:
@@ -96,9 +102,11 @@ def score(
     return scores, dense
 
 
-def keep_groups(config: PPOConfig, reward, scores: torch.Tensor, seed: int) -> torch.Tensor:
-    """``filter_groups``: the rows of the groups with mixed correctness (the verifier's, else score > 0.5)."""
-    verifier = reward.last_terms.get("verifier")
+def keep_groups(config: PPOConfig, reward: Any, scores: torch.Tensor, seed: int) -> torch.Tensor:
+    """``filter_groups``: the rows of the groups with mixed correctness (the verifier's, else score > 0.5).
+    ``reward`` is the batch's ``RewardResult``, or a TRL-style reward whose last call scored it."""
+    per_term = reward.per_term if isinstance(reward, RewardResult) else reward.last_terms
+    verifier = per_term.get("verifier")
     if verifier is not None:
         correct = torch.tensor([float(v or 0.0) for v in verifier])
     else:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from wizardmath.eval.greedy import Rollout
+from wizardmath.backends.rollout import Rollout
 from wizardmath.train import ppo_core as core
 from wizardmath.train.ppo_config import PPOConfig
 from wizardmath.train.ppo_models import ActorCritic
