@@ -179,7 +179,50 @@ CHECKS = {
 }
 
 
+def interval(correct: int, n: int) -> tuple[float, float]:
+    """95% Wilson interval of a proportion, in percent."""
+    if n == 0:
+        return (0.0, 0.0)
+    z, p = 1.96, correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
+
+
+def table(out: Path) -> str:
+    """The run's held-out table (markdown), one row per evaluated model, with stage times."""
+    times = {}
+    if (out / "times.tsv").is_file():
+        for line in (out / "times.tsv").read_text().splitlines():
+            name, seconds = line.split("\t")
+            times[name] = int(seconds)
+    lines = [
+        "| model | greedy accuracy % (95% CI) | answer found | cut at the limit | loops | mean tokens "
+        "| seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("base_chat", "base_wizardmath", "sft", "ppo"):
+        path = out / "eval" / f"{name}.summary.json"
+        if not path.is_file():
+            continue
+        s = read_json(path)
+        low, high = interval(s["correct"], s["n"])
+        seconds = times.get(name if name.startswith("base") else f"{name}_eval", "")
+        lines.append(
+            f"| {name} | {100 * s['accuracy']:.1f} ({low:.1f}-{high:.1f}), {s['correct']}/{s['n']} | "
+            f"{s.get('answer_found', 0):.2f} | {s.get('truncated', 0)} | {s.get('loops', 0)} | "
+            f"{s.get('mean_completion_tokens', 0):.0f} | {seconds} |"
+        )
+    for stage in ("sft", "ppo"):
+        if stage in times:
+            lines.append(f"\n{stage}: {times[stage]} s")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "table":
+        print(table(Path(argv[1])))
+        return 0
     if argv[0] == "easy":
         rows = easy_problems(int(argv[2]))
         Path(argv[1]).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
