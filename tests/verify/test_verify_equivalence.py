@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wizardmath.verify import VerifyOptions, check, is_equivalent, verify
+from wizardmath.verify import VerifyOptions, check, is_equivalent, verify, verify_batch
 
 _spec = importlib.util.spec_from_file_location("verify_cases", Path(__file__).with_name("cases.py"))
 cases = importlib.util.module_from_spec(_spec)
@@ -130,6 +130,14 @@ FACTOR = "Factor $x^2 - 5x + 6$ completely."
 )
 def test_factored_form_from_problem(problem, gold, response, equal):
     assert verify(gold, response, problem=problem) == equal
+
+
+@pytest.mark.timeout(60)
+def test_factored_form_in_batches():
+    pairs = [("(x-2)(x-3)", "The answer is: $x^2 - 5x + 6$")] * 2 + [("(x-2)(x-3)", "$\\boxed{(x-3)(x-2)}$")]
+    problems = [FACTOR, "Expand the product.", FACTOR]
+    assert verify_batch(pairs, problems=problems) == [False, True, True]
+    assert verify_batch(pairs) == [True, True, True]
 
 
 def test_factored_form_option():

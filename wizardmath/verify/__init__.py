@@ -4,6 +4,7 @@ Public API (gold first, like Math-Verify)::
 
     verify(gold, response) -> bool            extract the final answer, then compare
     check(gold, response) -> Verdict          the same with .extracted and a .reason
+                                              (both take problem=...: "Factor ..." wants a factored answer)
     is_equivalent(gold, answer) -> bool       compare two answers (no extraction on ``answer``)
     extract_answer(text) / extract_boxed(text)
     verify_batch(pairs, workers=4) -> list[bool]     check_batch(...) -> list[Verdict]
@@ -42,6 +43,8 @@ Conventions (what counts as equal):
   Tuesday.", "No, it is not possible.") answers over the last number of an earlier sentence.
 - Unicode math (``12π``, ``x²``, ``−4``, ``½``, ``√2``, ``≤``) reads as the LaTeX it stands for.
 - A response that echoes the prompt's placeholder (``The answer is: X``) has no answer.
+- Asked to factor (``problem=`` text, or ``VerifyOptions(factored=True)``), an expanded answer is not
+  equal to a factored gold. ``docs/verification.md`` tables every such convention.
 - Text answers (``\\text{Devon}``, ``even``) compare as lower-cased words; ``\\infty`` = ``infinity``,
   ``\\mathbb{R}`` = ``(-\\infty, \\infty)``.
 - ``\\left``/``\\right``, LaTeX spacing, ``$``, ``\\(\\)``, markdown bold, a trailing period and ``x \\in``
