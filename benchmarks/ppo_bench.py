@@ -49,7 +49,7 @@ def run(model: str, data: Path, out: Path, steps: int, **overrides) -> dict[str,
         steps=steps,
         save_steps=0,
         report_to="none",
-        resume=False,
+        resume="never",
         **overrides,
     )
     start = time.perf_counter()

@@ -190,7 +190,7 @@ def main() -> None:
         data_path=str(work / "prm_labels.jsonl"),
         output_dir=str(work / "prm"),
         eval_fraction=0.0,
-        resume_from_checkpoint="no",
+        resume="never",
         **({"num_train_epochs": args.epochs} if args.epochs else {}),
     )
     train_summary = train_prm(config)

@@ -1,46 +1,12 @@
-"""Small helpers the IRM and PRM share: checkpoints, pad tokens, held-out splits, AUC, step splitting."""
+"""Small helpers the IRM and PRM share: pad tokens, held-out splits, AUC, step splitting."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-
-NO_RESUME = ("no", "false", "none", "fresh")
-LAST = ("last", "true", "yes", "auto")
-
-
-def resolve_checkpoint(output_dir: str, resume: str | None, overwrite: bool = False) -> str | None:
-    """The checkpoint to resume from: ``None`` (the default) picks the last one in ``output_dir`` if any
-    (none with ``overwrite``, which starts fresh), ``"no"`` starts fresh (``guard_resume`` refuses that
-    while old checkpoints exist, unless ``overwrite``), ``"last"`` demands one, anything else is a
-    checkpoint path.
-
-    Defaulting to resume is what makes a killed ``train-prm`` / ``train-irm`` safe to start again
-    with the same command.
-    """
-    from wizardmath.checkpoints import last_checkpoint  # skips a checkpoint torn by a kill mid-save
-
-    if (resume is None and overwrite) or (resume is not None and resume.lower() in NO_RESUME):
-        return None
-    last = last_checkpoint(output_dir)
-    if resume is None:
-        return last
-    if resume.lower() in LAST:
-        if last is None:
-            raise ValueError(
-                f"resume_from_checkpoint={resume!r}: no checkpoint-* folder in {output_dir}; set it to 'no' "
-                "to start fresh"
-            )
-        return last
-    if not Path(resume).is_dir():
-        raise ValueError(
-            f"resume_from_checkpoint: {resume} is not a folder; use 'last', 'no' or a checkpoint path"
-        )
-    return resume
 
 
 def ensure_pad_token(tokenizer: Any, model: Any = None) -> None:

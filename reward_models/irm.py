@@ -21,17 +21,16 @@ from typing import Any
 
 from trl import RewardConfig
 
-from reward_models.common import default_device, ensure_pad_token, resolve_checkpoint, split_held_out
-from wizardmath.args import JudgeArguments, ModelArguments, ReportArguments, default_output
+from reward_models.common import default_device, ensure_pad_token, split_held_out
+from wizardmath.args import JudgeArguments, ModelArguments, ReportArguments, RunArguments, default_output
 
 
 @dataclass
-class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RewardConfig):
+class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RunArguments, RewardConfig):
     """``wizardmath train-irm``: every ``RewardConfig`` / ``TrainingArguments`` flag plus the IRM's own.
 
-    ``resume_from_checkpoint``: unset resumes from the last ``checkpoint-*`` in ``output_dir`` when
-    there is one; ``no`` starts fresh (refused while ``checkpoint-*`` folders of an earlier run exist, unless
-    ``--overwrite true`` deletes them); ``last`` or a path resumes from that checkpoint.
+    ``resume`` and ``overwrite`` (``RunArguments``) as every trainer: ``auto`` resumes from the last
+    ``checkpoint-*`` in ``output_dir`` when there is one.
     """
 
     model: str | None = field(
@@ -75,15 +74,6 @@ class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RewardConfig):
     output_dir: str | None = field(
         default=default_output("irm"),
         metadata={"help": "Where checkpoints, the pairs and the final model go."},
-    )
-    overwrite: bool = field(
-        default=False,
-        metadata={
-            "help": (
-                "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is "
-                "refused while they exist)."
-            )
-        },
     )
 
     def __post_init__(self) -> None:
@@ -204,11 +194,12 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
         processing_class=tokenizer,
         peft_config=config.to_peft_config("SEQ_CLS"),
     )
-    checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint, config.overwrite)
-    from wizardmath.resume import train_resumable, trainer_settings
+    from wizardmath.resume import start_run, train_resumable, trainer_settings
 
-    settings = trainer_settings(config, config.data_path)
-    result = train_resumable(trainer, config, "train-irm", checkpoint, settings, ["irm_summary.json"])
+    checkpoint = start_run(
+        config, "train-irm", trainer_settings(config, config.data_path), ["irm_summary.json"]
+    )
+    result = train_resumable(trainer, config, "train-irm", checkpoint)
     summary: dict[str, Any] = {
         "model": config.output_dir,
         "train_pairs": len(train),

@@ -33,7 +33,6 @@ from transformers import TrainingArguments
 from reward_models.common import (
     default_device,
     ensure_pad_token,
-    resolve_checkpoint,
     split_held_out,
     split_solution,
 )
@@ -50,7 +49,7 @@ from reward_models.prm_layout import (  # noqa: F401  (re-exported: the data lay
 )
 from reward_models.prm_trainer import PRMTrainer, prm_loss, ranking_loss  # noqa: F401  (re-exported)
 from reward_models.stepwise import AGGREGATES
-from wizardmath.args import ModelArguments, ReportArguments, check_limit, default_output
+from wizardmath.args import ModelArguments, ReportArguments, RunArguments, check_limit, default_output
 from wizardmath.data import TEMPLATES, resolve_template
 
 # --------------------------------------------------------------------------------------- aggregation
@@ -70,12 +69,11 @@ _aggregate = aggregate  # the scoring methods take an argument of the same name
 
 
 @dataclass
-class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
+class PRMConfig(ModelArguments, ReportArguments, RunArguments, TrainingArguments):
     """``wizardmath train-prm``: every ``TrainingArguments`` flag plus the PRM's own.
 
-    ``resume_from_checkpoint``: unset resumes from the last ``checkpoint-*`` in ``output_dir`` when
-    there is one; ``no`` starts fresh (refused while ``checkpoint-*`` folders of an earlier run exist, unless
-    ``--overwrite true`` deletes them); ``last`` or a path resumes from that checkpoint.
+    ``resume`` and ``overwrite`` (``RunArguments``) as every trainer: ``auto`` resumes from the last
+    ``checkpoint-*`` in ``output_dir`` when there is one.
     """
 
     model: str | None = field(
@@ -142,15 +140,6 @@ class PRMConfig(ModelArguments, ReportArguments, TrainingArguments):
     )
     output_dir: str | None = field(
         default=default_output("prm"), metadata={"help": "Where checkpoints and the final model go."}
-    )
-    overwrite: bool = field(
-        default=False,
-        metadata={
-            "help": (
-                "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is "
-                "refused while they exist)."
-            )
-        },
     )
     logging_steps: float = field(default=10, metadata={"help": "Log every this many optimizer steps."})
     ranking_loss_weight: float = field(
@@ -275,13 +264,13 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
         data_collator=StepCollator(tokenizer.pad_token_id),
         processing_class=tokenizer,
     )
-    checkpoint = resolve_checkpoint(config.output_dir, config.resume_from_checkpoint, config.overwrite)
-    from wizardmath.resume import train_resumable, trainer_settings
+    from wizardmath.resume import start_run, train_resumable, trainer_settings
 
     settings = trainer_settings(config, config.data_path)
     if config.ranking_loss_weight > 0:  # only then, so manifests of runs without it stay as they were
         settings.update(ranking_loss_weight=config.ranking_loss_weight, ranking_margin=config.ranking_margin)
-    result = train_resumable(trainer, config, "train-prm", checkpoint, settings, ["prm_summary.json"])
+    checkpoint = start_run(config, "train-prm", settings, ["prm_summary.json"])
+    result = train_resumable(trainer, config, "train-prm", checkpoint)
     summary: dict[str, Any] = {
         "model": config.output_dir,
         "train_records": len(train_records),

@@ -11,6 +11,9 @@ A stage config is a dataclass that inherits the groups it needs, so YAML keys, `
 - ``BackendArguments`` and ``JudgeArguments``: the generation backend and an LLM judge, both built by
   the one ``build_backend()``.
 - ``ReportArguments``: ``report_to`` with wandb offline unless ``WANDB_MODE`` says otherwise.
+- ``RunArguments``: the run contract of every trainer (``sft``, ``grpo``, ``ppo``, ``train-irm``,
+  ``train-prm``): ``resume`` (``auto | never | last | PATH``) and ``overwrite``, resolved by the one
+  ``wizardmath.resume.start_run``; each trainer's ``output_dir`` is the folder they apply to.
 
 Shared meanings: ``model`` unset (``None``) means "not given" (a stage that needs one says which flag
 to set); ``limit`` unset means all, and a set limit is >= 1; outputs default to a folder under
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 RUNS_ROOT = "runs"  # every stage writes under here unless told otherwise
 LORA_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -280,6 +283,42 @@ class ReportArguments:
         return targets
 
 
+@dataclass
+class RunArguments:
+    """Whether a trainer resumes from a checkpoint in its ``output_dir`` or starts clean.
+
+    ``auto_resume`` (sft, grpo) and, in the Trainer-based configs, ``resume_from_checkpoint`` are the
+    older spellings, kept as aliases for one release: ``auto_resume false`` is ``resume never``;
+    ``resume_from_checkpoint`` takes ``no`` (never), ``last`` or a path; ppo's ``resume true/false`` is
+    ``auto``/``never``."""
+
+    # What a config file may give beyond the field types (ppo's older `resume: true/false`).
+    CONFIG_TYPES: ClassVar[dict[str, Any]] = {"resume": str | bool}
+
+    resume: str = field(
+        default="auto",
+        metadata={
+            "help": (
+                "auto: resume from the last complete checkpoint in output_dir when there is one; never: "
+                "start fresh (refused while checkpoints of an earlier run exist, unless --overwrite true); "
+                "last: resume from the last checkpoint, refused when there is none; or a checkpoint folder."
+            ),
+        },
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={
+            "help": (
+                "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is "
+                "refused while they exist)."
+            )
+        },
+    )
+    auto_resume: bool | None = field(
+        default=None, metadata={"help": "Older spelling: --auto_resume false is --resume never."}
+    )
+
+
 __all__ = [
     "DTYPES",
     "RUNS_ROOT",
@@ -287,6 +326,7 @@ __all__ = [
     "JudgeArguments",
     "ModelArguments",
     "ReportArguments",
+    "RunArguments",
     "bf16_supported",
     "build_backend",
     "check_limit",

@@ -80,6 +80,8 @@ def check_mapping(cls: type, values: dict[str, Any], where: str) -> dict[str, An
         raise ConfigError(f"{where}: expected a mapping of keys to values, got {type(values).__name__}")
     hints = _field_types(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
+    # A config may accept more in a file than on the command line (``RunArguments``: `resume: false`).
+    hints.update(getattr(cls, "CONFIG_TYPES", {}))
     out: dict[str, Any] = {}
     for key, value in values.items():
         name = str(key).replace("-", "_")

@@ -2,6 +2,9 @@
 
 - ``run_trainer``: the model name checked first (``check_model``), then one writer per output folder
   (``trainer_lock``, an ``OutputLock`` on rank 0 only).
+- ``start_run``: the one resume path: the checkpoint ``resume`` asks for (``resume_checkpoint``:
+  ``auto | never | last | PATH``, the older spellings folded in by ``resume_request``), guarded and
+  checked as below, before any weights load.
 - ``guard_resume``: a checkpoint is resumed only by a run with the same data and settings
   (``trainer_settings``, ``rl_settings``); a fresh start over an earlier run's checkpoints is refused
   unless ``overwrite``.
@@ -18,6 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from wizardmath.checkpoints import TRAINER_STATE, last_checkpoint
 from wizardmath.runstate import OutputLock, fingerprint, settings_diff
 
 logger = logging.getLogger(__name__)
@@ -122,6 +126,75 @@ def checkpoint_step(checkpoint: str | os.PathLike | None) -> int:
     return 0
 
 
+NEVER = ("never", "no", "false", "none", "fresh")
+
+
+def resume_request(config: Any) -> str:
+    """What ``config`` asks for: ``auto``, ``never``, ``last`` or a checkpoint path.
+
+    The older spellings still count, and win when given: ``resume_from_checkpoint`` (``no`` is never;
+    ``last``, ``true``, ``yes`` and ``auto`` demand a checkpoint, as ``last``; anything else is a path),
+    ``auto_resume false`` (never), and a boolean ``resume`` (true is auto)."""
+    old = getattr(config, "resume_from_checkpoint", None)
+    if old is not None:
+        old = str(old)
+        if old.lower() in NEVER:
+            return "never"
+        return "last" if old.lower() in ("last", "true", "yes", "auto") else old
+    if getattr(config, "auto_resume", None) is False:
+        return "never"
+    value = str(config.resume)
+    key = value.lower()
+    if key in ("auto", "true", "yes"):
+        return "auto"
+    if key in NEVER:
+        return "never"
+    return "last" if key == "last" else value
+
+
+def resume_checkpoint(config: Any, state_file: str = TRAINER_STATE) -> str | None:
+    """The checkpoint a run of ``config`` resumes from, or None for a fresh start.
+
+    ``auto`` picks the newest complete ``checkpoint-N`` in ``config.output_dir`` (none with
+    ``overwrite``, which starts fresh); ``never`` starts fresh (``guard_resume`` refuses that while
+    checkpoints of an earlier run exist, unless ``overwrite``); ``last`` demands one; a path must be a
+    folder. Resuming by default is what makes a killed trainer safe to start again with the same
+    command."""
+    mode = resume_request(config)
+    if mode == "never" or (mode == "auto" and config.overwrite):
+        return None
+    last = last_checkpoint(config.output_dir, state_file)  # skips a checkpoint torn by a kill mid-save
+    if mode == "auto":
+        return last
+    if mode == "last":
+        if last is None:
+            raise ValueError(
+                f"resume: last: no checkpoint-* folder in {config.output_dir}; set resume to 'never' to "
+                "start fresh"
+            )
+        return last
+    if not Path(mode).is_dir():
+        raise ValueError(f"resume: {mode} is not a folder; use auto, never, last or a checkpoint path")
+    return mode
+
+
+def start_run(
+    config: Any,
+    command: str,
+    settings: dict[str, Any],
+    outputs: Iterable[str] = (),
+    state_file: str = TRAINER_STATE,
+) -> str | None:
+    """The one resume path of every trainer: the checkpoint ``config.resume`` asks for
+    (``resume_checkpoint``), resumed only with the same ``settings`` and refused over an earlier run's
+    checkpoints unless ``overwrite`` (``guard_resume``, which deletes them and ``outputs`` then), and a
+    Trainer checkpoint with no step left refused (``check_steps_left``). Returns the checkpoint."""
+    checkpoint = resume_checkpoint(config, state_file)
+    guard_resume(config.output_dir, command, settings, checkpoint, config.overwrite, outputs)
+    check_steps_left(command, config.output_dir, checkpoint, getattr(config, "max_steps", -1))
+    return checkpoint
+
+
 def guard_resume(
     output_dir: str,
     stage: str,
@@ -223,7 +296,7 @@ def train_resumable(
     config: Any,
     command: str,
     checkpoint: str | None,
-    settings: dict[str, Any] | None,
+    settings: dict[str, Any] | None = None,
     outputs: Iterable[str] = (),
 ) -> Any:
     """The end of every Trainer-based command (``sft``, ``grpo``, ``train-irm``, ``train-prm``), after

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from wizardmath.checkpoints import last_checkpoint
 from wizardmath.config import load_config
 from wizardmath.data import format_prompt, format_solution
 from wizardmath.jsonl import DataError
-from wizardmath.train.sft import SFTConfig, last_checkpoint, load_sft_dataset, train_sft
+from wizardmath.train.sft import SFTConfig, load_sft_dataset, train_sft
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -21,19 +21,18 @@ from typing import Any
 
 from trl import GRPOConfig as TRLGRPOConfig
 
-from wizardmath.args import ModelArguments, ReportArguments
+from wizardmath.args import ModelArguments, ReportArguments, RunArguments
 from wizardmath.rewards import RewardArguments
 from wizardmath.train.rl_data import ProblemArguments
 
 
 @dataclass
-class GRPOConfig(ModelArguments, ReportArguments, TRLGRPOConfig, ProblemArguments, RewardArguments):
+class GRPOConfig(
+    ModelArguments, ReportArguments, RunArguments, TRLGRPOConfig, ProblemArguments, RewardArguments
+):
     """TRL's ``GRPOConfig`` plus wizardmath's model, report, data, reward and evaluation keys (the shared
     groups come first so their defaults win over TRL's fields of the same name)."""
 
-    auto_resume: bool = field(
-        default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."}
-    )
     # GRPO's own defaults for shared fields
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
     lora_target_modules: list[str] = field(
@@ -94,22 +93,16 @@ def train_grpo(config: GRPOConfig) -> dict[str, Any]:
 def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
     from trl import GRPOTrainer
 
-    from wizardmath.checkpoints import last_checkpoint
     from wizardmath.eval.greedy import greedy_accuracy
     from wizardmath.jsonl import write_json
-    from wizardmath.resume import check_trained, checkpoint_step, guard_resume, rl_settings, train_resumable
+    from wizardmath.resume import rl_settings, start_run, train_resumable
     from wizardmath.rewards import build_reward
     from wizardmath.train.sft import load_model_and_tokenizer
 
     config.setup_reporting()
     start = time.perf_counter()
-    auto = config.auto_resume and not config.overwrite
-    resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
-    guard_resume(
-        config.output_dir, "grpo", rl_settings(config), resume, config.overwrite, ["grpo_summary.json"]
-    )
-    if resume and 0 < config.max_steps <= checkpoint_step(resume):  # finished: refuse before loading weights
-        check_trained("grpo", config.output_dir, checkpoint_step(resume), 0)
+    # guarded, and a finished run refused, before loading the weights
+    resume = start_run(config, "grpo", rl_settings(config), ["grpo_summary.json"])
     data = load_prompts(config)
     held_out = config.held_out_problems()
     model, tokenizer = load_model_and_tokenizer(
@@ -129,8 +122,8 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
         processing_class=tokenizer,
         peft_config=peft_config,
     )
-    try:  # guarded above, before loading the weights
-        result = train_resumable(trainer, config, "grpo", resume, None)
+    try:
+        result = train_resumable(trainer, config, "grpo", resume)
     finally:
         reward.close()
     tokenizer.save_pretrained(config.output_dir)

@@ -29,7 +29,7 @@ from wizardmath.train.ppo_config import PPOConfig
 from wizardmath.train.ppo_models import build_models, gathered, prepare_frozen, save_policy
 from wizardmath.train.ppo_plan import PPOPlanConfig, memory_plan
 from wizardmath.train.ppo_rollout import batch_indices, generate, keep_groups, score, select_rows, step_seed
-from wizardmath.train.ppo_state import MetricsLog, PPOState, last_checkpoint, load_checkpoint, save_checkpoint
+from wizardmath.train.ppo_state import STATE_FILE, MetricsLog, PPOState, load_checkpoint, save_checkpoint
 from wizardmath.train.ppo_update import (
     Experience,
     advance_schedule,
@@ -147,28 +147,22 @@ def train_ppo(config: PPOConfig) -> dict[str, Any]:
 
     rs.check_model(config.model)
     with rs.trainer_lock(config.output_dir, "ppo"):
-        resume_from = last_checkpoint(config.output_dir) if config.resume and not config.overwrite else None
-        rs.guard_resume(
-            config.output_dir,
-            "ppo",
-            rs.rl_settings(config),
-            resume_from and str(resume_from),
-            config.overwrite,
-            ["metrics.jsonl", "ppo_summary.json"],
-        )
+        outputs = ["metrics.jsonl", "ppo_summary.json"]
+        resume_from = rs.start_run(config, "ppo", rs.rl_settings(config), outputs, STATE_FILE)
         start_step = rs.checkpoint_step(resume_from)
         # Killed after its last step's checkpoint, before the summary: trained, not finished yet.
         finishing = start_step == config.steps and not (Path(config.output_dir) / "ppo_summary.json").exists()
         if start_step >= config.steps and not finishing:  # nothing to do: refuse before loading weights
             rs.check_trained("ppo", config.output_dir, start_step, start_step)
-        summary = _train_ppo(config)
+        summary = _train_ppo(config, resume_from)
         if not finishing:
             rs.check_trained("ppo", config.output_dir, start_step, summary["steps"])
         return summary
 
 
-def setup(config: PPOConfig) -> PPOState:
-    """Accelerator, models, optimizer, warm-up schedule, reward and data; resumed from the last checkpoint."""
+def setup(config: PPOConfig, resume_from: str | None = None) -> PPOState:
+    """Accelerator, models, optimizer, warm-up schedule, reward and data; resumed from ``resume_from``
+    (the checkpoint ``train_ppo`` chose and guarded)."""
     from pathlib import Path
 
     from accelerate import Accelerator
@@ -210,18 +204,18 @@ def setup(config: PPOConfig) -> PPOState:
         train,
         held_out,
     )
-    resume_from = last_checkpoint(config.output_dir) if config.resume else None
     if resume_from is not None:
-        load_checkpoint(state, resume_from)
+        load_checkpoint(state, Path(resume_from))
         advance_schedule(scheduler, state.step)
     if config.rollout_backend == "vllm":
         state.vllm = VLLMRollout(config, accelerator)
     return state
 
 
-def _train_ppo(config: PPOConfig) -> dict[str, Any]:
+def _train_ppo(config: PPOConfig, resume_from: str | None) -> dict[str, Any]:
     start = time.perf_counter()
-    state = setup(config)  # a resumed state holds the validation curve and the best policy so far
+    # a resumed state holds the validation curve and the best policy so far
+    state = setup(config, resume_from)
     if state.step == 0:
         state.accuracy_before = evaluate(state)
         if config.keep_best:

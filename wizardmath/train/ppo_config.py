@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wizardmath.args import ModelArguments, ReportArguments
+from wizardmath.args import ModelArguments, ReportArguments, RunArguments
 from wizardmath.rewards import STEP_REWARDS, RewardArguments
 from wizardmath.train import ppo_core as core
 from wizardmath.train.rl_data import ProblemArguments
 
 
 @dataclass
-class PPOConfig(ModelArguments, ReportArguments, ProblemArguments, RewardArguments):
+class PPOConfig(ModelArguments, ReportArguments, RunArguments, ProblemArguments, RewardArguments):
     """Everything a PPO run needs; YAML keys and ``--flags`` are these field names.
 
     The model, its precision and LoRA come from ``ModelArguments``, ``report_to`` from
@@ -156,7 +156,6 @@ class PPOConfig(ModelArguments, ReportArguments, ProblemArguments, RewardArgumen
     # bookkeeping
     save_steps: int = field(default=50, metadata={"help": "Checkpoint every N steps (0: only at the end)."})
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept."})
-    resume: bool = field(default=True, metadata={"help": "Resume from the last checkpoint in output_dir."})
     max_minutes: float | None = field(
         default=None, metadata={"help": "Stop (and save) after this much wall time."}
     )

@@ -62,14 +62,6 @@ class PPOState:
         return self.accelerator.unwrap_model(self.model).policy
 
 
-def last_checkpoint(output_dir: str | os.PathLike) -> Path | None:
-    """Newest complete ``checkpoint-N`` (its ``ppo_state.json``, written last, is whole)."""
-    from wizardmath.checkpoints import last_checkpoint as newest_complete
-
-    found = newest_complete(output_dir, STATE_FILE)
-    return Path(found) if found else None
-
-
 def save_checkpoint(state: PPOState, elapsed: float) -> None:
     """``checkpoint-<step>``; then, the new one whole, the oldest beyond ``save_total_limit`` go."""
     from wizardmath.jsonl import write_json

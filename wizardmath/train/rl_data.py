@@ -30,14 +30,6 @@ class ProblemArguments:
             "help": "Prompt template: auto (chat when the model has a chat template), wizardmath, chat, raw."
         },
     )
-    # here so that ppo and grpo share it: the trainer rule for a folder with an earlier run's checkpoints
-    overwrite: bool = field(
-        default=False,
-        metadata={
-            "help": "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh "
-            "start is refused while they exist)."
-        },
-    )
 
     def train_problems(self) -> list[MathProblem]:
         from wizardmath.data import load_problems

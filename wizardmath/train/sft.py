@@ -25,16 +25,16 @@ from trl import SFTConfig as TRLSFTConfig
 from wizardmath.args import (
     ModelArguments,
     ReportArguments,
+    RunArguments,
     bf16_supported,  # noqa: F401  (grpo.py imports it from here until it adopts ModelArguments)
     check_limit,
     resolve_dtype,
 )
-from wizardmath.checkpoints import last_checkpoint
 from wizardmath.jsonl import DataError, iter_jsonl, write_json
 
 
 @dataclass
-class SFTConfig(ModelArguments, ReportArguments, TRLSFTConfig):
+class SFTConfig(ModelArguments, ReportArguments, RunArguments, TRLSFTConfig):
     """TRL's ``SFTConfig`` (every TrainingArguments flag works) plus the shared model and report
     arguments (``wizardmath.args``) and what SFT adds."""
 
@@ -55,18 +55,6 @@ class SFTConfig(ModelArguments, ReportArguments, TRLSFTConfig):
     )
     max_samples: int | None = field(
         default=None, metadata={"help": "Train on at most this many examples (after shuffling)."}
-    )
-    auto_resume: bool = field(
-        default=True, metadata={"help": "Resume from the last checkpoint in output_dir when there is one."}
-    )
-    overwrite: bool = field(
-        default=False,
-        metadata={
-            "help": (
-                "Delete the checkpoints of an earlier run in output_dir and start fresh (a fresh start is "
-                "refused while they exist)."
-            )
-        },
     )
 
     def __post_init__(self) -> None:
@@ -202,7 +190,7 @@ def train_sft(config: SFTConfig) -> dict[str, Any]:
 def _train_sft(config: SFTConfig) -> dict[str, Any]:
     from trl import SFTTrainer
 
-    from wizardmath.resume import train_resumable, trainer_settings
+    from wizardmath.resume import start_run, train_resumable, trainer_settings
 
     config.setup_reporting()
     start = time.perf_counter()
@@ -227,10 +215,9 @@ def _train_sft(config: SFTConfig) -> dict[str, Any]:
         processing_class=tokenizer,
         peft_config=config.to_peft_config(),
     )
-    auto = config.auto_resume and not config.overwrite
-    resume = config.resume_from_checkpoint or (last_checkpoint(config.output_dir) if auto else None)
     settings = trainer_settings(config, config.data_path, config.eval_data_path)
-    result = train_resumable(trainer, config, "sft", resume, settings, ["sft_summary.json"])
+    resume = start_run(config, "sft", settings, ["sft_summary.json"])
+    result = train_resumable(trainer, config, "sft", resume)
     tokenizer.save_pretrained(config.output_dir)
     summary = {
         "model": config.model,
