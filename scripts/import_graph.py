@@ -22,8 +22,8 @@ Layers, bottom (0) to top; a module may import its own layer and the ones below,
  7 rewards       the RL reward (verifier, IRM, PRM terms)
  8 eval          benchmark evaluation, reranking, greedy accuracy
  9 train         SFT, PPO, GRPO (they evaluate while training)
-10 top           ``pipeline`` and its ``pipeline_config``, ``pipeline_state``, ``pipeline_parallel``,
-                 ``pipeline_report``; ``cli``, ``__main__``
+10 top           ``pipeline`` and its ``pipeline_config``, ``pipeline_eval``, ``pipeline_state``,
+                 ``pipeline_parallel``, ``pipeline_report``; ``cli``, ``__main__``
 == ============= ==================================================================================
 
 Usage: ``python scripts/import_graph.py [--root DIR] [--quiet]`` (``--quiet``: layers and problems only).
@@ -58,7 +58,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("args", ("wizardmath.args",)),
     ("evol", ("wizardmath.evol", "wizardmath.tiny")),
     ("reward_models", ("reward_models",)),
-    ("rewards", ("wizardmath.rewards", "wizardmath.rewards_models")),
+    ("rewards", ("wizardmath.rewards", "wizardmath.rewards_models", "wizardmath.reward_terms")),
     ("eval", ("wizardmath.eval",)),
     ("train", ("wizardmath.train",)),
     (
@@ -66,6 +66,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "wizardmath.pipeline",
             "wizardmath.pipeline_config",
+            "wizardmath.pipeline_eval",
             "wizardmath.pipeline_state",
             "wizardmath.pipeline_parallel",
             "wizardmath.pipeline_report",

@@ -7,7 +7,7 @@
 
 from wizardmath.backends import register_backend
 from wizardmath.evol.config import EvolveConfig, SolveConfig
-from wizardmath.evol.engine import evolve
+from wizardmath.evol.rounds import evolve
 from wizardmath.evol.solve import solve
 
 # The registry sits below this package and does not name it; importing any wizardmath.evol module
