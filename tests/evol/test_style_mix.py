@@ -9,10 +9,9 @@ import pytest
 from wizardmath.backends import SamplingParams
 from wizardmath.data import format_prompt
 from wizardmath.evol import world as W
-from wizardmath.evol.symbolic import (
+from wizardmath.evol.symbolic import SymbolicBackend, generate_problems
+from wizardmath.evol.symbolic_solve import (
     TERSE_HEAD,
-    SymbolicBackend,
-    generate_problems,
     gold_values,
     slipped_values,
     solution_style,

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from wizardmath.evol.symbolic import TERSE_HEAD, solution_style
+from wizardmath.evol.symbolic_solve import TERSE_HEAD, solution_style
 
 OPENINGS = {"terse": " " + TERSE_HEAD, "decomposed": " Step 1:"}
 
