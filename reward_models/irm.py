@@ -22,6 +22,7 @@ from typing import Any
 from trl import RewardConfig
 
 from reward_models.common import default_device, ensure_pad_token, split_held_out
+from reward_models.irm_data import JUDGES
 from wizardmath.args import JudgeArguments, ModelArguments, ReportArguments, RunArguments, default_output
 
 
@@ -51,10 +52,10 @@ class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RunArguments, R
         default="symbolic",
         metadata={
             "help": (
-                "Ranks each group of candidates: symbolic (facts of the symbolic world) or llm (rubric "
-                "prompt)."
+                "Ranks each group of candidates: symbolic (facts of the symbolic world), llm (rubric "
+                "prompt) or eliminator (accepted over rejected siblings, no model)."
             ),
-            "choices": ["symbolic", "llm"],
+            "choices": list(JUDGES),
         },
     )
     judge_backend: str = field(default="openai", metadata={"help": "llm judge: backend name."})
@@ -83,8 +84,8 @@ class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RunArguments, R
             )
         if not 0 <= self.eval_fraction < 1:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
-        if self.judge not in ("symbolic", "llm"):
-            raise ValueError(f"judge: '{self.judge}' is not one of symbolic, llm")
+        if self.judge not in JUDGES:
+            raise ValueError(f"judge: '{self.judge}' is not one of {', '.join(JUDGES)}")
         if self.judge == "llm" and not self.judge_model:
             raise ValueError("judge=llm needs --judge_model (and --judge_base_url for a local server)")
         super().__post_init__()
@@ -92,7 +93,8 @@ class IRMConfig(ModelArguments, ReportArguments, JudgeArguments, RunArguments, R
 
 NO_IRM_WAY_OUT = (
     "the symbolic judge reads only the symbolic world's problems; for GSM8k/MATH evolutions use "
-    "--judge llm with --judge_model; a weak evolver may accept nothing: evolve with a stronger model; "
+    "--judge llm with --judge_model, or --judge eliminator (accepted over rejected siblings, no model); "
+    "a weak evolver may accept nothing: evolve with a stronger model; "
     "or train PPO without the IRM: reward_funcs [prm, verifier]"
 )
 

@@ -10,6 +10,10 @@ WizardMath's IRM learned from rankings of the evolved variants of one problem. H
      problems harder (more steps) > easier. Ties give no pair.
    - ``llm``: any backend with the rubric in ``prompts/irm_judge.txt`` (definition, precision,
      integrity, difficulty), answered as ``Ranking: 2 > 1 > 3``.
+   - ``eliminator`` (offline, any data): the evolution's own verdicts: an accepted problem (or the
+     seed) > a rejected one > a refusal or leaked template. A weaker signal than a judge's ranking
+     (no order among accepted siblings), for when no judge model can rank (a 135M judge answers
+     no parseable ranking).
 3. emit TRL preference pairs ``{"chosen": problem_a, "rejected": problem_b, "group": parent_id}``
    for every ordered pair of candidates with different ranks. ``group`` lets training hold out
    whole groups, so evaluation is on problems never seen in training.
@@ -166,7 +170,18 @@ class LLMRanker:
         return out
 
 
-JUDGES = ("symbolic", "llm")
+JUDGES = ("symbolic", "llm", "eliminator")
+
+
+def eliminator_rank(group: Sequence[Candidate]) -> list[float | None]:
+    """The eliminator's verdicts as ranks: accepted (or the seed) 1, rejected 0, not a problem -1."""
+    ranks: list[float | None] = []
+    for c in group:
+        if (c.get("meta") or {}).get("failure") in BROKEN or c.get("reason") in BROKEN:
+            ranks.append(-1.0)
+        else:
+            ranks.append(1.0 if c["accepted"] else 0.0)
+    return ranks
 
 
 def build_pairs(
@@ -182,6 +197,8 @@ def build_pairs(
     names = sorted(groups)
     if judge == "symbolic":
         ranks = [symbolic_rank(groups[n]) for n in names]
+    elif judge == "eliminator":
+        ranks = [eliminator_rank(groups[n]) for n in names]
     else:
         if backend is None:
             raise ValueError("the llm judge needs a backend (set judge_backend / judge_model)")

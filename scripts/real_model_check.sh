@@ -65,7 +65,7 @@ stage sft_lora "$FIG sft $OUT/sft_lora" -- "$WM" sft --config configs/smol/sft.y
   --output "$OUT/sft_lora" "${SFT_SMALL[@]}" --use_lora true --lora_r 8 --learning_rate 1e-3
 
 stage train_irm "$FIG irm $OUT/irm" -- "$WM" train-irm --config configs/smol/irm.yaml --model "$OUT/sft" \
-  --judge_model "$BASE" --data_path "$OUT/evol" --output_dir "$OUT/irm" --max_steps 4 --per_device_train_batch_size 2 \
+  --data_path "$OUT/evol" --output_dir "$OUT/irm" --max_steps 4 --per_device_train_batch_size 2 \
   --max_length 256 --save_steps 4 "${CPU[@]}"
 stage label_prm "$FIG labels $OUT/prm_labels.jsonl" -- "$WM" label-prm --config configs/smol/label_prm.yaml \
   --model "$OUT/sft" --data_path "$OUT/train.jsonl" --output "$OUT/prm_labels.jsonl" --limit 4 --num_samples 2 \

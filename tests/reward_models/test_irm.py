@@ -213,3 +213,25 @@ def test_an_evolution_that_accepted_nothing_is_refused_before_any_model_loads(tm
     with pytest.raises(ValueError, match="evolution accepted no problem") as info:
         train_irm(config)
     assert "reward_funcs [prm, verifier]" in str(info.value) and "--judge llm" in str(info.value)
+
+
+def test_eliminator_judge_ranks_by_the_evolutions_own_verdicts():
+    from reward_models.irm_data import build_pairs
+
+    group = [
+        {"id": "s", "problem": "seed", "accepted": True},
+        {"id": "a", "problem": "accepted", "accepted": True},
+        {"id": "r", "problem": "rejected", "accepted": False, "reason": "unsolvable"},
+        {"id": "t", "problem": "leak", "accepted": False, "reason": "template_leak"},
+    ]
+    pairs = build_pairs({"s": group}, judge="eliminator", max_pairs_per_group=None)
+    got = sorted((p["chosen"], p["rejected"]) for p in pairs)
+    assert got == sorted(
+        [
+            ("seed", "rejected"),
+            ("seed", "leak"),
+            ("accepted", "rejected"),
+            ("accepted", "leak"),
+            ("rejected", "leak"),
+        ]
+    )  # no pair between the seed and its accepted evolution: the eliminator does not order them
