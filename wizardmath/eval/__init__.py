@@ -7,9 +7,10 @@ Pure helpers: ``pass_at_k(n, c, k)``, ``majority_vote(answers)``, ``summarize(re
 
 from wizardmath.eval.config import EvalConfig
 from wizardmath.eval.grading import ANSWER_FORMATS, Scorer, extract_in_format, grade_chunk
+from wizardmath.eval.inputs import read_completions
 from wizardmath.eval.metrics import majority_vote, pass_at_k, summarize, vote_clusters
 from wizardmath.eval.report import print_summary
-from wizardmath.eval.runner import evaluate, evaluate_problems, read_completions
+from wizardmath.eval.runner import evaluate, evaluate_problems
 
 __all__ = [
     "ANSWER_FORMATS",
