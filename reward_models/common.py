@@ -1,12 +1,29 @@
-"""Small helpers the IRM and PRM share: pad tokens, held-out splits, AUC, step splitting."""
+"""Small helpers the IRM and PRM share: pad tokens, held-out splits, AUC, step splitting, the summary."""
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def write_summary(
+    command: str, output_dir: str, name: str, summary: dict[str, Any], start: float, shown: Sequence[str]
+) -> dict[str, Any]:
+    """The end of ``train-irm`` / ``train-prm``: the wall time since ``start`` into ``summary``, which is
+    written to ``output_dir/name``, and one line with its ``shown`` keys. Returns ``summary``."""
+    from pathlib import Path
+
+    from wizardmath.jsonl import write_json
+
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    write_json(Path(output_dir) / name, summary)
+    values = {k: summary[k] for k in shown if k in summary}
+    print(f"{command}: saved to {output_dir}: {values}")
+    return summary
 
 
 def ensure_pad_token(tokenizer: Any, model: Any = None) -> None:

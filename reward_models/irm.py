@@ -21,7 +21,7 @@ from typing import Any
 
 from trl import RewardConfig
 
-from reward_models.common import default_device, ensure_pad_token, split_held_out
+from reward_models.common import default_device, ensure_pad_token, split_held_out, write_summary
 from reward_models.irm_data import JUDGES
 from wizardmath.args import JudgeArguments, ModelArguments, ReportArguments, RunArguments, default_output
 
@@ -169,7 +169,6 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
     from transformers import AutoModelForSequenceClassification, set_seed
     from trl import RewardTrainer
 
-    from wizardmath.jsonl import write_json
     from wizardmath.models import load_pretrained, load_tokenizer
 
     start = time.perf_counter()
@@ -213,15 +212,8 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
     if held:
         irm = InstructionRewardModel(trainer.model, tokenizer)
         summary.update(pairwise_accuracy(irm, held))
-    summary["seconds"] = round(time.perf_counter() - start, 1)
-    write_json(Path(config.output_dir) / "irm_summary.json", summary)
-    shown = {
-        k: summary[k]
-        for k in ("train_pairs", "global_step", "train_loss", "eval_pairs", "pairwise_accuracy", "seconds")
-        if k in summary
-    }
-    print(f"train-irm: saved to {config.output_dir}: {shown}")
-    return summary
+    shown = ("train_pairs", "global_step", "train_loss", "eval_pairs", "pairwise_accuracy", "seconds")
+    return write_summary("train-irm", config.output_dir, "irm_summary.json", summary, start, shown)
 
 
 class InstructionRewardModel:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from reward_models.common import (
@@ -33,6 +32,7 @@ from reward_models.common import (
     ensure_pad_token,
     split_held_out,
     split_solution,
+    write_summary,
 )
 from reward_models.prm_config import PRMConfig
 from reward_models.prm_layout import (  # noqa: F401  (re-exported: the data layout lives there)
@@ -107,7 +107,6 @@ def train_prm(config: PRMConfig) -> dict[str, Any]:
 def _train_prm(config: PRMConfig) -> dict[str, Any]:
     from transformers import AutoModelForTokenClassification, set_seed
 
-    from wizardmath.jsonl import write_json
     from wizardmath.models import load_pretrained, load_tokenizer
 
     start = time.perf_counter()
@@ -165,15 +164,8 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
     if held:
         prm = ProcessRewardModel(trainer.model, tokenizer, config.step_format, config.max_length)
         summary.update(evaluate_steps(prm, held))
-    summary["seconds"] = round(time.perf_counter() - start, 1)
-    write_json(Path(config.output_dir) / "prm_summary.json", summary)
-    shown = {
-        k: summary[k]
-        for k in ("train_records", "global_step", "train_loss", "eval_records", "step_auc", "seconds")
-        if k in summary
-    }
-    print(f"train-prm: saved to {config.output_dir}: {shown}")
-    return summary
+    shown = ("train_records", "global_step", "train_loss", "eval_records", "step_auc", "seconds")
+    return write_summary("train-prm", config.output_dir, "prm_summary.json", summary, start, shown)
 
 
 def evaluate_steps(
