@@ -50,10 +50,12 @@ for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null &&
 # transformers serve answers one request at a time (5-10 tokens/s here): 3 seeds, one easier rewrite each.
 EVOLVE_SMALL=(--dataset jsonl --data_path "$OUT/train.jsonl" --num_seeds 3 --rounds down --round_parents seeds
   --fanout 1 --max_new_tokens 64 --solver_samples 2 --solver_max_new_tokens 96 --decontaminate false --no_progress)
+# One solver sample: a seed's rewrite is accepted when the solver reaches an answer (sampling over HTTP is not
+# seeded by every server, so a two-sample agreement would make this stage's figure a coin toss).
 stage evolve_server "$FIG evolve $OUT/evol" -- "$WM" evolve --config configs/smol/evolve.yaml \
-  --base_url "http://127.0.0.1:$PORT/v1" --output "$OUT/evol" "${EVOLVE_SMALL[@]}"
+  --base_url "http://127.0.0.1:$PORT/v1" --output "$OUT/evol" "${EVOLVE_SMALL[@]}" --num_seeds 4 --solver_samples 1
 kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; trap - EXIT
-stage evolve_local "$FIG evolve_ran $OUT/evol_local" -- "$WM" evolve --config configs/smol/evolve_local.yaml \
+stage evolve_local "$FIG evolve $OUT/evol_local" -- "$WM" evolve --config configs/smol/evolve_local.yaml \
   --model "$BASE" --output "$OUT/evol_local" "${EVOLVE_SMALL[@]}"
 
 stage solve "$FIG solve $OUT/solve" -- "$WM" solve --config configs/smol/solve.yaml --model "$BASE" \
@@ -65,7 +67,7 @@ stage sft_lora "$FIG sft $OUT/sft_lora" -- "$WM" sft --config configs/smol/sft.y
   --output "$OUT/sft_lora" "${SFT_SMALL[@]}" --use_lora true --lora_r 8 --learning_rate 1e-3
 
 stage train_irm "$FIG irm $OUT/irm" -- "$WM" train-irm --config configs/smol/irm.yaml --model "$OUT/sft" \
-  --data_path "$OUT/evol" --output_dir "$OUT/irm" --max_steps 4 --per_device_train_batch_size 2 \
+  --data_path "$OUT/evol_local" --output_dir "$OUT/irm" --max_steps 4 --per_device_train_batch_size 2 \
   --max_length 256 --save_steps 4 "${CPU[@]}"
 stage label_prm "$FIG labels $OUT/prm_labels.jsonl" -- "$WM" label-prm --config configs/smol/label_prm.yaml \
   --model "$OUT/sft" --data_path "$OUT/train.jsonl" --output "$OUT/prm_labels.jsonl" --limit 4 --num_samples 2 \
