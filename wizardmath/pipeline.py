@@ -36,6 +36,8 @@ from wizardmath.pipeline_config import (
     check_resume,
     config_contents,
     resolve,
+    stage_entry,
+    stage_rewards,
     validate_stage_configs,
 )
 from wizardmath.pipeline_eval import EvalStages
@@ -55,7 +57,7 @@ class Pipeline(EvalStages):
         self.summary_path = self.out / "summary.json"
         previous = json.loads(self.summary_path.read_text()) if self.summary_path.exists() else {}
         self.contents = config_contents(config)  # the stage configs as this run reads them
-        self.state = StageState(self.out, config, self.ppo_reward_funcs)
+        self.state = StageState(self.out, config, lambda: self.ppo_base.reward_funcs)
         check_resume(config, self.contents, previous, self.summary_path, self.state.finished_steps())
         self.stages: dict[str, dict[str, Any]] = previous.get("stages", {})
 
@@ -154,23 +156,23 @@ class Pipeline(EvalStages):
         return everything, seeds_only
 
     def sft(self, name: str, model: str, data: Path) -> tuple[str, int, float]:
-        from wizardmath.train.sft import SFTConfig, train_sft
+        from wizardmath.train.sft import SFTConfig
 
         folder = self.out / name
         summary = self.once(
-            f"sft ({name})", self.state.marker(name), SFTConfig, self.config.sft_config, train_sft,
+            f"sft ({name})", name, SFTConfig,
             model=model, data_path=str(data), output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         return str(folder), summary["examples"], summary["seconds"]
 
     def irm(self, model: str, evol_dir: Path) -> str:
         """The Instruction Reward Model, trained on evolved siblings ranked by the symbolic judge."""
-        from reward_models.irm import IRMConfig, train_irm
+        from reward_models.irm import IRMConfig
 
         folder = self.out / "irm"
         summary = self.once(
-            "train-irm", self.state.marker("irm"), IRMConfig, self.config.irm_config,
-            train_irm, model=model, data_path=str(evol_dir), output_dir=str(folder), disable_tqdm=True,
+            "train-irm", "irm", IRMConfig,
+            model=model, data_path=str(evol_dir), output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         keys = ("pairwise_accuracy", "eval_pairs", "train_pairs", "seconds")
         self.record("irm", {k: summary[k] for k in keys if k in summary})
@@ -179,7 +181,7 @@ class Pipeline(EvalStages):
     def prm(self, model: str, problems: Path) -> str:
         """The Process Reward Model: the SFT model's own solutions, labelled step by step, then trained."""
         from reward_models.labelers import LabelConfig, label_prm
-        from reward_models.prm import PRMConfig, train_prm
+        from reward_models.prm import PRMConfig
         from wizardmath.config import load_config
 
         labels, folder = self.out / "prm_labels.jsonl", self.out / "prm"
@@ -195,7 +197,7 @@ class Pipeline(EvalStages):
                 PRMConfig, resolve(self.config.prm_config), model=model, data_path=str(labels),
                 output_dir=str(folder), seed=self.config.seed, disable_tqdm=True,
             )  # fmt: skip
-            summary, seconds = self.timed("train-prm", lambda: train_prm(config))
+            summary, seconds = self.timed("train-prm", lambda: stage_entry("prm")(config))
             summary["seconds"] = round(label_seconds + seconds, 1)
             write_json(done, summary)
         summary = json.loads(done.read_text())
@@ -212,7 +214,7 @@ class Pipeline(EvalStages):
         val_path: Path,
         reward_models: dict[str, str],
     ) -> None:
-        from wizardmath.train.ppo import PPOConfig, train_ppo
+        from wizardmath.train.ppo import PPOConfig
 
         folder = self.out / stage
         base = self.ppo_base
@@ -221,7 +223,7 @@ class Pipeline(EvalStages):
         # asks for is a wanted stage: validate_stage_configs).
         paths = {f"{name}_path": path for name, path in reward_models.items() if name in funcs}
         summary = self.once(
-            stage, self.state.marker(stage), PPOConfig, self.config.ppo_config, train_ppo,
+            stage, stage, PPOConfig,
             model=model, data_path=str(problems), eval_data_path=str(val_path), output_dir=str(folder),
             report_to="none", max_minutes=self.config.ppo_max_minutes, reward_funcs=funcs,
             steps=self.config.ppo_steps or base.steps, **paths,
@@ -257,8 +259,8 @@ class Pipeline(EvalStages):
         return load_config(PPOConfig, resolve(self.config.ppo_config))
 
     def ppo_reward_funcs(self, stage: str) -> list[str]:
-        """A PPO stage's reward: its own (PPO_REWARDS), else the PPO config's."""
-        return list(PPO_REWARDS[stage] or self.ppo_base.reward_funcs)
+        """A PPO stage's reward (``stage_rewards``: its own, else the PPO config's)."""
+        return stage_rewards(stage, self.ppo_base.reward_funcs)
 
     def needs_reward_models(self, stage: str) -> bool:
         return bool(set(REWARD_MODELS) & set(self.ppo_reward_funcs(stage)))

@@ -1,5 +1,5 @@
-"""The pipeline's configuration: its stages, ``PipelineConfig``, the stage config each stage reads,
-and the check of them all before the first stage runs.
+"""The pipeline's configuration: its stages (``STAGE_TABLE``), ``PipelineConfig``, the stage config each
+stage reads, and the check of them all before the first stage runs.
 
 Split from ``pipeline.py`` (which runs the stages): a bad key, type or value in, say, the PPO config
 fails in seconds, not after an hour of evolution and SFT.
@@ -7,15 +7,76 @@ fails in seconds, not after an hour of evolution and SFT.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "checker", "ppo", "ppo_paper", "ppo_random")
-DEFAULT_STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
-# PPO runs by reward: the verifier alone, the paper's r = r_IRM x r_PRM x verifier, a coin (the control).
-PPO_REWARDS = {"ppo": None, "ppo_paper": ["irm", "prm", "verifier"], "ppo_random": ["random"]}
 REWARD_MODELS = ("irm", "prm")  # the stages a PPO reward may need
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the pipeline: the ``PipelineConfig`` key of the stage config it reads, the entry point
+    that trains its model (``module:function``), the stages its model is built from, the file in the run
+    folder that says it is done, and, for a PPO stage, its reward (``None``: the PPO config's)."""
+
+    config_key: str
+    entry: str
+    upstream: tuple[str, ...]
+    output: str
+    ppo: bool = False
+    rewards: tuple[str, ...] | None = None
+
+
+def _ppo_stage(name: str, rewards: tuple[str, ...] | None = None) -> Stage:
+    return Stage("ppo_config", "wizardmath.train.ppo:train_ppo", ("sft_evolved",), f"{name}/ppo_summary.json",
+                 True, rewards)  # fmt: skip
+
+
+# The one table the pipeline, its state (``pipeline_state``) and its checks read, in run order.
+STAGE_TABLE: dict[str, Stage] = {
+    "base": Stage("tiny_config", "wizardmath.tiny:init_tiny", (), "base/config.json"),
+    "sft_seed": Stage("sft_config", "wizardmath.train.sft:train_sft", ("base",), "sft_seed/sft_summary.json"),
+    "sft_evolved": Stage(
+        "sft_config", "wizardmath.train.sft:train_sft", ("base",), "sft_evolved/sft_summary.json"
+    ),
+    "irm": Stage("irm_config", "reward_models.irm:train_irm", ("sft_evolved",), "irm/irm_summary.json"),
+    "prm": Stage("prm_config", "reward_models.prm:train_prm", ("sft_evolved",), "prm/prm_summary.json"),
+    "checker": Stage(
+        "checker_config", "wizardmath.train.checker:train_checker", ("base",), "checker/sft_summary.json"
+    ),
+    # PPO runs by reward: the PPO config's (the verifier), the paper's r = r_IRM x r_PRM x verifier, a coin
+    # (the control).
+    "ppo": _ppo_stage("ppo"),
+    "ppo_paper": _ppo_stage("ppo_paper", ("irm", "prm", "verifier")),
+    "ppo_random": _ppo_stage("ppo_random", ("random",)),
+}
+STAGES = tuple(STAGE_TABLE)
+DEFAULT_STAGES = ("base", "sft_seed", "sft_evolved", "irm", "prm", "ppo")
+PPO_REWARDS = {name: list(s.rewards) if s.rewards else None for name, s in STAGE_TABLE.items() if s.ppo}
+
+
+def stage_rewards(stage: str, config_rewards: Sequence[str]) -> list[str]:
+    """A PPO stage's reward: its own in ``STAGE_TABLE``, else the PPO config's ``config_rewards``."""
+    return list(STAGE_TABLE[stage].rewards or config_rewards)
+
+
+def stage_upstream(stage: str, config_rewards: Callable[[], Sequence[str]]) -> list[str]:
+    """The stages whose models ``stage``'s model is built from: the table's, and for a PPO stage the
+    reward models its reward uses (``config_rewards`` gives the PPO config's, read only then)."""
+    if not STAGE_TABLE[stage].ppo:
+        return list(STAGE_TABLE[stage].upstream)
+    rewards = stage_rewards(stage, config_rewards() if STAGE_TABLE[stage].rewards is None else ())
+    return [*STAGE_TABLE[stage].upstream, *[m for m in REWARD_MODELS if m in rewards]]
+
+
+def stage_entry(stage: str) -> Callable[[Any], Any]:
+    """The function that trains ``stage``'s model (imported on use: the trainers need torch)."""
+    module, _, name = STAGE_TABLE[stage].entry.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass
@@ -259,8 +320,8 @@ def check_ppo_rewards(config: PipelineConfig, config_rewards: list[str]) -> None
     from wizardmath.config import ConfigError
 
     for stage in [s for s in PPO_REWARDS if s in config.stages]:
-        rewards = PPO_REWARDS[stage] or config_rewards
-        source = "" if PPO_REWARDS[stage] else f", reward_funcs in ppo_config {config.ppo_config}"
+        rewards = stage_rewards(stage, config_rewards)
+        source = "" if STAGE_TABLE[stage].rewards else f", reward_funcs in ppo_config {config.ppo_config}"
         missing = [name for name in REWARD_MODELS if name in rewards and name not in config.stages]
         if missing:
             raise ConfigError(

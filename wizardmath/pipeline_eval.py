@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from wizardmath.jsonl import write_json
-from wizardmath.pipeline_config import STAGES, PipelineConfig, resolve
+from wizardmath.pipeline_config import STAGE_TABLE, STAGES, PipelineConfig, resolve, stage_entry
 from wizardmath.pipeline_state import StageState, outdated
 
 
@@ -49,21 +49,16 @@ class StageRunner:
         print(f"[pipeline] {label}: done in {seconds:.1f}s", flush=True)
         return value, seconds
 
-    def once(
-        self,
-        label: str,
-        done: Path,
-        cls: type,
-        config_path: str,
-        entry: Callable[[Any], Any],
-        **overrides: Any,
-    ) -> dict[str, Any]:
-        """Run ``entry`` on the stage config (YAML + overrides) unless its summary ``done`` exists;
-        return it."""
+    def once(self, label: str, stage: str, cls: type, **overrides: Any) -> dict[str, Any]:
+        """Run ``stage``'s entry point on its stage config ``cls`` (YAML + overrides) unless its done
+        marker exists (both from ``STAGE_TABLE``); return that summary."""
         from wizardmath.config import load_config
 
+        done = self.state.marker(stage)
         if not done.exists():
-            config = load_config(cls, resolve(config_path), seed=self.config.seed, **overrides)
+            path = resolve(getattr(self.config, STAGE_TABLE[stage].config_key))
+            config = load_config(cls, path, seed=self.config.seed, **overrides)
+            entry = stage_entry(stage)
             self.timed(label, lambda: entry(config))
         return json.loads(done.read_text())
 
@@ -144,13 +139,12 @@ class EvalStages(StageRunner):
         model's samples: best-of-k and pair accuracy in the PRM's columns, on the same samples."""
         from wizardmath.eval import EvalConfig, evaluate
         from wizardmath.pipeline_report import prm_pair_accuracy
-        from wizardmath.train.checker import CheckerConfig, train_checker
+        from wizardmath.train.checker import CheckerConfig
 
         folder, k, out = self.out / "checker", self.config.sample_k, self.out / "eval" / "checker"
         samples = self.out / "eval" / "sft_evolved" / "sampled.jsonl"  # the SFT model's, to rerank
         summary = self.once(
-            "train-checker", self.state.marker("checker"), CheckerConfig, self.config.checker_config,
-            train_checker, model=base, output_dir=str(folder), disable_tqdm=True,
+            "train-checker", "checker", CheckerConfig, model=base, output_dir=str(folder), disable_tqdm=True,
         )  # fmt: skip
         config = EvalConfig(
             dataset="jsonl", data_path=str(test_path), output=str(out), name="sampled", progress=False,

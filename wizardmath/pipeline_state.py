@@ -8,21 +8,13 @@ without reusing results made by an older model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from wizardmath.pipeline_config import PPO_REWARDS, REWARD_MODELS, STAGES, PipelineConfig
+from wizardmath.pipeline_config import STAGE_TABLE, STAGES, PipelineConfig, stage_upstream
 
 # Where each stage's file lands once its model is trained: the stage's "done" marker.
-STAGE_MARKERS = {
-    "base": Path("base/config.json"),
-    "sft_seed": Path("sft_seed/sft_summary.json"),
-    "sft_evolved": Path("sft_evolved/sft_summary.json"),
-    "irm": Path("irm/irm_summary.json"),
-    "prm": Path("prm/prm_summary.json"),
-    "checker": Path("checker/sft_summary.json"),
-    **{stage: Path(stage, "ppo_summary.json") for stage in PPO_REWARDS},
-}
+STAGE_MARKERS = {stage: Path(s.output) for stage, s in STAGE_TABLE.items()}
 # The data steps before SFT have no model; these files say they are done.
 DATA_STEP_OUTPUTS = {"evolve": Path("evol/stats.json"), "solve": Path("solve/sft_seed.jsonl")}
 
@@ -36,10 +28,11 @@ def outdated(result: Path, *sources: Path) -> bool:
 
 class StageState:
     """The stages finished in ``out`` and those this run trains (``redo``), for ``config``.
-    ``reward_funcs(stage)`` gives a PPO stage's reward; it is asked only of finished PPO stages."""
+    ``config_rewards()`` gives the PPO config's reward; it is asked only of finished PPO stages that
+    use it."""
 
-    def __init__(self, out: Path, config: PipelineConfig, reward_funcs: Callable[[str], list[str]]):
-        self.out, self.config, self.reward_funcs = out, config, reward_funcs
+    def __init__(self, out: Path, config: PipelineConfig, config_rewards: Callable[[], Sequence[str]]):
+        self.out, self.config, self.config_rewards = out, config, config_rewards
         # Stages whose model this run trains (no marker yet): any old evaluation of theirs is stale.
         self.redo = {stage for stage in STAGES if self.trains(stage) and not self.marker(stage).exists()}
 
@@ -67,13 +60,7 @@ class StageState:
 
     def upstream(self, stage: str) -> list[str]:
         """The stages whose models ``stage``'s model was built from."""
-        if stage in ("sft_seed", "sft_evolved", "checker"):
-            return ["base"]
-        if stage in REWARD_MODELS:
-            return ["sft_evolved"]
-        if stage in PPO_REWARDS:
-            return ["sft_evolved", *[m for m in REWARD_MODELS if m in self.reward_funcs(stage)]]
-        return []
+        return stage_upstream(stage, self.config_rewards)
 
     def check_not_stale(self) -> None:
         """Refuse to train a stage again beneath finished stages built from its old model: they would
