@@ -1291,6 +1291,10 @@ MODEL_CASES.update(
             ("2", "There are two solutions.", True),
             ("3", "There are two solutions.", False),
             ("3", "She has two cats and one dog.", False),
+            # "one" as a pronoun is no number
+            ("1", "I have no idea how to solve this one.", False),
+            ("1", "Pick the right one.", False),
+            ("1", "There is one solution.", True),
             # No solution, said in words, against an empty-set or "no solution" gold.
             ("\\emptyset", "Since x^2 = -4 has no real root, there is no solution.", True),
             ("\\emptyset", "The discriminant is 9 - 16 = -7 < 0. There are no real solutions.", True),

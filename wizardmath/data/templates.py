@@ -57,7 +57,10 @@ def has_chat_template(model: str | None) -> bool:
             return False
     from wizardmath.models import load_tokenizer
 
-    return bool(getattr(load_tokenizer(model), "chat_template", None))
+    try:
+        return bool(getattr(load_tokenizer(model), "chat_template", None))
+    except (OSError, ValueError):  # not reachable (offline) or not a model: loading it will say so
+        return False
 
 
 def template_for_model(template: str, model: str | None, served: bool = False) -> str:

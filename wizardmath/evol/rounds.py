@@ -10,7 +10,6 @@ command ends with the same ids as an uninterrupted one.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -133,8 +132,7 @@ def _evolve(config: EvolveConfig, seeds_loaded: list[MathProblem]) -> dict[str, 
     if evolved == 0 and stats["retry_pending"] == 0:
         print(
             "evolve: no evolved problem was accepted: train-irm cannot learn from this folder (the IRM needs "
-            "accepted and rejected siblings); use a stronger evolver or PPO without the irm reward",
-            file=sys.stderr,
+            "accepted and rejected siblings); use a stronger evolver or PPO without the irm reward"
         )
     return stats
 

@@ -63,14 +63,15 @@ def load_prompts(config: GRPOConfig):
     """Training problems as a ``datasets.Dataset`` with ``prompt``, ``problem``, ``answer``, ``id``."""
     from datasets import Dataset
 
-    from wizardmath.data import format_prompt
+    from wizardmath.data import format_prompt, template_for_model
     from wizardmath.models import load_tokenizer
 
     problems = config.train_problems()
-    tokenizer = load_tokenizer(config.model) if config.template in ("chat", "auto") else None
+    template = template_for_model(config.template, config.model)
+    tokenizer = load_tokenizer(config.model) if template == "chat" else None
     rows = [
         {
-            "prompt": format_prompt(p.problem, config.template, tokenizer),
+            "prompt": format_prompt(p.problem, template, tokenizer),
             "problem": p.problem,
             "answer": p.answer or "",
             "id": p.id,

@@ -403,5 +403,16 @@ def _find(text: str, options: VerifyOptions) -> str | None:
 def _number_word(text: str) -> str | None:
     """The value of the one number word of the final sentence (``five``, ``twenty-one``), else None."""
     sentence = re.split(r"(?<=[.!?])\s+|\n", text.strip()[-400:])[-1].lower()
-    found = [NUMBER_WORDS[w] for w in _NUMBER_WORD.findall(sentence) if w in NUMBER_WORDS]
+    words = _NUMBER_WORD.findall(sentence)
+    found = [
+        NUMBER_WORDS[w]
+        for i, w in enumerate(words)
+        if w in NUMBER_WORDS and not (w == "one" and i and words[i - 1] in _PRONOUN_ONE)
+    ]
     return str(found[0]) if len(found) == 1 else None
+
+
+# "this one", "the right one": the pronoun, not the number.
+_PRONOUN_ONE = frozenset(
+    "this that which the each any every no some another other right wrong last first same".split()
+)
