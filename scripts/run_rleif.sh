@@ -34,7 +34,7 @@ if [[ "$SIZE" == "tiny" ]]; then
   scripts/02_solve.sh "$OUT" configs/tiny/solve.yaml
   scripts/03_sft.sh "$OUT" configs/tiny/sft.yaml "$OUT/base"
 elif [[ "$SIZE" == "smol" ]]; then
-  [[ -d "$OUT/base" || "${DRY_RUN:-0}" == 1 ]] || wm convert-gguf --output "$OUT/base"
+  [[ -d "$OUT/base" ]] || wm convert-gguf --output "$OUT/base"
   if [[ -n "${BASE_URL:-}" ]]; then
     scripts/01_evolve.sh "$OUT" configs/smol/evolve.yaml --base_url "$BASE_URL"
   else

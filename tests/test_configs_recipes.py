@@ -123,11 +123,14 @@ def test_rl_never_evaluates_on_a_test_set(recipe):
 @pytest.mark.parametrize("recipe", CHAT_RECIPES)
 def test_chat_recipes_use_the_chat_template_end_to_end(recipe):
     for stage in ("solve", "prm", "label_prm", "ppo", "grpo", "eval"):
-        assert read_yaml(CONFIGS / recipe / f"{stage}.yaml")["template"] == "chat", f"{recipe}/{stage}"
+        # auto: chat, since the model has a chat template (the CPU recipe shows the default at work)
+        assert read_yaml(CONFIGS / recipe / f"{stage}.yaml")["template"] in ("chat", "auto"), f"{recipe}/{stage}"
 
 
 def test_at_scale_prm_labels_come_from_rollouts_not_the_tiny_rule_labeller():
     for recipe in RECIPES:
+        if recipe == "smol":  # the CPU recipe: MC rollouts would cost 8x its generation; the exact checker labels
+            continue
         assert read_yaml(CONFIGS / recipe / "label_prm.yaml")["labeler"] == "mc", recipe
     assert "configs/tiny/label_prm.yaml" not in (REPO / "scripts/03_reward_models.sh").read_text()
 
@@ -197,7 +200,9 @@ def test_run_rleif_dry_runs_for_every_recipe(tmp_path, capsys):
     for recipe in RECIPES:
         for stage in ("sft", "irm", "label_prm", "prm", "ppo", "eval"):
             assert f"--config configs/{recipe}/{stage}.yaml" in out, (recipe, stage)
-    assert out.count("PPO memory plan") == len(RECIPES) + 1 and out.count("IRM weights") == len(RECIPES)
+    # the CPU recipe's ppo.yaml takes the verifier reward alone (its ppo_paper.yaml, the paper's reward)
+    paper_reward = [r for r in RECIPES if r != "smol"]
+    assert out.count("PPO memory plan") == len(RECIPES) + 1 and out.count("IRM weights") == len(paper_reward)
     assert "--config configs/qwen2.5-7b/grpo.yaml" in out
     assert (
         "--config configs/qwen2.5-7b/solve.yaml" in out and "--config configs/evolve/solve_openai.yaml" in out
