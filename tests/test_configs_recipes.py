@@ -124,12 +124,14 @@ def test_rl_never_evaluates_on_a_test_set(recipe):
 def test_chat_recipes_use_the_chat_template_end_to_end(recipe):
     for stage in ("solve", "prm", "label_prm", "ppo", "grpo", "eval"):
         # auto: chat, since the model has a chat template (the CPU recipe shows the default at work)
-        assert read_yaml(CONFIGS / recipe / f"{stage}.yaml")["template"] in ("chat", "auto"), f"{recipe}/{stage}"
+        assert read_yaml(CONFIGS / recipe / f"{stage}.yaml")["template"] in ("chat", "auto"), (
+            f"{recipe}/{stage}"
+        )
 
 
 def test_at_scale_prm_labels_come_from_rollouts_not_the_tiny_rule_labeller():
     for recipe in RECIPES:
-        if recipe == "smol":  # the CPU recipe: MC rollouts would cost 8x its generation; the exact checker labels
+        if recipe == "smol":  # CPU: MC rollouts would cost 8x its generation; the exact checker labels
             continue
         assert read_yaml(CONFIGS / recipe / "label_prm.yaml")["labeler"] == "mc", recipe
     assert "configs/tiny/label_prm.yaml" not in (REPO / "scripts/03_reward_models.sh").read_text()
