@@ -69,6 +69,7 @@ def test_every_model_field_of_a_config_is_resolved(tmp_path, monkeypatch):
 def test_not_a_gguf_file_is_one_line(tmp_path, capsys):
     bad = tmp_path / "model.gguf"
     bad.write_text("not a model")
+    (tmp_path / "x.jsonl").write_text(json.dumps({"id": "a", "problem": "1+1?", "answer": "2"}) + "\n")
     code = main(["eval", "--model", str(bad), "--dataset", "jsonl", "--data_path", str(tmp_path / "x.jsonl")])
     err = capsys.readouterr().err
     assert code == 1 and "not a GGUF file" in err and "Traceback" not in err

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "verify_bench.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "verify_peer.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("verify_bench", SCRIPT)
+    spec = importlib.util.spec_from_file_location("verify_peer", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses resolve their annotations through sys.modules
     spec.loader.exec_module(module)

@@ -58,8 +58,9 @@ import sympy (nor torch): plain numbers are decided in-process in microseconds.
 """
 
 from wizardmath.verify.batch import check_batch, verify_batch
+from wizardmath.verify.boxed import extract_boxed
 from wizardmath.verify.equivalence import check, is_equivalent, verify
-from wizardmath.verify.extract import extract_answer, extract_boxed
+from wizardmath.verify.extract import extract_answer
 from wizardmath.verify.options import Claim, StepVerdict, Verdict, VerifyOptions
 from wizardmath.verify.steps import check_steps, split_steps
 

@@ -27,76 +27,12 @@ from wizardmath.verify.relations import (
     union_of_inequalities,
     unwrap_equation,
 )
+from wizardmath.verify.rewrites import drop_percent, has_pm, items, matrix_value, strip_pct
 
 Scalar = Callable[[Node, Node], "bool | None"]
-_MAX_PM = 4
-_MAX_ITEMS = 64
 
 
 # -- AST helpers ---------------------------------------------------------------------------------
-def _expand_pm(node: Node, budget: list[int]) -> list[Node]:
-    """``a \\pm b`` -> [a + b, a - b], recursively, at most 2**_MAX_PM variants."""
-    if not isinstance(node, tuple) or not node:
-        return [node]
-    if node[0] == "pm":
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise ParseError("too many \\pm")
-        out = []
-        for a in _expand_pm(node[1], budget):
-            for b in _expand_pm(node[2], budget):
-                out += [("add", a, b), ("sub", a, b)]
-        return out
-    if node[0] in ("add", "sub", "mul", "div", "pow"):
-        return [(node[0], a, b) for a in _expand_pm(node[1], budget) for b in _expand_pm(node[2], budget)]
-    if node[0] in ("neg", "pct", "abs", "sqrt") and any(_has_pm(x) for x in node[1:2]):
-        return [(node[0], a, *node[2:]) for a in _expand_pm(node[1], budget)]
-    return [node]
-
-
-def _has_pm(node: object) -> bool:
-    if not isinstance(node, tuple):
-        return False
-    if node and node[0] == "pm":
-        return True
-    return any(_has_pm(child) for child in node[1:] if isinstance(child, tuple))
-
-
-def _items(node: Node) -> list[Node]:
-    """The elements of a comma list / set, with ``\\pm`` expanded into separate answers."""
-    raw = list(node[3]) if node[0] == "seq" else [node]
-    out: list[Node] = []
-    for item in raw:
-        out.extend(_expand_pm(item, [_MAX_PM]) if _has_pm(item) else [item])
-    if len(out) > _MAX_ITEMS:
-        raise ParseError("too many items")
-    return out
-
-
-def _drop_percent(node: Node, keep_whole: bool = False) -> Node:
-    """``50%`` -> ``50`` wherever it stands (lists, tuples, relations, sums: ``100% - 72%`` is 28), so
-    a percent equals its number. With ``keep_whole`` a percent that is a whole value (the answer, an
-    item, a side) keeps its sign, for ``_compare_scalar`` to also try its fraction."""
-    if not isinstance(node, tuple) or not node:
-        return node
-    if node[0] == "pct":
-        inner = _drop_percent(node[1])
-        return ("pct", inner) if keep_whole else inner
-    if node[0] in ("seq", "matrix"):
-        if node[0] == "matrix":
-            return node
-        return (*node[:-1], tuple(_drop_percent(item, keep_whole) for item in node[-1]))
-    if node[0] in ("rel", "cup", "cap"):
-        return (node[0], *(_drop_percent(c, keep_whole) if isinstance(c, tuple) else c for c in node[1:]))
-    if node[0] in ("add", "sub"):
-        return (node[0], *(_drop_percent(c) for c in node[1:]))
-    return node
-
-
-def _strip_pct(node: Node) -> tuple[Node, bool]:
-    return (node[1], True) if node[0] == "pct" else (node, False)
-
-
 # -- matching --------------------------------------------------------------------------------------
 def _ordered(gold: list[Node], pred: list[Node], same: Scalar) -> bool | None:
     if len(gold) != len(pred):
@@ -212,7 +148,7 @@ def compare_nodes(gold: Node, pred: Node, same: Scalar) -> bool | None:
         return _unordered(gp, pp, same)
     if gk == "matrix" or pk == "matrix":
         return _compare_matrix(gold, pred, same)
-    if gk == "seq" or pk == "seq" or _has_pm(gold) or _has_pm(pred):
+    if gk == "seq" or pk == "seq" or has_pm(gold) or has_pm(pred):
         return _compare_seq(gold, pred, same)
     return _compare_scalar(gold, pred, same)
 
@@ -235,44 +171,10 @@ def _states_an_equation(node: Node) -> bool:
     return not names_quantity(left if has_symbol(left) else right)
 
 
-_MAX_MATRIX_CELLS = 64
-
-
-def _matrix_value(node: Node) -> Node:
-    """``A + B``, ``A - B``, ``A B`` and ``c A`` of written-out matrices as one matrix of cell
-    expressions (pure AST; the cells are compared as usual); anything else unchanged."""
-    kind = node[0]
-    if kind not in ("add", "sub", "mul"):
-        return node
-    a, b = _matrix_value(node[1]), _matrix_value(node[2])
-    if a[0] == "matrix" and b[0] == "matrix":
-        ra, rb = a[1], b[1]
-        if kind in ("add", "sub") and (len(ra), len(ra[0])) == (len(rb), len(rb[0])):
-            pairs = (zip(r1, r2, strict=True) for r1, r2 in zip(ra, rb, strict=True))
-            return ("matrix", tuple(tuple((kind, x, y) for x, y in row) for row in pairs))
-        if kind == "mul" and len(ra[0]) == len(rb) and len(ra) * len(rb[0]) <= _MAX_MATRIX_CELLS:
-            cells = []
-            for row in ra:
-                out_row = []
-                for j in range(len(rb[0])):
-                    total = ("mul", row[0], rb[0][j])
-                    for k in range(1, len(rb)):
-                        total = ("add", total, ("mul", row[k], rb[k][j]))
-                    out_row.append(total)
-                cells.append(tuple(out_row))
-            return ("matrix", tuple(cells))
-        return node
-    if kind == "mul" and (a[0] == "matrix") != (b[0] == "matrix"):
-        scalar, matrix = (b, a) if a[0] == "matrix" else (a, b)
-        if scalar[0] not in ("seq", "rel", "text"):
-            return ("matrix", tuple(tuple(("mul", scalar, c) for c in row) for row in matrix[1]))
-    return node
-
-
 def _canonical(node: Node, same: Scalar) -> Node:
     """Chained equalities collapsed to their result; lists of inequalities to a union or intersection;
     sums and products of written-out matrices evaluated cell by cell."""
-    node = _matrix_value(collapse_chain(node))
+    node = matrix_value(collapse_chain(node))
     if node[0] == "seq" and node[1] == "":
         node = union_of_inequalities(node, getattr(same, "value_of", lambda _n: None))
     return node
@@ -323,7 +225,7 @@ def same_words(gold: str, pred: str) -> bool:
 
 
 def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
-    gi, pi = _items(gold), _items(pred)
+    gi, pi = items(gold), items(pred)
     if gold[0] != "seq" and len(pi) > 1 and _named_values([collapse_chain(item) for item in pi]):
         pi = [collapse_chain(pi[-1])]  # "a = 2, b = 5" answering b; "c = 14, a_1 = 14 \\cdot 36 = 504"
     if not any(item[0] == "rel" for item in gi):  # gold 1, 4 vs "x = 1 and x = 4"
@@ -353,8 +255,8 @@ def _compare_seq(gold: Node, pred: Node, same: Scalar) -> bool | None:
 
 
 def _compare_scalar(gold: Node, pred: Node, same: Scalar) -> bool | None:
-    g, g_pct = _strip_pct(gold)
-    p, p_pct = _strip_pct(pred)
+    g, g_pct = strip_pct(gold)
+    p, p_pct = strip_pct(pred)
     if g_pct == p_pct:
         return same(g, p)
     plain, scaled = (g, p) if p_pct else (p, g)  # compare x with y and with y/100
@@ -459,7 +361,7 @@ def compare_strings(gold: str, answer: str, options: VerifyOptions, same: Scalar
         return False, "not in factored form"
     gn, pn = resolve_approx(gn), resolve_approx(pn)
     if not options.percent:  # a stated percent against a plain gold: its number or its fraction
-        gn, pn = _drop_percent(gn), _drop_percent(pn, keep_whole=True)
+        gn, pn = drop_percent(gn), drop_percent(pn, keep_whole=True)
     try:
         verdict = compare_nodes(gn, pn, same)
     except TooBig as err:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from wizardmath.verify.boxed import extract_boxed
 from wizardmath.verify.compare import FILLER_WORDS, compare_strings, fast_scalar
-from wizardmath.verify.extract import extract_answer, extract_boxed, has_answer_marker, strip_answer
+from wizardmath.verify.extract import extract_answer, has_answer_marker, strip_answer
 from wizardmath.verify.normalize import prepare
 from wizardmath.verify.options import DEFAULT_OPTIONS, Verdict, VerifyOptions
 from wizardmath.verify.sandbox import run_symbolic

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from wizardmath.verify.boxed import BOX_COMMANDS, boxed_at, extract_boxed
 from wizardmath.verify.normalize import NUMBER_WORDS, multiple_choice, prepare, unicode_math
 from wizardmath.verify.options import DEFAULT_OPTIONS, VerifyOptions
 from wizardmath.verify.spans import (
@@ -26,7 +27,6 @@ from wizardmath.verify.spans import (
     leading_span,
 )
 
-_BOX_COMMANDS = ("\\boxed", "\\fbox")
 _QUOTE_CHARS = '"“”\\'
 _MARKER = re.compile(
     r"(?im)\b(?:final\s+)?(?:answer(?:\s+choice)?|(?:correct|right)\s+(?:option|choice))\**\s*(?:is|was|:)\s*:?"
@@ -68,68 +68,17 @@ _CODE = re.compile(
 )
 
 
-def _match_brace(text: str, open_at: int) -> int | None:
-    """Index of the ``}`` closing the ``{`` at ``open_at`` (escaped ``\\{``/``\\}`` skipped), or None."""
-    depth = 0
-    i, n = open_at, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
-
-
-def _boxed_at(text: str, start: int, command: str) -> str | None:
-    i = start + len(command)
-    if i < len(text) and text[i].isalpha():  # e.g. \fboxsep: another command
-        return None
-    while i < len(text) and text[i] == " ":
-        i += 1
-    if i >= len(text):
-        return None
-    if text[i] == "{":
-        end = _match_brace(text, i)
-        return None if end is None else text[i + 1 : end]
-    match = re.match(r"[^\s$]+", text[i:])  # "\boxed 5" form
-    return match.group(0) if match else None
-
-
-def extract_boxed(text: str) -> str | None:
-    """Content of the last well-formed ``\\boxed{...}`` / ``\\fbox{...}`` in ``text``, else None."""
-    if not isinstance(text, str):
-        return None
-    end = len(text)
-    for _ in range(8):  # a malformed last box falls back to an earlier one
-        starts = [(text.rfind(cmd, 0, end), cmd) for cmd in _BOX_COMMANDS]
-        start, cmd = max(starts)
-        if start < 0:
-            return None
-        content = _boxed_at(text, start, cmd)
-        if content is not None:
-            return content
-        end = start
-    return None
-
-
 def _boxed_list(text: str) -> str | None:
     """The last box, joined with the boxes just before it that only ", " / "and" / "or" separate:
     "$\\boxed{2}$ and $\\boxed{3}$" answers ``2, 3`` (models box each solution of a list)."""
     items: list[str] = []
     end = len(text)
     for _ in range(16):
-        start = max(text.rfind(cmd, 0, end) for cmd in _BOX_COMMANDS)
+        start = max(text.rfind(cmd, 0, end) for cmd in BOX_COMMANDS)
         if start < 0:
             break
-        cmd = next(c for c in _BOX_COMMANDS if text.startswith(c, start))
-        content = _boxed_at(text, start, cmd)
+        cmd = next(c for c in BOX_COMMANDS if text.startswith(c, start))
+        content = boxed_at(text, start, cmd)
         if content is None:
             if items:
                 break
@@ -239,7 +188,7 @@ def _marker_after_box(text: str) -> str | None:
     """The answer of a marker that follows the last box ("... \\boxed{255} ... = $10,455. The final
     answer is $10,455$."): the box held an intermediate value. Only a stated number counts, so that
     "\\boxed{5}. I hope the final answer is right." keeps the box."""
-    last_box = max(text.rfind(cmd) for cmd in _BOX_COMMANDS)
+    last_box = max(text.rfind(cmd) for cmd in BOX_COMMANDS)
     markers = list(_MARKER.finditer(text))
     if not markers or markers[-1].start() < last_box:
         return None
