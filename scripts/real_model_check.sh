@@ -43,17 +43,19 @@ stage convert "$FIG convert $BASE" -- "$WM" convert-gguf --output "$BASE"
 
 # Evolution through a real OpenAI-compatible server running the model on 127.0.0.1.
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-OMP_NUM_THREADS=2 "$BIN/transformers" serve "$BASE" --host 127.0.0.1 --port "$PORT" --device cpu >"$OUT/server.log" 2>&1 &
+OMP_NUM_THREADS=2 "$BIN/transformers" serve "$BASE" --host 127.0.0.1 --port "$PORT" --device cpu --default-seed 0 \
+  >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 1; done
 # transformers serve answers one request at a time (5-10 tokens/s here): 3 seeds, one easier rewrite each.
 EVOLVE_SMALL=(--dataset jsonl --data_path "$OUT/train.jsonl" --num_seeds 3 --rounds down --round_parents seeds
   --fanout 1 --max_new_tokens 64 --solver_samples 2 --solver_max_new_tokens 96 --decontaminate false --no_progress)
-# One solver sample: a seed's rewrite is accepted when the solver reaches an answer (sampling over HTTP is not
-# seeded by every server, so a two-sample agreement would make this stage's figure a coin toss).
+# Reproducible over HTTP: the server's seed is fixed and requests go one at a time, in order. One solver sample:
+# a seed's rewrite is accepted when the solver reaches an answer the eliminator takes.
 stage evolve_server "$FIG evolve $OUT/evol" -- "$WM" evolve --config configs/smol/evolve.yaml \
-  --base_url "http://127.0.0.1:$PORT/v1" --output "$OUT/evol" "${EVOLVE_SMALL[@]}" --num_seeds 4 --solver_samples 1
+  --base_url "http://127.0.0.1:$PORT/v1" --output "$OUT/evol" "${EVOLVE_SMALL[@]}" --num_seeds 4 --solver_samples 1 \
+  --backend_args concurrency=1 max_retries=2 timeout=300
 kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; trap - EXIT
 stage evolve_local "$FIG evolve $OUT/evol_local" -- "$WM" evolve --config configs/smol/evolve_local.yaml \
   --model "$BASE" --output "$OUT/evol_local" "${EVOLVE_SMALL[@]}"
