@@ -158,11 +158,9 @@ def load_tokenizer(name: str, trust_remote_code: bool = False, **kwargs: Any) ->
     name = resolve_model(name) or name
     try:
         return AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code, **kwargs)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+    except Exception as err:  # tokenizers' Rust errors (a corrupt tokenizer.json) have no common base
         if isinstance(err, OSError) and not Path(name).exists():
             raise  # a hub name that cannot be reached: the CLI's own offline message
-        raise _broken(name, "tokenizer", err) from None
-    except Exception as err:  # tokenizers' Rust errors (a corrupt tokenizer.json) have no common base
         raise _broken(name, "tokenizer", err) from None
 
 
