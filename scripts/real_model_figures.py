@@ -201,22 +201,71 @@ def table(out: Path) -> str:
         "| seconds |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name in ("base_chat", "base_wizardmath", "sft", "ppo"):
-        path = out / "eval" / f"{name}.summary.json"
+    gsm8k = {
+        "base_chat": "base_chat",
+        "base_wizardmath": "base_wizardmath",
+        "sft": "sft_eval",
+        "ppo": "ppo_eval",
+    }
+    lines += eval_rows(out / "eval", gsm8k, times)
+    for stage in ("sft", "ppo"):
+        if stage in times:
+            lines.append(f"\n{stage}: {times[stage]} s")
+    if (out / "sym_eval").is_dir():
+        lines += ["", "Symbolic world (the demo's held-out problems):", "", *lines[:2]]
+        symbolic = {"base": "sym_base", "sft": "sym_eval", "sft_tiny": "sym_eval_tiny"}
+        lines += eval_rows(out / "sym_eval", symbolic, times)
+        lines += reward_model_rows(out, times)
+    return "\n".join(lines)
+
+
+def eval_rows(folder: Path, names: dict[str, str], times: dict[str, int]) -> list[str]:
+    """One table row per evaluation summary in ``folder`` (name -> its stage in times.tsv)."""
+    rows = []
+    for name, stage in names.items():
+        path = folder / f"{name}.summary.json"
         if not path.is_file():
             continue
         s = read_json(path)
         low, high = interval(s["correct"], s["n"])
-        seconds = times.get(name if name.startswith("base") else f"{name}_eval", "")
-        lines.append(
+        rows.append(
             f"| {name} | {100 * s['accuracy']:.1f} ({low:.1f}-{high:.1f}), {s['correct']}/{s['n']} | "
             f"{s.get('answer_found', 0):.2f} | {s.get('truncated', 0)} | {s.get('loops', 0)} | "
-            f"{s.get('mean_completion_tokens', 0):.0f} | {seconds} |"
+            f"{s.get('mean_completion_tokens', 0):.0f} | {times.get(stage, '')} |"
         )
-    for stage in ("sft", "ppo"):
-        if stage in times:
-            lines.append(f"\n{stage}: {times[stage]} s")
-    return "\n".join(lines)
+    return rows
+
+
+def reward_model_rows(out: Path, times: dict[str, int]) -> list[str]:
+    """The reward models' validation figures and best-of-8 against one sample and majority vote."""
+    rows = []
+    if (out / "sym_irm" / "irm_summary.json").is_file():
+        s = read_json(out / "sym_irm" / "irm_summary.json")
+        rows.append(
+            f"\nIRM: pairwise accuracy {s.get('pairwise_accuracy', float('nan')):.3f} on "
+            f"{s.get('eval_pairs')} validation pairs ({s.get('train_pairs')} training pairs, "
+            f"{times.get('sym_irm', '')} s)"
+        )
+    if (out / "sym_prm" / "prm_summary.json").is_file():
+        s = read_json(out / "sym_prm" / "prm_summary.json")
+        rows.append(
+            f"PRM: step AUC {s.get('step_auc', float('nan')):.3f} on {s.get('eval_records')} validation "
+            f"records ({s.get('train_records')} training records, {times.get('sym_prm', '')} s)"
+        )
+    if (out / "sym_eval" / "sft_bo8.summary.json").is_file():
+        s = read_json(out / "sym_eval" / "sft_bo8.summary.json")
+        n = s["n"]
+        cells = [
+            ("one sample (mean)", s["accuracy"]),
+            ("majority of 8", s.get("maj@8")),
+            ("PRM best of 8", s.get("rerank@8")),
+        ]
+        rows.append("\n| 8 samples, T=0.8, first 100 | accuracy % (95% CI) |\n|---|---|")
+        for label, rate in cells:
+            if rate is not None:
+                low, high = interval(round(rate * n), n)
+                rows.append(f"| {label} | {100 * rate:.1f} ({low:.1f}-{high:.1f}) |")
+    return rows
 
 
 def main(argv: list[str]) -> int:

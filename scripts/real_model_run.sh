@@ -10,13 +10,25 @@
 #   sft_eval  the SFT model on the held-out set
 #   ppo       PPO with the verifier reward on GSM8k train problems not used by SFT, $PPO_STEPS steps
 #   ppo_eval  the PPO policy on the held-out set
+# The same chain in the symbolic world beside it (SYM: a finished `make demo` output, default runs/tiny), the
+# pretrained model against the from-scratch one on identical data, prompts and held-out problems:
+#   sym_base  the base model (chat template) on the demo's 200 held-out problems
+#   sym_sft   SFT on $SYM_ROWS rows drawn (seed 0) from the demo's solve/sft.jsonl; the tiny from-scratch
+#             model on the same rows with the demo's own SFT recipe (the control)
+#   sym_eval  both SFT models, greedy, on the held-out problems (WizardMath prompt, as trained)
+#   sym_irm   an IRM on the SFT model from the demo's evolution: pairwise accuracy on its validation split
+#   sym_prm   a PRM on the SFT model from the demo's step labels: step AUC on its validation split
+#   sym_bon   8 samples (T=0.8) on the first 100 held-out problems: one sample, majority vote, PRM best-of-8
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/real}
-STAGES=${2:-base sft sft_eval ppo ppo_eval}
+STAGES=${2:-base sft sft_eval ppo ppo_eval sym_base sym_sft sym_eval sym_irm sym_prm sym_bon}
 LIMIT=${LIMIT:-200}
 SFT_ROWS=${SFT_ROWS:-1000}
 PPO_STEPS=${PPO_STEPS:-10}
+SYM=${SYM:-runs/tiny}
+SYM_ROWS=${SYM_ROWS:-1000}
+RM_STEPS=${RM_STEPS:-40}
 BIN=${BIN:-$PWD/.venv/bin}
 DATA=${DATA:-../shared/data/gsm8k}
 WM="$BIN/wizardmath"
@@ -63,4 +75,45 @@ if has ppo; then
     --steps "$PPO_STEPS" --output "$OUT/ppo" "${CPU[@]}"
 fi
 if has ppo_eval; then timed ppo_eval eval_on_test "$OUT/ppo" ppo; fi
+
+eval_symbolic() {  # eval_symbolic MODEL NAME [FLAGS...]: the demo's held-out problems, its eval lengths
+  local model=$1 name=$2; shift 2
+  "$WM" eval --config configs/smol/eval.yaml --model "$model" --dataset jsonl --data-path "$SYM/test.jsonl" \
+    --max_new_tokens 128 --batch_size 32 --output "$OUT/sym_eval" --name "$name" --no_progress "$@"
+}
+if [[ " $STAGES " == *" sym_"* && ! -f "$SYM/test.jsonl" ]]; then
+  echo "real_model_run: $SYM/test.jsonl not found; run \`make demo OUT=$SYM\` first or set SYM" >&2
+  exit 2
+fi
+if has sym_base; then timed sym_base eval_symbolic "$OUT/base" base; fi
+if has sym_sft; then
+  [[ -f "$OUT/sym_data/train.jsonl" ]] || {
+    mkdir -p "$OUT/sym_data"
+    "$BIN/python" -c 'import random, sys; rows = open(sys.argv[1]).readlines(); random.Random(0).shuffle(rows)
+open(sys.argv[2], "w").writelines(rows[: int(sys.argv[3])])' "$SYM/solve/sft.jsonl" "$OUT/sym_data/train.jsonl" "$SYM_ROWS"
+  }
+  [[ -f "$OUT/sym_sft/sft_summary.json" ]] || timed sym_sft "$WM" sft --config configs/smol/sft.yaml \
+    --model "$OUT/base" --data_path "$OUT/sym_data/train.jsonl" --output "$OUT/sym_sft" --num_train_epochs 1 \
+    "${CPU[@]}"
+  [[ -f "$OUT/sym_sft_tiny/sft_summary.json" ]] || timed sym_sft_tiny "$WM" sft --config configs/tiny/sft.yaml \
+    --model "$SYM/base" --data_path "$OUT/sym_data/train.jsonl" --output "$OUT/sym_sft_tiny"
+fi
+if has sym_eval; then
+  timed sym_eval eval_symbolic "$OUT/sym_sft" sft --template wizardmath
+  timed sym_eval_tiny eval_symbolic "$OUT/sym_sft_tiny" sft_tiny --template wizardmath
+fi
+if has sym_irm; then
+  [[ -f "$OUT/sym_irm/irm_summary.json" ]] || timed sym_irm "$WM" train-irm --config configs/tiny/irm.yaml \
+    --model "$OUT/sym_sft" --data_path "$SYM/evol" --output "$OUT/sym_irm" --max_steps "$RM_STEPS" \
+    --per_device_train_batch_size 8 --learning_rate 1e-5 --warmup_steps 0 "${CPU[@]}"
+fi
+if has sym_prm; then
+  [[ -f "$OUT/sym_prm/prm_summary.json" ]] || timed sym_prm "$WM" train-prm --config configs/tiny/prm.yaml \
+    --model "$OUT/sym_sft" --data_path "$SYM/prm_labels.jsonl" --output "$OUT/sym_prm" --max_steps "$RM_STEPS" \
+    --per_device_train_batch_size 8 --learning_rate 1e-5 --warmup_steps 0 "${CPU[@]}"
+fi
+if has sym_bon; then
+  timed sym_bon eval_symbolic "$OUT/sym_sft" sft_bo8 --template wizardmath --limit 100 --num_samples 8 \
+    --temperature 0.8 --rerank prm --prm "$OUT/sym_prm"
+fi
 "$BIN/python" scripts/real_model_figures.py table "$OUT"
