@@ -119,6 +119,7 @@ def check_evolutions(data_path: str | None) -> None:
 
 def _pairs(config: IRMConfig) -> tuple[list[dict], list[dict]]:
     from reward_models.irm_data import pairs_from, read_pairs
+    from wizardmath.distributed import is_main_process
     from wizardmath.jsonl import write_jsonl
 
     pairs, built = pairs_from(
@@ -129,7 +130,7 @@ def _pairs(config: IRMConfig) -> tuple[list[dict], list[dict]]:
         config.include_parent,
         config.seed,
     )
-    if built:
+    if built and is_main_process():  # every rank builds the same pairs; one writes them
         write_jsonl(Path(config.output_dir) / "irm_pairs.jsonl", pairs)
     if config.eval_data_path:
         return pairs, read_pairs(config.eval_data_path)
@@ -169,6 +170,7 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
     from transformers import AutoModelForSequenceClassification, set_seed
     from trl import RewardTrainer
 
+    from wizardmath.distributed import is_main_process
     from wizardmath.models import load_pretrained, load_tokenizer
 
     start = time.perf_counter()
@@ -213,6 +215,8 @@ def _train_irm(config: IRMConfig) -> dict[str, Any]:
         irm = InstructionRewardModel(trainer.model, tokenizer)
         summary.update(pairwise_accuracy(irm, held))
     shown = ("train_pairs", "global_step", "train_loss", "eval_pairs", "pairwise_accuracy", "seconds")
+    if not is_main_process():  # the summary is written once (each rank computed the same one)
+        return summary
     return write_summary("train-irm", config.output_dir, "irm_summary.json", summary, start, shown)
 
 

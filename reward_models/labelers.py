@@ -20,6 +20,12 @@ this step", so once a step is wrong every later step is wrong too:
 ``--import_format prm800k|math-shepherd|stepwise`` converts existing data instead. ``--agree_with``
 runs a second labeller and keeps each solution's steps up to the first step where the two disagree
 (or either has no label); the agreement rate goes to ``<output>.stats.json``.
+
+Under ``accelerate launch`` / ``torchrun`` each process labels its share of the solutions (or samples
+its share of the problems) not yet done (``wizardmath.distributed``) into ``<output>.rank<r>``; rank 0
+appends the parts to ``--output`` once every rank is done and writes the stats of all ranks. An
+import (``--import_format``) is one file conversion: rank 0 does it alone. A killed launch's parts
+are merged when it is run again.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from reward_models.step_labels import (  # noqa: F401  (re-exported: the labelle
     prompt_text,
     rule_labels,
 )
+from wizardmath import distributed as dist
 from wizardmath.backends import Backend, SamplingParams
 
 
@@ -103,11 +110,13 @@ def _sampled_solutions(
     problems = load_problems(config.dataset, config.data_path, config.split, config.limit)
     if not problems:
         raise ValueError(f"{config.data_path or config.dataset}: no problems to label (empty input)")
-    todo = [
-        p
-        for p in problems
-        if p.answer is not None and any(f"{p.id}/s{k}" not in done for k in range(config.num_samples))
-    ]
+    todo = dist.shard(  # this rank's share (all of them in a plain run)
+        [
+            p
+            for p in problems
+            if p.answer is not None and any(f"{p.id}/s{k}" not in done for k in range(config.num_samples))
+        ]
+    )
     for begin in range(0, len(todo), config.chunk):
         batch = todo[begin : begin + config.chunk]
         sampling = SamplingParams(
@@ -147,10 +156,11 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
     from dataclasses import asdict
 
     from wizardmath.data import template_for_model
-    from wizardmath.runstate import OutputLock, check_manifest, fingerprint
+    from wizardmath.runstate import check_manifest, fingerprint
 
     config.template = template_for_model(config.template, config.model, served=bool(config.base_url))
-    with OutputLock(config.output, "label-prm", folder=False):
+    dist.start()  # under a launch: the process group first (it picks this rank's GPU), then the model
+    with dist.main_lock(config.output, "label-prm", folder=False):
         free = (
             "progress",
             "overwrite",
@@ -164,13 +174,14 @@ def label_prm(config: LabelConfig) -> dict[str, Any]:
         )
         settings = {k: v for k, v in asdict(config).items() if k not in free}
         settings["input_files"] = fingerprint([config.data_path or "", config.solutions_path or ""])
-        check_manifest(
-            str(config.output) + ".run.json",
-            settings,
-            [config.output, dropped_path(config.output)],
-            config.overwrite,
-            config.resume,
-        )
+        outputs = [config.output, dropped_path(config.output)]
+        if dist.is_main_process():
+            for path in outputs:
+                dist.merge_parts(path)  # what a killed launch's ranks wrote
+            check_manifest(
+                str(config.output) + ".run.json", settings, outputs, config.overwrite, config.resume
+            )
+        dist.barrier()  # every rank reads the done ids rank 0 settled
         return _label_prm(config)
 
 
@@ -180,21 +191,27 @@ def dropped_path(output: str | os.PathLike) -> Path:
     return Path(str(output) + ".dropped")
 
 
+def _import(config: LabelConfig) -> dict[str, Any]:
+    """``--import_format``: existing step-labelled data converted to the stepwise records."""
+    from reward_models.stepwise import load_stepwise
+    from wizardmath.jsonl import write_jsonl
+
+    records = load_stepwise(
+        config.data_path, config.import_format, config.split, config.neutral_as, config.limit
+    )
+    if config.unknown == "drop":
+        records = [r for r in records if None not in r["labels"]]
+    count = write_jsonl(config.output, records)
+    print(f"label-prm: imported {count} {config.import_format} records to {config.output}")
+    return {"records": count}
+
+
 def _label_prm(config: LabelConfig) -> dict[str, Any]:
-    from wizardmath.jsonl import JsonlWriter, read_ids, write_json, write_jsonl
+    from wizardmath.jsonl import JsonlWriter, read_ids, write_json
     from wizardmath.runstate import merge_counts
 
     if config.import_format is not None:
-        from reward_models.stepwise import load_stepwise
-
-        records = load_stepwise(
-            config.data_path, config.import_format, config.split, config.neutral_as, config.limit
-        )
-        if config.unknown == "drop":
-            records = [r for r in records if None not in r["labels"]]
-        count = write_jsonl(config.output, records)
-        print(f"label-prm: imported {count} {config.import_format} records to {config.output}")
-        return {"records": count}
+        return dist.share(_import(config) if dist.is_main_process() else None)
 
     local = {"batch_size": config.batch_size} if config.backend == "transformers" else {}
     policy = functools.cache(
@@ -218,14 +235,14 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
         every = _read_solutions(config.solutions_path)
         if not every:
             raise ValueError(f"{config.solutions_path}: no solutions to label (empty input)")
-        solutions = [s for s in every if s.id not in done]
+        solutions = dist.shard([s for s in every if s.id not in done])  # this rank's share
         chunks = (
             solutions[i : i + config.chunk * config.num_samples]
             for i in range(0, len(solutions), config.chunk * config.num_samples)
         )
     else:
         chunks = _sampled_solutions(config, policy, done, stats)
-    with JsonlWriter(config.output) as writer, ExitStack() as stack:
+    with JsonlWriter(dist.part_path(config.output)) as writer, ExitStack() as stack:
         dropped: JsonlWriter | None = None  # opened on the first drop: no empty sidecar otherwise
         for chunk in chunks:
             labels = primary.label(chunk)
@@ -241,7 +258,9 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
                 keep = agreeing_prefix(lab, others[i]) if others is not None else len(s.steps)
                 if keep == 0 or (config.unknown == "drop" and None in lab.labels[:keep]):
                     stats["dropped"] += 1
-                    dropped = dropped or stack.enter_context(JsonlWriter(dropped_path(config.output)))
+                    dropped = dropped or stack.enter_context(
+                        JsonlWriter(dist.part_path(dropped_path(config.output)))
+                    )
                     dropped.write({"id": s.id})
                     continue
                 record = _record(s, lab, keep, config.labeler)
@@ -251,6 +270,10 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
                 stats["positive"] += sum(v is True for v in record["labels"])
                 stats["negative"] += sum(v is False for v in record["labels"])
                 stats["unlabelled"] += sum(v is None for v in record["labels"])
+    stats = dist.sum_counts(stats)  # every rank's counts
+    dist.merge_all([config.output, dropped_path(config.output)])
+    if not dist.is_main_process():
+        return dist.share(None)  # rank 0's stats
     if second is not None:
         stats["agreement"] = stats["agree"] / stats["compared"] if stats["compared"] else None
     stats_path = Path(str(config.output) + ".stats.json")
@@ -267,7 +290,7 @@ def _label_prm(config: LabelConfig) -> dict[str, Any]:
         total["agreement"] = total["agree"] / total["compared"] if total["compared"] else None
     write_json(stats_path, total)
     print(f"label-prm: {stats} -> {config.output}")
-    return stats
+    return dist.share(stats)
 
 
 __all__ = [

@@ -107,6 +107,7 @@ def train_prm(config: PRMConfig) -> dict[str, Any]:
 def _train_prm(config: PRMConfig) -> dict[str, Any]:
     from transformers import AutoModelForTokenClassification, set_seed
 
+    from wizardmath.distributed import is_main_process
     from wizardmath.models import load_pretrained, load_tokenizer
 
     start = time.perf_counter()
@@ -165,6 +166,8 @@ def _train_prm(config: PRMConfig) -> dict[str, Any]:
         prm = ProcessRewardModel(trainer.model, tokenizer, config.step_format, config.max_length)
         summary.update(evaluate_steps(prm, held))
     shown = ("train_records", "global_step", "train_loss", "eval_records", "step_auc", "seconds")
+    if not is_main_process():  # the summary is written once (each rank computed the same one)
+        return summary
     return write_summary("train-prm", config.output_dir, "prm_summary.json", summary, start, shown)
 
 

@@ -15,8 +15,8 @@ from transformers import Trainer
 from reward_models.prm_layout import IGNORE, GroupBatchSampler
 
 
-def prm_loss(logits: Any, labels: Any) -> Any:
-    """Cross-entropy at labelled positions only.
+def prm_loss(logits: Any, labels: Any, reduction: str = "mean") -> Any:
+    """Cross-entropy at labelled positions only: their mean, or with ``reduction="sum"`` their sum.
 
     logits: ``(batch, seq, 2)``; labels: ``(batch, seq)`` floats, the target P(correct) at step
     separators and ``IGNORE`` (-100) everywhere else. Hard labels (0/1) give the usual CE; soft
@@ -29,7 +29,8 @@ def prm_loss(logits: Any, labels: Any) -> Any:
         return logits.sum() * 0.0  # keeps the graph (and DDP) happy on a batch with no labels
     logp = torch.log_softmax(logits[mask].float(), dim=-1)
     target = labels[mask].float()
-    return -(target * logp[:, 1] + (1 - target) * logp[:, 0]).mean()
+    per_step = -(target * logp[:, 1] + (1 - target) * logp[:, 0])
+    return per_step.sum() if reduction == "sum" else per_step.mean()
 
 
 def ranking_loss(logits: Any, labels: Any, group: Any, outcome: Any, margin: float = 0.0) -> Any:
@@ -99,13 +100,28 @@ class PRMTrainer(Trainer):
         outputs = model(
             input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
         )
-        loss = prm_loss(outputs.logits, labels)
+        loss, steps_share = self._step_loss(outputs.logits, labels, num_items_in_batch)
         if self._ranking_weight > 0 and group is not None and model.training:
             rank = ranking_loss(outputs.logits, labels, group, outcome, self.args.ranking_margin)
-            self._parts.setdefault("step_loss", []).append(float(loss.detach()))
+            self._parts.setdefault("step_loss", []).append(float(prm_loss(outputs.logits, labels).detach()))
             self._parts.setdefault("ranking_loss", []).append(float(rank.detach()))
-            loss = loss + self._ranking_weight * rank
+            loss = loss + self._ranking_weight * rank * steps_share
         return (loss, outputs) if return_outputs else loss
+
+    def _step_loss(self, logits: Any, labels: Any, num_items_in_batch: Any) -> tuple[Any, float]:
+        """``prm_loss`` as the Trainer expects it, and the factor a per-batch mean must take to match.
+
+        Given ``num_items_in_batch`` (the labelled steps of the whole optimizer step: every micro-batch
+        of gradient accumulation and, with ``average_tokens_across_devices``, every process), the
+        Trainer neither divides by the accumulation steps nor undoes the processes' gradient mean;
+        the loss must be this batch's sum over that count, times the process count, as transformers'
+        own losses do. A mean per batch instead weighs a step by its batch's size, so two processes
+        (or accumulated micro-batches) learned otherwise than one process with the same batch."""
+        if num_items_in_batch is None:
+            return prm_loss(logits, labels), 1.0
+        processes = self.accelerator.num_processes if self.args.average_tokens_across_devices else 1
+        total = prm_loss(logits, labels, reduction="sum") / num_items_in_batch * processes
+        return total, 1.0 / self.current_gradient_accumulation_steps
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:  # the mean of each part since the last log, beside the Trainer's total

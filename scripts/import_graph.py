@@ -10,8 +10,8 @@ Layers, bottom (0) to top; a module may import its own layer and the ones below,
 
 == ============= ==================================================================================
  0 base          the package root, ``jsonl``, ``runstate``, ``resume``, ``config``, ``checkpoints``,
-                 ``workers``: files, run state, trainer resume guards, YAML configs, the worker pool;
-                 no maths, no models
+                 ``workers``, ``distributed``: files, run state, trainer resume guards, YAML configs,
+                 the worker pool, ranks of a launch; no maths, no models
  1 verify        answer extraction, normalisation, equivalence, step checks (no torch)
  2 data          records, loaders, prompt templates (the chat-or-template choice)
  3 backends      the generation protocol and its HTTP/transformers/vLLM implementations + registry
@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "wizardmath.checkpoints",
             "wizardmath.workers",
             "wizardmath.models",
+            "wizardmath.distributed",
         ),
     ),
     ("verify", ("wizardmath.verify",)),

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from wizardmath.checkpoints import TRAINER_STATE, last_checkpoint
-from wizardmath.runstate import OutputLock, fingerprint, settings_diff
+from wizardmath.distributed import is_main_process, main_lock
+from wizardmath.runstate import fingerprint, settings_diff
 
 logger = logging.getLogger(__name__)
 
@@ -48,18 +49,9 @@ def check_model(name: str, what: str = "--model") -> None:
         raise ValueError(f"{what} {name}: {where}cannot load the model config ({first})") from None
 
 
-def is_main_process() -> bool:
-    """Rank 0 of a distributed launch (or a plain run).
-
-    The one process that takes locks and writes records."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def trainer_lock(output_dir: str, stage: str) -> Any:
     """The output lock on rank 0; a no-op on the other ranks of a distributed launch."""
-    from contextlib import nullcontext
-
-    return OutputLock(output_dir, stage) if is_main_process() else nullcontext()
+    return main_lock(output_dir, stage)
 
 
 def run_trainer(config: Any, stage: str, train: Callable[[Any], Any]) -> Any:

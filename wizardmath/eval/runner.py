@@ -5,6 +5,11 @@ a SIGKILL loses at most the chunk in flight); a rerun skips ids already written.
 then computed from that file alone, so an interrupted-and-resumed run reports what a clean run
 does. ``DIR/<name>.run.json`` records the settings, and a rerun with different settings is refused
 instead of silently mixing two runs' results.
+
+Under ``accelerate launch`` / ``torchrun`` each process loads the model on its own device and takes
+its share of the problems not yet done (``wizardmath.distributed``): it writes them to
+``<name>.jsonl.rank<r>``, and rank 0 appends the parts to ``<name>.jsonl`` once all are done, then
+writes the summary, which every rank returns. A killed launch's parts are merged when it is run again.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from wizardmath import distributed as dist
 from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams
 from wizardmath.data import MathProblem
 from wizardmath.data.templates import build_prompt as render_prompt
@@ -25,7 +31,6 @@ from wizardmath.eval.grading import Scorer, grade_chunk
 from wizardmath.eval.inputs import check_gold, load_eval_problems, read_completions
 from wizardmath.eval.metrics import PAPER_RESULTS, summarize
 from wizardmath.jsonl import OWN_FILE, JsonlWriter, iter_jsonl, read_ids, repair_jsonl, write_json
-from wizardmath.runstate import OutputLock
 
 Generate = Callable[[list[MathProblem]], list[list[Generation]]]
 # Settings a resumed run may change without mixing incomparable results.
@@ -207,7 +212,7 @@ def _progress(config: EvalConfig, total: int, initial: int):
         initial=initial,
         unit="problem",
         desc="eval",
-        disable=not config.progress,
+        disable=not (config.progress and dist.is_main_process()),
         dynamic_ncols=True,
     )
 
@@ -273,6 +278,7 @@ def evaluate(
     """
 
     started = time.perf_counter()
+    dist.start()  # under a launch: the process group first (it picks this rank's GPU), then the model
     config.template = resolve_eval_template(config, backend)
     where = config.data_path or config.dataset
     if problems is None:
@@ -289,9 +295,8 @@ def evaluate(
             problems.sort(key=lambda p: -len(p.problem))
     scorer = scorer or build_scorer(config)
     paths = output_paths(config)
-    with OutputLock(
-        paths["jsonl"], "eval", folder=False
-    ):  # per results file: two benchmarks may share a folder
+    # per results file: two benchmarks may share a folder
+    with dist.main_lock(paths["jsonl"], "eval", folder=False):
         return _evaluate(config, problems, generate, scorer, paths, started)
 
 
@@ -305,13 +310,24 @@ def _evaluate(
 ) -> dict[str, Any]:
     from wizardmath.eval.report import open_logger, print_summary
 
-    done = prepare_output(config, paths)
+    main = dist.is_main_process()
+    if main:
+        dist.merge_parts(paths["jsonl"])  # results a killed launch's ranks wrote
+        prepare_output(config, paths)
+    dist.barrier()  # every rank reads the done ids rank 0 settled
+    done = read_ids(paths["jsonl"])
     wanted = {p.id for p in problems}
     pending = [p for p in problems if p.id not in done]
-    logger = open_logger(config, paths)
+    logger = open_logger(config, paths) if main else None
     gen_started = time.perf_counter()
-    failed = run_chunks(pending, generate, config, paths, scorer, len(problems), logger)
+    mine, part = dist.shard(pending), {**paths, "jsonl": dist.part_path(paths["jsonl"])}
+    total = len(problems) - len(pending) + len(mine)  # this rank's progress: the done ones and its share
+    failed = run_chunks(mine, generate, config, part, scorer, total, logger)
+    failed = sum(dist.gather(failed))
     gen_seconds = time.perf_counter() - gen_started
+    dist.merge_all([paths["jsonl"]])
+    if not main:
+        return dist.share(None)  # rank 0's summary
 
     by_id: dict[str, dict[str, Any]] = {}
     for _, record in iter_jsonl(paths["jsonl"], max_bytes=OWN_FILE):
@@ -332,7 +348,7 @@ def _evaluate(
     print_summary(summary, failed=failed)
     if logger is not None:
         logger.finish(summary)
-    return summary
+    return dist.share(summary)
 
 
 def evaluate_problems(

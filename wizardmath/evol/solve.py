@@ -17,6 +17,11 @@ answer, are kept, up to ``keep_per_problem``. Output, in ``DIR``:
 
 Resumable like ``evolve``: a problem is done once its accepted row or its no-verified-solution row
 is written; negatives are written first and skipped by id on a rerun, so nothing is duplicated.
+
+Under ``accelerate launch`` / ``torchrun`` each process solves its share of the problems not yet done
+(``wizardmath.distributed``) into ``sft.jsonl.rank<r>`` and ``sft_rejected.jsonl.rank<r>``; rank 0
+appends the parts to the two files once every rank is done and writes ``solve_stats.json`` with the
+counts of all ranks. A killed launch's parts are merged when it is run again.
 """
 
 from __future__ import annotations
@@ -27,14 +32,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wizardmath import distributed as dist
 from wizardmath.backends.base import Backend, Generation, Prompt, SamplingParams, run_coroutine
 from wizardmath.backends.openai_backend import MAX_CHARS_PER_TOKEN
 from wizardmath.data.records import MathProblem
 from wizardmath.data.templates import ANSWER_PREFIX, build_prompt, template_for_backend
 from wizardmath.evol import eliminator as E
 from wizardmath.evol.config import SolveConfig, build_backend
-from wizardmath.jsonl import OWN_FILE, JsonlWriter, iter_jsonl, read_ids, write_json
-from wizardmath.runstate import OutputLock, check_manifest, merge_counts
+from wizardmath.jsonl import OWN_FILE, JsonlWriter, iter_jsonl, read_ids, repair_jsonl, write_json
+from wizardmath.runstate import check_manifest, merge_counts
 
 
 def load_input(config: SolveConfig) -> list[MathProblem]:
@@ -166,10 +172,10 @@ def _previous_stats(path: Path) -> dict[str, Any]:
 
 
 def _done_ids(out: Path) -> set[str]:
+    """Problems with a verdict; rank 0 moved any torn line of the rejections aside before (``_settle``)."""
     done = read_ids(out / "sft.jsonl", key="problem_id")
     path = out / "sft_rejected.jsonl"
     if path.exists():
-        JsonlWriter(path).close()  # cut a torn last line first
         done |= {
             r["id"]
             for _, r in iter_jsonl(path, max_bytes=OWN_FILE)
@@ -206,8 +212,27 @@ def solve(config: SolveConfig) -> dict[str, Any]:
     problems = load_input(config)  # bad or empty input fails before the output folder is touched
     if not problems:
         raise ValueError(f"{config.data_path or config.dataset}: no problems to solve (empty input)")
-    with OutputLock(config.output, "solve"):
+    dist.start()  # under a launch: the process group first (it picks this rank's GPU), then the teacher
+    with dist.main_lock(config.output, "solve"):
         return _solve(config, problems)
+
+
+RECORD_FILES = ("sft.jsonl", "sft_rejected.jsonl")
+
+
+def _settle(config: SolveConfig, out: Path) -> None:
+    """Rank 0, before any rank reads what is done: a killed launch's parts merged, the settings checked
+    (``--overwrite`` clears the outputs), a torn line of the rejections moved aside."""
+    for name in RECORD_FILES:
+        dist.merge_parts(out / name)
+    check_manifest(
+        out / "solve.run.json",
+        config.manifest(config.data_path),
+        [out / n for n in (*RECORD_FILES, "solve_stats.json")],
+        config.overwrite,
+        config.resume,
+    )
+    repair_jsonl(out / "sft_rejected.jsonl")
 
 
 def _solve(config: SolveConfig, problems: list[MathProblem]) -> dict[str, Any]:
@@ -215,18 +240,15 @@ def _solve(config: SolveConfig, problems: list[MathProblem]) -> dict[str, Any]:
 
     started = time.time()
     out = Path(config.output)
-    check_manifest(
-        out / "solve.run.json",
-        config.manifest(config.data_path),
-        [out / n for n in ("sft.jsonl", "sft_rejected.jsonl", "solve_stats.json")],
-        config.overwrite,
-        config.resume,
-    )
+    if dist.is_main_process():
+        _settle(config, out)
+    dist.barrier()
     if config.require_gold:
         problems = [p for p in problems if p.answer is not None]
     solver = Solver(config)
     done = _done_ids(solver.out)
-    todo = [p for p in problems if p.id not in done]
+    pending = [p for p in problems if p.id not in done]
+    todo = dist.shard(pending)  # this rank's share (all of them in a plain run)
     sampling = SamplingParams(
         temperature=config.temperature,
         max_new_tokens=config.max_new_tokens,
@@ -235,14 +257,14 @@ def _solve(config: SolveConfig, problems: list[MathProblem]) -> dict[str, Any]:
     )
     bar = tqdm(
         total=len(problems),
-        initial=len(problems) - len(todo),
+        initial=len(problems) - len(pending),
         desc="solve",
         unit="problem",
-        disable=not config.progress,
+        disable=not (config.progress and dist.is_main_process()),
     )
     with (
-        JsonlWriter(solver.out / "sft.jsonl") as accepted,
-        JsonlWriter(solver.out / "sft_rejected.jsonl") as rejected,
+        JsonlWriter(dist.part_path(solver.out / "sft.jsonl")) as accepted,
+        JsonlWriter(dist.part_path(solver.out / "sft_rejected.jsonl")) as rejected,
     ):
 
         def on_result(problem: MathProblem, gens: list[Generation]) -> None:
@@ -256,23 +278,27 @@ def _solve(config: SolveConfig, problems: list[MathProblem]) -> dict[str, Any]:
         )
     bar.close()
     solver.teacher.close()
+    counts = Counter(dist.sum_counts(dict(solver.counts)))  # every rank's counts
+    dist.merge_all([out / name for name in RECORD_FILES])
+    if not dist.is_main_process():
+        return dist.share(None)  # rank 0's stats
     rows = len(read_ids(solver.out / "sft.jsonl", key="problem_id"))
-    retry = solver.counts.pop("retry_pending", 0)
+    retry = counts.pop("retry_pending", 0)
     before = _previous_stats(solver.out / "solve_stats.json")
     stats = {
         "problems": len(problems),
-        "solved_this_run": solver.counts["solved"],
+        "solved_this_run": counts["solved"],
         "problems_with_rows": rows,
         "yield": round(rows / max(1, len(problems)), 4),
         "retry_pending": retry,
-        "counts": merge_counts(before.get("counts", {}), dict(solver.counts)),
+        "counts": merge_counts(before.get("counts", {}), dict(counts)),
         "runs": before.get("runs", 0) + 1,
         "wall_seconds": round(before.get("wall_seconds", 0.0) + time.time() - started, 2),
     }
     write_json(solver.out / "solve_stats.json", stats)
     print(
         f"solve: {rows} of {len(problems)} problems have a verified solution "
-        f"({solver.counts['solved']} this run): {solver.out / 'sft.jsonl'} "
+        f"({counts['solved']} this run): {solver.out / 'sft.jsonl'} "
         "(sft_rejected.jsonl and solve_stats.json beside it)"
     )
-    return stats
+    return dist.share(stats)

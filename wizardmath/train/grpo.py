@@ -127,7 +127,8 @@ def _train_grpo(config: GRPOConfig) -> dict[str, Any]:
         result = train_resumable(trainer, config, "grpo", resume)
     finally:
         reward.close()
-    tokenizer.save_pretrained(config.output_dir)
+    if trainer.is_world_process_zero():  # one writer: ranks writing the same files at once can tear them
+        tokenizer.save_pretrained(config.output_dir)
     after = greedy_accuracy(trainer.model, tokenizer, held_out, config.template, budget)
     logs = [h for h in trainer.state.log_history if "reward" in h]
     summary = {

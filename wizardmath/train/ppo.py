@@ -26,10 +26,25 @@ import torch
 
 from wizardmath.train import ppo_core as core
 from wizardmath.train.ppo_config import PPOConfig
-from wizardmath.train.ppo_models import build_models, gathered, prepare_frozen, save_policy
+from wizardmath.train.ppo_models import build_models, gathered, is_zero3, prepare_frozen, save_policy
 from wizardmath.train.ppo_plan import PPOPlanConfig, memory_plan
-from wizardmath.train.ppo_rollout import batch_indices, generate, keep_groups, score, select_rows, step_seed
-from wizardmath.train.ppo_state import STATE_FILE, MetricsLog, PPOState, load_checkpoint, save_checkpoint
+from wizardmath.train.ppo_rollout import (
+    batch_indices,
+    generate,
+    keep_groups,
+    pad_rows,
+    score,
+    select_rows,
+    step_seed,
+)
+from wizardmath.train.ppo_state import (
+    STATE_FILE,
+    MetricsLog,
+    PPOState,
+    load_checkpoint,
+    reduce_metrics,
+    save_checkpoint,
+)
 from wizardmath.train.ppo_update import (
     Experience,
     advance_schedule,
@@ -44,7 +59,12 @@ __all__ = ["PPOConfig", "PPOPlanConfig", "evaluate", "ppo_command", "ppo_step", 
 
 
 def ppo_step(state: PPOState) -> dict[str, float]:
-    """Step ``state.step``: one rollout batch, its reward, advantages and updates; returns its metrics."""
+    """Step ``state.step``: one rollout batch, its reward, advantages and updates; returns its metrics,
+    one row for all processes (``reduce_metrics``).
+
+    Under several processes each rank samples and scores its own prompts; the advantages are
+    whitened with the whole batch's statistics, every rank runs the same number of micro-batches
+    (``pad_rows``) and the adaptive KL coefficient follows the all-rank KL, so it stays one value."""
     from wizardmath.data import format_prompt
 
     config, acc, model = state.config, state.accelerator, state.model
@@ -73,19 +93,24 @@ def ppo_step(state: PPOState) -> dict[str, float]:
         "response/length": float(rollout.mask.sum(-1).mean()),
         "response/truncated": float(rollout.truncated.float().mean()),
     }
+    live = torch.ones(len(scores), dtype=torch.bool)  # rows that are responses, not padding
     if config.filter_groups:  # learn only from the groups with something to contrast
         rows = keep_groups(config, reward, scores, seed)
         metrics["filter/kept"] = len(rows) / len(scores)
-        if len(rows) == 0:  # nothing to learn from in this batch
-            return {**metrics, "kl/mean": 0.0, "kl/coef": state.kl_ctl.value, "time/rollout": t1 - t0}
-        rollout = select_rows(rollout, rows)
+        most = int(acc.gather(torch.tensor([len(rows)], device=acc.device)).max())
+        if most == 0:  # nothing to learn from in this batch, on any rank
+            metrics.update({"kl/mean": 0.0, "time/rollout": t1 - t0})
+            return {**reduce_metrics(acc, metrics), "kl/coef": state.kl_ctl.value}
+        rows, live = pad_rows(rows, most, config.num_samples)
+        rollout = select_rows(rollout, rows, live)
         scores = scores[rows.to(scores.device)]
         dense = dense[rows.to(dense.device)] if dense is not None else None
 
     logprobs, ref_logprobs, values = batched_forward(acc.unwrap_model(model), state.ref, rollout, config)
     with torch.no_grad():
+        all_sum = (lambda t: acc.reduce(t, "sum")) if acc.num_processes > 1 else None
         advantages, returns, kl = compute_advantages(
-            config, scores, logprobs, ref_logprobs, values, rollout.mask, state.kl_ctl.value, dense
+            config, scores, logprobs, ref_logprobs, values, rollout.mask, state.kl_ctl.value, dense, all_sum
         )
     batch = Experience(
         torch.cat([rollout.query, rollout.response], 1),
@@ -101,9 +126,8 @@ def ppo_step(state: PPOState) -> dict[str, float]:
     stats = ppo_update(model, state.optimizer, acc, batch, config, torch.Generator().manual_seed(seed))
     t3 = time.perf_counter()
 
-    seq_kl = core.masked_sum(kl, rollout.mask, dim=-1)
-    state.kl_ctl.update(float(seq_kl.mean()), config.batch_size * config.num_samples)
-    metrics.update({"kl/mean": float(seq_kl.mean()), "kl/coef": state.kl_ctl.value})
+    seq_kl = core.masked_sum(kl, rollout.mask, dim=-1)[live.to(kl.device)]
+    metrics["kl/mean"] = float(seq_kl.mean())  # NaN on a rank with only padding rows: not counted
     if values is not None:
         metrics["value/explained_variance"] = core.explained_variance(values, returns, rollout.mask)
     metrics.update({"time/rollout": t1 - t0, "time/reward": t2 - t1, "time/update": t3 - t2, **stats})
@@ -113,27 +137,39 @@ def ppo_step(state: PPOState) -> dict[str, float]:
         known = [v for v in column if v is not None]
         metrics[f"reward/{name}"] = sum(known) / len(known) if known else float("nan")
     metrics.update({f"reward/{k}_errors": float(v) for k, v in reward.errors.items() if v})
+    metrics = reduce_metrics(acc, metrics)
+    state.kl_ctl.update(metrics["kl/mean"], config.batch_size * config.num_samples * acc.num_processes)
+    metrics["kl/coef"] = state.kl_ctl.value
     return metrics
 
 
 def evaluate(state: PPOState) -> float:
-    """Greedy accuracy of the current policy on the held-out problems (NaN without any)."""
+    """Greedy accuracy of the current policy on the held-out problems (NaN without any), one value on
+    every process, so validation and the best step chosen from it are one decision.
+
+    Each process decodes its share (``shard``) and the correct counts are summed. Under ZeRO-3 each
+    decodes every problem in lockstep instead (gathering sharded weights is a collective, so the
+    processes must run the same batches) and rank 0's count is the one taken."""
+    from wizardmath.distributed import shard
     from wizardmath.eval.greedy import greedy_accuracy
 
-    config, policy = state.config, state.policy
+    config, policy, acc = state.config, state.policy, state.accelerator
+    lockstep = is_zero3(acc)
+    mine = state.held_out if lockstep else shard(state.held_out, acc.process_index, acc.num_processes)
 
     def gather():  # ZeRO-3: the whole policy on each GPU while it generates
-        return gathered(state.accelerator, policy, enabled=config.ds3_gather_for_generation)
+        return gathered(acc, policy, enabled=config.ds3_gather_for_generation)
 
-    return greedy_accuracy(
-        policy,
-        state.tokenizer,
-        state.held_out,
-        config.template,
-        config.max_new_tokens,
-        config.max_prompt_length,
+    accuracy = greedy_accuracy(
+        policy, state.tokenizer, mine, config.template, config.max_new_tokens, config.max_prompt_length,
         gather=gather,
-    )
+    )  # fmt: skip
+    if acc.num_processes == 1:
+        return accuracy
+    counted = acc.is_main_process or not lockstep
+    correct = round(accuracy * len(mine)) if counted and mine else 0
+    totals = acc.reduce(torch.tensor([correct, len(mine) if counted else 0], device=acc.device), "sum")
+    return float(totals[0]) / int(totals[1]) if int(totals[1]) else float("nan")
 
 
 def train_ppo(config: PPOConfig) -> dict[str, Any]:
@@ -222,26 +258,45 @@ def _train_ppo(config: PPOConfig, resume_from: str | None) -> dict[str, Any]:
             state.best.offer(0, state.accuracy_before, state.policy)
     log = MetricsLog(state)
     try:
-        while state.step < config.steps:
-            metrics = ppo_step(state)
-            state.step += 1
-            if config.eval_steps and state.step % config.eval_steps == 0 and state.step < config.steps:
-                metrics["eval/accuracy"] = evaluate(state)
-                if config.keep_best:
-                    state.best.offer(state.step, metrics["eval/accuracy"], state.policy)
-            state.last_metrics = metrics
-            log.log(state.step, metrics)
-            elapsed = state.elapsed + time.perf_counter() - start
-            out_of_time = config.max_minutes is not None and elapsed > 60 * config.max_minutes
-            if (config.save_steps and state.step % config.save_steps == 0) or out_of_time:
-                save_checkpoint(state, state.elapsed + time.perf_counter() - start)
-            if out_of_time:
-                state.accelerator.print(f"max_minutes reached: stopping at step {state.step}")
-                break
-    finally:
-        log.close()
-        state.reward.close()
-    return finish(state, start)
+        try:
+            _train_steps(state, log, start)
+        finally:
+            log.close()
+            state.reward.close()
+        return finish(state, start)
+    finally:  # after finish's collectives: accelerate's end_training also ends the process group
+        state.accelerator.end_training()
+
+
+def on_any_rank(accelerator, flag: bool) -> bool:
+    """``flag`` on any process: a decision every rank takes together (a rank that stopped or saved
+    alone would leave the others waiting in a collective)."""
+    if accelerator.num_processes == 1:
+        return flag
+    return bool(accelerator.gather(torch.tensor([flag], device=accelerator.device)).any())
+
+
+def _train_steps(state: PPOState, log: MetricsLog, start: float) -> None:
+    """PPO steps until ``steps`` or ``max_minutes``: validation, metrics and checkpoints on the way."""
+    config = state.config
+    while state.step < config.steps:
+        metrics = ppo_step(state)
+        state.step += 1
+        if config.eval_steps and state.step % config.eval_steps == 0 and state.step < config.steps:
+            metrics["eval/accuracy"] = evaluate(state)
+            if config.keep_best:
+                state.best.offer(state.step, metrics["eval/accuracy"], state.policy)
+        state.last_metrics = metrics
+        log.log(state.step, metrics)
+        elapsed = state.elapsed + time.perf_counter() - start
+        out_of_time = config.max_minutes is not None and on_any_rank(
+            state.accelerator, elapsed > 60 * config.max_minutes
+        )
+        if (config.save_steps and state.step % config.save_steps == 0) or out_of_time:
+            save_checkpoint(state, state.elapsed + time.perf_counter() - start)
+        if out_of_time:
+            state.accelerator.print(f"max_minutes reached: stopping at step {state.step}")
+            break
 
 
 def finish(state: PPOState, start: float) -> dict[str, Any]:

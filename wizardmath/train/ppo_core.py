@@ -51,16 +51,41 @@ def masked_var(values: Tensor, mask: Tensor, unbiased: bool = True) -> Tensor:
     return var
 
 
-def masked_whiten(values: Tensor, mask: Tensor, shift_mean: bool = True, eps: float = 1e-8) -> Tensor:
+def masked_whiten(
+    values: Tensor,
+    mask: Tensor,
+    shift_mean: bool = True,
+    eps: float = 1e-8,
+    all_sum: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
     """(x - mean) / std over the masked entries; ``shift_mean=False`` keeps the mean (reward scaling).
 
-    Padding entries are returned as 0 so they never leak into a loss.
+    Padding entries are returned as 0 so they never leak into a loss. ``all_sum`` adds a tensor up
+    over the processes of a distributed run: the mean and variance are then the whole batch's, so
+    two processes scale their advantages as one process with their joint batch does.
     """
-    mean, var = masked_mean(values, mask), masked_var(values, mask)
+    if all_sum is None:
+        mean, var = masked_mean(values, mask), masked_var(values, mask)
+    else:
+        mean, var = masked_moments(values, mask, all_sum)
     whitened = (values - mean) * torch.rsqrt(var + eps)
     if not shift_mean:
         whitened = whitened + mean
     return whitened * mask
+
+
+def masked_moments(
+    values: Tensor, mask: Tensor, all_sum: Callable[[Tensor], Tensor]
+) -> tuple[Tensor, Tensor]:
+    """Mean and unbiased variance of the masked entries of every process's ``values`` (two passes, as
+    ``masked_mean`` and ``masked_var`` on the joined batch): ``all_sum`` adds a tensor up over them."""
+    count_total = all_sum(torch.stack([mask.sum(), masked_sum(values, mask)]).to(values.dtype))
+    n = count_total[0]
+    mean = count_total[1] / n.clamp(min=1)
+    var = all_sum(masked_sum((values - mean) ** 2, mask).reshape(1).to(values.dtype))[0] / n.clamp(min=1)
+    if n > 1:
+        var = var * n / (n - 1)
+    return mean, var
 
 
 # ----------------------------------------------------------------------------- log-probs and entropy

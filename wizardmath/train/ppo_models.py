@@ -84,6 +84,8 @@ def build_models(config: PPOConfig):
             AutoModel, config.critic_model or config.model, dtype=dtype, trust_remote_code=remote
         )
     model = ActorCritic(policy, critic)
+    if not config.uses_critic:  # GRPO: the value head gets no gradient; DDP refuses parameters left unused
+        model.v_head.requires_grad_(False)
     for module in model.modules():  # PPO's ratios assume the same network at rollout and update time
         if isinstance(module, nn.Dropout):
             module.p = 0.0
@@ -107,13 +109,18 @@ def prepare_frozen(accelerator, model: nn.Module | None):
     return engine
 
 
+def is_zero3(accelerator) -> bool:
+    """DeepSpeed ZeRO stage 3, which shards the parameters themselves across processes."""
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    return plugin is not None and plugin.zero_stage == 3
+
+
 def gathered(
     accelerator, model: nn.Module | None = None, params: list | None = None, enabled: bool = True
 ) -> AbstractContextManager:
     """Full weights under DeepSpeed ZeRO-3, which shards parameters: all of ``model`` (generation of a
     model that fits one GPU), or just ``params`` (weight sync, one tensor at a time)."""
-    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
-    if not enabled or plugin is None or plugin.zero_stage != 3:
+    if not enabled or not is_zero3(accelerator):
         return nullcontext()
     import deepspeed
 

@@ -25,6 +25,7 @@ __all__ = [
     "batch_indices",
     "generate",
     "keep_groups",
+    "pad_rows",
     "place_step_rewards",
     "score",
     "select_rows",
@@ -114,17 +115,36 @@ def keep_groups(config: PPOConfig, reward: Any, scores: torch.Tensor, seed: int)
     return edge_groups(correct, config.num_samples, config.keep_easy, torch.Generator().manual_seed(seed))
 
 
-def select_rows(rollout: Rollout, rows: torch.Tensor) -> Rollout:
-    """The rollout restricted to ``rows`` (whole groups, in order)."""
+def select_rows(rollout: Rollout, rows: torch.Tensor, live: torch.Tensor | None = None) -> Rollout:
+    """The rollout restricted to ``rows`` (whole groups, in order); rows where ``live`` is False keep
+    their tokens but get an all-zero mask (padding rows, see ``pad_rows``)."""
     on = rows.to(rollout.query.device)
+    mask = rollout.mask[on]
+    if live is not None:
+        mask = mask * live.to(mask.device, mask.dtype)[:, None]
     return Rollout(
         rollout.query[on],
         rollout.query_mask[on],
         rollout.response[on],
-        rollout.mask[on],
+        mask,
         [rollout.texts[i] for i in rows.tolist()],
         rollout.truncated[on],
     )
+
+
+def pad_rows(rows: torch.Tensor, target: int, group_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``rows`` made ``target`` long with copies of the first group's rows, and which rows are real.
+
+    Under several processes every rank must run the same number of micro-batches, or their gradient
+    all-reduces pair up across steps (or hang). ``filter_groups`` keeps a different number of groups
+    on each rank, so each pads to the most kept on any rank (``target``, a multiple of
+    ``group_size``) with rows whose mask is then zeroed (``select_rows``): they add no gradient."""
+    missing = target - len(rows)
+    if missing < 0 or missing % group_size:
+        raise ValueError(f"cannot pad {len(rows)} rows to {target} in groups of {group_size}")
+    filler = torch.arange(group_size).repeat(missing // group_size)
+    live = torch.cat([torch.ones(len(rows), dtype=torch.bool), torch.zeros(missing, dtype=torch.bool)])
+    return torch.cat([rows.cpu(), filler]), live
 
 
 def token_index(tokenizer, response: list[int], char: int) -> int:

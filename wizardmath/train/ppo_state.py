@@ -71,6 +71,9 @@ def save_checkpoint(state: PPOState, elapsed: float) -> None:
     if accelerator.is_main_process:  # a damaged checkpoint of this step, passed over on resume, is redone:
         (path / STATE_FILE).unlink(missing_ok=True)  # incomplete until its new state file is written
     accelerator.save_state(str(path), safe_serialization=False)
+    # Every rank's files (its random states; its shards under DeepSpeed) before the mark of a complete
+    # checkpoint: a rank killed mid-save then leaves a checkpoint that resume passes over.
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         # The best policy of an earlier step is saved beside the weights; this step's is the weights.
         best_elsewhere = best.state is not None and best.step != state.step
@@ -138,6 +141,27 @@ def drop_rows_after(path: Path, step: int) -> int:
     return dropped
 
 
+def reduce_metrics(accelerator: Any, metrics: dict[str, float]) -> dict[str, float]:
+    """One row of a step's metrics for all processes: each key's mean over the processes that have a
+    value for it (a NaN is none), and the sum for the ``*_errors`` counts. A plain run's own metrics.
+
+    Every process calls it at the same point (it is a collective); the keys may differ by process
+    (an error count only where a reward failed), so their union is gathered first."""
+    if accelerator.num_processes == 1:
+        return metrics
+    from accelerate.utils import gather_object
+
+    keys = sorted({key for names in gather_object([sorted(metrics)]) for key in names})
+    values = torch.tensor([metrics.get(k, float("nan")) for k in keys], dtype=torch.float64)
+    known = ~torch.isnan(values)
+    table = torch.stack([torch.where(known, values, 0.0), known.double()], 1).to(accelerator.device)
+    total = accelerator.reduce(table, "sum").cpu()
+    out = {}
+    for key, (value, count) in zip(keys, total.tolist(), strict=True):
+        out[key] = value if key.endswith("_errors") else (value / count if count else float("nan"))
+    return out
+
+
 def tracker_config(config: PPOConfig) -> dict[str, Any]:
     """The trainer's settings for the tracker (a plan config's dry-run keys left out)."""
     return {f.name: getattr(config, f.name) for f in fields(PPOConfig)}
@@ -182,8 +206,8 @@ class MetricsLog:
         )
 
     def close(self) -> None:
+        """The progress bar; the trackers end with the run (``accelerator.end_training``)."""
         self.bar.close()
-        self.accelerator.end_training()
 
 
 def trackers_for(config: PPOConfig) -> list[str]:

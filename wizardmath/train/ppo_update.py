@@ -20,8 +20,15 @@ from wizardmath.train.ppo_models import ActorCritic
 
 
 def build_optimizer(model: ActorCritic, config: PPOConfig) -> torch.optim.Optimizer:
-    """AdamW, two groups: the policy at ``learning_rate``, value head / critic at ``value_learning_rate``."""
-    value_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("policy.")]
+    """AdamW, two groups: the policy at ``learning_rate``, value head / critic at ``value_learning_rate``.
+
+    The value head stays in its group when frozen (GRPO learns no values): it gets no gradient, so no
+    update, and checkpoints keep one optimizer layout whichever estimator wrote them."""
+    value_params = [
+        p
+        for n, p in model.named_parameters()
+        if not n.startswith("policy.") and (p.requires_grad or n.startswith("v_head."))
+    ]
     policy_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("policy.")]
     groups = [
         {"params": policy_params, "lr": config.learning_rate},
@@ -93,11 +100,12 @@ def batched_forward(model: ActorCritic, ref, rollout: Rollout, config: PPOConfig
 
 
 def compute_advantages(
-    config: PPOConfig, scores, logprobs, ref_logprobs, values, mask, kl_coef: float, dense=None
+    config: PPOConfig, scores, logprobs, ref_logprobs, values, mask, kl_coef: float, dense=None, all_sum=None
 ):
     """Per-token KL penalty (and step rewards), then GAE (or group-normalised scores) and whitening.
 
-    Returns ``(advantages, returns, kl)``, each ``(batch, T)``."""
+    ``all_sum`` (a sum over the processes of a distributed run) whitens with the whole batch's mean
+    and variance. Returns ``(advantages, returns, kl)``, each ``(batch, T)``."""
     kl = core.kl_penalty(logprobs, ref_logprobs, config.kl_estimator)
     rewards = core.token_rewards(scores, kl, mask, kl_coef, dense)
     if config.advantage_estimator == "gae":
@@ -106,7 +114,7 @@ def compute_advantages(
         shaped = (rewards * mask).sum(-1)  # the score minus the response's KL penalty
         advantages, returns = core.group_advantages(shaped, config.num_samples, mask)
     if config.whiten_advantages:
-        advantages = core.masked_whiten(advantages, mask)
+        advantages = core.masked_whiten(advantages, mask, all_sum=all_sum)
     return advantages, returns, kl
 
 
@@ -114,7 +122,8 @@ def ppo_update(
     model, optimizer, accelerator, batch: Experience, config: PPOConfig, generator: torch.Generator
 ) -> dict[str, float]:
     """``ppo_epochs`` passes of shuffled micro-batches (``gradient_accumulation_steps`` to an optimizer
-    step); returns the mean of each loss statistic."""
+    step); returns the mean of each loss statistic over the micro-batches that hold a response token
+    (one of only padding rows, which evens the ranks' micro-batch counts, adds no gradient)."""
     n, micro = len(batch.sequences), config.micro_batch_size
     stats: dict[str, list[float]] = {}
     model.train()
@@ -158,6 +167,8 @@ def ppo_update(
                     accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                 optimizer.step()
                 optimizer.zero_grad()
+            if mask.sum() == 0:
+                continue
             for key, value in step_stats.items():
                 stats.setdefault(key, []).append(float(value.detach()))
     return {k: sum(v) / len(v) for k, v in stats.items()}

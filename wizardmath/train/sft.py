@@ -218,7 +218,8 @@ def _train_sft(config: SFTConfig) -> dict[str, Any]:
     settings = trainer_settings(config, config.data_path, config.eval_data_path)
     resume = start_run(config, "sft", settings, ["sft_summary.json"])
     result = train_resumable(trainer, config, "sft", resume)
-    tokenizer.save_pretrained(config.output_dir)
+    if trainer.is_world_process_zero():  # one writer: ranks writing the same files at once can tear them
+        tokenizer.save_pretrained(config.output_dir)
     summary = {
         "model": config.model,
         "examples": len(train_data),
