@@ -91,13 +91,37 @@ def shard(items: Sequence[T], rank: int | None = None, world: int | None = None)
     return list(items[rank::world])
 
 
+def cpu_only() -> bool:
+    """No CUDA device. accelerate must then be told it runs on the CPU (``cpu=True``, ``use_cpu``): without
+    it, the processes of a launch on a machine without a GPU each run alone, as a world of one."""
+    import torch
+
+    return not torch.cuda.is_available()
+
+
 def start() -> None:
     """Join the launch's process group (a no-op in a plain run); on a GPU node this also selects the
     process's own device, so a model moved to ``cuda`` lands on GPU ``LOCAL_RANK``."""
     if ranks().world > 1:
         from accelerate import PartialState
 
-        PartialState(timeout=COLLECTIVE_TIMEOUT)
+        PartialState(cpu=cpu_only(), timeout=COLLECTIVE_TIMEOUT)
+        if PartialState().num_processes != ranks().world:
+            raise RuntimeError(
+                f"launched as {ranks().world} processes, but accelerate joined {PartialState().num_processes}"
+            )
+
+
+def check_world(seen: int, what: str = "the trainer") -> None:
+    """Refuse a launch whose processes do not see each other: each would train alone on all the data
+    and write the same output folder. Happens on a machine without a GPU when ``use_cpu`` is unset."""
+    launched = ranks().world
+    if launched > 1 and seen != launched:
+        raise ValueError(
+            f"launched as {launched} processes, but {what} runs as {seen}: each would work alone and write "
+            "the same outputs; on a machine without a GPU set --use_cpu true (accelerate joins CPU processes "
+            "only when told it runs on the CPU)"
+        )
 
 
 def barrier() -> None:

@@ -203,17 +203,19 @@ def setup(config: PPOConfig, resume_from: str | None = None) -> PPOState:
 
     from accelerate import Accelerator
 
+    from wizardmath.distributed import check_world, cpu_only
     from wizardmath.rewards import build_reward
     from wizardmath.train.ppo_rollout import VLLMRollout
     from wizardmath.train.ppo_state import trackers_for
 
     accelerator = Accelerator(
         gradient_accumulation_steps=config.gradient_accumulation_steps,
-        cpu=config.use_cpu,
+        cpu=config.use_cpu or cpu_only(),  # else a launch's CPU processes each run alone
         mixed_precision="bf16" if config.bf16 else "no",
         log_with=trackers_for(config) or None,
         project_dir=config.output_dir,
     )
+    check_world(accelerator.num_processes, "ppo")
     plugin = getattr(accelerator.state, "deepspeed_plugin", None)
     if plugin is not None:  # our loop has no dataloader for accelerate to read the micro-batch size from
         plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch_size
