@@ -8,6 +8,15 @@ symbolic problems, HF ``generate`` rollouts::
 
 It times the issue-14 rollout setting against the earlier one (responses per second: see ``setups``).
 
+The paper's reward (``--paper-reward``): the same PPO steps rewarded by the verifier alone and by
+IRM x PRM x verifier (``reward_combine: product``), seconds per step by phase, then each term's cost
+per response on one batch of sampled responses (the IRM scores each problem once for its group of
+samples). ``--irm``/``--prm`` name trained folders; without them both are the policy's own network with
+a fresh head (``AutoModelFor{Sequence,Token}Classification``), which costs what a trained one of that
+size costs and scores nothing meaningful::
+
+    python benchmarks/ppo_bench.py --model runs/tiny/sft --paper-reward --steps 4 --skip-gpu
+
 GPU (when CUDA is there): a ~150M-parameter LLaMA built locally from a config (no download) with the
 tiny tokenizer, PPO steps with HF ``generate`` and, when vLLM is installed, with vLLM rollouts; prints
 the per-phase times and the vLLM / HF speed-up. Skipped with the reason otherwise. Phases come
@@ -63,6 +72,7 @@ def run(model: str, data: Path, out: Path, steps: int, **overrides) -> dict[str,
         r["response/length"] * config.batch_size * config.num_samples / r["time/rollout"] for r in rows
     )
     result["responses/s"] = config.batch_size * config.num_samples / result["step"]
+    result["length"] = statistics.median(r["response/length"] for r in rows)
     result["wall"] = wall
     return result
 
@@ -164,6 +174,83 @@ def gpu_bench(args, work: Path) -> None:
     )
 
 
+def reward_heads(model: str, work: Path) -> tuple[str, str]:
+    """IRM and PRM folders: ``model`` with a fresh 1-output sequence head and 2-way token head."""
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    from wizardmath.models import load_tokenizer
+
+    folders = []
+    for name, auto, labels in (
+        ("irm", AutoModelForSequenceClassification, 1),
+        ("prm", AutoModelForTokenClassification, 2),
+    ):
+        folder = work / name
+        tokenizer = load_tokenizer(model)
+        head = auto.from_pretrained(model, num_labels=labels)
+        head.config.pad_token_id = tokenizer.pad_token_id
+        head.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        folders.append(str(folder))
+    return folders[0], folders[1]
+
+
+def term_costs(model: str, data: Path, irm: str, prm: str, prompts: int, group: int, max_new_tokens: int):
+    """Seconds per response of each reward term on ``prompts`` x ``group`` sampled responses."""
+    from wizardmath.backends import SamplingParams
+    from wizardmath.backends.transformers_backend import TransformersBackend
+    from wizardmath.data import format_prompt, load_problems
+    from wizardmath.rewards import RewardArguments, build_reward
+
+    problems = load_problems("jsonl", str(data), limit=prompts)
+    backend = TransformersBackend(model, batch_size=prompts, device="cpu", stop_at_answer=False)
+    sampling = SamplingParams(temperature=1.0, max_new_tokens=max_new_tokens, n=group, seed=0)
+    texts = [g.text for gens in backend.generate([format_prompt(p.problem) for p in problems], sampling)
+             for g in gens]  # fmt: skip
+    columns = {"problem": [p.problem for p in problems for _ in range(group)],
+               "answer": [p.answer for p in problems for _ in range(group)]}  # fmt: skip
+    args = RewardArguments(
+        reward_funcs=["irm", "prm", "verifier"], irm_path=irm, prm_path=prm, reward_workers=1
+    )
+    reward = build_reward(args)
+    costs = {}
+    try:
+        for term in reward.terms:
+            term(texts[:2], **{k: v[:2] for k, v in columns.items()})  # warm-up (first-call costs)
+            start = time.perf_counter()
+            term(texts, **columns)
+            costs[term.__name__] = (time.perf_counter() - start) / len(texts)
+    finally:
+        reward.close()
+    return costs
+
+
+def paper_reward_bench(args, work: Path) -> None:
+    """PPO steps with the verifier alone, then with IRM x PRM x verifier; each term's cost per response."""
+    from wizardmath.tiny import TinyConfig, init_tiny
+
+    model = args.model or str(init_tiny(TinyConfig(output=str(work / "tiny"))))
+    data = Path(args.data) if args.data else problems_file(work, 256, seed=1)
+    irm, prm = (args.irm, args.prm) if args.irm and args.prm else reward_heads(model, work)
+    setup = dict(batch_size=args.batch_size, num_samples=8, mini_batch_size=64, ppo_epochs=1,
+                 advantage_estimator="grpo", max_new_tokens=args.max_new_tokens)  # fmt: skip
+    rewards = {
+        "verifier": dict(reward_funcs=["verifier"]),
+        "IRM x PRM x verifier": dict(reward_funcs=["irm", "prm", "verifier"], irm_path=irm, prm_path=prm),
+    }
+    rows = {}
+    for index, (name, reward) in enumerate(rewards.items()):
+        rows[name] = run(model, data, work / f"reward{index}", args.steps, **setup, **reward)
+        print(table(f"reward: {name}", rows[name]), flush=True)
+    base, paper = rows["verifier"], rows["IRM x PRM x verifier"]
+    print(
+        f"paper reward / verifier: reward phase {paper['time/reward'] / base['time/reward']:.1f}x, "
+        f"step {paper['step'] / base['step']:.2f}x"
+    )
+    costs = term_costs(model, data, irm, prm, 8, 8, args.max_new_tokens)
+    print("cost per response: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in costs.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="a model folder (default: a fresh tiny model)")
@@ -172,8 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--skip-gpu", action="store_true")
+    parser.add_argument("--paper-reward", action="store_true", help="verifier vs IRM x PRM x verifier")
+    parser.add_argument("--irm", help="IRM folder for --paper-reward (default: a fresh head)")
+    parser.add_argument("--prm", help="PRM folder for --paper-reward (default: a fresh head)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
+        if args.paper_reward:
+            paper_reward_bench(args, Path(tmp))
+            return 0
         cpu_bench(args, Path(tmp))
         if not args.skip_gpu:
             gpu_bench(args, Path(tmp))
