@@ -142,23 +142,26 @@ def drop_rows_after(path: Path, step: int) -> int:
 
 
 def reduce_metrics(accelerator: Any, metrics: dict[str, float]) -> dict[str, float]:
-    """One row of a step's metrics for all processes: each key's mean over the processes that have a
-    value for it (a NaN is none), and the sum for the ``*_errors`` counts. A plain run's own metrics.
-
-    Every process calls it at the same point (it is a collective); the keys may differ by process
-    (an error count only where a reward failed), so their union is gathered first."""
+    """One row of a step's metrics for all processes (``mean_of_rows`` of every process's row); a plain
+    run's own metrics. A collective: every process calls it at the same point of the step."""
     if accelerator.num_processes == 1:
         return metrics
     from accelerate.utils import gather_object
 
-    keys = sorted({key for names in gather_object([sorted(metrics)]) for key in names})
-    values = torch.tensor([metrics.get(k, float("nan")) for k in keys], dtype=torch.float64)
-    known = ~torch.isnan(values)
-    table = torch.stack([torch.where(known, values, 0.0), known.double()], 1).to(accelerator.device)
-    total = accelerator.reduce(table, "sum").cpu()
+    return mean_of_rows(gather_object([metrics]))
+
+
+def mean_of_rows(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Each key's mean over the rows that have a value for it (a NaN is none), and the sum for the
+    ``*_errors`` counts (failed reward calls: every process's add up). Rows may differ in keys (an
+    error count appears only where a reward failed)."""
     out = {}
-    for key, (value, count) in zip(keys, total.tolist(), strict=True):
-        out[key] = value if key.endswith("_errors") else (value / count if count else float("nan"))
+    for key in sorted({k for row in rows for k in row}):
+        values = [row[key] for row in rows if key in row and row[key] == row[key]]
+        if key.endswith("_errors"):
+            out[key] = float(sum(values))
+        else:
+            out[key] = sum(values) / len(values) if values else float("nan")
     return out
 
 
