@@ -180,6 +180,26 @@ def test_training_lowers_the_loss_and_changes_the_model(tiny_model_dir, stepwise
 
 
 @pytest.mark.slow
+def test_accumulation_gives_the_whole_batch_loss(tiny_model_dir, stepwise_file, tmp_path, train_args):
+    """The Trainer counts the labelled steps of all accumulated micro-batches (and processes) and then
+    neither averages over the micro-batches nor undoes the processes' gradient mean: the PRM loss is a
+    sum over that count. As a mean per micro-batch it came out (and pushed) gradient_accumulation_steps
+    times too large."""
+    one_batch = tmp_path / "one_batch.jsonl"
+    one_batch.write_text("".join(stepwise_file.read_text().splitlines(keepends=True)[:8]))
+
+    def first_loss(name: str, **kw) -> float:
+        args = {**train_args(tmp_path / name), **kw}
+        summary = train_prm(PRMConfig(model=str(tiny_model_dir), data_path=str(one_batch), eval_fraction=0.0,
+                                      max_steps=1, **args))  # fmt: skip
+        return summary["loss_history"][0]
+
+    whole = first_loss("whole", per_device_train_batch_size=8)
+    accumulated = first_loss("accumulated", per_device_train_batch_size=4, gradient_accumulation_steps=2)
+    assert accumulated == pytest.approx(whole, rel=0.05)  # the head's dropout draws other masks
+
+
+@pytest.mark.slow
 def test_resume_from_checkpoint_matches_an_uninterrupted_run(
     tiny_model_dir, stepwise_file, tmp_path, train_args
 ):
