@@ -116,7 +116,7 @@ def run_ours(args: argparse.Namespace, backend: Any, out: Path) -> tuple[float, 
         template=args.template,
         max_new_tokens=args.max_new_tokens,
         batch_size=args.batch_size,
-        device="cpu",
+        device=args.device,
         output=str(out),
         overwrite=True,
         progress=False,
@@ -201,9 +201,18 @@ def report(args: argparse.Namespace, seconds: dict[str, float], rows: list[Row],
     cut = sum(r.peer_prompt_cut for r in rows)
     print(f"lm-eval prompts left-truncated to fit {peer.max_length} tokens: {cut}/{n}")
     print(f"load average (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} cores")
-    return {"rates": rate, "seconds": seconds, "ratio": ratio, "ours_accuracy": ours_acc,
-            "peer_accuracy": peer.accuracy, "peer_regraded_accuracy": regraded, "tables": tables,
-            "tokens": tokens, "prompt_tokens": prompts, "prompts_cut": cut}  # fmt: skip
+    return {
+        "rates": rate,
+        "seconds": seconds,
+        "ratio": ratio,
+        "ours_accuracy": ours_acc,
+        "peer_accuracy": peer.accuracy,
+        "peer_regraded_accuracy": regraded,
+        "tables": tables,
+        "tokens": tokens,
+        "prompt_tokens": prompts,
+        "prompts_cut": cut,
+    }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -217,6 +226,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-fewshot", type=int, default=5, help="lm-eval's few-shot examples")
     parser.add_argument("--template", default="auto", help="our prompt template")
     parser.add_argument("--dtype", default="float32", help="model dtype for both arms")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both arms)")
     parser.add_argument("--peer-first", action="store_true", help="run lm-eval before ours")
     parser.add_argument("--json", default=None, help="write figures and per-problem rows here")
@@ -232,20 +242,21 @@ def main(argv: list[str] | None = None) -> int:
     from wizardmath.models import load_causal_lm, load_tokenizer
 
     torch.set_num_threads(args.threads)
+    args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.model is None:
             from wizardmath.tiny import TinyConfig, init_tiny
 
             args.model = str(init_tiny(TinyConfig(output=str(work / "tiny"))))
-        model = load_causal_lm(args.model, dtype=getattr(torch, args.dtype)).eval()
+        model = load_causal_lm(args.model, dtype=getattr(torch, args.dtype)).to(args.device).eval()
         backend = TransformersBackend(model, tokenizer=load_tokenizer(args.model), batch_size=args.batch_size)
         peer_tokenizer = load_tokenizer(args.model)
         args.template = resolve_eval_template(_template_probe(args), backend)
         write_task(work / "tasks", args.data_path, args.train_path, args.max_new_tokens, args.num_fewshot)
         params = sum(p.numel() for p in model.parameters()) / 1e6
         print(
-            f"model {args.model} ({params:.1f}M params, {args.dtype}, {args.threads} thread(s)); "
+            f"model {args.model} ({params:.1f}M params, {args.device} {args.dtype}, {args.threads} threads); "
             f"{args.problems} GSM8k test problems; greedy, {args.max_new_tokens} new tokens, "
             f"batch {args.batch_size}; lm-eval {args.num_fewshot}-shot"
         )
@@ -256,13 +267,24 @@ def main(argv: list[str] | None = None) -> int:
             if arm == "ours":
                 seconds["ours"], records = run_ours(args, backend, work / "ours")
             else:
-                peer = run_lmeval(model, peer_tokenizer, work / "tasks", args.problems, args.batch_size)
+                peer = run_lmeval(
+                    model, peer_tokenizer, work / "tasks", args.problems, args.batch_size, args.device
+                )
                 seconds["lm-eval"] = peer.seconds
         rows = build_rows(records, peer, backend, args.template, args.max_new_tokens)
     figures = report(args, seconds, rows, peer)
     if args.json:
-        Path(args.json).write_text(json.dumps({"figures": figures, "rows": [asdict(r) for r in rows],
-            "peer_texts": [s.text for s in peer.samples], "args": vars(args)}, indent=1))  # fmt: skip
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "figures": figures,
+                    "rows": [asdict(r) for r in rows],
+                    "peer_texts": [s.text for s in peer.samples],
+                    "args": vars(args),
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

@@ -203,12 +203,17 @@ def term_costs(model: str, data: Path, irm: str, prm: str, prompts: int, group: 
     from wizardmath.rewards import RewardArguments, build_reward
 
     problems = load_problems("jsonl", str(data), limit=prompts)
-    backend = TransformersBackend(model, batch_size=prompts, device="cpu", stop_at_answer=False)
+    backend = TransformersBackend(model, batch_size=prompts, stop_at_answer=False)  # cuda when there is one
     sampling = SamplingParams(temperature=1.0, max_new_tokens=max_new_tokens, n=group, seed=0)
-    texts = [g.text for gens in backend.generate([format_prompt(p.problem) for p in problems], sampling)
-             for g in gens]  # fmt: skip
-    columns = {"problem": [p.problem for p in problems for _ in range(group)],
-               "answer": [p.answer for p in problems for _ in range(group)]}  # fmt: skip
+    texts = [
+        g.text
+        for gens in backend.generate([format_prompt(p.problem) for p in problems], sampling)
+        for g in gens
+    ]
+    columns = {
+        "problem": [p.problem for p in problems for _ in range(group)],
+        "answer": [p.answer for p in problems for _ in range(group)],
+    }
     args = RewardArguments(
         reward_funcs=["irm", "prm", "verifier"], irm_path=irm, prm_path=prm, reward_workers=1
     )
@@ -227,13 +232,22 @@ def term_costs(model: str, data: Path, irm: str, prm: str, prompts: int, group: 
 
 def paper_reward_bench(args, work: Path) -> None:
     """PPO steps with the verifier alone, then with IRM x PRM x verifier; each term's cost per response."""
+    import torch
+
     from wizardmath.tiny import TinyConfig, init_tiny
 
     model = args.model or str(init_tiny(TinyConfig(output=str(work / "tiny"))))
     data = Path(args.data) if args.data else problems_file(work, 256, seed=1)
     irm, prm = (args.irm, args.prm) if args.irm and args.prm else reward_heads(model, work)
-    setup = dict(batch_size=args.batch_size, num_samples=8, mini_batch_size=64, ppo_epochs=1,
-                 advantage_estimator="grpo", max_new_tokens=args.max_new_tokens)  # fmt: skip
+    setup = dict(
+        batch_size=args.batch_size,
+        num_samples=8,
+        mini_batch_size=64,
+        ppo_epochs=1,
+        advantage_estimator="grpo",
+        max_new_tokens=args.max_new_tokens,
+        bf16=torch.cuda.is_available(),
+    )
     rewards = {
         "verifier": dict(reward_funcs=["verifier"]),
         "IRM x PRM x verifier": dict(reward_funcs=["irm", "prm", "verifier"], irm_path=irm, prm_path=prm),

@@ -86,16 +86,20 @@ def peer(model_path: str, data: Path, out: Path, s: RLSettings, template: str) -
     model = load_causal_lm(model_path, dtype=dtype)
     problems = load_problems("jsonl", str(data))
     rows = [
-        {"prompt": format_prompt(p.problem, template, tokenizer), "problem": p.problem,
-         "answer": p.answer or "", "id": p.id}
+        {
+            "prompt": format_prompt(p.problem, template, tokenizer),
+            "problem": p.problem,
+            "answer": p.answer or "",
+            "id": p.id,
+        }
         for p in problems
-    ]  # fmt: skip
+    ]
     reward = build_reward(RewardArguments(reward_funcs=["verifier"], reward_workers=1, reward_timeout=5.0))
     try:
-        steps = run_trl(model, tokenizer, rows, reward, s, str(out))
+        steps, length = run_trl(model, tokenizer, rows, reward, s, str(out))
     finally:
         reward.close()
-    return {**medians(steps), "length": float("nan")}
+    return {**medians(steps), "length": length}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{ARMS[arm]:<28} generation {r['generation']:6.2f}s  scoring {r['scoring']:6.3f}s  "
                 f"update {r['update']:6.2f}s  step {r['step']:6.2f}s  "
-                f"{s.responses / r['step']:6.1f} responses/s  "
+                f"{s.responses / r['step']:6.1f} responses/s  length {r['length']:5.1f}  "
                 f"(run {time.perf_counter() - start:.0f}s, load {load:.1f} -> {os.getloadavg()[0]:.1f})",
                 flush=True,
             )

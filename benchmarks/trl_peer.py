@@ -45,8 +45,14 @@ def step_phases(steps: list[dict[str, float]]) -> list[dict[str, float]]:
     out = []
     for s in steps:
         update = s["step"] - s.get("generation", 0.0) - s.get("scoring", 0.0)
-        out.append({"generation": s.get("generation", 0.0), "scoring": s.get("scoring", 0.0),
-                    "update": update, "step": s["step"]})  # fmt: skip
+        out.append(
+            {
+                "generation": s.get("generation", 0.0),
+                "scoring": s.get("scoring", 0.0),
+                "update": update,
+                "step": s["step"],
+            }
+        )
     return out
 
 
@@ -89,8 +95,11 @@ def step_clock(trainer: Any, steps: list[dict[str, float]]) -> Any:
     return StepClock()
 
 
-def run_trl(model: Any, tokenizer: Any, rows: list[dict[str, str]], reward: Any, s: RLSettings, out: str):
-    """``settings.steps`` GRPO steps of TRL's trainer; one dict of phase seconds per step."""
+def run_trl(
+    model: Any, tokenizer: Any, rows: list[dict[str, str]], reward: Any, s: RLSettings, out: str
+) -> tuple[list[dict[str, float]], float]:
+    """``settings.steps`` GRPO steps of TRL's trainer: phase seconds per step, and the mean completion
+    length TRL logged over the run (one log at the end)."""
     import torch
     from datasets import Dataset
     from trl import GRPOConfig
@@ -118,10 +127,16 @@ def run_trl(model: Any, tokenizer: Any, rows: list[dict[str, str]], reward: Any,
     )
     steps: list[dict[str, float]] = []
     trainer = timed_trainer_class()(
-        model=model, reward_funcs=[reward], args=config, train_dataset=Dataset.from_list(rows),
+        model=model,
+        reward_funcs=[reward],
+        args=config,
+        train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
-    )  # fmt: skip
+    )
     trainer.clock = {}
     trainer.add_callback(step_clock(trainer, steps))
     trainer.train()
-    return step_phases(steps)
+    lengths = [
+        h["completions/mean_length"] for h in trainer.state.log_history if "completions/mean_length" in h
+    ]
+    return step_phases(steps), (lengths[-1] if lengths else float("nan"))
