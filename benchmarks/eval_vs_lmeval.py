@@ -16,6 +16,14 @@ our verifier, and for every problem where the arms disagree a cause (``classify`
 
     python benchmarks/eval_vs_lmeval.py --model runs/tiny/sft --problems 64
     python benchmarks/eval_vs_lmeval.py --model runs/smol/base --problems 32 --json /tmp/smol.json
+    python benchmarks/eval_vs_lmeval.py --model runs/tiny/sft --problems 64 --symbolic
+
+``--peer-prompt ours`` gives lm-eval our prompt instead (a text template such as WizardMath's, 0-shot,
+its stop strings and grading unchanged): the harness's speed and grading at the prompt ours uses.
+``--symbolic`` swaps GSM8k for the tiny world's held-out problems written in GSM8k's format (worked
+solution, then ``#### X``; the pipeline's test seed, few-shot pool from another seed): a model that
+scores on them (the tiny SFT model) shows where the two graders and prompts part ways, which a model
+at 0% on GSM8k cannot.
 
 Needs ``pip install lm-eval`` (the ``bench`` extra); runs offline (HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1).
 """
@@ -103,6 +111,28 @@ def stated_answer(text: str) -> bool:
     return any(extract_in_format(text, fmt) is not None for fmt in ("gsm8k", "wizardmath", "boxed"))
 
 
+def gsm8k_answer(solution: str, answer: str) -> str:
+    """A WizardMath-format solution ("... The answer is: X") in GSM8k's answer format ("...\n#### X")."""
+    steps = [line for line in solution.strip().splitlines() if not line.lower().startswith("the answer is")]
+    return "\n".join([*steps, f"#### {answer}"])
+
+
+def symbolic_gsm8k(folder: Path, n: int) -> tuple[str, str]:
+    """Test and few-shot files of symbolic problems in GSM8k's ``question``/``answer`` format: the test
+    set the tiny pipeline holds out (seed 1000003, 1-4 operations), the pool from seed 1 without them."""
+    from wizardmath.evol.symbolic import generate_problems
+    from wizardmath.jsonl import write_jsonl
+
+    test = generate_problems(n, seed=1000003, min_ops=1, max_ops=4, prefix="test")
+    pool = generate_problems(200, seed=1, min_ops=1, max_ops=4, exclude={p.problem for p in test})
+    paths = []
+    for name, problems in (("test", test), ("train", pool)):
+        rows = [{"question": p.problem, "answer": gsm8k_answer(p.solution or "", p.answer)} for p in problems]
+        paths.append(str(folder / f"{name}.jsonl"))
+        write_jsonl(paths[-1], rows)
+    return paths[0], paths[1]
+
+
 def run_ours(args: argparse.Namespace, backend: Any, out: Path) -> tuple[float, list[dict[str, Any]]]:
     """``wizardmath.eval.evaluate`` with the backend already built; seconds and the result records."""
     from wizardmath.eval import EvalConfig, evaluate
@@ -181,7 +211,8 @@ def report(args: argparse.Namespace, seconds: dict[str, float], rows: list[Row],
     head = f"{'arm':<40} {'seconds':>8} {'problems/s':>10} {'prompt tok':>10} {'new tok':>8} {'accuracy':>9}"
     print(head)
     arms = [(f"ours (template {args.template})", "ours", ours_acc)]
-    arms += [(f"lm-eval gsm8k {args.num_fewshot}-shot, {f}", "lm-eval", peer.accuracy[f]) for f in FILTERS]
+    prompt = "our prompt" if args.peer_prompt == "ours" else f"gsm8k {args.num_fewshot}-shot"
+    arms += [(f"lm-eval {prompt}, {f}", "lm-eval", peer.accuracy[f]) for f in FILTERS]
     for label, arm, accuracy in arms:
         print(
             f"{label:<40} {seconds[arm]:8.1f} {rate[arm]:10.3f} {prompts[arm]:10d} {tokens[arm]:8d}"
@@ -225,6 +256,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16, help="prompts per generate call, both arms")
     parser.add_argument("--num-fewshot", type=int, default=5, help="lm-eval's few-shot examples")
     parser.add_argument("--template", default="auto", help="our prompt template")
+    parser.add_argument(
+        "--peer-prompt", choices=("lm-eval", "ours"), default="lm-eval", help="lm-eval's prompt, or ours"
+    )
+    parser.add_argument("--symbolic", action="store_true", help="the tiny world's test set, GSM8k format")
     parser.add_argument("--dtype", default="float32", help="model dtype for both arms")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both arms)")
@@ -249,15 +284,32 @@ def main(argv: list[str] | None = None) -> int:
             from wizardmath.tiny import TinyConfig, init_tiny
 
             args.model = str(init_tiny(TinyConfig(output=str(work / "tiny"))))
+        if args.symbolic:
+            args.data_path, args.train_path = symbolic_gsm8k(work, args.problems)
         model = load_causal_lm(args.model, dtype=getattr(torch, args.dtype)).to(args.device).eval()
         backend = TransformersBackend(model, tokenizer=load_tokenizer(args.model), batch_size=args.batch_size)
         peer_tokenizer = load_tokenizer(args.model)
         args.template = resolve_eval_template(_template_probe(args), backend)
-        write_task(work / "tasks", args.data_path, args.train_path, args.max_new_tokens, args.num_fewshot)
+        doc_to_text = None
+        if args.peer_prompt == "ours":
+            if args.template == "chat":
+                raise SystemExit("--peer-prompt ours needs a text template (--template wizardmath or raw)")
+            from wizardmath.data import format_prompt
+
+            doc_to_text, args.num_fewshot = format_prompt("{{question}}", args.template), 0
+        write_task(
+            work / "tasks",
+            args.data_path,
+            args.train_path,
+            args.max_new_tokens,
+            args.num_fewshot,
+            doc_to_text,
+        )
         params = sum(p.numel() for p in model.parameters()) / 1e6
         print(
             f"model {args.model} ({params:.1f}M params, {args.device} {args.dtype}, {args.threads} threads); "
-            f"{args.problems} GSM8k test problems; greedy, {args.max_new_tokens} new tokens, "
+            f"{args.problems} {'symbolic' if args.symbolic else 'GSM8k'} test problems; greedy, "
+            f"{args.max_new_tokens} new tokens, "
             f"batch {args.batch_size}; lm-eval {args.num_fewshot}-shot"
         )
         seconds: dict[str, float] = {}

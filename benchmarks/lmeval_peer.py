@@ -42,10 +42,18 @@ class PeerRun:
 
 
 def task_config(
-    source: dict[str, Any], test_path: str, train_path: str, max_gen_toks: int, num_fewshot: int
+    source: dict[str, Any],
+    test_path: str,
+    train_path: str,
+    max_gen_toks: int,
+    num_fewshot: int,
+    doc_to_text: str | None = None,
 ) -> dict[str, Any]:
-    """The harness's gsm8k task config ``source``, reading local JSONL files instead of the hub."""
+    """The harness's gsm8k task config ``source``, reading local JSONL files instead of the hub;
+    ``doc_to_text`` (a Jinja prompt over ``question``) replaces its "Question: ... Answer:" prompt."""
     config = dict(source)
+    if doc_to_text is not None:
+        config["doc_to_text"] = doc_to_text
     config.pop("tag", None)  # the copy must not join the "math_word_problems" group of the original
     config.update(
         task=TASK,
@@ -58,13 +66,21 @@ def task_config(
     return config
 
 
-def write_task(folder: Path, test_path: str, train_path: str, max_gen_toks: int, num_fewshot: int) -> Path:
+def write_task(
+    folder: Path,
+    test_path: str,
+    train_path: str,
+    max_gen_toks: int,
+    num_fewshot: int,
+    doc_to_text: str | None = None,
+) -> Path:
     """Write the local task YAML into ``folder`` (an ``include_path`` for ``TaskManager``)."""
     import lm_eval
     import yaml
 
     source = Path(lm_eval.__file__).parent / "tasks" / "gsm8k" / "gsm8k.yaml"
-    config = task_config(yaml.safe_load(source.read_text()), test_path, train_path, max_gen_toks, num_fewshot)
+    source_config = yaml.safe_load(source.read_text())
+    config = task_config(source_config, test_path, train_path, max_gen_toks, num_fewshot, doc_to_text)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{TASK}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

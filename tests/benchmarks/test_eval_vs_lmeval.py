@@ -105,3 +105,21 @@ def test_collect_samples_folds_filters(peer):
     assert [s.doc_id for s in folded] == [0, 1]
     assert folded[1].correct == {"strict-match": False, "flexible-extract": True}
     assert folded[1].answer["strict-match"] == "[invalid]" and folded[0].text.endswith("#### 18")
+
+
+@pytest.mark.parametrize(
+    ("solution", "answer", "expected"),
+    [
+        # a WizardMath solution: its answer line becomes GSM8k's "#### X"
+        (
+            " Step 1: 7 - 4 = 3.\nStep 2: 3 + 6 = 9.\nThe answer is: 9",
+            "9",
+            "Step 1: 7 - 4 = 3.\nStep 2: 3 + 6 = 9.\n#### 9",
+        ),
+        # no answer line: the gold answer is appended all the same
+        ("3 + 6 = 9.", "9", "3 + 6 = 9.\n#### 9"),
+        ("", "9", "#### 9"),
+    ],
+)
+def test_gsm8k_answer(bench, solution, answer, expected):
+    assert bench.gsm8k_answer(solution, answer) == expected
