@@ -112,6 +112,27 @@ def start() -> None:
             )
 
 
+def join_deepspeed_on_cpu() -> None:
+    """Under a launch on CPU with DeepSpeed, start DeepSpeed's communication layer on the process group
+    before any model is built.
+
+    accelerate told it runs on the CPU (``use_cpu``, which a CPU launch needs, see ``cpu_only``) creates
+    torch's process group itself and skips ``deepspeed.init_distributed``. ZeRO-3 builds the model
+    inside ``deepspeed.zero.Init``, whose config then counts a world of one process and refuses the
+    batch ("train_batch_size is not equal to micro_batch_per_gpu * gradient_acc_step * world_size
+    4 != 2 * 1 * 1"). On GPUs accelerate starts it, and this does nothing."""
+    if (
+        ranks().world == 1
+        or not cpu_only()
+        or os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true"
+    ):
+        return
+    import deepspeed
+
+    if not deepspeed.comm.is_initialized():
+        deepspeed.init_distributed(dist_backend="gloo")
+
+
 def check_world(seen: int, what: str = "the trainer") -> None:
     """Refuse a launch whose processes do not see each other: each would train alone on all the data
     and write the same output folder. Happens on a machine without a GPU when ``use_cpu`` is unset."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from wizardmath.checkpoints import TRAINER_STATE, last_checkpoint
-from wizardmath.distributed import check_world, is_main_process, main_lock, ranks
+from wizardmath.distributed import check_world, is_main_process, join_deepspeed_on_cpu, main_lock, ranks
 from wizardmath.runstate import fingerprint, settings_diff
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def run_trainer(config: Any, stage: str, train: Callable[[Any], Any]) -> Any:
     writer per ``config.output_dir`` (``trainer_lock``)."""
     check_model(config.model)
     check_world(getattr(config, "world_size", ranks().world))  # TrainingArguments: processes joined
+    join_deepspeed_on_cpu()  # ZeRO-3 builds the model across the processes
     with trainer_lock(config.output_dir, stage):
         return train(config)
 

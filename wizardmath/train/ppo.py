@@ -19,6 +19,7 @@ checkpoints and metrics in ``ppo_state``; ``wizardmath ppo --dry_run true`` prin
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -203,19 +204,23 @@ def setup(config: PPOConfig, resume_from: str | None = None) -> PPOState:
 
     from accelerate import Accelerator
 
-    from wizardmath.distributed import check_world, cpu_only
+    from wizardmath.distributed import check_world, join_deepspeed_on_cpu, start
     from wizardmath.rewards import build_reward
     from wizardmath.train.ppo_rollout import VLLMRollout
     from wizardmath.train.ppo_state import trackers_for
 
+    # Under a launch on CPU the process group must be told it runs on the CPU (else each process runs
+    # alone); Accelerator(cpu=True) would also turn DeepSpeed off, so it is told through the state.
+    start()
     accelerator = Accelerator(
         gradient_accumulation_steps=config.gradient_accumulation_steps,
-        cpu=config.use_cpu or cpu_only(),  # else a launch's CPU processes each run alone
+        cpu=config.use_cpu and os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true",
         mixed_precision="bf16" if config.bf16 else "no",
         log_with=trackers_for(config) or None,
         project_dir=config.output_dir,
     )
     check_world(accelerator.num_processes, "ppo")
+    join_deepspeed_on_cpu()  # before prepare_frozen builds the reference's DeepSpeed engine
     plugin = getattr(accelerator.state, "deepspeed_plugin", None)
     if plugin is not None:  # our loop has no dataloader for accelerate to read the micro-batch size from
         plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch_size
@@ -257,7 +262,7 @@ def _train_ppo(config: PPOConfig, resume_from: str | None) -> dict[str, Any]:
     if state.step == 0:
         state.accuracy_before = evaluate(state)
         if config.keep_best:
-            state.best.offer(0, state.accuracy_before, state.policy)
+            state.best.offer(0, state.accuracy_before, state.policy, whole(state))
     log = MetricsLog(state)
     try:
         try:
@@ -268,6 +273,11 @@ def _train_ppo(config: PPOConfig, resume_from: str | None) -> dict[str, Any]:
         return finish(state, start)
     finally:  # after finish's collectives: accelerate's end_training also ends the process group
         state.accelerator.end_training()
+
+
+def whole(state: PPOState, modifier_rank: int | None = None):
+    """The policy's weights whole inside (gathered under ZeRO-3), for a copy of the best policy."""
+    return lambda: gathered(state.accelerator, state.policy, modifier_rank=modifier_rank)
 
 
 def on_any_rank(accelerator, flag: bool) -> bool:
@@ -287,7 +297,7 @@ def _train_steps(state: PPOState, log: MetricsLog, start: float) -> None:
         if config.eval_steps and state.step % config.eval_steps == 0 and state.step < config.steps:
             metrics["eval/accuracy"] = evaluate(state)
             if config.keep_best:
-                state.best.offer(state.step, metrics["eval/accuracy"], state.policy)
+                state.best.offer(state.step, metrics["eval/accuracy"], state.policy, whole(state))
         state.last_metrics = metrics
         log.log(state.step, metrics)
         elapsed = state.elapsed + time.perf_counter() - start
@@ -309,8 +319,12 @@ def finish(state: PPOState, start: float) -> dict[str, Any]:
 
     config, before, best = state.config, state.accuracy_before, state.best
     after = evaluate(state)
-    if config.keep_best and not best.offer(state.step, after, state.policy) and best.state is not None:
-        best.restore(state.policy)  # an earlier step validated better: that policy is the result
+    if (
+        config.keep_best
+        and not best.offer(state.step, after, state.policy, whole(state))
+        and best.state is not None
+    ):
+        best.restore(state.policy, whole(state, modifier_rank=0))  # an earlier step validated better
         after = best.accuracy
     save_policy(state.accelerator, state.model, state.tokenizer, config)
 

@@ -116,26 +116,33 @@ def is_zero3(accelerator) -> bool:
 
 
 def gathered(
-    accelerator, model: nn.Module | None = None, params: list | None = None, enabled: bool = True
+    accelerator,
+    model: nn.Module | None = None,
+    params: list | None = None,
+    enabled: bool = True,
+    modifier_rank: int | None = None,
 ) -> AbstractContextManager:
     """Full weights under DeepSpeed ZeRO-3, which shards parameters: all of ``model`` (generation of a
-    model that fits one GPU), or just ``params`` (weight sync, one tensor at a time)."""
+    model that fits one GPU, a copy of the best policy), or just ``params`` (weight sync, one tensor at
+    a time). Changes made inside are kept only with ``modifier_rank`` (that rank's weights are then
+    sharded out again), as when the best policy is restored."""
     if not enabled or not is_zero3(accelerator):
         return nullcontext()
     import deepspeed
 
-    return deepspeed.zero.GatheredParameters(params if params is not None else list(model.parameters()))
+    chosen = params if params is not None else list(model.parameters())
+    return deepspeed.zero.GatheredParameters(chosen, modifier_rank=modifier_rank)
 
 
 def save_policy(accelerator, model, tokenizer, config: PPOConfig) -> None:
     """``save_pretrained`` of the policy alone (LoRA merged), loadable by ``wizardmath eval``."""
     unwrapped = accelerator.unwrap_model(model)
-    state = accelerator.get_state_dict(model)  # gathers ZeRO-3 shards
+    state = accelerator.get_state_dict(model)  # gathers ZeRO-3 shards, onto rank 0 only (None elsewhere)
     policy = unwrapped.policy
     if config.use_lora:
         policy = policy.merge_and_unload()
         state = None
-    else:
+    elif state is not None:
         state = {k[len("policy.") :]: v for k, v in state.items() if k.startswith("policy.")}
     if accelerator.is_main_process:
         policy.save_pretrained(config.output_dir, state_dict=state)

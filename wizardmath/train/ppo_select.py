@@ -11,10 +11,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+Gather = Callable[[], AbstractContextManager]
 
 
 def edge_groups(
@@ -45,17 +49,26 @@ class BestPolicy:
     state: dict[str, Any] | None = None
     curve: list[tuple[int, float]] = field(default_factory=list)
 
-    def offer(self, step: int, accuracy: float, policy: torch.nn.Module) -> bool:
+    def offer(
+        self, step: int, accuracy: float, policy: torch.nn.Module, gather: Gather = nullcontext
+    ) -> bool:
+        """Keep ``policy``'s weights if ``accuracy`` is the best yet. ``gather`` makes them whole while
+        they are copied (DeepSpeed ZeRO-3 shards them: a plain copy would keep empty tensors)."""
         self.curve.append((step, accuracy))
         if accuracy != accuracy or accuracy <= self.accuracy:  # NaN (no validation set) or not better
             return False
         self.accuracy, self.step = accuracy, step
-        self.state = {k: v.detach().to("cpu", copy=True) for k, v in copy.copy(policy.state_dict()).items()}
+        with gather():
+            self.state = {
+                k: v.detach().to("cpu", copy=True) for k, v in copy.copy(policy.state_dict()).items()
+            }
         return True
 
-    def restore(self, policy: torch.nn.Module) -> None:
+    def restore(self, policy: torch.nn.Module, gather: Gather = nullcontext) -> None:
+        """Load the kept weights; under ZeRO-3 ``gather`` must keep the change (``modifier_rank``)."""
         if self.state is not None:
-            policy.load_state_dict(self.state)
+            with gather():
+                policy.load_state_dict(self.state)
 
     def record(self) -> dict[str, Any]:
         """What a checkpoint stores besides the weights: the best step, its accuracy and the curve."""

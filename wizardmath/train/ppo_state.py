@@ -28,6 +28,7 @@ import torch
 from wizardmath.data.records import MathProblem
 from wizardmath.train.ppo_config import PPOConfig
 from wizardmath.train.ppo_core import FixedKLController
+from wizardmath.train.ppo_models import gathered
 from wizardmath.train.ppo_select import BestPolicy
 
 STATE_FILE = "ppo_state.json"
@@ -106,8 +107,9 @@ def load_checkpoint(state: PPOState, path: Path) -> None:
     if best is not None:  # (a checkpoint of an older version has none: the curve starts again)
         if best["weights"]:
             weights = torch.load(path / best["weights"], map_location="cpu", weights_only=True)
-        elif best["step"] == state.step:
-            weights = {k: v.detach().to("cpu", copy=True) for k, v in state.policy.state_dict().items()}
+        elif best["step"] == state.step:  # the checkpoint's own weights, whole (gathered under ZeRO-3)
+            with gathered(state.accelerator, state.policy):
+                weights = {k: v.detach().to("cpu", copy=True) for k, v in state.policy.state_dict().items()}
         else:
             weights = None
         state.best.load_record(best, weights)
