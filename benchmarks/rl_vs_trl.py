@@ -12,7 +12,9 @@ the steps after the first (warm-up)::
     python benchmarks/rl_vs_trl.py --model runs/tiny/sft --steps 6      # 64 responses x 128 tokens
     python benchmarks/rl_vs_trl.py --model runs/smol/base --prompts 2 --group 4 --max-new-tokens 64 --steps 3
 
-Prints the phases, responses/s and the ratio TRL step / our step (> 1: ours is faster). Problems are
+Prints the phases, responses/s and the ratio TRL step / our step (> 1: ours is faster). The arms run
+``--rounds`` times, interleaved, and each keeps its best round: on a shared machine whose speed drifts
+by 2x within minutes, one run each compares the load more than the code. Problems are
 symbolic word problems (``--data`` for a JSONL file); the two arms draw their batches in their own
 orders from the same problems. ``--arms`` picks the arms (ppo, grpo, trl). On CUDA both arms run bf16.
 """
@@ -102,6 +104,14 @@ def peer(model_path: str, data: Path, out: Path, s: RLSettings, template: str) -
     return {**medians(steps), "length": length}
 
 
+def row(label: str, r: dict[str, float], s: RLSettings) -> str:
+    return (
+        f"{label:<38} generation {r['generation']:6.2f}s  scoring {r['scoring']:6.3f}s  "
+        f"update {r['update']:6.2f}s  step {r['step']:6.2f}s  {s.responses / r['step']:6.1f} responses/s  "
+        f"length {r['length']:5.1f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="policy folder (default: a fresh init-tiny model)")
@@ -115,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (all arms)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per arm, interleaved; the best is kept")
     args = parser.parse_args(argv)
     import torch
 
@@ -122,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     s = RLSettings(args.prompts, args.group, args.max_new_tokens, args.steps, bf16=torch.cuda.is_available())
-    results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.model is None:
@@ -137,21 +147,26 @@ def main(argv: list[str] | None = None) -> int:
             f"{'cuda bf16' if s.bf16 else f'cpu fp32, {args.threads} thread(s)'}",
             flush=True,
         )
-        for arm in args.arms:
-            start, load = time.perf_counter(), os.getloadavg()[0]
-            out = work / arm
-            if arm == "trl":
-                results[arm] = peer(args.model, data, out, s, template)
-            else:
-                results[arm] = ours(arm, args.model, data, out, s, template)
-            r = results[arm]
-            print(
-                f"{ARMS[arm]:<28} generation {r['generation']:6.2f}s  scoring {r['scoring']:6.3f}s  "
-                f"update {r['update']:6.2f}s  step {r['step']:6.2f}s  "
-                f"{s.responses / r['step']:6.1f} responses/s  length {r['length']:5.1f}  "
-                f"(run {time.perf_counter() - start:.0f}s, load {load:.1f} -> {os.getloadavg()[0]:.1f})",
-                flush=True,
-            )
+        rounds: dict[str, list[dict[str, float]]] = {arm: [] for arm in args.arms}
+        for index in range(args.rounds):  # arms interleaved, so load drift hurts them alike
+            for arm in args.arms:
+                start, load = time.perf_counter(), os.getloadavg()[0]
+                out = work / f"{arm}{index}"
+                if arm == "trl":
+                    r = peer(args.model, data, out, s, template)
+                else:
+                    r = ours(arm, args.model, data, out, s, template)
+                rounds[arm].append(r)
+                label = f"{ARMS[arm]}, round {index + 1}"
+                print(
+                    f"{row(label, r, s)}  (run {time.perf_counter() - start:.0f}s, "
+                    f"load {load:.1f} -> {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
+    results = {arm: min(rs, key=lambda r: r["step"]) for arm, rs in rounds.items()}
+    print(f"best of {args.rounds} round(s) per arm (the round with the shortest median step):")
+    for arm, r in results.items():
+        print(row(ARMS[arm], r, s))
     if "trl" in results:
         trl = results["trl"]
         for arm in (a for a in results if a != "trl"):
