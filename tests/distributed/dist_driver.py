@@ -153,15 +153,22 @@ def install_hooks() -> None:
     ppo.ppo_step, ppo.save_checkpoint, ppo.finish = ppo_step, save_checkpoint, ppo_finish
 
 
+def length(completions: list[str], **_) -> list[float]:
+    return [min(len(c), 40) / 40 for c in completions]
+
+
+def coin(completions: list[str], **_) -> list[float]:
+    return [float(zlib.crc32(c.encode()) % 2) for c in completions]
+
+
+REWARD_TERMS = {"length": length, "coin": coin}
+
+
 def register_rewards() -> None:
     from wizardmath import rewards
 
-    rewards.register_reward(
-        "length", lambda completions, **_: [min(len(c), 40) / 40 for c in completions], False
-    )
-    rewards.register_reward(
-        "coin", lambda completions, **_: [float(zlib.crc32(c.encode()) % 2) for c in completions], False
-    )
+    for name, func in REWARD_TERMS.items():
+        rewards.register_reward(name, func, False)
 
 
 def done(argv: list[str]) -> bool:

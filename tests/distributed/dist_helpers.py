@@ -55,6 +55,19 @@ def run_alone(argv: list[str], timeout: float = 280, **env) -> subprocess.Comple
     )
 
 
+def run_here(commands: list[list], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands one after another in this process: one process, no launch, no start-up cost (the
+    driver's reward terms registered for the test only)."""
+    from dist_driver import REWARD_TERMS
+
+    from wizardmath import cli, rewards
+
+    for name, func in REWARD_TERMS.items():
+        monkeypatch.setitem(rewards.REWARDS, name, rewards.RewardSpec(lambda _args, f=func: f, False, "test"))
+    for command in commands:
+        assert cli.main([str(part) for part in command]) == 0, command
+
+
 def tail(result: subprocess.CompletedProcess) -> str:
     return (result.stdout[-2000:] + "\n" + result.stderr[-4000:]).strip()
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dist_helpers import REPO, launch, plan, run_alone, symbolic_world, tail, written_by
+from dist_helpers import REPO, launch, plan, run_here, symbolic_world, tail, written_by
 from test_launch_trainers import logged, max_change, rows
 
 ZERO3 = REPO / "configs/accelerate/cpu_deepspeed_zero3.yaml"
@@ -48,12 +48,11 @@ def commands(out: Path, data: dict[str, Path], model: Path, processes: int, deep
     importlib.util.find_spec("deepspeed") is None,
     reason="DeepSpeed is not installed (pip install -e '.[deepspeed]')",
 )
-def test_zero3_on_two_cpu_processes_trains_sft_and_ppo_as_one_process(tiny_model_dir, tmp_path):
+def test_zero3_on_two_cpu_processes_trains_sft_and_ppo_as_one_process(tiny_model_dir, tmp_path, monkeypatch):
     data = symbolic_world(tmp_path / "data", seeds=4)
     one, two, audit = tmp_path / "one", tmp_path / "two", tmp_path / "audit"
     audit.mkdir()
-    alone = run_alone(plan(*commands(one, data, tiny_model_dir, 1, deepspeed=False)))
-    assert alone.returncode == 0, tail(alone)
+    run_here(commands(one, data, tiny_model_dir, 1, deepspeed=False), monkeypatch)
     started = time.perf_counter()
     result = launch(
         plan(*commands(two, data, tiny_model_dir, 2, deepspeed=True)), config=ZERO3, WM_AUDIT=audit

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dist_helpers import REPO, launch, plan, run_alone, symbolic_world, tail, written_by
+from dist_helpers import REPO, launch, plan, run_here, symbolic_world, tail, written_by
 
 # Fields that differ between two runs of the same work: none of the records' own.
 RESULTS = {
@@ -44,13 +44,14 @@ def records(path: Path) -> list[dict]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_record_stages_as_two_processes_write_each_record_once_also_after_a_kill(tiny_model_dir, tmp_path):
+def test_record_stages_as_two_processes_write_each_record_once_also_after_a_kill(
+    tiny_model_dir, tmp_path, monkeypatch
+):
     data = symbolic_world(tmp_path / "data")
     one, two, audit = tmp_path / "one", tmp_path / "two", tmp_path / "audit"
     audit.mkdir()
     started = time.perf_counter()
-    alone = run_alone(plan(*commands(one, data, tiny_model_dir)))
-    assert alone.returncode == 0, tail(alone)
+    run_here(commands(one, data, tiny_model_dir), monkeypatch)
     seconds_one = time.perf_counter() - started
 
     argv = plan(*commands(two, data, tiny_model_dir))
