@@ -273,10 +273,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--skip-gpu", action="store_true")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (two spin-waiting threads on a busy 2-core "
+        "machine made tiny steps several times slower)",
+    )
     parser.add_argument("--paper-reward", action="store_true", help="verifier vs IRM x PRM x verifier")
     parser.add_argument("--irm", help="IRM folder for --paper-reward (default: a fresh head)")
     parser.add_argument("--prm", help="PRM folder for --paper-reward (default: a fresh head)")
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         if args.paper_reward:
             paper_reward_bench(args, Path(tmp))

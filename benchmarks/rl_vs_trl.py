@@ -107,7 +107,7 @@ def peer(model_path: str, data: Path, out: Path, s: RLSettings, template: str) -
 def row(label: str, r: dict[str, float], s: RLSettings) -> str:
     return (
         f"{label:<38} generation {r['generation']:6.2f}s  scoring {r['scoring']:6.3f}s  "
-        f"update {r['update']:6.2f}s  step {r['step']:6.2f}s  {s.responses / r['step']:6.1f} responses/s  "
+        f"update {r['update']:6.2f}s  step {r['step']:6.2f}s  {s.responses / r['step']:6.2f} responses/s  "
         f"length {r['length']:5.1f}"
     )
 
