@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ppo_bench import problems_file, run  # noqa: E402
@@ -76,26 +77,22 @@ def ours(arm: str, model: str, data: Path, out: Path, s: RLSettings, template: s
 
 
 def peer(model_path: str, data: Path, out: Path, s: RLSettings, template: str) -> dict[str, float]:
-    """TRL's GRPOTrainer on the same model folder, prompts rendered as ``wizardmath ppo`` renders them."""
+    """TRL's GRPOTrainer on the same model folder, prompts rendered as ``wizardmath ppo`` and ``wizardmath
+    grpo`` render them."""
     import torch
 
-    from wizardmath.data import format_prompt, load_problems
+    from wizardmath.data import load_problems
     from wizardmath.models import load_causal_lm, load_tokenizer
     from wizardmath.rewards import RewardArguments, build_reward
+    from wizardmath.train.grpo import load_prompts
 
     tokenizer = load_tokenizer(model_path)
-    dtype = torch.bfloat16 if s.bf16 else torch.float32
-    model = load_causal_lm(model_path, dtype=dtype)
-    problems = load_problems("jsonl", str(data))
-    rows = [
-        {
-            "prompt": format_prompt(p.problem, template, tokenizer),
-            "problem": p.problem,
-            "answer": p.answer or "",
-            "id": p.id,
-        }
-        for p in problems
-    ]
+    model = load_causal_lm(model_path, dtype=torch.bfloat16 if s.bf16 else torch.float32)
+    # the prompt dataset ``wizardmath grpo`` hands TRL (prompt, problem, answer, id), from these problems
+    source = SimpleNamespace(
+        model=model_path, template=template, train_problems=lambda: load_problems("jsonl", str(data))
+    )
+    rows = load_prompts(source)
     reward = build_reward(RewardArguments(reward_funcs=["verifier"], reward_workers=1, reward_timeout=5.0))
     try:
         steps, length = run_trl(model, tokenizer, rows, reward, s, str(out))

@@ -96,12 +96,11 @@ def step_clock(trainer: Any, steps: list[dict[str, float]]) -> Any:
 
 
 def run_trl(
-    model: Any, tokenizer: Any, rows: list[dict[str, str]], reward: Any, s: RLSettings, out: str
+    model: Any, tokenizer: Any, dataset: Any, reward: Any, s: RLSettings, out: str
 ) -> tuple[list[dict[str, float]], float]:
     """``settings.steps`` GRPO steps of TRL's trainer: phase seconds per step, and the mean completion
     length TRL logged over the run (one log at the end)."""
     import torch
-    from datasets import Dataset
     from trl import GRPOConfig
 
     config = GRPOConfig(
@@ -130,7 +129,7 @@ def run_trl(
         model=model,
         reward_funcs=[reward],
         args=config,
-        train_dataset=Dataset.from_list(rows),
+        train_dataset=dataset,
         processing_class=tokenizer,
     )
     trainer.clock = {}
