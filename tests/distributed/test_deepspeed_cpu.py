@@ -65,7 +65,7 @@ def test_zero3_on_two_cpu_processes_trains_sft_and_ppo_as_one_process(tiny_model
         "not a DeepSpeed checkpoint: ZeRO-3 was not used"
     )
     assert logged(two / "sft", "loss") == pytest.approx(logged(one / "sft", "loss"), rel=1e-4)
-    assert max_change(one / "sft", two / "sft") < 1e-4  # the saved model: the shards gathered whole
+    assert max_change(one / "sft", two / "sft") < 1e-3  # the saved model: the shards gathered whole
     for a, b in zip(rows(one / "ppo"), rows(two / "ppo"), strict=True):
         for key in ("kl/mean", "loss/value", "reward/mean"):
             assert b[key] == pytest.approx(a[key], rel=1e-3, abs=1e-5), (b["step"], key)

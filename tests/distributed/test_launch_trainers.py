@@ -57,7 +57,7 @@ def commands(out: Path, data: dict[str, Path], model: Path, processes: int) -> l
          "--max_completion_length", 12, "--reward_funcs", "length", "--per_device_train_batch_size", per(4),
          "--output", out / "grpo", *TRAINER],
         # top_k 1: greedy rollouts, the same responses whatever the processes' sampling seeds
-        ["ppo", "--model", model, *rl, "--eval_limit", 6, "--eval_steps", 2, "--keep_best", "true",
+        ["ppo", "--model", model, *rl, "--eval_limit", 6, "--eval_steps", 2, "--keep_best", "false",
          "--steps", 6, "--batch_size", per(4), "--mini_batch_size", per(4), "--ppo_epochs", 1, "--top_k", 1,
          "--max_new_tokens", 8, "--reward_funcs", "coin", "--report_to", "none", "--save_steps", 2,
          "--save_total_limit", 3, "--seed", 0, "--use_cpu", "true", "--output", out / "ppo"],
@@ -136,7 +136,7 @@ def test_five_trainers_as_two_processes_match_one_and_resume_after_a_rank_is_kil
     for stage in ("sft", "train-irm"):
         loss_one, loss_two = logged(one / FOLDER[stage], "loss"), logged(two / FOLDER[stage], "loss")
         assert loss_two == pytest.approx(loss_one, rel=1e-4), stage
-        assert max_change(one / FOLDER[stage], two / FOLDER[stage]) < 1e-4, stage
+        assert max_change(one / FOLDER[stage], two / FOLDER[stage]) < 1e-3, stage  # Adam: noise / sqrt(v)
     # train-prm: the classification head's dropout (0.1) draws other masks on two processes
     assert logged(two / "prm", "loss")[-1] == pytest.approx(logged(one / "prm", "loss")[-1], rel=0.05)
     # grpo: each process samples its own completions, so the reward agrees in distribution only
@@ -148,8 +148,7 @@ def test_five_trainers_as_two_processes_match_one_and_resume_after_a_rank_is_kil
     for a, b in zip(ppo_one, ppo_two, strict=True):
         for key in ("reward/mean", "kl/mean", "loss/value"):
             assert b[key] == pytest.approx(a[key], rel=1e-3, abs=1e-5), (b["step"], key)
-    assert max_change(one / "ppo", two / "ppo") < 1e-4
-    s1, s2 = summary(one / "ppo", "ppo"), summary(two / "ppo", "ppo")
-    assert (s2["best_step"], s2["eval_curve"]) == (s1["best_step"], s1["eval_curve"])
+        assert b.get("eval/accuracy") == a.get("eval/accuracy"), b["step"]  # one figure on both ranks
+    assert max_change(one / "ppo", two / "ppo") < 1e-3  # the last step's policy (keep_best is off)
     assert (torn_checkpoint / "ppo_state.json").exists()  # written again, whole, by the resumed run
     print(f"\none process {seconds_one:.0f}s; two processes, {len(KILLS) + 1} launches {seconds_two:.0f}s")
