@@ -99,13 +99,15 @@ def cpu_only() -> bool:
     return not torch.cuda.is_available()
 
 
-def start() -> None:
+def start(timeout: timedelta | None = COLLECTIVE_TIMEOUT, cpu: bool = False) -> None:
     """Join the launch's process group (a no-op in a plain run); on a GPU node this also selects the
-    process's own device, so a model moved to ``cuda`` lands on GPU ``LOCAL_RANK``."""
+    process's own device, so a model moved to ``cuda`` lands on GPU ``LOCAL_RANK``. ``timeout``: how
+    long a collective waits (None: accelerate's default, for a trainer, whose ranks meet every step);
+    ``cpu``: run on the CPU even where there is a GPU (it always does where there is none)."""
     if ranks().world > 1:
         from accelerate import PartialState
 
-        PartialState(cpu=cpu_only(), timeout=COLLECTIVE_TIMEOUT)
+        PartialState(cpu=cpu or cpu_only(), **({"timeout": timeout} if timeout else {}))
         if PartialState().num_processes != ranks().world:
             raise RuntimeError(
                 f"launched as {ranks().world} processes, but accelerate joined {PartialState().num_processes}"

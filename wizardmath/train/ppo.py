@@ -211,7 +211,7 @@ def setup(config: PPOConfig, resume_from: str | None = None) -> PPOState:
 
     # Under a launch on CPU the process group must be told it runs on the CPU (else each process runs
     # alone); Accelerator(cpu=True) would also turn DeepSpeed off, so it is told through the state.
-    start()
+    start(timeout=None, cpu=config.use_cpu)
     accelerator = Accelerator(
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         cpu=config.use_cpu and os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true",
