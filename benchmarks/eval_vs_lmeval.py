@@ -262,6 +262,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--symbolic", action="store_true", help="the tiny world's test set, GSM8k format")
     parser.add_argument("--dtype", default="float32", help="model dtype for both arms")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
+    parser.add_argument(
+        "--cache",
+        choices=("auto", "static", "dynamic"),
+        default="auto",
+        help="our KV cache (auto: static on CPU, as wizardmath eval does); lm-eval keeps the default",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both arms)")
     parser.add_argument("--peer-first", action="store_true", help="run lm-eval before ours")
     parser.add_argument("--json", default=None, help="write figures and per-problem rows here")
@@ -287,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.symbolic:
             args.data_path, args.train_path = symbolic_gsm8k(work, args.problems)
         model = load_causal_lm(args.model, dtype=getattr(torch, args.dtype)).to(args.device).eval()
-        backend = TransformersBackend(model, tokenizer=load_tokenizer(args.model), batch_size=args.batch_size)
+        backend = TransformersBackend(
+            model, tokenizer=load_tokenizer(args.model), batch_size=args.batch_size, cache=args.cache
+        )
         peer_tokenizer = load_tokenizer(args.model)
         args.template = resolve_eval_template(_template_probe(args), backend)
         doc_to_text = None
