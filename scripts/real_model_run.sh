@@ -33,6 +33,7 @@ BIN=${BIN:-$PWD/.venv/bin}
 DATA=${DATA:-../shared/data/gsm8k}
 WM="$BIN/wizardmath"
 CPU=(--use_cpu true --bf16 false --torch_dtype float32 --report_to none)
+RM=(--max_steps "$RM_STEPS" --per_device_train_batch_size 8 --learning_rate 1e-5 --warmup_steps 0 "${CPU[@]}")  # IRM and PRM alike
 mkdir -p "$OUT"
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 timed() {  # timed NAME COMMAND...: seconds per stage in OUT/times.tsv
@@ -104,13 +105,11 @@ if has sym_eval; then
 fi
 if has sym_irm; then
   [[ -f "$OUT/sym_irm/irm_summary.json" ]] || timed sym_irm "$WM" train-irm --config configs/tiny/irm.yaml \
-    --model "$OUT/sym_sft" --data_path "$SYM/evol" --output "$OUT/sym_irm" --max_steps "$RM_STEPS" \
-    --per_device_train_batch_size 8 --learning_rate 1e-5 --warmup_steps 0 "${CPU[@]}"
+    --model "$OUT/sym_sft" --data_path "$SYM/evol" --output "$OUT/sym_irm" "${RM[@]}"
 fi
 if has sym_prm; then
   [[ -f "$OUT/sym_prm/prm_summary.json" ]] || timed sym_prm "$WM" train-prm --config configs/tiny/prm.yaml \
-    --model "$OUT/sym_sft" --data_path "$SYM/prm_labels.jsonl" --output "$OUT/sym_prm" --max_steps "$RM_STEPS" \
-    --per_device_train_batch_size 8 --learning_rate 1e-5 --warmup_steps 0 "${CPU[@]}"
+    --model "$OUT/sym_sft" --data_path "$SYM/prm_labels.jsonl" --output "$OUT/sym_prm" "${RM[@]}"
 fi
 if has sym_bon; then
   timed sym_bon eval_symbolic "$OUT/sym_sft" sft_bo8 --template wizardmath --limit 100 --num_samples 8 \
